@@ -1,0 +1,18 @@
+"""One Pulumi ComponentResource per scaling mechanism, each with an ``XArgs`` class.
+
+Importing this package imports the Pulumi SDK; the config and renderer modules
+never do, so the validation stage stays fast.
+"""
+
+from .asg import ScalingGroup, ScalingGroupArgs
+from .kubernetes_app import KubernetesApp, KubernetesAppArgs
+from .nginx_lb import NginxLoadBalancer, NginxLoadBalancerArgs
+
+__all__ = [
+    "KubernetesApp",
+    "KubernetesAppArgs",
+    "NginxLoadBalancer",
+    "NginxLoadBalancerArgs",
+    "ScalingGroup",
+    "ScalingGroupArgs",
+]

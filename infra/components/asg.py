@@ -1,0 +1,108 @@
+"""The EC2 mechanism: launch template, Auto Scaling group and target-tracking policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws.autoscaling as autoscaling
+import pulumi_aws.ec2 as ec2
+
+from ..config import StackConfig
+from ..render import render_artifact
+
+
+@dataclass(frozen=True)
+class ScalingGroupArgs:
+    """What the group needs: the validated config and the rendered PutScalingPolicy input."""
+
+    config: StackConfig
+    policy: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, config: StackConfig) -> ScalingGroupArgs:
+        # The policy comes from the same template `headroom render` writes.
+        return cls(config=config, policy=json.loads(render_artifact("asg-policy.json", config)))
+
+
+def policy_inputs(policy: dict[str, Any], group_name: pulumi.Input[str]) -> dict[str, Any]:
+    """Map the PutScalingPolicy document onto ``aws.autoscaling.Policy`` arguments."""
+    tracking = policy["TargetTrackingConfiguration"]
+    return {
+        "autoscaling_group_name": group_name,
+        "name": policy["PolicyName"],
+        "policy_type": policy["PolicyType"],
+        "estimated_instance_warmup": policy["EstimatedInstanceWarmup"],
+        "enabled": policy["Enabled"],
+        "target_tracking_configuration": autoscaling.PolicyTargetTrackingConfigurationArgs(
+            predefined_metric_specification=autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                predefined_metric_type=tracking["PredefinedMetricSpecification"]["PredefinedMetricType"],
+            ),
+            target_value=tracking["TargetValue"],
+            disable_scale_in=tracking["DisableScaleIn"],
+        ),
+    }
+
+
+class ScalingGroup(pulumi.ComponentResource):
+    """An Auto Scaling group whose size follows average CPU through target tracking.
+
+    Target tracking creates and owns its CloudWatch alarms, so none is declared
+    here; the group's desired capacity is set once and then left to the policy.
+    """
+
+    group_name: pulumi.Output[str]
+    policy_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ScalingGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("headroom:aws:ScalingGroup", name, None, opts)
+        config = args.config
+        asg = config.asg
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"app": config.service.name, "managed-by": "headroom"}
+
+        subnets: pulumi.Input[list[str]] = list(asg.subnets)
+        if not asg.subnets:
+            default_subnets = ec2.get_subnets_output(
+                filters=[ec2.GetSubnetsFilterArgs(name="default-for-az", values=["true"])], opts=pulumi.InvokeOptions(parent=self)
+            )
+            subnets = default_subnets.ids
+
+        self.launch_template = ec2.LaunchTemplate(
+            f"{name}-launch-template",
+            name_prefix=f"{config.service.name}-",
+            image_id=asg.ami,
+            instance_type=asg.instance_type,
+            tags=tags,
+            tag_specifications=[ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=tags)],
+            opts=child,
+        )
+        self.group = autoscaling.Group(
+            f"{name}-group",
+            name=config.asg_name,
+            min_size=asg.min_size,
+            max_size=asg.max_size,
+            desired_capacity=asg.desired_capacity,
+            # Without a warmup, fresh instances' low CPU drags the average down and
+            # target tracking scales out too little.
+            default_instance_warmup=asg.warmup_seconds,
+            vpc_zone_identifiers=subnets,
+            launch_template=autoscaling.GroupLaunchTemplateArgs(
+                id=self.launch_template.id,
+                version=self.launch_template.latest_version.apply(str),
+            ),
+            tags=[autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True) for k, v in tags.items()],
+            # Target tracking owns the size after creation; re-applying it on every
+            # `pulumi up` would undo the policy's work.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+        )
+        self.policy = autoscaling.Policy(
+            f"{name}-cpu-target-tracking",
+            **policy_inputs(args.policy, self.group.name),
+            opts=child,
+        )
+        self.group_name = self.group.name
+        self.policy_name = self.policy.name
+        self.register_outputs({"groupName": self.group_name, "policyName": self.policy_name})

@@ -1,0 +1,122 @@
+"""Value types that are safe to put into nginx.conf, YAML manifests and JSON.
+
+Every string that reaches a template passes one of these patterns first. They are
+deliberately narrower than what nginx or Kubernetes would accept: a character
+such as ``;``, ``{``, a quote, a space or a newline could end an nginx directive
+or a YAML scalar and smuggle in configuration, so none of them is allowed
+anywhere a template interpolates. The error text of each type says what *is*
+allowed, because the CLI shows it to the user as is.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^([0-9]{1,6})(ms|s|m|h)$")
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*$")
+_IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$")
+_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]{2,45}\]$")
+_URL_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,255}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+_CPU = re.compile(r"^(?:[0-9]{1,6}m|[0-9]{1,3}(?:\.[0-9]{1,3})?)$")
+_MEMORY = re.compile(r"^([0-9]{1,9})(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                 "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_IMAGE = re.compile(
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?"  # registry or first path component
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"  # further path components
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # tag
+    r"(?:@sha256:[a-f0-9]{64})?$"  # digest
+)
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_AMI = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+_SUBNET = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+
+
+def _matching(pattern: re.Pattern[str], allowed: str) -> Any:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"not allowed; expected {allowed}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _seconds_to_duration(value: Any) -> Any:
+    # A bare integer is read as seconds, as Pulumi users often write `failTimeout: 30`.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value}s"
+    return value
+
+
+def duration_seconds(duration: str) -> float:
+    """Seconds in a duration that already passed validation ("30s" -> 30.0)."""
+    match = _DURATION.match(duration)
+    if match is None:
+        raise ValueError(f"not a duration: {duration!r}")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def cpu_millicores(quantity: str) -> int:
+    """Millicores in a validated Kubernetes CPU quantity ("500m" -> 500, "1.5" -> 1500)."""
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return round(float(quantity) * 1000)
+
+
+def memory_bytes(quantity: str) -> int:
+    """Bytes in a validated Kubernetes memory quantity ("512Mi" -> 536870912)."""
+    match = _MEMORY.match(quantity)
+    if match is None:
+        raise ValueError(f"not a memory quantity: {quantity!r}")
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
+
+
+def _is_host(value: str) -> bool:
+    return bool(_IPV4.match(value) or _IPV6.match(value) or (_HOSTNAME.match(value) and len(value) <= 253))
+
+
+def _check_host(value: str) -> str:
+    if not _is_host(value):
+        raise ValueError(
+            "not allowed; expected a hostname (letters, digits, '-' and '.'), an IPv4 address "
+            "or a bracketed IPv6 address, with no spaces, quotes, ';' or braces"
+        )
+    return value
+
+
+Duration = Annotated[
+    str,
+    BeforeValidator(_seconds_to_duration),
+    _matching(_DURATION, "a whole number followed by ms, s, m or h, such as 30s or 5m"),
+]
+Hostname = Annotated[str, AfterValidator(_check_host)]
+ServerName = Annotated[str, AfterValidator(lambda v: v if v == "_" else _check_host(v))]
+"""An nginx ``server_name``: a hostname, or ``_`` for any."""
+UrlPath = Annotated[
+    str, _matching(_URL_PATH, "a path starting with '/' of letters, digits and . _ ~ / - (no spaces, quotes or ';')")
+]
+DnsLabel = Annotated[
+    str, _matching(_DNS_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters")
+]
+CpuQuantity = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v),
+    _matching(_CPU, "a CPU quantity such as 250m, 500m, 1 or 1.5"),
+]
+MemoryQuantity = Annotated[
+    str, _matching(_MEMORY, "a memory quantity such as 256Mi, 1Gi or 512M")
+]
+ImageRef = Annotated[
+    str, _matching(_IMAGE, "a container image reference such as nginx:1.27 or registry.example.com/team/app:1.0")
+]
+InstanceType = Annotated[str, _matching(_INSTANCE_TYPE, "an EC2 instance type such as t3.medium")]
+AmiId = Annotated[str, _matching(_AMI, "an AMI id: ami- followed by 8 or 17 hex digits")]
+SubnetId = Annotated[str, _matching(_SUBNET, "a subnet id: subnet- followed by 8 or 17 hex digits")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Percent = Annotated[int, Field(ge=1, le=100)]

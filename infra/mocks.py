@@ -1,0 +1,138 @@
+"""Pulumi mocks for an offline preview: answer like the providers, and record everything.
+
+Pulumi's mocks echo a resource's inputs back as its state. Real providers also
+*assign* values (auto-generated names, ids, versions, addresses), and an input
+built from one of those stays unknown when the mock leaves it out, so the
+dependent input would vanish from the preview without a word. ``PreviewMocks``
+fills in each value the providers used here assign; ``RecordingMonitor`` keeps
+what the engine would see: type, name, parent, dependencies and inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+from .preview import whole_numbers
+
+PLACEHOLDER_DOMAIN = "preview.invalid"
+"""Addresses under this reserved domain are the mocks' stand-ins for provider-assigned ones."""
+
+
+def _suffix(*parts: str, length: int = 8) -> str:
+    # Deterministic, so two previews of the same stack print the same text.
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+@dataclass
+class ResourceRecord:
+    """One registered resource as the engine saw it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    id: str | None
+
+
+@dataclass
+class Recording:
+    resources: list[ResourceRecord] = field(default_factory=list)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class PreviewMocks(Mocks):
+    """Answers resource registrations and invokes the way the AWS and Kubernetes providers would."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        with self._lock:
+            self.inputs[(args.typ, args.name)] = copy.deepcopy(args.inputs)
+        state = copy.deepcopy(args.inputs)
+        if args.typ.startswith("kubernetes:"):
+            return _kubernetes(args.typ, args.name, state)
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.setdefault("name", state.get("namePrefix", args.name) + _suffix(args.typ, args.name, length=26))
+            state["latestVersion"] = 1
+            resource_id = "lt-" + _suffix(args.typ, args.name, length=17)
+            state["arn"] = f"arn:aws:ec2:us-east-1:123456789012:launch-template/{resource_id}"
+            return resource_id, state
+        if args.typ == "aws:autoscaling/group:Group":
+            state.setdefault("name", state.get("namePrefix", args.name + "-") + _suffix(args.typ, args.name))
+            state["arn"] = f"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:{_suffix(args.name)}:autoScalingGroupName/{state['name']}"
+            return state["name"], state
+        if args.typ == "aws:autoscaling/policy:Policy":
+            state.setdefault("name", args.name + "-" + _suffix(args.typ, args.name))
+            state["arn"] = f"arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:{_suffix(args.name)}:policyName/{state['name']}"
+            return state["name"], state
+        return f"{args.name}-id" if args.custom else None, state
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:ec2/getSubnets:getSubnets":
+            ids = [f"subnet-{_suffix('subnet', str(i), length=17)}" for i in range(3)]
+            return {"id": "us-east-1", "ids": ids, "filters": args.args.get("filters")}
+        raise NotImplementedError(f"headroom preview has no mock for the invoke {args.token}")
+
+
+def _kubernetes(typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    metadata = state.setdefault("metadata", {})
+    # Kubernetes' provider auto-names as "<logical name>-<8 random characters>".
+    metadata.setdefault("name", f"{name}-{_suffix(typ, name)}")
+    if typ != "kubernetes:core/v1:Namespace":
+        metadata.setdefault("namespace", "default")
+    metadata.setdefault("uid", _suffix("uid", typ, name, length=32))
+    if typ == "kubernetes:core/v1:Service":
+        spec = state.setdefault("spec", {})
+        spec.setdefault("clusterIP", f"10.96.{int(_suffix(name)[:2], 16)}.{int(_suffix(name)[2:4], 16)}")
+        if spec.get("type") == "LoadBalancer":
+            hostname = f"{metadata['name']}.{PLACEHOLDER_DOMAIN}"
+            state["status"] = {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
+    resource_id = f"{metadata.get('namespace', '')}/{metadata['name']}".lstrip("/")
+    return resource_id, state
+
+
+class RecordingMonitor(MockMonitor):
+    """Pulumi's mock monitor, keeping each registration's parent and dependencies."""
+
+    def __init__(self, mocks: PreviewMocks) -> None:
+        super().__init__(mocks)
+        self.preview_mocks = mocks
+        self.recording = Recording()
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        record = ResourceRecord(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            dependencies=sorted(request.dependencies),
+            property_dependencies={
+                key: sorted(value.urns) for key, value in request.propertyDependencies.items() if value.urns
+            },
+            inputs=whole_numbers(self.preview_mocks.inputs.get((request.type, request.name), {})),
+            state=registration.state,
+            id=registration.id or None,
+        )
+        with self._lock:
+            self.recording.resources.append(record)
+        return response
+

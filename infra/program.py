@@ -1,0 +1,73 @@
+"""The Pulumi program: build each enabled mechanism from one validated stack config.
+
+``infra/__main__.py`` runs this under ``pulumi up``; ``headroom preview`` runs the
+very same functions under Pulumi's mocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from .components import (
+    KubernetesApp,
+    KubernetesAppArgs,
+    NginxLoadBalancer,
+    NginxLoadBalancerArgs,
+    ScalingGroup,
+    ScalingGroupArgs,
+)
+from .config import NAMESPACE, SECTION_KEYS, StackConfig, config_from_keys
+from .errors import ConfigError
+
+
+def load_config_from_pulumi() -> StackConfig:
+    """Read the stack's ``headroom:*`` keys through ``pulumi.Config`` and validate them.
+
+    Unknown ``headroom:`` keys are passed along too, so a typo fails ``pulumi up``
+    with the same message ``headroom render`` gives.
+    """
+    config = pulumi.Config(NAMESPACE)
+    keys: dict[str, Any] = {}
+    for section in SECTION_KEYS:
+        value = config.get_object(section)
+        if value is not None:
+            keys[f"{NAMESPACE}:{section}"] = value
+    for full_key in {*CONFIG.get(), *get_config_env()}:
+        namespace, _, section = full_key.partition(":")
+        if namespace == NAMESPACE and section not in SECTION_KEYS:
+            keys[full_key] = config.get(section)
+    return config_from_keys(keys, source=f"stack {pulumi.get_stack()} (pulumi config)")
+
+
+def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
+    """Declare every enabled mechanism; return the stack outputs by name."""
+    outputs: dict[str, pulumi.Output[Any]] = {}
+    name = config.service.name
+    if config.deploy.aws:
+        group = ScalingGroup(name, ScalingGroupArgs.from_config(config))
+        outputs["asgName"] = group.group_name
+        outputs["scalingPolicyName"] = group.policy_name
+    if config.deploy.kubernetes:
+        app = KubernetesApp(name, KubernetesAppArgs.from_config(config))
+        # After the app: the app component creates the namespace both live in.
+        balancer = NginxLoadBalancer(
+            f"{name}-lb", NginxLoadBalancerArgs.from_config(config), pulumi.ResourceOptions(depends_on=[app])
+        )
+        outputs["deploymentName"] = app.deployment_name
+        outputs["hpaName"] = app.hpa_name
+        outputs["loadBalancerAddress"] = balancer.address
+        outputs["loadBalancerUrl"] = balancer.url
+    return outputs
+
+
+def main() -> None:
+    try:
+        config = load_config_from_pulumi()
+    except ConfigError as err:
+        # RunError makes Pulumi print the message alone, without a Python traceback.
+        raise pulumi.RunError(str(err)) from None
+    for key, value in define_stack(config).items():
+        pulumi.export(key, value)

@@ -1,0 +1,159 @@
+"""Rendering the stack config through the Jinja templates in ``templates/``.
+
+These functions are the single source of the artifacts: ``headroom render`` writes
+them, the Pulumi program deploys them and the local stack runs the nginx.conf.
+Rendering is pure (config in, text out) and all of it happens before anything
+is written, so a failure leaves no half-written directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from .config import REPO_ROOT, StackConfig
+from .errors import ConfigError, RenderError
+
+TEMPLATES_DIR = REPO_ROOT / "templates"
+
+ARTIFACTS: dict[str, str] = {
+    "nginx.conf": "nginx.conf.j2",
+    "deployment.yaml": "deployment.yaml.j2",
+    "service.yaml": "service.yaml.j2",
+    "hpa.yaml": "hpa.yaml.j2",
+    "asg-policy.json": "asg-policy.json.j2",
+}
+"""Each artifact ``headroom render`` writes, and the template it comes from."""
+
+_NGINX_UNQUOTABLE = re.compile(r'["\\$;{}\n\r\t]')
+_TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def _nginx_quote(value: str) -> str:
+    # Runtime paths come from code, not config, but may contain spaces (a checkout
+    # under "My Projects"): quote them, and refuse anything quoting cannot make safe.
+    if _NGINX_UNQUOTABLE.search(value):
+        raise RenderError(f"path {value!r} cannot be written into nginx.conf safely")
+    return f'"{value}"'
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # Plain JSON: Jinja's own tojson escapes for HTML, which a manifest does not need.
+    env.filters["tojson"] = json.dumps
+    env.filters["nginx_quote"] = _nginx_quote
+    return env
+
+
+_ENV = _environment()
+
+
+@dataclass(frozen=True)
+class NginxRuntime:
+    """Where nginx listens and keeps its files: fixed by the caller, not by the stack file.
+
+    The defaults suit a container (logs to stderr/stdout, state under /tmp); the
+    local stack passes a loopback address and a private directory instead.
+    """
+
+    listen: str = "80"
+    pid_path: str = "/tmp/nginx.pid"
+    error_log: str = "stderr"
+    access_log: str = "/dev/stdout"
+    temp_dir: str = "/tmp"
+    worker_processes: str = "auto"
+
+    @classmethod
+    def for_deploy(cls, config: StackConfig) -> NginxRuntime:
+        return cls(listen=str(config.load_balancer.listen_port))
+
+    def quoted(self) -> dict[str, Any]:
+        """The values as the template writes them: every path quoted and checked."""
+        return {
+            "listen": self.listen,
+            "worker_processes": self.worker_processes,
+            "pid_path": _nginx_quote(self.pid_path),
+            "error_log": self.error_log if self.error_log == "stderr" else _nginx_quote(self.error_log),
+            "access_log": _nginx_quote(self.access_log) + " headroom",
+            # nginx creates each temp directory but not its parent, so they sit directly in temp_dir.
+            "temp_paths": {kind: _nginx_quote(f"{self.temp_dir}/nginx-{kind}") for kind in _TEMP_KINDS},
+        }
+
+
+def policy_name(config: StackConfig) -> str:
+    return f"{config.asg_name}-cpu-target-tracking"
+
+
+def _context(config: StackConfig, runtime: NginxRuntime) -> dict[str, Any]:
+    name = config.service.name
+    return {
+        "config": config,
+        "service": config.service,
+        "asg": config.asg,
+        "hpa": config.hpa,
+        "lb": config.load_balancer,
+        "runtime": runtime.quoted(),
+        "upstream_name": f"{name}_backend",
+        "asg_name": config.asg_name,
+        "policy_name": policy_name(config),
+        "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "headroom"},
+        "selector": {"app.kubernetes.io/name": name},
+    }
+
+
+def render_artifact(artifact: str, config: StackConfig, runtime: NginxRuntime | None = None) -> str:
+    """Render one artifact by its output name (``nginx.conf``, ``hpa.yaml`` ...)."""
+    template_name = ARTIFACTS[artifact]
+    context = _context(config, runtime or NginxRuntime.for_deploy(config))
+    try:
+        return _ENV.get_template(template_name).render(context)
+    except TemplateError as err:
+        raise RenderError(f"template {template_name}: {err}") from None
+
+
+def render_all(config: StackConfig, runtime: NginxRuntime | None = None) -> dict[str, str]:
+    """Every artifact, rendered in memory: output file name -> text."""
+    return {artifact: render_artifact(artifact, config, runtime) for artifact in ARTIFACTS}
+
+
+def render_nginx_conf(config: StackConfig, runtime: NginxRuntime | None = None) -> str:
+    return render_artifact("nginx.conf", config, runtime)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file in the same directory and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_artifacts(artifacts: dict[str, str], out_dir: Path) -> list[Path]:
+    """Write rendered artifacts; each file appears whole or not at all."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: exists and is not a directory")
+    written = []
+    for name, text in artifacts.items():
+        target = out_dir / name
+        write_atomically(target, text)
+        written.append(target)
+    return written

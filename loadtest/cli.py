@@ -1,0 +1,57 @@
+"""The ``headroom`` command: parse arguments, run one sub-command, map errors to exit codes.
+
+Exit codes (docs/cli.md): 0 the SLO holds or the command succeeded, 1 the SLO is
+missed, 2 bad input or configuration (nothing written), 3 inconclusive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra.errors import HeadroomError
+
+from .commands import preview, render
+from .console import err
+
+DESCRIPTION = """\
+headroom: set up an ASG with target tracking, a Kubernetes HPA and an nginx least_conn
+load balancer from one Pulumi stack config, then validate them under load.
+
+Every command reads a stack: --stack NAME means Pulumi.NAME.yaml in the project
+directory (the nearest directory holding Pulumi.yaml); a path to a file works too.
+"""
+EPILOG = """\
+exit codes: 0 ok / SLO holds, 1 SLO missed, 2 bad input (nothing written), 3 inconclusive
+docs: README.md, docs/config.md, docs/cli.md
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", required=True, metavar="STACK", help="stack name (dev, prod, local) or path to a Pulumi.<stack>.yaml")
+    common.add_argument("--project-dir", type=Path, default=None, metavar="DIR", help="where the Pulumi.<stack>.yaml files live (default: nearest Pulumi.yaml)")
+    parser = argparse.ArgumentParser(
+        prog="headroom", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in (render, preview):
+        command.add_parser(subparsers, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except HeadroomError as error:
+        err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        return error.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``headroom`` sub-command: its arguments and what it does."""

@@ -1,0 +1,112 @@
+"""`headroom render` and `headroom preview` as a user runs them: output, exit codes, no half-writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from infra.config import REPO_ROOT, load_stack
+from infra.render import ARTIFACTS, render_all
+from loadtest.cli import main
+
+BAD_STACKS = {
+    "min above max": ("config:\n  headroom:hpa:\n    minReplicas: 12\n    maxReplicas: 10\n", "headroom:hpa: minReplicas (12) must be <= maxReplicas (10)"),
+    "unknown key": ("config:\n  headroom:hpa:\n    maxReplica: 3\n", "headroom:hpa.maxReplica: unknown key (likely a typo); did you mean 'maxReplicas'?"),
+    "wrong type": ("config:\n  headroom:hpa:\n    maxReplicas: lots\n", "headroom:hpa.maxReplicas = 'lots': Input should be a valid integer"),
+    "malformed yaml": ("config:\n  headroom:hpa: {minReplicas: 2\n", "not valid YAML at line"),
+    "not a mapping": ("- just\n- a list\n", "a stack file is a mapping with a 'config:' key"),
+    "injected duration": ("config:\n  headroom:loadBalancer:\n    failTimeout: '30s; include /etc/passwd'\n", "headroom:loadBalancer.failTimeout = '30s; include /etc/passwd': not allowed"),
+    "injected host": ("config:\n  headroom:loadBalancer:\n    upstreams:\n      - {host: 'a.example;\n        server evil', port: 80}\n", "headroom:loadBalancer.upstreams[0].host"),
+    "path with spaces": ("config:\n  headroom:service:\n    healthPath: /api/v1/my health\n", "headroom:service.healthPath = '/api/v1/my health': not allowed"),
+    "quote in hostname": ("config:\n  headroom:loadBalancer:\n    serverName: 'api\"x'\n", "headroom:loadBalancer.serverName"),
+}
+
+
+def test_render_writes_every_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", "--stack", "dev", "--project-dir", str(REPO_ROOT), "--out", str(out)]) == 0
+    _, config = load_stack("dev", REPO_ROOT)
+    expected = render_all(config)
+    assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS)
+    for name, text in expected.items():
+        assert (out / name).read_text() == text
+    assert "rendered 5 artifacts" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STACKS))
+def test_bad_stack_exits_2_and_writes_nothing(
+    case: str, write_stack: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, message = BAD_STACKS[case]
+    stack = write_stack(text)
+    out = tmp_path / "out"
+    assert main(["render", "--stack", str(stack), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert str(stack) in error
+    assert message in " ".join(error.split()), error
+    assert not out.exists()
+
+
+def test_preview_of_bad_stack_exits_2(write_stack: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(BAD_STACKS["unknown key"][0])
+    assert main(["preview", "--stack", str(stack)]) == 2
+    assert "maxReplica" in capsys.readouterr().err
+
+
+def test_unknown_stack_names_the_stacks_there(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["render", "--stack", "staging", "--project-dir", str(REPO_ROOT), "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err
+    assert "no Pulumi.staging.yaml" in error and "dev, local, prod" in error
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_flags_exit_2() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "--stack", "dev", "--bogus"])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "--stack", "dev"])  # --out missing
+    assert exited.value.code == 2
+
+
+def test_errors_print_no_traceback(write_stack: Callable[[str], Path], tmp_path: Path) -> None:
+    stack = write_stack(BAD_STACKS["min above max"][0])
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest.cli", "render", "--stack", str(stack), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: invalid stack config:")
+
+
+def test_preview_json_lists_resources_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "--stack", "dev", "--project-dir", str(REPO_ROOT), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert "no Pulumi CLI" in plan["notice"]
+    types = {resource["type"] for resource in plan["resources"]}
+    assert {"aws:autoscaling/policy:Policy", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:core/v1:ConfigMap"} <= types
+    for resource in plan["resources"]:
+        assert {"urn", "type", "name", "parent", "dependencies", "inputs", "assigned"} <= set(resource)
+    assert plan["outputs"]["asgName"] == "vcpml-api-asg"
+
+
+def test_preview_text_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = []
+    for _ in range(2):
+        assert main(["preview", "--stack", "prod", "--project-dir", str(REPO_ROOT)]) == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1]
+    assert "stack headroom/prod: 13 resources" in texts[0]
+    assert "no Pulumi CLI" in texts[0]
+
+
+def test_help_teaches() -> None:
+    result = subprocess.run([sys.executable, "-m", "loadtest.cli", "render", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "examples:" in result.stdout and "nothing is written" in result.stdout

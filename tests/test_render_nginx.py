@@ -1,0 +1,99 @@
+"""nginx.conf: every rendering passes the real `nginx -t`, and says what the config says."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.config import StackConfig, config_from_keys
+from infra.render import NginxRuntime, render_nginx_conf
+
+
+def nginx_test(nginx: str, conf_text: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    conf = directory / "nginx.conf"
+    conf.write_text(conf_text)
+    return subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
+
+
+def local_runtime(directory: Path) -> NginxRuntime:
+    # Private paths, so the test writes nothing outside its tmp directory.
+    return NginxRuntime(
+        listen="127.0.0.1:18080",
+        pid_path=str(directory / "nginx.pid"),
+        error_log=str(directory / "error.log"),
+        access_log=str(directory / "access.log"),
+        temp_dir=str(directory),
+    )
+
+
+@pytest.mark.nginx
+def test_shipped_stacks_pass_nginx_t(shipped_stack: tuple[str, StackConfig], nginx_binary: str, tmp_path: Path) -> None:
+    _, config = shipped_stack
+    result = nginx_test(nginx_binary, render_nginx_conf(config), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+@pytest.mark.nginx
+@pytest.mark.parametrize("algorithm", ["least_conn", "round_robin", "ip_hash", "random_two_least_conn"])
+def test_each_algorithm_passes_nginx_t(algorithm: str, nginx_binary: str, tmp_path: Path) -> None:
+    config = config_from_keys({"headroom:loadBalancer": {"algorithm": algorithm, "keepalive": 0}}, "x")
+    result = nginx_test(nginx_binary, render_nginx_conf(config, local_runtime(tmp_path)), tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.nginx
+def test_runtime_paths_with_spaces_are_quoted(nginx_binary: str, tmp_path: Path) -> None:
+    spaced = tmp_path / "my projects"
+    spaced.mkdir()
+    result = nginx_test(nginx_binary, render_nginx_conf(StackConfig(), local_runtime(spaced)), spaced)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.nginx
+def test_health_check_only_with_nginx_plus(nginx_binary: str, tmp_path: Path) -> None:
+    open_source = render_nginx_conf(StackConfig())
+    assert "health_check" not in open_source
+    plus = render_nginx_conf(config_from_keys({"headroom:loadBalancer": {"nginxPlus": True}}, "x"))
+    assert "health_check uri=/api/v1/health" in plus
+    # The reason it is opt-in: open-source nginx does not know the directive.
+    result = nginx_test(nginx_binary, plus, tmp_path)
+    assert result.returncode != 0 and 'unknown directive "health_check"' in result.stderr
+
+
+def test_config_values_reach_the_upstream_block() -> None:
+    config = config_from_keys(
+        {
+            "headroom:loadBalancer": {
+                "upstreams": [{"host": "app-1.internal", "port": 9000, "weight": 3}, {"host": "10.0.0.7", "port": 9001}],
+                "maxFails": 5,
+                "failTimeout": "45s",
+                "keepalive": 16,
+                "nextUpstreamTries": 3,
+                "retryNonIdempotent": True,
+            }
+        },
+        "x",
+    )
+    text = render_nginx_conf(config)
+    upstream = text[text.index("upstream ") : text.index("server {")]
+    assert "least_conn;" in upstream
+    assert "zone vcpml-api_backend 64k;" in upstream
+    assert "server app-1.internal:9000 weight=3 max_fails=5 fail_timeout=45s;" in upstream
+    assert "server 10.0.0.7:9001 weight=1 max_fails=5 fail_timeout=45s;" in upstream
+    assert "keepalive 16;" in upstream
+    assert "proxy_http_version 1.1;" in text and 'proxy_set_header Connection "";' in text
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;" in text
+    assert "proxy_next_upstream_tries 3;" in text
+
+
+def test_post_is_not_retried_by_default() -> None:
+    text = render_nginx_conf(StackConfig())
+    assert "non_idempotent" not in text.split("proxy_next_upstream ", 1)[1].split(";", 1)[0]
+
+
+def test_no_keepalive_directive_when_disabled() -> None:
+    text = render_nginx_conf(config_from_keys({"headroom:loadBalancer": {"keepalive": 0}}, "x"))
+    assert "keepalive " not in text.split("server {")[0].split("upstream ")[1]
