@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infra.errors import HeadroomError
 
-from .commands import preview, render
+from .commands import local, preview, render, validate
 from .console import err
 
 DESCRIPTION = """\
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="headroom", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (render, preview):
+    for command in (render, preview, validate, local):
         command.add_parser(subparsers, common)
     return parser
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=False)
+# Rich assumes 80 columns when output is not a terminal (CI logs, pipes); tables are wider.
+_WIDTH = None if os.isatty(1) else int(os.environ.get("COLUMNS", "120"))
+out = Console(highlight=False, soft_wrap=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,3 +84,63 @@ def moto_endpoint() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+LOCAL_STACK_TEMPLATE = """\
+config:
+  headroom:deploy:
+    aws: false
+    kubernetes: false
+  headroom:slo:
+    users: {users}
+    rampSeconds: 1
+    runTime: {run_time}
+    p95Ms: 200
+    errorRatePercent: 5
+  headroom:local:
+    replicas: {replicas}
+    workers: {workers}
+    serviceTime:
+      distribution: {distribution}
+      meanMs: {mean_ms}
+      sigma: {sigma}
+    cpuMs: 0.2
+    failureRatePercent: {failure_rate}
+    injectedLatencyMs: {latency}
+"""
+
+
+@pytest.fixture
+def local_stack_file(tmp_path: Path) -> Callable[..., Path]:
+    """A small local stack in tmp_path: its runtime files stay there too."""
+
+    def make(name: str = "t", **overrides: object) -> Path:
+        values: dict[str, object] = {
+            "users": 30, "run_time": "10s", "replicas": 2, "workers": 32, "distribution": "lognormal",
+            "mean_ms": 20, "sigma": 0.5, "failure_rate": 0, "latency": 0,
+        }
+        values.update(overrides)
+        path = tmp_path / f"Pulumi.{name}.yaml"
+        path.write_text(LOCAL_STACK_TEMPLATE.format(**values))
+        return path
+
+    return make
+
+
+def leftover_processes(marker: str = "") -> list[str]:
+    """headroom's children still alive: replicas, Locust, and nginx started from ``marker``'s files."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if process.pid == os.getpid():
+            continue
+        if "loadtest.reference" in command or "-m locust" in command or (marker and marker in command and "nginx" in command):
+            found.append(f"{process.pid}: {command[:160]}")
+    return found
+
+
+def headroom(*args: str, timeout: float = 180, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, as a user or CI would."""
+    return subprocess.run([sys.executable, "-m", "loadtest.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]

@@ -1,0 +1,161 @@
+"""``headroom local up|down|status``: the embedded local stack on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from rich.table import Table
+
+from infra.config import load_stack
+
+from ..console import err, out
+from ..errors import LocalStackError
+from ..local_stack import LocalStack, StackState, http_get_json, running_state, runtime_dir_for
+from ..processes import alive, spawn, stop_pids
+
+HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
+DESCRIPTION = """\
+The local stack runs headroom:local.replicas replicas of the reference service and a
+real nginx, rendered from the same nginx.conf template as a deployment, with
+least_conn over the replicas, all on 127.0.0.1.
+
+  up      start it and wait until healthy; stays in the foreground until Ctrl-C
+          (or SIGTERM), then stops everything. --detach leaves it running.
+  status  show what runs, its URL and each replica's utilization
+          (exit 0 when running and healthy, 1 otherwise)
+  down    stop a detached (or another terminal's) local stack
+
+Its state lives in .headroom/local/<stack>/ beside the stack file; nothing is
+left behind after a stop, a failure or Ctrl-C.
+"""
+EXAMPLES = """\
+examples:
+  headroom local up --stack local            # Ctrl-C to stop
+  headroom local up --stack local --detach && headroom validate --stack local
+  headroom local status --stack local
+  headroom local down --stack local
+"""
+DETACH_TIMEOUT_S = 60.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "local", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("--detach", action="store_true", help="with up: start in the background and return")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path, config = load_stack(args.stack, args.project_dir)
+    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    runtime = runtime_dir_for(path, name)
+    if args.action == "status":
+        return status(name, runtime)
+    if args.action == "down":
+        return down(name, runtime)
+    if args.detach:
+        return up_detached(name, path, runtime)
+    return up_foreground(name, config, runtime)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def up_foreground(name: str, config, runtime: Path) -> int:  # type: ignore[no-untyped-def]
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `local down` stops us like Ctrl-C does
+    with LocalStack(name, config, runtime) as stack:
+        state = stack.state()
+        out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas); Ctrl-C to stop")
+        out.print(state_table(state))
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            out.print("stopping the local stack")
+    return 0
+
+
+def up_detached(name: str, path: Path, runtime: Path) -> int:
+    existing = running_state(runtime)
+    if existing is not None:
+        raise LocalStackError(f"local stack {name!r} is already running at {existing.url}")
+    runtime.mkdir(parents=True, exist_ok=True)
+    supervisor = spawn(
+        [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path)],
+        log_path=runtime / "supervisor.log",
+        new_session=True,
+        die_with_parent=False,  # it must outlive this command
+    )
+    deadline = time.monotonic() + DETACH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = StackState.load(runtime / "state.json")
+        if state is not None and state.supervisor_pid == supervisor.pid:
+            out.print(f"local stack {name} is up at {state.url} (supervisor pid {supervisor.pid})")
+            out.print(state_table(state))
+            return 0
+        if supervisor.poll() is not None:
+            log = (runtime / "supervisor.log").read_text(errors="replace")[-2000:]
+            raise LocalStackError(f"the local stack failed to start:\n{log}")
+        time.sleep(0.1)
+    stop_pids([supervisor.pid])
+    raise LocalStackError(f"the local stack did not come up within {DETACH_TIMEOUT_S:.0f} s; see {runtime / 'supervisor.log'}")
+
+
+def down(name: str, runtime: Path) -> int:
+    state = StackState.load(runtime / "state.json")
+    if state is None:
+        out.print(f"local stack {name} is not running")
+        return 0
+    if alive(state.supervisor_pid) and state.supervisor_pid != os.getpid():
+        os.kill(state.supervisor_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while alive(state.supervisor_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    stop_pids([state.supervisor_pid, *state.pids])
+    (runtime / "state.json").unlink(missing_ok=True)
+    out.print(f"local stack {name} stopped")
+    return 0
+
+
+def status(name: str, runtime: Path) -> int:
+    state = running_state(runtime)
+    if state is None:
+        out.print(f"local stack {name} is not running")
+        return 1
+    out.print(f"local stack {name} is running at {state.url} (supervisor pid {state.supervisor_pid})")
+    out.print(state_table(state, with_stats=True))
+    healthy = all(alive(pid) for pid in state.pids)
+    return 0 if healthy else 1
+
+
+def state_table(state: StackState, with_stats: bool = False) -> Table:
+    table = Table(show_header=True)
+    for column in ("process", "pid", "address", "alive", *(("utilization", "requests") if with_stats else ())):
+        table.add_column(column)
+    table.add_row("nginx (least_conn)", str(state.nginx_pid), state.url, _yes(alive(state.nginx_pid)), *(("", "") if with_stats else ()))
+    for index, replica in enumerate(state.replicas):
+        address = f"http://127.0.0.1:{replica['port']}"
+        extra: tuple[str, ...] = ()
+        if with_stats:
+            try:
+                stats = http_get_json(f"{address}/_headroom/stats")
+                extra = (f"{stats['utilization'] * 100:.1f} %", str(stats["requests"]))
+            except OSError:
+                extra = ("unreachable", "")
+        table.add_row(f"replica {index}", str(replica["pid"]), address, _yes(alive(replica["pid"])), *extra)
+    return table
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "NO"
+

@@ -1,0 +1,141 @@
+"""``headroom validate``: load the service, judge the SLO, write reports, exit with the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from infra.config import load_stack
+from infra.config.types import duration_seconds
+from infra.render import write_atomically
+
+from ..console import err, out
+from ..profiles import PROFILES
+from ..reports import render_html, render_junit, render_markdown, render_text
+from ..reports.terminal import LiveView, summary
+from ..validation import ValidationRequest, run_validation
+
+HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
+DESCRIPTION = """\
+Run Locust against the stack's service and judge its SLO (headroom:slo: users,
+p95, error rate, optional throughput) on the full-load phase after the ramp.
+
+The target is --host if given. Otherwise, for a stack that deploys nothing (the
+local stack) headroom uses the running local stack or starts one for the run and
+stops it after; for a deployed stack it reads `pulumi stack output loadBalancerUrl`.
+
+Every response time is recorded exactly (HDR histograms), not rounded as in
+Locust's own statistics. The verdict is PASS, FAIL or INCONCLUSIVE; INCONCLUSIVE
+means the measurement cannot be trusted: the load generator saturated its CPU,
+too few requests for a p95, or the p95's 95 % confidence interval straddles the
+threshold. Before any load, Little's law checks that the users can produce the
+throughput the SLO asks for.
+"""
+EXAMPLES = """\
+examples:
+  headroom validate --stack local
+  headroom validate --stack local --users 50 --ramp 5 --run-time 30s --html report.html
+  headroom validate --stack prod --host https://api.example.com --json results.json --junit slo.xml
+  headroom validate --stack local --profile spike --workers 2
+
+exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
+"""
+
+
+def _duration(text: str) -> float:
+    try:
+        return duration_seconds(text if not text.isdigit() else f"{text}s")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 90s, 5m or 1h") from None
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "validate", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", metavar="URL", help="base URL to load (default: see above)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="normal",
+                        help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
+    parser.add_argument("--users", type=_positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
+    ramp = parser.add_mutually_exclusive_group()
+    ramp.add_argument("--spawn-rate", type=float, metavar="R", help="users started per second")
+    ramp.add_argument("--ramp", type=_duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
+    parser.add_argument("--run-time", type=_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    parser.add_argument("--workers", type=_non_negative_int, default=0, metavar="N", help="run Locust as a master with N local worker processes")
+    parser.add_argument("--remote-workers", type=_non_negative_int, default=0, metavar="M",
+                        help="also wait for M workers started on other hosts (see docs/cli.md)")
+    parser.add_argument("--master-bind-host", default="127.0.0.1", metavar="ADDR", help="address the Locust master listens on for workers")
+    parser.add_argument("--window", type=float, default=5.0, metavar="SECONDS", help="timeline window (default 5)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema: docs/report.md)")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per SLO criterion")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with charts")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary for a PR comment")
+    parser.add_argument("--format", choices=("rich", "text"), default="rich", help="terminal summary: tables (rich) or the plain text report (text)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path, config = load_stack(args.stack, args.project_dir)
+    request = ValidationRequest(
+        stack_name=path.name.removeprefix("Pulumi.").removesuffix(".yaml"),
+        stack_path=path,
+        config=config,
+        host=args.host,
+        profile=args.profile,
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        ramp_s=args.ramp,
+        run_time_s=args.run_time,
+        workers=args.workers,
+        remote_workers=args.remote_workers,
+        master_bind_host=args.master_bind_host,
+        window_s=args.window,
+    )
+    request.check()
+    err.print(
+        f"validating stack {request.stack_name}: {request.effective_users} users ({args.profile}), "
+        f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
+    )
+    with LiveView(err, request.effective_run_time_s) as view:
+        report = run_validation(request, on_progress=view.update)
+    document = report.to_dict()
+    if args.format == "text":
+        out.print(render_text(document), end="", markup=False, highlight=False)
+    else:
+        out.print(summary(document))
+    write_reports(document, args)
+    return report.exit_code
+
+
+def write_reports(document: dict, args: argparse.Namespace) -> None:
+    renderers = {
+        "json": lambda d: json.dumps(d, indent=2) + "\n",
+        "junit": render_junit,
+        "html": render_html,
+        "markdown": render_markdown,
+    }
+    for key, render in renderers.items():
+        target: Path | None = getattr(args, key)
+        if target is not None:
+            write_atomically(target, render(document))
+            err.print(f"wrote {target}")

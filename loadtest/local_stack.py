@@ -1,0 +1,288 @@
+"""The local stack: replicas of the reference service behind a real nginx, all on 127.0.0.1.
+
+nginx.conf comes from the same template ``headroom render`` uses, with the
+replicas' ports as upstreams, so the local stack exercises the configuration a
+deployment would run. The stack's processes and ports are kept in a state file
+(``.headroom/local/<stack>/state.json`` beside the stack file) so that
+``headroom local status|down`` and ``headroom validate`` find a running stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from infra.config import StackConfig, Upstream
+from infra.render import NginxRuntime, render_nginx_conf, write_atomically
+
+from .errors import LocalStackError
+from .processes import alive, free_port, spawn, stop_all, stop_pids
+from .reference import ServiceBehaviour
+
+READY_TIMEOUT_S = 20.0
+HEALTH_TIMEOUT_S = 20.0
+
+
+def runtime_dir_for(stack_path: Path, stack_name: str) -> Path:
+    return stack_path.resolve().parent / ".headroom" / "local" / stack_name
+
+
+def behaviour_for(config: StackConfig) -> ServiceBehaviour:
+    local = config.local
+    return ServiceBehaviour(
+        workers=local.workers,
+        distribution=local.service_time.distribution,
+        mean_ms=local.service_time.mean_ms,
+        sigma=local.service_time.sigma,
+        cpu_ms=local.cpu_ms,
+        batch_item_cost=local.batch_item_cost,
+        failure_rate=local.failure_rate_percent / 100.0,
+        injected_latency_ms=local.injected_latency_ms,
+    )
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not found:
+        raise LocalStackError("nginx is not installed: run scripts/setup (it installs Debian's nginx)")
+    return found
+
+
+@dataclass
+class StackState:
+    """What is running, as written to the state file."""
+
+    stack: str
+    url: str
+    supervisor_pid: int
+    nginx_pid: int
+    nginx_port: int
+    replicas: list[dict[str, int]] = field(default_factory=list)
+    started_at: float = 0.0
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.nginx_pid, *(r["pid"] for r in self.replicas)]
+
+    def save(self, path: Path) -> None:
+        write_atomically(path, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> StackState | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            return None
+
+
+def http_get_json(url: str, timeout: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read() or b"null")
+
+
+class LocalStack:
+    """Start, watch and stop one local stack. Use as a context manager: it always cleans up."""
+
+    def __init__(self, name: str, config: StackConfig, runtime_dir: Path) -> None:
+        self.name = name
+        self.config = config
+        self.runtime_dir = runtime_dir
+        self.state_path = runtime_dir / "state.json"
+        self.replicas: list[tuple[subprocess.Popen[Any], int]] = []
+        self.nginx: subprocess.Popen[Any] | None = None
+        self.nginx_port = config.local.nginx_port or 0
+        self._nginx_conf = runtime_dir / "nginx.conf"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.nginx_port}"
+
+    # lifecycle -----------------------------------------------------------------
+
+    def start(self) -> StackState:
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self._refuse_if_running()
+        try:
+            for _ in range(self.config.local.replicas):
+                self._start_replica()
+            self._start_nginx()
+            self._wait_healthy()
+            state = self.state()
+            state.save(self.state_path)
+            return state
+        except OSError as error:
+            self.stop()
+            raise LocalStackError(f"the local stack could not start: {error}") from None
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop nginx, then the replicas; remove the state file. Safe to call twice."""
+        if self.nginx is not None:
+            stop_all([self.nginx], grace_seconds=10)
+            self.nginx = None
+        stop_all([process for process, _ in self.replicas], grace_seconds=10)
+        self.replicas.clear()
+        self.state_path.unlink(missing_ok=True)
+        (self.runtime_dir / "nginx.pid").unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.stop()
+
+    def state(self) -> StackState:
+        assert self.nginx is not None
+        return StackState(
+            stack=self.name,
+            url=self.url,
+            supervisor_pid=os.getpid(),
+            nginx_pid=self.nginx.pid,
+            nginx_port=self.nginx_port,
+            replicas=[{"pid": process.pid, "port": port} for process, port in self.replicas],
+            started_at=time.time(),
+        )
+
+    # replicas --------------------------------------------------------------------
+
+    def _start_replica(self) -> None:
+        behaviour = json.dumps({k: v for k, v in asdict(behaviour_for(self.config)).items() if not k.startswith("_")})
+        index = len(self.replicas)
+        process = spawn(
+            [sys.executable, "-m", "loadtest.reference", "--port", "0", "--behaviour", behaviour],
+            log_path=self.runtime_dir / f"replica-{index}.log",
+            stdout=subprocess.PIPE,
+        )
+        self.replicas.append((process, 0))  # registered before it is ready, so stop() finds it
+        port = self._read_ready_port(process, index)
+        self.replicas[-1] = (process, port)
+
+    def _read_ready_port(self, process: subprocess.Popen[Any], index: int) -> int:
+        assert process.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        line = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 0.2)
+            if ready:
+                line = process.stdout.readline()
+                break
+            if process.poll() is not None:
+                break
+        process.stdout.close()
+        if not line.startswith(b"READY "):
+            log = self.runtime_dir / f"replica-{index}.log"
+            raise LocalStackError(f"replica {index} did not start; see {log}:\n{_tail(log)}")
+        return int(line.split()[1])
+
+    # nginx -----------------------------------------------------------------------
+
+    def nginx_runtime(self) -> NginxRuntime:
+        return NginxRuntime(
+            listen=f"127.0.0.1:{self.nginx_port}",
+            pid_path=str(self.runtime_dir / "nginx.pid"),
+            error_log=str(self.runtime_dir / "nginx-error.log"),
+            access_log=str(self.runtime_dir / "nginx-access.log"),
+            temp_dir=str(self.runtime_dir),
+            # One worker: the machine's other core belongs to Locust and the replicas.
+            worker_processes="1",
+        )
+
+    def render_nginx_conf(self) -> str:
+        """The stack's own nginx.conf, with the running replicas as its upstreams."""
+        upstreams = [Upstream(host="127.0.0.1", port=port) for _, port in self.replicas]
+        balancer = self.config.load_balancer.model_copy(update={"upstreams": upstreams})
+        return render_nginx_conf(self.config.model_copy(update={"load_balancer": balancer}), self.nginx_runtime())
+
+    def _start_nginx(self) -> None:
+        if not self.nginx_port:
+            self.nginx_port = free_port()
+        write_atomically(self._nginx_conf, self.render_nginx_conf())
+        binary = nginx_binary()
+        error_log = self.runtime_dir / "nginx-error.log"
+        self.nginx = spawn(
+            [binary, "-e", str(error_log), "-p", f"{self.runtime_dir}/", "-c", str(self._nginx_conf), "-g", "daemon off;"],
+            log_path=self.runtime_dir / "nginx-stderr.log",
+        )
+
+    def reload_nginx(self) -> None:
+        """Re-render nginx.conf for the current replicas and reload it without dropping requests.
+
+        nginx's SIGHUP starts new workers with the new configuration and lets the
+        old ones finish their in-flight requests.
+        """
+        assert self.nginx is not None
+        write_atomically(self._nginx_conf, self.render_nginx_conf())
+        self.nginx.send_signal(1)  # SIGHUP
+
+    # health ------------------------------------------------------------------------
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        targets = [f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}"]
+        targets += [f"http://127.0.0.1:{port}/api/v1/health" for _, port in self.replicas]
+        while True:
+            if self.nginx is not None and self.nginx.poll() is not None:
+                log = self.runtime_dir / "nginx-error.log"
+                raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{_tail(log)}")
+            if all(_healthy(url) for url in targets):
+                return
+            if time.monotonic() > deadline:
+                raise LocalStackError(f"the local stack did not become healthy within {HEALTH_TIMEOUT_S:.0f} s")
+            time.sleep(0.1)
+
+    def _refuse_if_running(self) -> None:
+        existing = StackState.load(self.state_path)
+        if existing is None:
+            return
+        if alive(existing.supervisor_pid) and existing.supervisor_pid != os.getpid():
+            raise LocalStackError(
+                f"local stack {self.name!r} is already running at {existing.url} (pid {existing.supervisor_pid}); "
+                f"stop it with `headroom local down --stack {self.name}`"
+            )
+        stop_pids(existing.pids)  # leftovers of a crashed run
+        self.state_path.unlink(missing_ok=True)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def running_state(runtime_dir: Path) -> StackState | None:
+    """The state of a live stack, or None; a stale state file (crashed supervisor) is cleaned up."""
+    path = runtime_dir / "state.json"
+    state = StackState.load(path)
+    if state is None:
+        path.unlink(missing_ok=True)
+        return None
+    if not alive(state.supervisor_pid):
+        stop_pids(state.pids)
+        path.unlink(missing_ok=True)
+        return None
+    return state

@@ -1,0 +1,286 @@
+"""From a Locust run's exact recording to figures: latency statistics, endpoints, timeline, phases.
+
+Pure: it reads the recording's JSON (written by ``loadtest.recorder``) and
+computes. Percentiles come from merged HDR histograms, never from Locust's
+rounded statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from .recording import Cell, Recording, new_histogram
+
+Z_95 = 1.959963984540054
+MIN_TAIL_SAMPLES = 10
+"""A percentile q needs at least this many requests above it (n * (1 - q)) to be estimated."""
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Response times in milliseconds, from one (merged) HDR histogram."""
+
+    count: int
+    mean_ms: float
+    stdev_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+
+    @classmethod
+    def of(cls, histogram: HdrHistogram) -> LatencyStats:
+        count = histogram.get_total_count()
+        if count == 0:
+            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        ms = 1000.0
+        return cls(
+            count=count,
+            mean_ms=histogram.get_mean_value() / ms,
+            stdev_ms=histogram.get_stddev() / ms,
+            min_ms=histogram.get_min_value() / ms,
+            max_ms=histogram.get_max_value() / ms,
+            p50_ms=histogram.get_value_at_percentile(50) / ms,
+            p95_ms=histogram.get_value_at_percentile(95) / ms,
+            p99_ms=histogram.get_value_at_percentile(99) / ms,
+            p999_ms=histogram.get_value_at_percentile(99.9) / ms,
+        )
+
+
+@dataclass(frozen=True)
+class QuantileInterval:
+    """A distribution-free 95 % confidence interval for a quantile, from order statistics.
+
+    The true q-quantile lies between the sample's j-th and k-th smallest values with
+    probability >= 95 %, where j and k bound a Binomial(n, q) count (normal
+    approximation). No assumption about the latency distribution is made.
+    """
+
+    quantile: float
+    estimate_ms: float
+    lower_ms: float
+    upper_ms: float
+    lower_rank: int
+    upper_rank: int
+    count: int
+    enough_samples: bool
+
+
+def quantile_interval(histogram: HdrHistogram, quantile: float) -> QuantileInterval:
+    n = histogram.get_total_count()
+    estimate = histogram.get_value_at_percentile(quantile * 100) / 1000.0 if n else 0.0
+    if n == 0:
+        return QuantileInterval(quantile, 0.0, 0.0, 0.0, 0, 0, 0, False)
+    spread = Z_95 * math.sqrt(n * quantile * (1 - quantile))
+    lower_rank = max(1, math.floor(n * quantile - spread))
+    upper_rank = math.ceil(n * quantile + spread) + 1
+    enough = n * (1 - quantile) >= MIN_TAIL_SAMPLES and upper_rank <= n
+    upper_rank = min(upper_rank, n)
+
+    def at_rank(rank: int) -> float:
+        return histogram.get_value_at_percentile(100.0 * rank / n) / 1000.0
+
+    return QuantileInterval(quantile, estimate, at_rank(lower_rank), at_rank(upper_rank), lower_rank, upper_rank, n, enough)
+
+
+def minimum_requests_for(quantile: float) -> int:
+    return math.ceil(MIN_TAIL_SAMPLES / (1 - quantile))
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    name: str
+    requests: int
+    failures: int
+    error_rate_percent: float
+    throughput_rps: float
+    latency: LatencyStats
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """One window of the run: offset from the start, users, throughput, errors and latency."""
+
+    offset_s: float
+    users: int
+    throughput_rps: float
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A span of the run, in seconds from its start, covering whole windows."""
+
+    label: str
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.end_s - self.start_s)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything computed over one phase of the run."""
+
+    phase: Phase
+    requests: int
+    failures: int
+    error_rate_percent: float
+    throughput_rps: float
+    latency: LatencyStats
+    p95_interval: QuantileInterval
+    endpoints: list[EndpointStats]
+    failure_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Measurement:
+    """A whole run: its recording and the times that cut it into phases."""
+
+    recording: Recording
+    started_at: float
+    stopped_at: float
+    spawn_complete_at: float | None
+    users_by_window: dict[int, int]
+    workers: int = 0
+
+    @classmethod
+    def from_results(cls, results: dict[str, Any]) -> Measurement:
+        recording = Recording.from_payload(results["recording"])
+        windows = [key for key, _ in recording.cells]
+        started = results.get("started_at") or (min(windows) * recording.window_seconds if windows else 0.0)
+        stopped = results.get("stopped_at") or started
+        return cls(
+            recording=recording,
+            started_at=float(started),
+            stopped_at=float(stopped),
+            spawn_complete_at=results.get("spawn_complete_at"),
+            users_by_window={int(k): int(v) for k, v in results.get("users_by_window", [])},
+            workers=int(results.get("workers", 0)),
+        )
+
+    @property
+    def window_seconds(self) -> float:
+        return self.recording.window_seconds
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.stopped_at - self.started_at)
+
+    def window_start_offset(self, window: int) -> float:
+        return window * self.window_seconds - self.started_at
+
+    # phases -------------------------------------------------------------------------
+
+    def whole_run(self) -> Phase:
+        return Phase("whole run", 0.0, self.duration_s)
+
+    def full_load(self) -> Phase | None:
+        """From the first whole window after every user started to the end; None if the ramp never ended."""
+        if self.spawn_complete_at is None:
+            return None
+        first = math.ceil(self.spawn_complete_at / self.window_seconds)
+        start = first * self.window_seconds - self.started_at
+        if start >= self.duration_s:
+            return None
+        return Phase("full load (after the ramp)", start, self.duration_s)
+
+    def _cells_in(self, phase: Phase) -> Iterable[tuple[int, str, Cell]]:
+        for (window, name), cell in self.recording.cells.items():
+            offset = self.window_start_offset(window)
+            # A window belongs to a phase when it starts inside it.
+            if phase.start_s - 1e-9 <= offset < phase.end_s or (offset < 0 and phase.start_s == 0.0):
+                yield window, name, cell
+
+    # figures ------------------------------------------------------------------------
+
+    def histogram(self, phase: Phase) -> HdrHistogram:
+        """Every response time in the phase, all endpoints merged."""
+        merged = new_histogram()
+        for _, _, cell in self._cells_in(phase):
+            merged.add(cell.histogram)
+        return merged
+
+    def summarize(self, phase: Phase, quantile: float = 0.95) -> Summary:
+        overall = self.histogram(phase)
+        per_endpoint: dict[str, tuple[HdrHistogram, list[int]]] = {}
+        for _, name, cell in self._cells_in(phase):
+            histogram, counts = per_endpoint.setdefault(name, (new_histogram(), [0, 0]))
+            histogram.add(cell.histogram)
+            counts[0] += cell.requests
+            counts[1] += cell.failures
+        requests = sum(counts[0] for _, counts in per_endpoint.values())
+        failures = sum(counts[1] for _, counts in per_endpoint.values())
+        duration = max(phase.duration_s, 1e-9)
+        endpoints = [
+            EndpointStats(
+                name=name,
+                requests=counts[0],
+                failures=counts[1],
+                error_rate_percent=_percent(counts[1], counts[0]),
+                throughput_rps=counts[0] / duration,
+                latency=LatencyStats.of(histogram),
+            )
+            for name, (histogram, counts) in sorted(per_endpoint.items())
+        ]
+        reasons: dict[str, dict[str, int]] = {}
+        for (name, reason), count in sorted(self.recording.reasons.items()):
+            reasons.setdefault(name, {})[reason] = count
+        return Summary(
+            phase=phase,
+            requests=requests,
+            failures=failures,
+            error_rate_percent=_percent(failures, requests),
+            throughput_rps=requests / duration,
+            latency=LatencyStats.of(overall),
+            p95_interval=quantile_interval(overall, quantile),
+            endpoints=endpoints,
+            failure_reasons=reasons,
+        )
+
+    def timeline(self) -> list[TimelinePoint]:
+        by_window: dict[int, list[Cell]] = {}
+        for (window, _name), cell in self.recording.cells.items():
+            by_window.setdefault(window, []).append(cell)
+        for window in self.users_by_window:
+            by_window.setdefault(window, [])
+        points = []
+        for window in sorted(by_window):
+            merged = new_histogram()
+            for cell in by_window[window]:
+                merged.add(cell.histogram)
+            requests = sum(cell.requests for cell in by_window[window])
+            stats = LatencyStats.of(merged)
+            # Windows sit on a wall-clock grid; the first and last overlap the run only in part.
+            start = self.window_start_offset(window)
+            span = min(start + self.window_seconds, self.duration_s) - max(start, 0.0)
+            points.append(
+                TimelinePoint(
+                    offset_s=round(max(start, 0.0), 3),
+                    users=self.users_by_window.get(window, 0),
+                    throughput_rps=requests / span if span > 0.05 else 0.0,
+                    requests=requests,
+                    failures=sum(cell.failures for cell in by_window[window]),
+                    p50_ms=stats.p50_ms,
+                    p95_ms=stats.p95_ms,
+                    p99_ms=stats.p99_ms,
+                )
+            )
+        return points
+
+
+def _percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else 0.0

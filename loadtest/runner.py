@@ -1,0 +1,204 @@
+"""Running Locust: its own runners, as child processes, watched from outside.
+
+Locust runs headless through its own CLI, either alone (its LocalRunner) or as a
+master with N worker processes (its distributed mode, the same one that spreads
+load over several machines). headroom's recorder plugin inside Locust writes
+the exact recording; this module starts the processes, samples their CPU every
+second, hands progress lines to a callback, and always stops them.
+
+Locust is never imported here: it monkey-patches the process with gevent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .errors import LoadGeneratorError
+from .generator_load import CpuSample
+from .processes import free_port, spawn, stop_all
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+START_TIMEOUT_S = 60.0
+STOP_GRACE_S = 30.0
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    host: str
+    user_class: str
+    users: int
+    spawn_rate: float
+    run_time_s: float
+    workers: int = 0
+    """Local Locust worker processes; 0 runs a single Locust process."""
+    remote_workers: int = 0
+    """Extra workers the user starts on other hosts (see docs/cli.md)."""
+    master_bind_host: str = "127.0.0.1"
+    master_port: int = 0
+    window_s: float = 5.0
+
+
+@dataclass
+class RunOutcome:
+    results: dict[str, Any]
+    cpu_samples: list[CpuSample] = field(default_factory=list)
+    log_path: Path | None = None
+
+
+def _locust(*args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
+
+
+def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: int) -> list[str]:
+    command = _locust(
+        "--headless",
+        "--host", plan.host,
+        "--users", str(plan.users),
+        "--spawn-rate", f"{plan.spawn_rate:g}",
+        "--run-time", f"{max(1, round(plan.run_time_s))}s",
+        "--stop-timeout", "0",
+        "--exit-code-on-error", "0",
+        "--only-summary",
+        "--loglevel", "WARNING",
+        "--headroom-results", str(results),
+        "--headroom-progress", str(progress),
+        "--headroom-window", f"{plan.window_s:g}",
+    )
+    expected = plan.workers + plan.remote_workers
+    if expected:
+        command += [
+            "--master",
+            "--expect-workers", str(expected),
+            "--master-bind-host", plan.master_bind_host,
+            "--master-bind-port", str(master_port),
+        ]
+    return [*command, plan.user_class]
+
+
+def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
+    return _locust(
+        "--worker",
+        "--master-host", "127.0.0.1",
+        "--master-port", str(master_port),
+        "--loglevel", "WARNING",
+        "--headroom-window", f"{plan.window_s:g}",
+        plan.user_class,
+    )
+
+
+class _CpuWatch:
+    def __init__(self, processes: dict[str, int]) -> None:
+        self._processes: dict[str, psutil.Process] = {}
+        for name, pid in processes.items():
+            try:
+                self._processes[name] = psutil.Process(pid)
+                self._processes[name].cpu_percent(None)  # prime: the first call returns 0.0
+            except psutil.Error:
+                pass
+
+    def sample(self, offset: float) -> CpuSample:
+        values = {}
+        for name, process in self._processes.items():
+            try:
+                values[name] = process.cpu_percent(None)
+            except psutil.Error:
+                continue
+        return CpuSample(offset_s=round(offset, 2), percent_by_process=values)
+
+
+def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None = None) -> RunOutcome:
+    """Run Locust to completion (or Ctrl-C) and return its recording and CPU samples."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    results_path = workdir / "recording.json"
+    progress_path = workdir / "progress.jsonl"
+    log_path = workdir / "locust.log"
+    for stale in (results_path, progress_path, log_path):
+        stale.unlink(missing_ok=True)
+    master_port = plan.master_port or (free_port() if plan.workers or plan.remote_workers else 0)
+
+    master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path)
+    processes = [master]
+    interrupted = False
+    samples: list[CpuSample] = []
+    try:
+        for index in range(plan.workers):
+            processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log"))
+        samples = _watch(plan, processes, progress_path, log_path, on_progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        # Locust writes its recording when it quits; SIGTERM makes it quit cleanly.
+        stop_all(processes, grace_seconds=STOP_GRACE_S)
+    if interrupted:
+        raise KeyboardInterrupt  # every process is stopped; the caller cleans up the rest
+    if not results_path.exists():
+        raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{_tail(log_path)}")
+    results = json.loads(results_path.read_text())
+    return RunOutcome(results=results, cpu_samples=samples, log_path=log_path)
+
+
+def _watch(
+    plan: LoadPlan,
+    processes: list[Any],
+    progress_path: Path,
+    log_path: Path,
+    on_progress: ProgressCallback | None,
+) -> list[CpuSample]:
+    master = processes[0]
+    names = {"locust-master" if len(processes) > 1 else "locust": master.pid}
+    names.update({f"locust-worker-{i}": p.pid for i, p in enumerate(processes[1:])})
+    watch: _CpuWatch | None = None
+    samples: list[CpuSample] = []
+    started = time.monotonic()
+    load_started: float | None = None
+    deadline = started + START_TIMEOUT_S + plan.run_time_s + STOP_GRACE_S
+    offset = 0
+    while master.poll() is None:
+        time.sleep(0.25)
+        lines = _read_new_lines(progress_path, offset)
+        offset += sum(len(line) + 1 for line in lines)
+        for line in lines:
+            progress = json.loads(line)
+            if load_started is None:
+                # CPU counts from the first second of load, not Locust's start-up imports.
+                load_started = time.monotonic()
+                watch = _CpuWatch(names)
+            if on_progress:
+                on_progress(progress)
+        if watch is not None and load_started is not None:
+            elapsed = time.monotonic() - load_started
+            if elapsed - (samples[-1].offset_s if samples else 0.0) >= 1.0:
+                samples.append(watch.sample(elapsed))
+        if load_started is None and time.monotonic() - started > START_TIMEOUT_S:
+            raise LoadGeneratorError(f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{_tail(log_path)}")
+        if time.monotonic() > deadline:
+            break
+    return samples
+
+
+def _read_new_lines(path: Path, offset: int) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+    except FileNotFoundError:
+        return []
+    complete = chunk[: chunk.rfind(b"\n") + 1]
+    return [line.decode() for line in complete.split(b"\n") if line]
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

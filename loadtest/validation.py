@@ -1,0 +1,172 @@
+"""One validation run, start to finish: check the plan, find or start the target, load it, judge.
+
+This is the seam between the pure parts (plan check, measurement, verdict,
+report) and the processes (local stack, Locust). The CLI and the programmatic
+API both call ``run_validation``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.config import StackConfig
+from infra.errors import ConfigError
+
+from .generator_load import judge_generator
+from .local_stack import LocalStack, running_state, runtime_dir_for
+from .measurement import Measurement
+from .plan_check import check_plan
+from .profiles import PROFILES, Profile
+from .report import RunInfo, ValidationReport, distribution_of
+from .runner import LoadPlan, ProgressCallback, run_load
+from .verdict import judge
+
+
+@dataclass(frozen=True)
+class ValidationRequest:
+    stack_name: str
+    stack_path: Path
+    config: StackConfig
+    host: str | None = None
+    profile: str = "normal"
+    users: int | None = None
+    spawn_rate: float | None = None
+    ramp_s: float | None = None
+    run_time_s: float | None = None
+    workers: int = 0
+    remote_workers: int = 0
+    master_bind_host: str = "127.0.0.1"
+    window_s: float = 5.0
+
+    @property
+    def profile_spec(self) -> Profile:
+        return PROFILES[self.profile]
+
+    @property
+    def effective_users(self) -> int:
+        return self.users if self.users is not None else self.config.slo.users
+
+    @property
+    def effective_spawn_rate(self) -> float:
+        users = self.effective_users
+        if self.spawn_rate is not None:
+            return self.spawn_rate
+        if self.ramp_s is not None:
+            return float(users) if self.ramp_s == 0 else users / self.ramp_s
+        if self.profile_spec.spawn_rate is not None:
+            return self.profile_spec.spawn_rate
+        ramp = self.config.slo.ramp_duration_seconds
+        return float(users) if ramp == 0 else users / ramp
+
+    @property
+    def effective_run_time_s(self) -> float:
+        return self.run_time_s if self.run_time_s is not None else self.config.slo.run_seconds
+
+    @property
+    def is_local(self) -> bool:
+        """No --host and a stack that deploys nothing: the embedded local target."""
+        deploy = self.config.deploy
+        return self.host is None and not deploy.aws and not deploy.kubernetes
+
+    def check(self) -> None:
+        ramp = self.effective_users / self.effective_spawn_rate
+        if ramp >= self.effective_run_time_s:
+            raise ConfigError(
+                f"the ramp ({ramp:.0f} s for {self.effective_users} users at {self.effective_spawn_rate:g}/s) must end "
+                f"before the run time ({self.effective_run_time_s:g} s); raise --run-time or the spawn rate"
+            )
+
+
+def host_from_pulumi(stack_name: str) -> str:
+    """The deployed load balancer's URL, from `pulumi stack output` when the CLI is installed."""
+    if shutil.which("pulumi") is None:
+        raise ConfigError(
+            f"stack {stack_name!r} is deployed to the cloud, and without the Pulumi CLI headroom cannot read its "
+            "load balancer address: pass --host URL (for example the `loadBalancerUrl` stack output)"
+        )
+    result = subprocess.run(
+        ["pulumi", "stack", "output", "loadBalancerUrl", "--stack", stack_name],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    url = result.stdout.strip()
+    if result.returncode != 0 or not url:
+        raise ConfigError(
+            f"`pulumi stack output loadBalancerUrl --stack {stack_name}` gave no address "
+            f"({result.stderr.strip() or 'empty'}); pass --host URL"
+        )
+    return url
+
+
+@contextlib.contextmanager
+def target(request: ValidationRequest) -> Iterator[str]:
+    """The URL to load: --host, a running local stack, or one started (and stopped) for this run."""
+    if request.host is not None:
+        yield request.host.rstrip("/")
+        return
+    if not request.is_local:
+        yield host_from_pulumi(request.stack_name)
+        return
+    runtime = runtime_dir_for(request.stack_path, request.stack_name)
+    state = running_state(runtime)
+    if state is not None:
+        yield state.url
+        return
+    with LocalStack(request.stack_name, request.config, runtime) as stack:
+        yield stack.url
+
+
+def run_validation(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationReport:
+    request.check()
+    profile = request.profile_spec
+    slo = request.config.slo
+    plan = check_plan(request.effective_users, profile, slo)  # before any load is sent
+    workdir = request.stack_path.resolve().parent / ".headroom" / "runs" / request.stack_name / time.strftime("%Y%m%d-%H%M%S")
+    with target(request) as host:
+        load = LoadPlan(
+            host=host,
+            user_class=profile.user_class,
+            users=request.effective_users,
+            spawn_rate=request.effective_spawn_rate,
+            run_time_s=request.effective_run_time_s,
+            workers=request.workers,
+            remote_workers=request.remote_workers,
+            master_bind_host=request.master_bind_host,
+            window_s=request.window_s,
+        )
+        outcome = run_load(load, workdir, on_progress)
+    measurement = Measurement.from_results(outcome.results)
+    judged_phase = measurement.full_load() or measurement.whole_run()
+    judged = measurement.summarize(judged_phase)
+    generator = judge_generator(outcome.cpu_samples)
+    report = ValidationReport(
+        run=RunInfo(
+            stack=request.stack_name,
+            stack_file=str(request.stack_path),
+            host=host,
+            profile=profile,
+            users=load.users,
+            spawn_rate=load.spawn_rate,
+            run_time_s=load.run_time_s,
+            workers=request.workers + request.remote_workers,
+            started_at=measurement.started_at,
+            slo_p95_ms=slo.p95_ms,
+            slo_error_rate_percent=slo.error_rate_percent,
+            slo_min_throughput_rps=slo.min_throughput_rps,
+        ),
+        plan=plan,
+        verdict=judge(judged, slo, generator),
+        judged=judged,
+        whole_run=measurement.summarize(measurement.whole_run()),
+        timeline=measurement.timeline(),
+        generator=generator,
+        distribution=distribution_of(measurement, judged),
+    )
+    (workdir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report

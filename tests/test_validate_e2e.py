@@ -1,0 +1,146 @@
+"""`headroom validate` end to end: real Locust load on a real local stack, short and small.
+
+Each run is about ten seconds with a few dozen users on 127.0.0.1; the full-size
+runs are in bench/.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from conftest import free_port, headroom, leftover_processes
+
+pytestmark = pytest.mark.slow
+SHORT = ("--profile", "stress", "--ramp", "1", "--run-time", "10s")
+
+
+def validate(stack: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    report = tmp_path / "report.json"
+    result = headroom("validate", "--stack", str(stack), *SHORT, "--json", str(report), *extra)
+    assert result.returncode in (0, 1, 3), result.stderr[-3000:]
+    return result, json.loads(report.read_text())
+
+
+def test_healthy_stack_passes(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    result, report = validate(local_stack_file(), tmp_path, "--junit", str(tmp_path / "slo.xml"))
+    assert result.returncode == 0, report["verdict"]
+    assert report["verdict"]["status"] == "PASS"
+    judged = report["results"]["judged"]
+    assert judged["requests"] >= 300 and judged["failures"] == 0
+    assert report["verdict"]["judged_window"]["start_s"] >= 1
+    assert {e["name"] for e in judged["endpoints"]} == {"/api/v1/health", "/api/v1/predict/[symbol]", "/api/v1/predict/batch"}
+    assert "Verdict: PASS" in result.stdout
+    assert (tmp_path / "slo.xml").read_text().count("<testcase") == 3
+    assert leftover_processes(str(tmp_path)) == []
+
+
+def test_injected_latency_fails_on_p95(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    result, report = validate(local_stack_file(latency=300), tmp_path)
+    assert result.returncode == 1
+    p95 = report["criteria"][0]
+    assert p95["key"] == "p95_ms" and not p95["passed"] and p95["measured"] > 300
+    assert report["verdict"]["latency_class"] == "Poor"
+
+
+def test_failing_requests_fail_on_error_rate(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    result, report = validate(local_stack_file(failure_rate=20), tmp_path)
+    assert result.returncode == 1
+    errors = report["criteria"][1]
+    assert errors["key"] == "error_rate_percent" and not errors["passed"]
+    assert 12 < errors["measured"] < 25  # health checks never fail, so a little under 20 %
+    reasons = report["results"]["judged"]["failure_reasons"]
+    assert reasons["/api/v1/predict/[symbol]"]["HTTP 500"] > 0
+
+
+def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    stack = local_stack_file(replicas=2, workers=64, mean_ms=60, sigma=0.6)
+    assert headroom("local", "up", "--stack", str(stack), "--detach", timeout=90).returncode == 0
+    try:
+        _, report = validate(stack, tmp_path)
+        state = json.loads((stack.parent / ".headroom" / "local" / "t" / "state.json").read_text())
+        server = None
+        for replica in state["replicas"]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{replica['port']}/_headroom/stats", timeout=5) as response:
+                histogram = HdrHistogram.decode(json.loads(response.read())["histograms"]["predict"])
+            server = histogram if server is None else (server.add(histogram) or server)
+    finally:
+        headroom("local", "down", "--stack", str(stack))
+    assert server is not None
+    (client,) = [e for e in report["results"]["whole_run"]["endpoints"] if e["name"] == "/api/v1/predict/[symbol]"]
+    # The same requests, but for the few in flight when Locust stopped its users.
+    assert 0 <= server.get_total_count() - client["requests"] <= 30
+    server_p95 = server.get_value_at_percentile(95) / 1000
+    assert client["latency"]["p95_ms"] == pytest.approx(server_p95, rel=0.03)
+
+
+def test_unreachable_host_fails_with_connection_errors(tmp_path: Path, local_stack_file: Callable[..., Path]) -> None:
+    result, report = validate(local_stack_file(), tmp_path, "--host", f"http://127.0.0.1:{free_port()}", "--users", "5")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    judged = report["results"]["judged"]
+    assert judged["requests"] > 0 and judged["failures"] == judged["requests"]
+    reasons = {reason for per_endpoint in judged["failure_reasons"].values() for reason in per_endpoint}
+    assert all(reason.startswith("connection error:") for reason in reasons), reasons
+
+
+def test_distributed_workers_are_merged(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    result, report = validate(local_stack_file(), tmp_path, "--workers", "2")
+    assert result.returncode == 0, report["verdict"]
+    assert report["load"]["workers"] == 2
+    assert report["results"]["judged"]["requests"] >= 300
+    assert set(report["generator"]["samples"][-1]["cpu_percent"]) == {"locust-master", "locust-worker-0", "locust-worker-1"}
+    assert leftover_processes(str(tmp_path)) == []
+
+
+def test_bad_input_exits_2_before_any_load(local_stack_file: Callable[..., Path], tmp_path: Path, write_stack: Callable[..., Path]) -> None:
+    stack = local_stack_file()
+    assert headroom("validate", "--stack", str(stack), "--users", "0").returncode == 2
+    assert headroom("validate", "--stack", str(stack), "--run-time", "soon").returncode == 2
+    assert headroom("validate", "--stack", str(stack), "--profile", "chaos").returncode == 2
+    ramp_too_long = headroom("validate", "--stack", str(stack), "--ramp", "20", "--run-time", "10s")
+    assert ramp_too_long.returncode == 2 and "must end before the run time" in ramp_too_long.stderr
+    contradiction = write_stack(
+        "config:\n  headroom:deploy: {aws: false, kubernetes: false}\n"
+        "  headroom:slo: {users: 500, rampSeconds: 30, runTime: 90s, minThroughputRps: 400}\n"
+    )
+    result = headroom("validate", "--stack", str(contradiction))
+    assert result.returncode == 2 and "Little's law" in result.stderr and "at most 250.0 req/s" in result.stderr
+    assert leftover_processes(str(tmp_path)) == []
+
+
+def test_cloud_stack_without_pulumi_or_host_says_to_pass_host(tmp_path: Path) -> None:
+    from infra.config import REPO_ROOT
+
+    result = headroom("validate", "--stack", "dev", "--project-dir", str(REPO_ROOT), env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2 and "pass --host" in result.stderr
+
+
+def test_interrupted_run_leaves_nothing_running(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    stack = local_stack_file(run_time="60s")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loadtest.cli", "validate", "--stack", str(stack), "--profile", "stress", "--ramp", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        runs = stack.parent / ".headroom" / "runs" / "t"
+        deadline = time.monotonic() + 60
+        while not list(runs.glob("*/progress.jsonl")):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(2)  # under load
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert leftover_processes(str(tmp_path)) == []
+    assert not (stack.parent / ".headroom" / "local" / "t" / "state.json").exists()

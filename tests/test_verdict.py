@@ -1,0 +1,91 @@
+"""The verdict rules: PASS, FAIL and each cause of INCONCLUSIVE."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import SloConfig
+from loadtest.generator_load import CpuSample, GeneratorLoad, judge_generator
+from loadtest.measurement import Measurement, Summary
+from loadtest.recording import Recording
+from loadtest.verdict import Status, judge, latency_class
+
+START = 1_000_000.0
+SLO = SloConfig(p95_ms=200, error_rate_percent=5, ramp_seconds=0, run_time="60s")
+IDLE = GeneratorLoad()
+
+
+def summary(latencies: list[float], failures: int = 0) -> Summary:
+    recording = Recording(window_seconds=5.0)
+    for index, latency in enumerate(latencies):
+        recording.record("/x", latency, START + index * 0.001, "HTTP 500" if index < failures else None)
+    m = Measurement(recording, START, START + 60, None, {})
+    return m.summarize(m.whole_run())
+
+
+def test_pass_with_margins() -> None:
+    verdict = judge(summary([90.0] * 2000), SLO, IDLE)
+    assert verdict.status is Status.PASS and verdict.exit_code == 0
+    p95, errors = verdict.criteria
+    assert p95.measured == pytest.approx(90, rel=1e-3) and p95.margin == pytest.approx(110, rel=1e-2)
+    assert p95.margin_percent == pytest.approx(55, rel=1e-2)
+    assert errors.measured == 0 and errors.passed
+    assert verdict.latency_class == "Good"
+
+
+def test_fail_on_latency() -> None:
+    verdict = judge(summary([300.0] * 2000), SLO, IDLE)
+    assert verdict.status is Status.FAIL and verdict.exit_code == 1
+    assert verdict.reasons[0].startswith("p95 response time 300.0") and "is not < 200 ms" in verdict.reasons[0]
+
+
+def test_fail_on_error_rate() -> None:
+    verdict = judge(summary([50.0] * 1000, failures=200), SLO, IDLE)
+    assert verdict.status is Status.FAIL
+    assert not verdict.criteria[1].passed and verdict.criteria[1].measured == pytest.approx(20.0)
+
+
+def test_straddling_interval_is_inconclusive() -> None:
+    # 94.5 % of requests at 150 ms, 5.5 % at 250 ms: the p95 sits at 250, but its
+    # interval reaches back into 150: the sample cannot decide.
+    latencies = [150.0] * 945 + [250.0] * 55
+    verdict = judge(summary(latencies), SLO, IDLE)
+    assert verdict.status is Status.INCONCLUSIVE and verdict.exit_code == 3
+    assert "straddles the 200 ms threshold" in verdict.reasons[0]
+
+
+def test_too_few_requests_is_inconclusive() -> None:
+    verdict = judge(summary([50.0] * 120), SLO, IDLE)
+    assert verdict.status is Status.INCONCLUSIVE
+    assert "too few requests for a p95: 120" in verdict.reasons[0]
+
+
+def test_decisive_failure_wins_over_an_undecided_p95() -> None:
+    verdict = judge(summary([50.0] * 120, failures=60), SLO, IDLE)
+    assert verdict.status is Status.FAIL
+
+
+def test_saturated_generator_is_inconclusive_even_when_failing() -> None:
+    saturated = judge_generator([CpuSample(float(s), {"locust": 95.0}) for s in range(1, 4)])
+    verdict = judge(summary([300.0] * 2000), SLO, saturated)
+    assert verdict.status is Status.INCONCLUSIVE
+    assert "load generator saturated" in verdict.reasons[0]
+
+
+def test_generator_saturation_needs_consecutive_samples() -> None:
+    spiky = judge_generator([CpuSample(1, {"w0": 95}), CpuSample(2, {"w0": 40}), CpuSample(3, {"w0": 92}), CpuSample(4, {"w1": 91})])
+    assert not spiky.saturated and spiky.peak_percent == 95 and spiky.peak_process == "w0"
+    early = judge_generator([CpuSample(1, {"w0": 99}), CpuSample(2, {"w0": 97})])
+    assert early.saturated and early.saturated_at_s == 2  # caught in the first seconds
+
+
+def test_throughput_criterion_when_asked() -> None:
+    slo = SloConfig(p95_ms=200, error_rate_percent=5, ramp_seconds=0, run_time="60s", min_throughput_rps=100)
+    verdict = judge(summary([50.0] * 2000), slo, IDLE)  # 2000 requests in 60 s: 33 req/s
+    assert verdict.status is Status.FAIL
+    assert verdict.criteria[2].key == "throughput_rps" and verdict.criteria[2].measured == pytest.approx(2000 / 60)
+
+
+@pytest.mark.parametrize(("p95", "label"), [(10, "Excellent"), (49.9, "Excellent"), (50, "Good"), (150, "Acceptable"), (200, "Poor")])
+def test_latency_classes(p95: float, label: str) -> None:
+    assert latency_class(p95) == label
