@@ -46,6 +46,8 @@ class LoadPlan:
     master_bind_host: str = "127.0.0.1"
     master_port: int = 0
     window_s: float = 5.0
+    locustfile: Path = LOCUSTFILE
+    """Any locustfile that imports ``loadtest.recorder``; benchmarks bring their own."""
 
 
 @dataclass
@@ -55,12 +57,13 @@ class RunOutcome:
     log_path: Path | None = None
 
 
-def _locust(*args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
+def _locust(plan: LoadPlan, *args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(plan.locustfile), *args]
 
 
 def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: int) -> list[str]:
     command = _locust(
+        plan,
         "--headless",
         "--host", plan.host,
         "--users", str(plan.users),
@@ -87,6 +90,7 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
 
 def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
     return _locust(
+        plan,
         "--worker",
         "--master-host", "127.0.0.1",
         "--master-port", str(master_port),

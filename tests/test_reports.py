@@ -113,3 +113,14 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     # The page's own script counts the chart lines Chromium laid out with a non-zero size.
     assert 'data-charts-drawn="7"' in result.stdout
+
+
+def test_terminal_summary_shows_endpoint_names_verbatim() -> None:
+    from rich.console import Console
+
+    from loadtest.reports.terminal import summary
+
+    console = Console(record=True, width=140)
+    console.print(summary(synthetic_report()))
+    text = console.export_text()
+    assert "/api/v1/predict/[symbol]" in text and "Verdict: PASS" in text

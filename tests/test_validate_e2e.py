@@ -144,3 +144,27 @@ def test_interrupted_run_leaves_nothing_running(local_stack_file: Callable[..., 
             process.kill()
     assert leftover_processes(str(tmp_path)) == []
     assert not (stack.parent / ".headroom" / "local" / "t" / "state.json").exists()
+
+
+def test_programmatic_api_runs_the_real_thing(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
+    from infra.config import load_stack
+    from loadtest.api import LoadTester
+    from loadtest.local_stack import LocalStack
+
+    path, config = load_stack(str(local_stack_file()))
+    tester = LoadTester("http://unused", workdir=tmp_path)
+    plan = tester.create_test_plan(max_users=500, ramp_time=300)
+    assert plan["spawn_rate"] == pytest.approx(500 / 300)
+    assert [(s["name"], s["weight"]) for s in plan["scenarios"]] == [("predict", 7), ("batch", 3), ("health", 1)]
+    empty = tester.collect_metrics({})
+    assert empty["total_requests"] == 0 and tester.analyze_results(empty)["performance_rating"] == "No data"
+
+    with LocalStack("api", config, tmp_path / "runtime") as stack:
+        tester = LoadTester(stack.url, workdir=tmp_path)
+        results = tester.run_load_test(duration=8, max_users=40, ramp_time=1)
+    metrics = tester.collect_metrics(results)
+    assert metrics["total_requests"] > 0 and metrics["failed_requests"] == 0
+    analysis = tester.analyze_results(metrics)
+    assert analysis["slo_compliance"]["error_rate_under_5pct"] is True
+    assert "LOAD TEST REPORT" in tester.generate_report(metrics, analysis)
+    assert leftover_processes(str(tmp_path)) == []

@@ -82,7 +82,7 @@ def summary(report: dict[str, Any]) -> Group:
         endpoints.add_column(column, justify="left" if column == "endpoint" else "right")
     for e in judged["endpoints"]:
         lat = e["latency"]
-        endpoints.add_row(e["name"], str(e["requests"]), f"{e['error_rate_percent']:.2f} %", f"{e['throughput_rps']:.1f}",
+        endpoints.add_row(Text(e["name"]), str(e["requests"]), f"{e['error_rate_percent']:.2f} %", f"{e['throughput_rps']:.1f}",
                           f"{lat['p50_ms']:.1f}", f"{lat['p95_ms']:.1f}", f"{lat['p99_ms']:.1f}", f"{lat['max_ms']:.1f}")
     latency = judged["latency"]
     totals = Text(
@@ -92,5 +92,5 @@ def summary(report: dict[str, Any]) -> Group:
         f"load generator CPU peak {report['generator']['peak_cpu_percent']:.0f} %"
     )
     status = Text.assemble(("Verdict: ", "bold"), (verdict["status"], STATUS_STYLE[verdict["status"]]))
-    reasons = [Text(f"  - {reason}") for reason in verdict["reasons"]]
+    reasons = [Text(f"  - {reason}") for reason in verdict["reasons"]]  # Text: no markup in reasons
     return Group(criteria, endpoints, totals, status, *reasons)
