@@ -116,6 +116,7 @@ class TimelinePoint:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    mean_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,7 @@ class Measurement:
                     p50_ms=stats.p50_ms,
                     p95_ms=stats.p95_ms,
                     p99_ms=stats.p99_ms,
+                    mean_ms=stats.mean_ms,
                 )
             )
         return points

@@ -20,12 +20,13 @@ from infra.config import StackConfig
 from infra.errors import ConfigError
 
 from .generator_load import judge_generator
-from .local_stack import LocalStack, running_state, runtime_dir_for
+from .local_stack import LocalStack, StackState, running_state, runtime_dir_for
+from .metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
 from .measurement import Measurement
 from .plan_check import check_plan
 from .profiles import PROFILES, Profile
 from .report import RunInfo, ValidationReport, distribution_of
-from .runner import LoadPlan, ProgressCallback, run_load
+from .runner import LoadPlan, ProgressCallback, RunOutcome, run_load
 from .verdict import judge
 
 
@@ -72,8 +73,7 @@ class ValidationRequest:
     @property
     def is_local(self) -> bool:
         """No --host and a stack that deploys nothing: the embedded local target."""
-        deploy = self.config.deploy
-        return self.host is None and not deploy.aws and not deploy.kubernetes
+        return self.host is None and self.config.is_local
 
     def check(self) -> None:
         ramp = self.effective_users / self.effective_spawn_rate
@@ -105,43 +105,49 @@ def host_from_pulumi(stack_name: str) -> str:
 
 
 @contextlib.contextmanager
-def target(request: ValidationRequest) -> Iterator[str]:
-    """The URL to load: --host, a running local stack, or one started (and stopped) for this run."""
+def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]]:
+    """The URL to load (and the local stack's state when it is one): --host, a running
+    local stack, or one started (and stopped) for this run."""
     if request.host is not None:
-        yield request.host.rstrip("/")
+        yield request.host.rstrip("/"), None
         return
     if not request.is_local:
-        yield host_from_pulumi(request.stack_name)
+        yield host_from_pulumi(request.stack_name), None
         return
     runtime = runtime_dir_for(request.stack_path, request.stack_name)
     state = running_state(runtime)
     if state is not None:
-        yield state.url
+        yield state.url, state
         return
     with LocalStack(request.stack_name, request.config, runtime) as stack:
-        yield stack.url
+        yield stack.url, stack.state()
+
+
+@dataclass
+class ValidationRun:
+    report: ValidationReport
+    infra: InfraMetrics
+    workdir: Path
 
 
 def run_validation(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationReport:
+    return validate_with_metrics(request, on_progress).report
+
+
+def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationRun:
     request.check()
     profile = request.profile_spec
     slo = request.config.slo
     plan = check_plan(request.effective_users, profile, slo)  # before any load is sent
     workdir = request.stack_path.resolve().parent / ".headroom" / "runs" / request.stack_name / time.strftime("%Y%m%d-%H%M%S")
-    with target(request) as host:
-        load = LoadPlan(
-            host=host,
-            user_class=profile.user_class,
-            users=request.effective_users,
-            spawn_rate=request.effective_spawn_rate,
-            run_time_s=request.effective_run_time_s,
-            workers=request.workers,
-            remote_workers=request.remote_workers,
-            master_bind_host=request.master_bind_host,
-            window_s=request.window_s,
-        )
-        outcome = run_load(load, workdir, on_progress)
-    measurement = Measurement.from_results(outcome.results)
+    with target(request) as (host, local_state):
+        metrics = source_for(request.config, local_state)
+        metrics.start()
+        try:
+            outcome, measurement, infra = _load_and_measure(request, profile, host, workdir, metrics, on_progress)
+        except BaseException:
+            metrics.stop(TimeWindow(0.0, 0.0))  # stops a sampling thread; the figures are not needed
+            raise
     judged_phase = measurement.full_load() or measurement.whole_run()
     judged = measurement.summarize(judged_phase)
     generator = judge_generator(outcome.cpu_samples)
@@ -151,9 +157,9 @@ def run_validation(request: ValidationRequest, on_progress: ProgressCallback | N
             stack_file=str(request.stack_path),
             host=host,
             profile=profile,
-            users=load.users,
-            spawn_rate=load.spawn_rate,
-            run_time_s=load.run_time_s,
+            users=request.effective_users,
+            spawn_rate=request.effective_spawn_rate,
+            run_time_s=request.effective_run_time_s,
             workers=request.workers + request.remote_workers,
             started_at=measurement.started_at,
             slo_p95_ms=slo.p95_ms,
@@ -168,5 +174,31 @@ def run_validation(request: ValidationRequest, on_progress: ProgressCallback | N
         generator=generator,
         distribution=distribution_of(measurement, judged),
     )
+    report.extras["infrastructure"] = infra.to_dict()
     (workdir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
-    return report
+    return ValidationRun(report, infra, workdir)
+
+
+def _load_and_measure(
+    request: ValidationRequest,
+    profile: Profile,
+    host: str,
+    workdir: Path,
+    metrics: MetricsSource,
+    on_progress: ProgressCallback | None,
+) -> tuple[RunOutcome, Measurement, InfraMetrics]:
+    load = LoadPlan(
+        host=host,
+        user_class=profile.user_class,
+        users=request.effective_users,
+        spawn_rate=request.effective_spawn_rate,
+        run_time_s=request.effective_run_time_s,
+        workers=request.workers,
+        remote_workers=request.remote_workers,
+        master_bind_host=request.master_bind_host,
+        window_s=request.window_s,
+    )
+    outcome = run_load(load, workdir, on_progress)
+    measurement = Measurement.from_results(outcome.results)
+    infra = metrics.stop(TimeWindow(measurement.started_at, measurement.stopped_at))
+    return outcome, measurement, infra

@@ -41,6 +41,16 @@ def test_healthy_stack_passes(local_stack_file: Callable[..., Path], tmp_path: P
     assert {e["name"] for e in judged["endpoints"]} == {"/api/v1/health", "/api/v1/predict/[symbol]", "/api/v1/predict/batch"}
     assert "Verdict: PASS" in result.stdout
     assert (tmp_path / "slo.xml").read_text().count("<testcase") == 3
+    # A real report, analysis sections included, matches the documented schema.
+    import jsonschema
+
+    from infra.config import REPO_ROOT
+
+    jsonschema.validate(report, json.loads((REPO_ROOT / "docs" / "report.schema.json").read_text()))
+    assert report["infrastructure"]["source"] == "local" and report["infrastructure"]["available"]
+    assert report["infrastructure"]["replicas"] == 2 and 0 < report["infrastructure"]["utilization_percent"] < 100
+    assert [r["rule"] for r in report["recommendations"]][-1] == "healthy"
+    assert report["proposal"]["diff"] == "" and "No change proposed" in result.stdout
     assert leftover_processes(str(tmp_path)) == []
 
 

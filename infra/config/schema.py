@@ -19,10 +19,12 @@ from pydantic.alias_generators import to_camel
 
 from .types import (
     AmiId,
+    AwsRegion,
     CpuQuantity,
     DnsLabel,
     Duration,
     Hostname,
+    HttpUrl,
     ImageRef,
     InstanceType,
     MemoryQuantity,
@@ -297,6 +299,28 @@ class LocalConfig(Section):
         return self
 
 
+class MetricsConfig(Section):
+    """Where infrastructure metrics over a validation run come from."""
+
+    # auto: local for the local stack, else kubernetes when deployed there, else cloudwatch.
+    source: Literal["auto", "local", "cloudwatch", "kubernetes", "none"] = "auto"
+    region: AwsRegion | None = None
+    # For CloudWatch-compatible endpoints (tests use a moto server on loopback).
+    endpoint_url: HttpUrl | None = None
+    kubeconfig_context: DnsLabel | None = None
+
+
+class CapacityConfig(Section):
+    """Assumptions of the capacity model, stated so a review can challenge them."""
+
+    # Room above the SLO's users that the autoscaler's maximum must leave (2 = a spike to twice the users).
+    spike_factor: float = Field(default=2.0, ge=1, le=20)
+    # Seconds from a pod's creation to serving traffic; HPA's reaction lag is the 15 s sync plus this.
+    pod_start_seconds: int = Field(default=30, ge=0, le=3600)
+    # Traffic growth the target utilization keeps room for during the scale-out lag.
+    growth_percent_per_minute: float = Field(default=10.0, ge=0, le=1000)
+
+
 class StackConfig(Section):
     """Everything headroom reads from one stack: the ``headroom:*`` keys of ``Pulumi.<stack>.yaml``."""
 
@@ -307,6 +331,21 @@ class StackConfig(Section):
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     slo: SloConfig = Field(default_factory=SloConfig)
     local: LocalConfig = Field(default_factory=LocalConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+
+    @property
+    def is_local(self) -> bool:
+        """A stack that deploys nothing is the embedded local target."""
+        return not self.deploy.aws and not self.deploy.kubernetes
+
+    @property
+    def metrics_source(self) -> str:
+        if self.metrics.source != "auto":
+            return self.metrics.source
+        if self.is_local:
+            return "local"
+        return "kubernetes" if self.deploy.kubernetes else "cloudwatch"
 
     @property
     def asg_name(self) -> str:

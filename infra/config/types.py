@@ -33,6 +33,8 @@ _IMAGE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # tag
     r"(?:@sha256:[a-f0-9]{64})?$"  # digest
 )
+_AWS_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]$")
+_HTTP_URL = re.compile(rf"^https?://(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?/?$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _AMI = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _SUBNET = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
@@ -118,5 +120,7 @@ ImageRef = Annotated[
 InstanceType = Annotated[str, _matching(_INSTANCE_TYPE, "an EC2 instance type such as t3.medium")]
 AmiId = Annotated[str, _matching(_AMI, "an AMI id: ami- followed by 8 or 17 hex digits")]
 SubnetId = Annotated[str, _matching(_SUBNET, "a subnet id: subnet- followed by 8 or 17 hex digits")]
+AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region such as us-east-1")]
+HttpUrl = Annotated[str, _matching(_HTTP_URL, "http:// or https:// and a host, optionally :port, no path")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]

@@ -10,11 +10,13 @@ from infra.config import load_stack
 from infra.config.types import duration_seconds
 from infra.render import write_atomically
 
+from ..analysis import analyze
 from ..console import err, out
 from ..profiles import PROFILES
 from ..reports import render_html, render_junit, render_markdown, render_text
 from ..reports.terminal import LiveView, summary
-from ..validation import ValidationRequest, run_validation
+from ..validation import ValidationRequest, validate_with_metrics
+from ._proposal import add_proposal_flags, present
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
 DESCRIPTION = """\
@@ -91,6 +93,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with charts")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary for a PR comment")
     parser.add_argument("--format", choices=("rich", "text"), default="rich", help="terminal summary: tables (rich) or the plain text report (text)")
+    add_proposal_flags(parser)
     parser.set_defaults(run=run)
 
 
@@ -117,14 +120,18 @@ def run(args: argparse.Namespace) -> int:
         f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
     )
     with LiveView(err, request.effective_run_time_s) as view:
-        report = run_validation(request, on_progress=view.update)
-    document = report.to_dict()
+        run_ = validate_with_metrics(request, on_progress=view.update)
+    analysis = analyze(run_.report.to_dict(), run_.infra, config, path, request.stack_name, args.plan_users)
+    run_.report.extras.update(analysis.sections(run_.infra))
+    document = run_.report.to_dict()
+    write_atomically(run_.workdir / "report.json", json.dumps(document, indent=2))
     if args.format == "text":
         out.print(render_text(document), end="", markup=False, highlight=False)
     else:
         out.print(summary(document))
+    present(document, analysis, args)
     write_reports(document, args)
-    return report.exit_code
+    return run_.report.exit_code
 
 
 def write_reports(document: dict, args: argparse.Namespace) -> None:

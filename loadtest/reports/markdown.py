@@ -47,6 +47,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| `{e['name']}` | {e['requests']} | {e['error_rate_percent']:.2f} % | {e['throughput_rps']:.1f} "
             f"| {lat['p50_ms']:.1f} | {lat['p95_ms']:.1f} | {lat['p99_ms']:.1f} |"
         )
-    for section in report.get("markdown_sections", []):
-        lines += ["", section]
+    lines += _proposal(report)
     return "\n".join(lines) + "\n"
+
+
+def _proposal(report: dict[str, Any]) -> list[str]:
+    if "recommendations" not in report:
+        return []
+    lines = ["", "### Recommendations", ""]
+    for item in report["recommendations"]:
+        lines.append(f"- **{item['title']}** ({item['severity']}): {item['detail']}")
+    diff = (report.get("proposal") or {}).get("diff")
+    if diff:
+        lines += ["", "Proposed change:", "", "```diff", diff.rstrip("\n"), "```"]
+    else:
+        lines += ["", "No change proposed."]
+    return lines

@@ -94,3 +94,28 @@ def summary(report: dict[str, Any]) -> Group:
     status = Text.assemble(("Verdict: ", "bold"), (verdict["status"], STATUS_STYLE[verdict["status"]]))
     reasons = [Text(f"  - {reason}") for reason in verdict["reasons"]]  # Text: no markup in reasons
     return Group(criteria, endpoints, totals, status, *reasons)
+
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
+
+
+def proposal(report: dict[str, Any]) -> Group:
+    """The recommendations, each with its evidence, then the diff and the equivalent CLI commands."""
+    from rich.syntax import Syntax
+
+    parts: list[Any] = [Text("Recommendations", style="bold")]
+    infra = report.get("infrastructure") or {}
+    if infra and not infra.get("available", False):
+        parts.append(Text(f"  infrastructure metrics ({infra.get('source')}) unavailable: " + "; ".join(infra.get("warnings", [])), "yellow"))
+    for item in report.get("recommendations", []):
+        parts.append(Text.assemble(f"  [{item['severity']}] ", (item["title"], SEVERITY_STYLE.get(item["severity"], ""))))
+        parts.append(Text(f"      {item['detail']}", style="dim"))
+    plan = report.get("proposal") or {}
+    if plan.get("diff"):
+        parts.append(Text(f"Proposed change to {plan['stack_file']}:", style="bold"))
+        parts.append(Syntax(plan["diff"], "diff", theme="ansi_dark", background_color="default"))
+        parts.append(Text("or with the Pulumi CLI:", style="bold"))
+        parts += [Text(f"  {command}") for command in plan["pulumi_commands"]]
+    elif plan:
+        parts.append(Text("No change proposed: the diff is empty.", style="bold"))
+    return Group(*parts)

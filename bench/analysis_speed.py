@@ -1,0 +1,98 @@
+"""How long the analysis and diff of a saved 10-minute, 500-user result take.
+
+Builds a realistic saved report: 600 s of the seed load (500 users ramped over
+300 s, then ~245 req/s; about 110,000 requests) recorded exactly into 5-second windows, with a local
+infrastructure timeline, exactly as `headroom validate --json` saves it. Then
+times (a) the analysis alone, in process (capacity model, rules, diff), and
+(b) `headroom recommend --results` end to end as a fresh process.
+
+    .venv/bin/python bench/analysis_speed.py [REPEATS]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.config import load_stack  # noqa: E402
+from loadtest.analysis import analyze  # noqa: E402
+from loadtest.generator_load import CpuSample, judge_generator  # noqa: E402
+from loadtest.measurement import Measurement  # noqa: E402
+from loadtest.metrics import InfraMetrics  # noqa: E402
+from loadtest.plan_check import check_plan  # noqa: E402
+from loadtest.profiles import PROFILES  # noqa: E402
+from loadtest.recording import Recording  # noqa: E402
+from loadtest.report import RunInfo, ValidationReport, distribution_of  # noqa: E402
+from loadtest.verdict import judge  # noqa: E402
+
+START = 1_800_000_000.0
+DURATION, RAMP, RATE = 600.0, 300.0, 245.0
+ENDPOINTS = ("/api/v1/predict/[symbol]",) * 7 + ("/api/v1/predict/batch",) * 3 + ("/api/v1/health",)
+
+
+def saved_report(stack_path: Path) -> dict:
+    _, config = load_stack(str(stack_path))
+    rng = random.Random(1)
+    recording = Recording(window_seconds=5.0)
+    at, users = START, {}
+    while at < START + DURATION:
+        share = min(1.0, (at - START) / RAMP)
+        at += rng.expovariate(RATE * max(share, 0.02))
+        load = 0.3 * share
+        recording.record(rng.choice(ENDPOINTS), rng.lognormvariate(3.6, 0.5) * (1 + load), at, None)
+    for second in range(int(DURATION)):
+        users[recording.window_of(START + second)] = round(500 * min(1.0, second / RAMP))
+    m = Measurement(recording, START, START + DURATION, START + RAMP, users)
+    judged = m.summarize(m.full_load())
+    generator = judge_generator([CpuSample(float(s), {"locust": 8.0}) for s in range(1, int(DURATION))])
+    slo = config.slo
+    report = ValidationReport(
+        run=RunInfo("local", str(stack_path), "http://127.0.0.1:8080", PROFILES["normal"], 500, 500 / RAMP, DURATION, 0,
+                    START, slo.p95_ms, slo.error_rate_percent, slo.min_throughput_rps),
+        plan=check_plan(500, PROFILES["normal"], slo), verdict=judge(judged, slo, generator), judged=judged,
+        whole_run=m.summarize(m.whole_run()), timeline=m.timeline(), generator=generator, distribution=distribution_of(m, judged),
+    )
+    infra = InfraMetrics(source="local", available=True, replicas=3, utilization_percent=30.0,
+                         timeline=[(t + 1.0, 30.0 * min(1.0, t / RAMP)) for t in range(0, int(DURATION), 2)])
+    report.extras["infrastructure"] = infra.to_dict()
+    return report.to_dict()
+
+
+def main() -> None:
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Path(tmp) / "Pulumi.local.yaml"
+        stack.write_text((ROOT / "Pulumi.local.yaml").read_text())
+        report = saved_report(stack)
+        results = Path(tmp) / "results.json"
+        results.write_text(json.dumps(report))
+        requests = report["results"]["whole_run"]["requests"]
+        _, config = load_stack(str(stack))
+        infra = InfraMetrics.from_dict(report["infrastructure"])
+        in_process = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            analyze(report, infra, config, stack, "local", plan_users=1000)
+            in_process.append(time.perf_counter() - started)
+        command = [sys.executable, "-m", "loadtest.cli", "recommend", "--stack", str(stack), "--results", str(results), "--plan-users", "1000"]
+        end_to_end = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+            end_to_end.append(time.perf_counter() - started)
+    print(f"saved result: {DURATION:.0f} s, 500 users, {requests} requests, {len(report['timeline'])} timeline windows")
+    print(f"analysis + diff in process       median {statistics.median(in_process) * 1000:7.1f} ms  max {max(in_process) * 1000:7.1f} ms  (n={repeats})")
+    print(f"headroom recommend (new process) median {statistics.median(end_to_end) * 1000:7.1f} ms  max {max(end_to_end) * 1000:7.1f} ms  (n={repeats})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""After a run: the capacity model, the rules, and the proposal as a diff of the stack file.
+
+Shared by ``validate`` (right after the load), ``recommend`` (from a saved JSON
+report) and ``tune`` (between rounds). Reads the stack file; writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.config import StackConfig
+
+from .capacity import CapacityEstimate, estimate
+from .metrics import InfraMetrics, unavailable
+from .recommendations import Recommendation, all_changes, recommend
+from .stack_edit import ConfigChange, StackEdit
+
+
+@dataclass
+class Analysis:
+    capacity: CapacityEstimate
+    recommendations: list[Recommendation]
+    changes: list[ConfigChange]
+    edit: StackEdit
+    new_text: str
+    diff: str
+    pulumi_commands: list[str] = field(default_factory=list)
+
+    def sections(self, infra: InfraMetrics) -> dict[str, Any]:
+        """The report's sections for this analysis (docs/report.md)."""
+        return {
+            "infrastructure": infra.to_dict(),
+            "capacity": self.capacity.to_dict(),
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "proposal": {
+                "stack_file": str(self.edit.path),
+                "changes": [{"path": c.path, "old": c.old, "new": c.new, "reason": c.reason} for c in self.changes],
+                "diff": self.diff,
+                "pulumi_commands": self.pulumi_commands,
+            },
+        }
+
+
+def analyze(
+    report: dict[str, Any],
+    infra: InfraMetrics | None,
+    config: StackConfig,
+    stack_path: Path,
+    stack_name: str,
+    plan_users: int | None = None,
+) -> Analysis:
+    infra = infra or unavailable("none", "no infrastructure metrics in this report")
+    replicas = infra.replicas or (config.local.replicas if config.is_local else None)
+    capacity = estimate(report, infra, config, replicas=replicas, plan_users=plan_users)
+    recommendations = recommend(report, infra, capacity, config)
+    changes = all_changes(recommendations)
+    edit = StackEdit(stack_path)
+    new_text = edit.apply(changes) if changes else edit.original
+    return Analysis(
+        capacity=capacity,
+        recommendations=recommendations,
+        changes=changes,
+        edit=edit,
+        new_text=new_text,
+        diff=edit.diff(new_text),
+        pulumi_commands=[change.pulumi_command(stack_name) for change in changes],
+    )

@@ -1,0 +1,316 @@
+"""The capacity model: from a run's measurements to replica counts and a target utilization.
+
+Every figure is derived in stated steps from measured ones, and ``explanation``
+says which:
+
+1. Per-replica capacity. N replicas serving X req/s at load L (pool utilization,
+   or CPU against the request) would each serve C = X / (N * L) at 100 %.
+2. The service time. The run's low-load windows (under half the capacity) give
+   the mean response time S0 without queueing, and its spread (p95 / mean, as a
+   lognormal shape).
+3. Concurrency per replica, by Little's law on the replica: k = C * S0 requests
+   in service at once at full load.
+4. Response times of N replicas behind least_conn: one queue with N*k servers
+   (``loadtest.queueing``), so the p95 at any rate is computed, not guessed.
+5. Demand by Little's law on the users: U users thinking Z send
+   U / (Z + R) req/s, R the mean response time at that rate: a fixed point.
+6. Replicas for the SLO: the fewest N whose p95 at their demand meets the SLO.
+   u_slo is the highest load at which those N replicas still meet it.
+7. Autoscaling targets keep room for growth during the reaction lag:
+   u_slo / (1 + growth per minute * lag), the lag being the HPA's 15 s sync plus
+   pod start, or the ASG alarm's three one-minute datapoints plus warmup.
+8. Minimum replicas run the SLO's users at that target; the maximum meets the
+   SLO for ``spike_factor`` times the users.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from infra.config import StackConfig
+
+from .metrics import InfraMetrics
+from .queueing import PooledQueue, ServiceTime, lognormal_sigma
+
+HPA_SYNC_S = 15.0
+ASG_ALARM_S = 180.0  # target tracking's scale-out alarm: 3 of 3 one-minute datapoints
+LOW_LOAD = 0.5
+MIN_WINDOW_REQUESTS = 20
+MAX_REPLICAS = 1000
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """What one replica is, as measured: capacity, concurrency and service time."""
+
+    capacity_rps: float
+    concurrency: int
+    service_mean_s: float
+    service_sigma: float
+    low_load_windows: int
+
+    def queue(self, replicas: int) -> PooledQueue:
+        # Service time chosen so that k servers give exactly the measured capacity.
+        return PooledQueue(replicas * self.concurrency, ServiceTime(self.concurrency / self.capacity_rps, self.service_sigma))
+
+    def demand(self, users: int, think_s: float, replicas: int) -> float:
+        """Little's law as a fixed point: the request rate ``users`` produce on ``replicas``."""
+        queue = self.queue(replicas)
+        ceiling = queue.capacity_rps * 0.999
+        rate = min(users / (think_s + self.service_mean_s), ceiling)
+        for _ in range(200):
+            response = queue.mean_response_s(min(rate, ceiling))
+            updated = min(users / (think_s + response), ceiling)
+            if abs(updated - rate) < 1e-6:
+                break
+            rate = 0.5 * (rate + updated)  # damped: responses slow as the rate rises
+        return rate
+
+    def p95_ms(self, users: int, think_s: float, replicas: int) -> float:
+        return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas))
+
+    def floor_p95_ms(self) -> float:
+        """The p95 with no queueing at all: no replica count can beat it."""
+        return 1000 * self.queue(1).response_quantile_s(0.0)
+
+    def replicas_meeting(self, users: int, think_s: float, p95_ms: float) -> int | None:
+        """The fewest replicas with the p95 within ``p95_ms``; None if none can (the SLO is below the floor)."""
+        if self.floor_p95_ms() > p95_ms:
+            return None
+        return _fewest(lambda replicas: self.p95_ms(users, think_s, replicas) <= p95_ms)
+
+    def safe_utilization(self, replicas: int, p95_ms: float) -> float:
+        """The highest load at which ``replicas`` keep the p95 within ``p95_ms``."""
+        queue = self.queue(replicas)
+        low, high = 0.0, queue.capacity_rps * 0.999
+        for _ in range(40):
+            middle = (low + high) / 2
+            if 1000 * queue.response_quantile_s(middle) <= p95_ms:
+                low = middle
+            else:
+                high = middle
+        return low / queue.capacity_rps
+
+    def replicas_at_or_below(self, users: int, think_s: float, utilization: float) -> int:
+        found = _fewest(lambda n: self.demand(users, think_s, n) / (n * self.capacity_rps) <= utilization + 1e-9)
+        return found if found is not None else MAX_REPLICAS
+
+
+def _fewest(holds: Callable[[int], bool]) -> int | None:
+    """The smallest n in 1..MAX_REPLICAS for which a monotone ``holds`` is true (doubling, then bisection)."""
+    high = 1
+    while not holds(high):
+        if high >= MAX_REPLICAS:
+            return None
+        high = min(MAX_REPLICAS, high * 2)
+    low = high // 2  # holds(low) is false, or low == 0
+    while high - low > 1:
+        middle = (low + high) // 2
+        if holds(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+@dataclass(frozen=True)
+class CapacityEstimate:
+    available: bool
+    replicas_measured: int | None = None
+    throughput_rps: float = 0.0
+    load_percent: float | None = None
+    capacity_per_replica_rps: float | None = None
+    concurrency_per_replica: int | None = None
+    service_mean_ms: float | None = None
+    service_sigma: float | None = None
+    cpu_ms_per_request: float | None = None
+    safe_utilization: float | None = None
+    users: int = 0
+    think_time_s: float = 0.0
+    demand_rps: float = 0.0
+    predicted_p95_ms: float | None = None
+    replicas_for_slo: int | None = None
+    plan_users: int | None = None
+    replicas_for_plan: int | None = None
+    hpa_lag_s: float = 0.0
+    asg_lag_s: float = 0.0
+    hpa_target_percent: int | None = None
+    asg_target_percent: int | None = None
+    hpa_min: int | None = None
+    hpa_max: int | None = None
+    asg_min: int | None = None
+    asg_max: int | None = None
+    explanation: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _judged_load(infra: InfraMetrics, window: dict[str, Any]) -> float | None:
+    """Mean load over the judged window (where throughput is measured), from the source's timeline if it has one."""
+    inside = [load for offset, load in infra.timeline if window["start_s"] < offset <= window["end_s"]]
+    return sum(inside) / len(inside) if inside else infra.load_percent
+
+
+def service_time(report: dict[str, Any], capacity_rps: float, replicas: int) -> tuple[float, float, int, float]:
+    """(mean ms, p95/mean, windows used, their load) from the run's windows under half load; no windows, no figures."""
+    windows = [
+        (w["throughput_rps"] / (capacity_rps * replicas), w)
+        for w in report["timeline"]
+        if w["requests"] >= MIN_WINDOW_REQUESTS and w.get("users") and w.get("mean_ms")
+    ]
+    low = [(load, w) for load, w in windows if load < LOW_LOAD]
+    if not low:
+        return 0.0, 0.0, 0, 1.0
+    weight = sum(w["requests"] for _, w in low)
+    mean = sum(w["mean_ms"] * w["requests"] for _, w in low) / weight
+    p95 = sum(w["p95_ms"] * w["requests"] for _, w in low) / weight
+    load = sum(load * w["requests"] for load, w in low) / weight
+    return mean, max(1.01, p95 / mean), len(low), load
+
+
+def estimate(
+    report: dict[str, Any],
+    infra: InfraMetrics,
+    config: StackConfig,
+    replicas: int | None = None,
+    plan_users: int | None = None,
+) -> CapacityEstimate:
+    """The capacity model over one validation report and its infrastructure metrics."""
+    judged = report["results"]["judged"]
+    slo_p95 = float(report["slo"]["p95_ms"])
+    think = float(report["plan"]["think_time_s"])
+    users = int(config.slo.users)
+    replicas = replicas or infra.replicas
+    load = _judged_load(infra, judged["window"])
+    if not infra.available or load is None or not replicas or load <= 0:
+        return CapacityEstimate(
+            available=False, users=users, think_time_s=think, throughput_rps=judged["throughput_rps"],
+            explanation=["no utilization or CPU figure for the run, so no per-replica capacity could be estimated"],
+        )
+    notes: list[str] = []
+    throughput = float(judged["throughput_rps"])
+    capacity = throughput / (replicas * load / 100)
+    notes.append(
+        f"{replicas} replica(s) served {throughput:.1f} req/s at {load:.1f} % load: one replica serves "
+        f"{capacity:.1f} req/s at 100 % ({throughput:.1f} / ({replicas} x {load / 100:.3f}))"
+    )
+    mean_ms, spread, windows, low_load = service_time(report, capacity, replicas)
+    if not windows:
+        return _upper_bound(report, config, replicas, throughput, load, capacity, think, users, notes)
+    concurrency = max(1, round(capacity * mean_ms / 1000))
+    sigma = lognormal_sigma(spread)
+    where = f"{windows} window(s) at {low_load:.0%} load"
+    notes.append(
+        f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); "
+        f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once"
+    )
+    model = ServiceModel(capacity, concurrency, mean_ms / 1000, sigma, windows)
+    for_slo = model.replicas_meeting(users, think, slo_p95)
+    if for_slo is None:
+        notes.append(
+            f"no replica count meets the SLO: with no queueing at all the p95 is {model.floor_p95_ms():.0f} ms, above the "
+            f"SLO's {slo_p95:g} ms. The service itself must get faster (or the SLO looser); more replicas cannot help"
+        )
+        return CapacityEstimate(
+            available=True, replicas_measured=replicas, throughput_rps=throughput, load_percent=load,
+            capacity_per_replica_rps=capacity, concurrency_per_replica=concurrency, service_mean_ms=mean_ms,
+            service_sigma=sigma, users=users, think_time_s=think, explanation=notes,
+        )
+    demand = model.demand(users, think, for_slo)
+    predicted = model.p95_ms(users, think, for_slo)
+    fewer = f"; {for_slo - 1} would give {model.p95_ms(users, think, for_slo - 1):.0f} ms" if for_slo > 1 else ""
+    notes.append(
+        f"{for_slo} replicas ({for_slo * concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
+        f"{think:g} s send {demand:.1f} req/s (Little's law) and see a p95 of {predicted:.0f} ms, within the SLO's "
+        f"{slo_p95:g} ms{fewer}"
+    )
+    safe = model.safe_utilization(for_slo, slo_p95)
+    notes.append(f"{for_slo} replicas meet the SLO up to {safe:.0%} load")
+    for_plan = None
+    if plan_users:
+        for_plan = model.replicas_meeting(plan_users, think, slo_p95)
+        notes.append(f"for {plan_users} users: {for_plan} replicas")
+
+    capacity_config = config.capacity
+    growth = capacity_config.growth_percent_per_minute / 100
+    hpa_lag = HPA_SYNC_S + capacity_config.pod_start_seconds
+    asg_lag = ASG_ALARM_S + config.asg.warmup_seconds
+
+    def target(lag: float) -> int:
+        return int(min(90, max(20, math.floor(100 * safe / (1 + growth * lag / 60)))))
+
+    hpa_target, asg_target = target(hpa_lag), target(asg_lag)
+    notes.append(
+        f"targets keep room for {capacity_config.growth_percent_per_minute:g} %/min growth during the scale-out lag: "
+        f"HPA {hpa_lag:.0f} s (15 s sync + {capacity_config.pod_start_seconds} s pod start) -> {hpa_target} %; "
+        f"ASG {asg_lag:.0f} s (3 one-minute alarm datapoints + {config.asg.warmup_seconds} s warmup) -> {asg_target} %"
+    )
+    spike_users = math.ceil(capacity_config.spike_factor * users)
+    spike_replicas = model.replicas_meeting(spike_users, think, slo_p95) or for_slo
+
+    def bounds(target_percent: int) -> tuple[int, int]:
+        low = model.replicas_at_or_below(users, think, target_percent / 100)
+        return low, max(low, spike_replicas)
+
+    hpa_min, hpa_max = bounds(hpa_target)
+    asg_min, asg_max = bounds(asg_target)
+    notes.append(
+        f"minimum runs the SLO's {users} users at the target; maximum meets the SLO for a x{capacity_config.spike_factor:g} "
+        f"spike ({spike_users} users): HPA {hpa_min}-{hpa_max}, ASG {asg_min}-{asg_max} (one replica per instance)"
+    )
+    return CapacityEstimate(
+        available=True,
+        replicas_measured=replicas,
+        throughput_rps=throughput,
+        load_percent=load,
+        capacity_per_replica_rps=capacity,
+        concurrency_per_replica=concurrency,
+        service_mean_ms=mean_ms,
+        service_sigma=sigma,
+        cpu_ms_per_request=infra.cpu_ms_per_request,
+        safe_utilization=safe,
+        users=users,
+        think_time_s=think,
+        demand_rps=demand,
+        predicted_p95_ms=predicted,
+        replicas_for_slo=for_slo,
+        plan_users=plan_users,
+        replicas_for_plan=for_plan,
+        hpa_lag_s=hpa_lag,
+        asg_lag_s=asg_lag,
+        hpa_target_percent=hpa_target,
+        asg_target_percent=asg_target,
+        hpa_min=hpa_min,
+        hpa_max=hpa_max,
+        asg_min=asg_min,
+        asg_max=asg_max,
+        explanation=notes,
+    )
+
+
+def _upper_bound(
+    report: dict[str, Any], config: StackConfig, replicas: int, throughput: float, load: float,
+    capacity: float, think: float, users: int, notes: list[str],
+) -> CapacityEstimate:
+    """Sizing without a service time: every window ran at half load or more (a ramp too fast to see it).
+
+    Little's law still bounds the demand by U / Z; sizing for that at 90 % load
+    cannot under-provision, though it may over-provision.
+    """
+    ceiling = users / think if think > 0 else throughput
+    needed = max(1, math.ceil(ceiling / (capacity * 0.9) - 1e-9))
+    notes.append(
+        "no window ran below half load, so the service time could not be measured (a slower ramp shows it); sized for "
+        f"Little's law's ceiling instead: {users} users thinking {think:g} s send at most {ceiling:.1f} req/s, which at 90 % "
+        f"of {capacity:.1f} req/s per replica needs {needed} replicas (an upper bound)"
+    )
+    spike = max(needed, math.ceil(config.capacity.spike_factor * ceiling / (capacity * 0.9) - 1e-9))
+    return CapacityEstimate(
+        available=True, replicas_measured=replicas, throughput_rps=throughput, load_percent=load,
+        capacity_per_replica_rps=capacity, safe_utilization=0.9, users=users, think_time_s=think, demand_rps=ceiling,
+        replicas_for_slo=needed, hpa_min=needed, hpa_max=spike, asg_min=needed, asg_max=spike, explanation=notes,
+    )

@@ -1,0 +1,85 @@
+"""``headroom tune``: the closed loop on the local stack: validate, apply the proposal, repeat."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from infra.config import load_stack
+from infra.errors import ConfigError
+
+from ..analysis import analyze
+from ..console import err, out
+from ..local_stack import running_state, runtime_dir_for
+from ..reports.terminal import LiveView
+from ..validation import ValidationRequest, validate_with_metrics
+from .validate import _duration, _positive_int
+
+HELP = "closed loop on the local stack: validate, apply the proposed diff, restart, until the SLO holds"
+DESCRIPTION = """\
+Tune the local stack's replicas to its SLO. Give the ramp time to sweep the load (the
+stack's rampSeconds, or --ramp): the capacity model learns how latency grows with load
+from the windows of the ramp. Each round brings the local stack up with
+the stack file's current settings, validates it, and, if the SLO is missed, applies
+the proposed change to the stack file (the same diff `validate` prints) before the
+next round. It stops when the SLO holds, when nothing more is proposed, or after
+--rounds rounds. This command edits the stack file; review it with `git diff`.
+"""
+EXAMPLES = """\
+examples:
+  headroom tune --stack local
+  headroom tune --stack local --rounds 3 --users 100 --ramp 5 --run-time 30s
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "tune", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rounds", type=_positive_int, default=3, metavar="N", help="at most N validation rounds (default 3)")
+    parser.add_argument("--profile", choices=("normal", "spike", "stress"), default="normal")
+    parser.add_argument("--users", type=_positive_int, metavar="N")
+    parser.add_argument("--ramp", type=_duration, metavar="SECONDS")
+    parser.add_argument("--run-time", type=_duration, metavar="T")
+    parser.add_argument("--window", type=float, default=2.0, metavar="SECONDS",
+                        help="timeline window (default 2): small windows let the ramp show how latency grows with load")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path, config = load_stack(args.stack, args.project_dir)
+    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    if not config.is_local:
+        raise ConfigError(f"tune runs on the local stack only; stack {name!r} deploys to the cloud (use validate and recommend)")
+    if running_state(runtime_dir_for(path, name)) is not None:
+        raise ConfigError(f"local stack {name!r} is running; stop it (`headroom local down --stack {name}`) so each round starts it with the new settings")
+    rounds = Table(title="tune rounds", title_justify="left")
+    for column in ("round", "replicas", "verdict", "p95 ms", "errors %", "req/s", "load %", "change"):
+        rounds.add_column(column)
+    exit_code = 1
+    for number in range(1, args.rounds + 1):
+        path, config = load_stack(str(path))
+        request = ValidationRequest(stack_name=name, stack_path=path, config=config, profile=args.profile,
+                                    users=args.users, ramp_s=args.ramp, run_time_s=args.run_time, window_s=args.window)
+        err.print(f"round {number}: {config.local.replicas} replicas")
+        with LiveView(err, request.effective_run_time_s) as view:
+            result = validate_with_metrics(request, on_progress=view.update)
+        document = result.report.to_dict()
+        analysis = analyze(document, result.infra, config, path, name)
+        judged = document["results"]["judged"]
+        status = document["verdict"]["status"]
+        change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
+        load = result.infra.load_percent
+        rounds.add_row(str(number), str(config.local.replicas), status, f"{judged['latency']['p95_ms']:.1f}",
+                       f"{judged['error_rate_percent']:.2f}", f"{judged['throughput_rps']:.1f}",
+                       "n/a" if load is None else f"{load:.1f}", change if status != "PASS" else "none")
+        exit_code = result.report.exit_code
+        if status == "PASS" or not analysis.changes:
+            break
+        analysis.edit.write(analysis.new_text)
+        err.print(f"round {number}: {status}; applied {change}")
+    out.print(rounds)
+    out.print(f"final verdict exit code {exit_code}; the stack file {path} holds the last applied settings")
+    return exit_code

@@ -1,0 +1,126 @@
+"""Metrics of the local stack: each replica's own utilization, and its process's CPU and memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from ..local_stack import StackState, http_get_json
+from .model import InfraMetrics, ReplicaMetrics, TimeWindow, unavailable
+
+SAMPLE_EVERY_S = 2.0
+
+
+@dataclass
+class _Sample:
+    at: float
+    busy_seconds: float
+    elapsed_seconds: float
+    pool_size: int
+    requests: int
+    cpu_seconds: float
+    rss_bytes: int
+
+
+@dataclass
+class _Replica:
+    name: str
+    port: int
+    process: psutil.Process | None
+    samples: list[_Sample] = field(default_factory=list)
+
+
+class LocalSource:
+    """Samples every replica every two seconds from a background thread while the load runs."""
+
+    name = "local"
+
+    def __init__(self, state: StackState, cpu_request_cores: float, memory_request_bytes: int) -> None:
+        self._replicas = []
+        for index, replica in enumerate(state.replicas):
+            try:
+                process: psutil.Process | None = psutil.Process(replica["pid"])
+            except psutil.Error:
+                process = None
+            self._replicas.append(_Replica(f"replica {index}", replica["port"], process))
+        self._cpu_cores = cpu_request_cores
+        self._memory_bytes = memory_request_bytes
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="headroom-local-metrics", daemon=True)
+        self._warnings: list[str] = []
+
+    def start(self) -> None:
+        self._sample_all()
+        self._thread.start()
+
+    def stop(self, window: TimeWindow) -> InfraMetrics:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._sample_all()
+        try:
+            return self._summarize(window)
+        except (ZeroDivisionError, IndexError, ValueError) as error:
+            return unavailable(self.name, f"local metrics could not be summarized: {error}")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(SAMPLE_EVERY_S):
+            self._sample_all()
+
+    def _sample_all(self) -> None:
+        for replica in self._replicas:
+            try:
+                stats: dict[str, Any] = http_get_json(f"http://127.0.0.1:{replica.port}/_headroom/stats", timeout=2)
+                rss = replica.process.memory_info().rss if replica.process else 0
+            except (OSError, ValueError, psutil.Error) as error:
+                warning = f"{replica.name} did not answer its stats: {error}"
+                if warning not in self._warnings:
+                    self._warnings.append(warning)
+                continue
+            replica.samples.append(
+                _Sample(time.time(), stats["busy_seconds"], stats["elapsed_seconds"], stats["pool_size"],
+                        stats["requests"], stats["cpu_seconds"], rss)
+            )
+
+    def _summarize(self, window: TimeWindow) -> InfraMetrics:
+        per_replica: list[ReplicaMetrics] = []
+        timeline: dict[float, list[float]] = {}
+        cpu_seconds = requests = 0.0
+        for replica in self._replicas:
+            samples = [s for s in replica.samples if s.at >= window.started_at - SAMPLE_EVERY_S]
+            if len(samples) < 2:
+                continue
+            first, last = samples[0], samples[-1]
+            span = max(1e-9, last.elapsed_seconds - first.elapsed_seconds)
+            utilization = 100 * (last.busy_seconds - first.busy_seconds) / (last.pool_size * span)
+            cpu = 100 * (last.cpu_seconds - first.cpu_seconds) / (span * self._cpu_cores)
+            memory = 100 * max(s.rss_bytes for s in samples) / self._memory_bytes if self._memory_bytes else None
+            per_replica.append(ReplicaMetrics(replica.name, round(utilization, 2), round(cpu, 2), memory and round(memory, 2)))
+            cpu_seconds += last.cpu_seconds - first.cpu_seconds
+            requests += last.requests - first.requests
+            for before, after in zip(samples, samples[1:]):
+                dt = max(1e-9, after.elapsed_seconds - before.elapsed_seconds)
+                offset = round(after.at - window.started_at, 1)
+                timeline.setdefault(offset, []).append(100 * (after.busy_seconds - before.busy_seconds) / (after.pool_size * dt))
+        if not per_replica:
+            return unavailable(self.name, "no replica answered its stats during the run")
+        cpus = [r.cpu_percent for r in per_replica if r.cpu_percent is not None]
+        memories = [r.memory_percent for r in per_replica if r.memory_percent is not None]
+        utilizations = [r.utilization_percent for r in per_replica if r.utilization_percent is not None]
+        return InfraMetrics(
+            source=self.name,
+            available=True,
+            warnings=list(self._warnings),
+            replicas=len(self._replicas),
+            utilization_percent=sum(utilizations) / len(utilizations),
+            cpu_percent_avg=sum(cpus) / len(cpus) if cpus else None,
+            cpu_percent_max=max(cpus) if cpus else None,
+            memory_percent_avg=sum(memories) / len(memories) if memories else None,
+            memory_percent_max=max(memories) if memories else None,
+            cpu_ms_per_request=1000 * cpu_seconds / requests if requests else None,
+            per_replica=per_replica,
+            timeline=sorted((offset, sum(v) / len(v)) for offset, v in timeline.items() if offset >= 0),
+        )

@@ -1,0 +1,214 @@
+"""Proposed changes to a stack file, as a diff a reviewer can read and headroom can apply.
+
+The stack file is the user's: comments, blank lines, key order, quoting, flow or
+block style and ``secure:`` values must survive an edit byte for byte. So the
+file is not re-serialized. ruamel.yaml's round-trip parser locates each value
+to change (line and column), and only that token's bytes are replaced; a key
+that does not exist yet is inserted as one new line at the section's
+indentation. The result is parsed again and checked: it must differ from the
+original in exactly the changed values and still pass the schema.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from infra.config import NAMESPACE, config_from_keys
+from infra.errors import ConfigError
+
+_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./-]+$")
+
+
+class StaleFileError(ConfigError):
+    """The stack file changed between reading it and writing the proposal."""
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """One value to set: ``headroom:<section>.<key>`` from ``old`` to ``new``."""
+
+    section: str
+    key: str
+    old: Any
+    new: Any
+    reason: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"{NAMESPACE}:{self.section}.{self.key}"
+
+    def pulumi_command(self, stack: str) -> str:
+        kind = "" if isinstance(self.new, (bool, str)) or float(self.new).is_integer() else " --type float"
+        return f"pulumi config set --path '{self.path}' {format_scalar(self.new)}{kind} --stack {stack}"
+
+
+def format_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:g}"
+    text = str(value)
+    return text if _PLAIN_SAFE.match(text) and text not in {"true", "false", "null", "yes", "no"} else json.dumps(text)
+
+
+def _load_rt(text: str) -> Any:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # type: ignore[assignment]
+    return yaml.load(io.StringIO(text))
+
+
+def _load_safe(text: str) -> Any:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+class StackEdit:
+    """Changes to one stack file, computed against its text as read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.original = path.read_text(encoding="utf-8")
+        self._digest = hashlib.sha256(self.original.encode()).hexdigest()
+
+    def apply(self, changes: list[ConfigChange]) -> str:
+        """The file's text with every change made; nothing is written."""
+        text = self.original
+        for change in changes:
+            text = _apply_one(text, change)
+        self._verify(text, changes)
+        return text
+
+    def diff(self, new_text: str) -> str:
+        name = self.path.name
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+            )
+        )
+
+    def write(self, new_text: str) -> None:
+        """Replace the file atomically, unless it changed since it was read."""
+        current = self.path.read_bytes()
+        if hashlib.sha256(current).hexdigest() != self._digest:
+            raise StaleFileError(f"{self.path} changed since headroom read it; nothing was written. Run again.")
+        mode = self.path.stat().st_mode & 0o7777
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(new_text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _verify(self, text: str, changes: list[ConfigChange]) -> None:
+        before = (_load_safe(self.original) or {}).get("config") or {}
+        after = (_load_safe(text) or {}).get("config") or {}
+        expected = json.loads(json.dumps(before))
+        actual = json.loads(json.dumps(after))
+        for change in changes:
+            section_key = f"{NAMESPACE}:{change.section}"
+            expected.setdefault(section_key, {})[change.key] = format_scalar(change.new).strip('"')
+            # A value the user quoted stays quoted (a string the schema reads as a number).
+            if isinstance(actual.get(section_key), dict) and change.key in actual[section_key]:
+                actual[section_key][change.key] = format_scalar(actual[section_key][change.key]).strip('"')
+        if actual != expected:
+            raise ConfigError(f"{self.path}: headroom could not apply its changes without touching other values")
+        config_from_keys(after, source=f"{self.path} (as proposed)")
+
+
+def _apply_one(text: str, change: ConfigChange) -> str:
+    document = _load_rt(text)
+    config = document.get("config") if isinstance(document, CommentedMap) else None
+    if not isinstance(config, CommentedMap):
+        raise ConfigError("the stack file has no 'config:' mapping to change")
+    lines = text.splitlines(keepends=True)
+    section_key = f"{NAMESPACE}:{change.section}"
+    section = config.get(section_key)
+    if section is None:
+        return _append_section(lines, config, section_key, change)
+    if not isinstance(section, CommentedMap):
+        raise ConfigError(f"{section_key} is not a mapping")
+    if change.key in section:
+        line, column = section.lc.value(change.key)
+        lines[line] = _replace_token(lines[line], column, change.new, flow=section.fa.flow_style())
+        return "".join(lines)
+    return _insert_key(lines, section, change)
+
+
+def _replace_token(line: str, column: int, value: Any, flow: bool) -> str:
+    """Replace the scalar starting at ``column``, keeping its quoting style and what follows it."""
+    rest = line[column:]
+    if rest[:1] in ("'", '"'):
+        quote = rest[0]
+        end = 1
+        while end < len(rest):
+            if rest[end] == quote and quote == "'" and rest[end + 1 : end + 2] == "'":
+                end += 2
+                continue
+            if rest[end] == "\\" and quote == '"':
+                end += 2
+                continue
+            if rest[end] == quote:
+                break
+            end += 1
+        new = json.dumps(str(value)) if quote == '"' else "'" + str(value).replace("'", "''") + "'"
+        return line[:column] + new + rest[end + 1 :]
+    stop = re.search(r"[,}\]]|\s#|\s*$" if flow else r"\s+#|\s*$", rest)
+    end = stop.start() if stop else len(rest.rstrip("\r\n"))
+    return line[:column] + format_scalar(value) + rest[end:]
+
+
+def _block_end(lines: list[str], start: int, indent: int) -> int:
+    """Index after the last content line of the block that starts below line ``start``."""
+    last = start
+    for index in range(start + 1, len(lines)):
+        stripped = lines[index].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(lines[index]) - len(lines[index].lstrip(" ")) <= indent:
+            break
+        last = index
+    return last + 1
+
+
+def _insert_key(lines: list[str], section: CommentedMap, change: ConfigChange) -> str:
+    if section.fa.flow_style():
+        raise ConfigError(f"{NAMESPACE}:{change.section} is written in flow style {{...}}; set {change.key} by hand")
+    first = next(iter(section))
+    key_line, key_column = section.lc.key(first)
+    header = key_line - 1 if section.lc.line == key_line else section.lc.line
+    header_indent = key_column - 2
+    end = _block_end(lines, header, header_indent)
+    if lines and not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    lines.insert(end, f"{' ' * key_column}{change.key}: {format_scalar(change.new)}\n")
+    return "".join(lines)
+
+
+def _append_section(lines: list[str], config: CommentedMap, section_key: str, change: ConfigChange) -> str:
+    keys = list(config)
+    indent = config.lc.key(keys[0])[1] if keys else 2
+    config_line = config.lc.line - 1 if keys else 0
+    end = _block_end(lines, max(0, config_line), indent - 1) if keys else len(lines)
+    if lines and not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    block = [f"{' ' * indent}{section_key}:\n", f"{' ' * (indent + 2)}{change.key}: {format_scalar(change.new)}\n"]
+    lines[end:end] = block
+    return "".join(lines)

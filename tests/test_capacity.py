@@ -1,0 +1,128 @@
+"""The capacity model on a synthetic service whose right answers are known by construction.
+
+Ground truth: each replica has k = 4 slots and a lognormal service time of mean
+100 ms and shape 0.5, so it serves C = 40 req/s at 100 %; N replicas behind
+least_conn form one queue of 4N servers. The run is measured on 2 replicas
+with the load ramped from 10 % to 90 %. The model must recover C, k and the
+service time from that timeline, and from them the replica count that the
+ground truth itself needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from infra.config import StackConfig, config_from_keys
+from loadtest.capacity import ServiceModel, estimate
+from loadtest.metrics import InfraMetrics
+from loadtest.queueing import PooledQueue, ServiceTime, erlang_c, lognormal_sigma
+
+K, S0, SIGMA, C = 4, 0.100, 0.5, 40.0
+THINK = 0.5
+TRUTH = ServiceModel(C, K, S0, SIGMA, 0)
+LOADS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
+
+
+def synthetic(loads: list[float] = LOADS, replicas: int = 2, slo_p95: float = 250.0) -> tuple[dict, InfraMetrics]:
+    queue = TRUTH.queue(replicas)
+    timeline = []
+    for i, u in enumerate(loads):
+        rate = u * replicas * C
+        timeline.append({
+            "offset_s": 5.0 * i, "users": 10 * (i + 1), "throughput_rps": rate, "requests": int(rate * 5), "failures": 0,
+            "p50_ms": 90.0, "p95_ms": 1000 * queue.response_quantile_s(rate), "p99_ms": 0.0,
+            "mean_ms": 1000 * queue.mean_response_s(rate),
+        })
+    judged_u = loads[-1]
+    start = 5.0 * (len(loads) - 2)
+    report = {
+        "slo": {"p95_ms": slo_p95, "error_rate_percent": 5.0, "min_throughput_rps": None},
+        "plan": {"think_time_s": THINK, "max_throughput_rps": 200.0},
+        "load": {"users": 100},
+        "timeline": timeline,
+        "results": {"judged": {
+            "window": {"label": "full load", "start_s": start, "end_s": start + 10.0, "duration_s": 10.0},
+            "requests": 1000, "failures": 0, "error_rate_percent": 0.0, "throughput_rps": judged_u * replicas * C,
+            "latency": {"p50_ms": 100.0, "p95_ms": timeline[-1]["p95_ms"], "mean_ms": timeline[-1]["mean_ms"]},
+            "failure_reasons": {},
+        }},
+    }
+    infra = InfraMetrics(
+        source="local", available=True, replicas=replicas, utilization_percent=100 * judged_u,
+        timeline=[(5.0 * i + 2.5, 100 * u) for i, u in enumerate(loads)],
+    )
+    return report, infra
+
+
+def config(users: int = 100, **sections: dict) -> StackConfig:
+    keys = {"headroom:slo": {"users": users, "p95Ms": 250, "rampSeconds": 10, "runTime": "60s"},
+            "headroom:deploy": {"aws": True, "kubernetes": True}}
+    keys.update({f"headroom:{k}": v for k, v in sections.items()})
+    return config_from_keys(keys, "x")
+
+
+def truth_replicas(users: int, slo_ms: float) -> int:
+    return next(n for n in range(1, 200) if TRUTH.p95_ms(users, THINK, n) <= slo_ms)
+
+
+def test_queueing_formulas() -> None:
+    assert erlang_c(1, 0.5) == pytest.approx(0.5)  # M/M/1: P(wait) = rho
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert erlang_c(3, 3.5) == 1.0  # overloaded
+    shape = lognormal_sigma(2.0)
+    assert math.exp(1.6448536 * shape - shape**2 / 2) == pytest.approx(2.0)
+    idle = PooledQueue(4, ServiceTime(0.1, 0.5))
+    assert idle.response_quantile_s(1e-9) == pytest.approx(math.exp(math.log(0.1) - 0.125 + 1.6448536 * 0.5), rel=1e-3)
+    assert PooledQueue(1, ServiceTime(0.1, 0.5)).mean_response_s(5.0) == pytest.approx(0.1 + 0.5 / 5.0)  # S + C/(mu-lambda)
+
+
+def test_the_model_recovers_the_service() -> None:
+    report, infra = synthetic()
+    result = estimate(report, infra, config())
+    assert result.capacity_per_replica_rps == pytest.approx(C)
+    assert result.concurrency_per_replica == K
+    assert result.service_mean_ms == pytest.approx(100, rel=0.01)
+    assert result.service_sigma == pytest.approx(SIGMA, abs=0.02)
+
+
+def test_replicas_and_targets_match_the_ground_truth() -> None:
+    report, infra = synthetic()
+    result = estimate(report, infra, config())
+    expected = truth_replicas(100, 250)
+    assert result.replicas_for_slo == expected
+    assert TRUTH.p95_ms(100, THINK, expected - 1) > 250 >= TRUTH.p95_ms(100, THINK, expected)
+    safe = TRUTH.safe_utilization(expected, 250)
+    assert result.safe_utilization == pytest.approx(safe, abs=0.01)
+    # HPA lag 15 s sync + 30 s pod start at 10 %/min: u_slo / 1.075. ASG: 180 s + 300 s warmup: u_slo / 1.8.
+    assert result.hpa_target_percent == pytest.approx(math.floor(100 * safe / 1.075), abs=1)
+    assert result.asg_target_percent == pytest.approx(math.floor(100 * safe / 1.8), abs=1)
+    assert result.hpa_max == truth_replicas(200, 250)  # a x2 spike
+    assert result.hpa_min >= expected and result.asg_min >= result.hpa_min
+
+
+def test_plan_users_and_measured_replicas() -> None:
+    report, infra = synthetic(replicas=3)
+    result = estimate(report, infra, config(), plan_users=300)
+    assert result.replicas_for_plan == truth_replicas(300, 250)
+    assert result.replicas_for_slo == truth_replicas(100, 250)
+
+
+def test_an_slo_below_the_service_time_is_not_met_by_replicas() -> None:
+    report, infra = synthetic(slo_p95=150.0)  # the p95 with no queueing is about 200 ms
+    result = estimate(report, infra, config())
+    assert result.replicas_for_slo is None and "more replicas cannot help" in result.explanation[-1]
+
+
+def test_without_low_load_windows_the_bound_is_littles_law() -> None:
+    report, infra = synthetic(loads=[0.8, 0.9, 0.95, 0.95])
+    result = estimate(report, infra, config())
+    assert result.replicas_for_slo == math.ceil((100 / THINK) / (C * 0.9))
+    assert "could not be measured" in result.explanation[-1]
+
+
+def test_no_utilization_no_estimate() -> None:
+    report, _ = synthetic()
+    result = estimate(report, InfraMetrics(source="none", available=False, warnings=["x"]), config())
+    assert not result.available and result.replicas_for_slo is None

@@ -1,0 +1,98 @@
+"""The closed loop on a real local stack: under-provisioned, tuned, and not wastefully high.
+
+One replica of 4 workers at a lognormal ~100 ms request (about 35 req/s here, a
+p95 of about 200 ms with no queueing) cannot serve 40 users thinking 0.1-0.5 s
+within p95 < 400 ms: seen here, two replicas give a p95 of 450-480 ms and three
+270-305 ms. The ramp is slow enough (20 s) for the model to measure the service
+time in the windows before one replica saturates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import headroom, leftover_processes
+
+pytestmark = pytest.mark.slow
+
+UNDER_PROVISIONED = """\
+# deliberately under-provisioned
+config:
+  headroom:deploy: {aws: false, kubernetes: false}
+  headroom:slo:
+    users: 40
+    rampSeconds: 20
+    runTime: 30s
+    p95Ms: 400         # the SLO
+    errorRatePercent: 5
+  headroom:local:
+    replicas: 1        # too few
+    workers: 4
+    serviceTime: {distribution: lognormal, meanMs: 100, sigma: 0.5}
+    cpuMs: 0.5
+"""
+
+
+def replicas_in(path: Path) -> int:
+    match = re.search(r"replicas: (\d+)", path.read_text())
+    assert match
+    return int(match.group(1))
+
+
+def test_tune_reaches_the_slo_within_two_rounds_and_no_further(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.under.yaml"
+    stack.write_text(UNDER_PROVISIONED)
+    result = headroom("tune", "--stack", str(stack), "--profile", "stress", "--rounds", "2", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    final = replicas_in(stack)
+    assert final > 1
+    # Only the replicas line changed; the comments are still there.
+    assert [line for line in stack.read_text().splitlines() if line not in UNDER_PROVISIONED.splitlines()] == [
+        f"    replicas: {final}        # too few"
+    ]
+    assert "PASS" in result.stdout, result.stdout
+    assert "round 1: FAIL; applied headroom:local.replicas 1 ->" in result.stderr
+
+    # One replica fewer misses the SLO: the recommendation is not wastefully high.
+    fewer = tmp_path / "Pulumi.fewer.yaml"
+    fewer.write_text(UNDER_PROVISIONED.replace("replicas: 1 ", f"replicas: {final - 1} "))
+    check = headroom("validate", "--stack", str(fewer), "--profile", "stress", "--json", str(tmp_path / "fewer.json"))
+    assert check.returncode == 1, json.loads((tmp_path / "fewer.json").read_text())["verdict"]
+    assert leftover_processes(str(tmp_path)) == []
+
+    # The same analysis offline, from round 1's saved report, as a diff of the original file.
+    first_round = sorted((tmp_path / ".headroom" / "runs" / "under").iterdir())[0] / "report.json"
+    original = tmp_path / "Pulumi.original.yaml"
+    original.write_text(UNDER_PROVISIONED)
+    diff = tmp_path / "proposal.diff"
+    offline = headroom("recommend", "--stack", str(original), "--results", str(first_round), "--diff-out", str(diff))
+    assert offline.returncode == 0, offline.stderr
+    assert f"+    replicas: {final}        # too few" in diff.read_text()
+    assert f"pulumi config set --path 'headroom:local.replicas' {final} --stack original" in offline.stdout
+    assert original.read_text() == UNDER_PROVISIONED  # nothing written without --write
+    applied = headroom("recommend", "--stack", str(original), "--results", str(first_round), "--write")
+    assert applied.returncode == 0 and replicas_in(original) == final
+
+
+def test_recommend_rejects_what_is_not_a_report(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text(UNDER_PROVISIONED)
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"hello": 1}')
+    result = headroom("recommend", "--stack", str(stack), "--results", str(bogus))
+    assert result.returncode == 2 and "not a headroom report" in result.stderr
+    missing = headroom("recommend", "--stack", str(stack), "--results", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_tune_refuses_a_cloud_stack(tmp_path: Path) -> None:
+    from infra.config import REPO_ROOT
+
+    shutil.copy(REPO_ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
+    result = headroom("tune", "--stack", str(tmp_path / "Pulumi.dev.yaml"))
+    assert result.returncode == 2 and "local stack only" in result.stderr
