@@ -31,8 +31,7 @@ from loadtest.metrics import InfraMetrics  # noqa: E402
 from loadtest.plan_check import check_plan  # noqa: E402
 from loadtest.profiles import PROFILES  # noqa: E402
 from loadtest.recording import Recording  # noqa: E402
-from loadtest.report import RunInfo, ValidationReport, distribution_of  # noqa: E402
-from loadtest.verdict import judge  # noqa: E402
+from loadtest.report import RunInfo, build_report  # noqa: E402
 
 START = 1_800_000_000.0
 DURATION, RAMP, RATE = 600.0, 300.0, 245.0
@@ -52,15 +51,11 @@ def saved_report(stack_path: Path) -> dict:
     for second in range(int(DURATION)):
         users[recording.window_of(START + second)] = round(500 * min(1.0, second / RAMP))
     m = Measurement(recording, START, START + DURATION, START + RAMP, users)
-    judged = m.summarize(m.full_load())
     generator = judge_generator([CpuSample(float(s), {"locust": 8.0}) for s in range(1, int(DURATION))])
     slo = config.slo
-    report = ValidationReport(
-        run=RunInfo("local", str(stack_path), "http://127.0.0.1:8080", PROFILES["normal"], 500, 500 / RAMP, DURATION, 0,
-                    START, slo.p95_ms, slo.error_rate_percent, slo.min_throughput_rps),
-        plan=check_plan(500, PROFILES["normal"], slo), verdict=judge(judged, slo, generator), judged=judged,
-        whole_run=m.summarize(m.whole_run()), timeline=m.timeline(), generator=generator, distribution=distribution_of(m, judged),
-    )
+    run = RunInfo("local", str(stack_path), "http://127.0.0.1:8080", PROFILES["normal"], 500, 500 / RAMP, DURATION, 0,
+                  START, slo.p95_ms, slo.error_rate_percent, slo.min_throughput_rps)
+    report = build_report(run, m, check_plan(500, PROFILES["normal"], slo), slo, generator)
     infra = InfraMetrics(source="local", available=True, replicas=3, utilization_percent=30.0,
                          timeline=[(t + 1.0, 30.0 * min(1.0, t / RAMP)) for t in range(0, int(DURATION), 2)])
     report.extras["infrastructure"] = infra.to_dict()

@@ -14,8 +14,10 @@ says which:
    (``loadtest.queueing``), so the p95 at any rate is computed, not guessed.
 5. Demand by Little's law on the users: U users thinking Z send
    U / (Z + R) req/s, R the mean response time at that rate: a fixed point.
-6. Replicas for the SLO: the fewest N whose p95 at their demand meets the SLO.
-   u_slo is the highest load at which those N replicas still meet it.
+6. Replicas for the SLO: the fewest N whose p95 at their demand meets the SLO,
+   at no more than 85 % load (near saturation the p95 is too sensitive to the
+   measured parameters to plan on). u_slo is the highest load at which those N
+   replicas still meet the SLO.
 7. Autoscaling targets keep room for growth during the reaction lag:
    u_slo / (1 + growth per minute * lag), the lag being the HPA's 15 s sync plus
    pod start, or the ASG alarm's three one-minute datapoints plus warmup.
@@ -38,6 +40,8 @@ from .queueing import PooledQueue, ServiceTime, lognormal_sigma
 HPA_SYNC_S = 15.0
 ASG_ALARM_S = 180.0  # target tracking's scale-out alarm: 3 of 3 one-minute datapoints
 LOW_LOAD = 0.5
+MAX_PLANNED_LOAD = 0.85
+"""Never plan above this load: near saturation the p95 swings with every parameter's noise."""
 MIN_WINDOW_REQUESTS = 20
 MAX_REPLICAS = 1000
 
@@ -80,7 +84,12 @@ class ServiceModel:
         """The fewest replicas with the p95 within ``p95_ms``; None if none can (the SLO is below the floor)."""
         if self.floor_p95_ms() > p95_ms:
             return None
-        return _fewest(lambda replicas: self.p95_ms(users, think_s, replicas) <= p95_ms)
+
+        def holds(replicas: int) -> bool:
+            load = self.demand(users, think_s, replicas) / (replicas * self.capacity_rps)
+            return load <= MAX_PLANNED_LOAD and self.p95_ms(users, think_s, replicas) <= p95_ms
+
+        return _fewest(holds)
 
     def safe_utilization(self, replicas: int, p95_ms: float) -> float:
         """The highest load at which ``replicas`` keep the p95 within ``p95_ms``."""
@@ -222,11 +231,16 @@ def estimate(
         )
     demand = model.demand(users, think, for_slo)
     predicted = model.p95_ms(users, think, for_slo)
-    fewer = f"; {for_slo - 1} would give {model.p95_ms(users, think, for_slo - 1):.0f} ms" if for_slo > 1 else ""
+    if for_slo > 1:
+        rate = model.demand(users, think, for_slo - 1)
+        fewer = (f"; {for_slo - 1} would run at {rate / ((for_slo - 1) * capacity):.0%} load with a p95 of "
+                 f"{model.p95_ms(users, think, for_slo - 1):.0f} ms")
+    else:
+        fewer = ""
     notes.append(
         f"{for_slo} replicas ({for_slo * concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
-        f"{think:g} s send {demand:.1f} req/s (Little's law) and see a p95 of {predicted:.0f} ms, within the SLO's "
-        f"{slo_p95:g} ms{fewer}"
+        f"{think:g} s send {demand:.1f} req/s (Little's law), {demand / (for_slo * capacity):.0%} load, and see a p95 of "
+        f"{predicted:.0f} ms, within the SLO's {slo_p95:g} ms and the {MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
     )
     safe = model.safe_utilization(for_slo, slo_p95)
     notes.append(f"{for_slo} replicas meet the SLO up to {safe:.0%} load")

@@ -64,21 +64,21 @@ def _replica_changes(config: StackConfig, capacity: CapacityEstimate, reason: st
         return changes
     if config.deploy.kubernetes and capacity.hpa_min is not None and capacity.hpa_max is not None:
         hpa = config.hpa
-        new_min, new_max = max(hpa.min_replicas, capacity.hpa_min), max(hpa.max_replicas, capacity.hpa_max)
-        if new_min != hpa.min_replicas:
-            changes.append(ConfigChange("hpa", "minReplicas", hpa.min_replicas, new_min, reason))
-        if new_max != hpa.max_replicas:
-            changes.append(ConfigChange("hpa", "maxReplicas", hpa.max_replicas, new_max, reason))
+        changes += _raised_bounds("hpa", ("minReplicas", hpa.min_replicas, capacity.hpa_min),
+                                  ("maxReplicas", hpa.max_replicas, capacity.hpa_max), reason=reason)
     if config.deploy.aws and capacity.asg_min is not None and capacity.asg_max is not None:
         asg = config.asg
-        new_min, new_max = max(asg.min_size, capacity.asg_min), max(asg.max_size, capacity.asg_max)
-        if new_min != asg.min_size:
-            changes.append(ConfigChange("asg", "minSize", asg.min_size, new_min, reason))
-        if new_max != asg.max_size:
-            changes.append(ConfigChange("asg", "maxSize", asg.max_size, new_max, reason))
+        changes += _raised_bounds("asg", ("minSize", asg.min_size, capacity.asg_min),
+                                  ("maxSize", asg.max_size, capacity.asg_max), reason=reason)
+        new_min = max(asg.min_size, capacity.asg_min)
         if asg.desired_capacity is not None and asg.desired_capacity < new_min:
             changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, new_min, "must be at least minSize"))
     return changes
+
+
+def _raised_bounds(section: str, *bounds: tuple[str, int, int], reason: str = "") -> list[ConfigChange]:
+    """A change for each (key, current, needed) bound the model puts above its current value."""
+    return [ConfigChange(section, key, current, needed, reason) for key, current, needed in bounds if needed > current]
 
 
 def _target_changes(config: StackConfig, capacity: CapacityEstimate, reason: str) -> list[ConfigChange]:

@@ -11,11 +11,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from infra.config import SloConfig
+
 from .generator_load import GeneratorLoad
 from .measurement import LatencyStats, Measurement, Summary, TimelinePoint
 from .plan_check import PlanCheck
 from .profiles import Profile
-from .verdict import Criterion, Verdict
+from .verdict import Criterion, Verdict, judge
 
 FORMAT = "headroom-report/1"
 DISTRIBUTION_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100)
@@ -113,6 +115,21 @@ class ValidationReport:
             },
             **self.extras,
         }
+
+
+def build_report(run: RunInfo, measurement: Measurement, plan: PlanCheck, slo: SloConfig, generator: GeneratorLoad) -> ValidationReport:
+    """Judge a measured run: the full-load phase when there is one, else the whole run."""
+    judged = measurement.summarize(measurement.full_load() or measurement.whole_run())
+    return ValidationReport(
+        run=run,
+        plan=plan,
+        verdict=judge(judged, slo, generator),
+        judged=judged,
+        whole_run=measurement.summarize(measurement.whole_run()),
+        timeline=measurement.timeline(),
+        generator=generator,
+        distribution=distribution_of(measurement, judged),
+    )
 
 
 def distribution_of(measurement: Measurement, summary: Summary) -> list[tuple[float, float]]:

@@ -25,9 +25,8 @@ from .metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
 from .measurement import Measurement
 from .plan_check import check_plan
 from .profiles import PROFILES, Profile
-from .report import RunInfo, ValidationReport, distribution_of
+from .report import RunInfo, ValidationReport, build_report
 from .runner import LoadPlan, ProgressCallback, RunOutcome, run_load
-from .verdict import judge
 
 
 @dataclass(frozen=True)
@@ -148,11 +147,8 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
         except BaseException:
             metrics.stop(TimeWindow(0.0, 0.0))  # stops a sampling thread; the figures are not needed
             raise
-    judged_phase = measurement.full_load() or measurement.whole_run()
-    judged = measurement.summarize(judged_phase)
-    generator = judge_generator(outcome.cpu_samples)
-    report = ValidationReport(
-        run=RunInfo(
+    report = build_report(
+        RunInfo(
             stack=request.stack_name,
             stack_file=str(request.stack_path),
             host=host,
@@ -166,13 +162,7 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
             slo_error_rate_percent=slo.error_rate_percent,
             slo_min_throughput_rps=slo.min_throughput_rps,
         ),
-        plan=plan,
-        verdict=judge(judged, slo, generator),
-        judged=judged,
-        whole_run=measurement.summarize(measurement.whole_run()),
-        timeline=measurement.timeline(),
-        generator=generator,
-        distribution=distribution_of(measurement, judged),
+        measurement, plan, slo, judge_generator(outcome.cpu_samples),
     )
     report.extras["infrastructure"] = infra.to_dict()
     (workdir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))

@@ -18,10 +18,9 @@ from loadtest.measurement import Measurement
 from loadtest.plan_check import check_plan
 from loadtest.profiles import PROFILES
 from loadtest.recording import Recording
-from loadtest.report import RunInfo, ValidationReport, distribution_of
+from loadtest.report import RunInfo, build_report
 from loadtest.reports import render_html, render_junit, render_markdown, render_text
 from loadtest.reports.charts import nice_ticks
-from loadtest.verdict import judge
 
 START = 1_000_000.0
 SCHEMA = json.loads((REPO_ROOT / "docs" / "report.schema.json").read_text())
@@ -38,19 +37,10 @@ def synthetic_report(latency_ms: float = 40.0, failure_every: int = 0) -> dict:
     users = {recording.window_of(START + s): min(100, 10 * s) for s in range(60)}
     m = Measurement(recording, START, START + 60, START + 10, users)
     slo = SloConfig(users=100, ramp_seconds=10, run_time="60s")
-    judged = m.summarize(m.full_load())
     generator = judge_generator([CpuSample(float(s), {"locust": 20.0 + s % 5}) for s in range(1, 60)])
-    return ValidationReport(
-        run=RunInfo("local", "Pulumi.local.yaml", "http://127.0.0.1:8080", PROFILES["normal"], 100, 10.0, 60.0, 0,
-                    START, slo.p95_ms, slo.error_rate_percent, slo.min_throughput_rps),
-        plan=check_plan(100, PROFILES["normal"], slo),
-        verdict=judge(judged, slo, generator),
-        judged=judged,
-        whole_run=m.summarize(m.whole_run()),
-        timeline=m.timeline(),
-        generator=generator,
-        distribution=distribution_of(m, judged),
-    ).to_dict()
+    run = RunInfo("local", "Pulumi.local.yaml", "http://127.0.0.1:8080", PROFILES["normal"], 100, 10.0, 60.0, 0,
+                  START, slo.p95_ms, slo.error_rate_percent, slo.min_throughput_rps)
+    return build_report(run, m, check_plan(100, PROFILES["normal"], slo), slo, generator).to_dict()
 
 
 @pytest.mark.parametrize(("latency", "failure_every", "status"), [(40.0, 0, "PASS"), (120.0, 0, "FAIL"), (40.0, 10, "FAIL")])

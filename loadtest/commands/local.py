@@ -14,7 +14,7 @@ from rich.table import Table
 
 from infra.config import load_stack
 
-from ..console import err, out
+from ..console import out
 from ..errors import LocalStackError
 from ..local_stack import LocalStack, StackState, http_get_json, running_state, runtime_dir_for
 from ..processes import alive, spawn, stop_pids
