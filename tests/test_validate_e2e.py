@@ -37,7 +37,9 @@ def test_healthy_stack_passes(local_stack_file: Callable[..., Path], tmp_path: P
     assert report["verdict"]["status"] == "PASS"
     judged = report["results"]["judged"]
     assert judged["requests"] >= 300 and judged["failures"] == 0
-    assert report["verdict"]["judged_window"]["start_s"] >= 1
+    # The ramp is excluded: judging starts at the first window boundary after the last user spawned.
+    assert report["verdict"]["judged_window"]["start_s"] > 0
+    assert judged["requests"] < report["results"]["whole_run"]["requests"]
     assert {e["name"] for e in judged["endpoints"]} == {"/api/v1/health", "/api/v1/predict/[symbol]", "/api/v1/predict/batch"}
     assert "Verdict: PASS" in result.stdout
     assert (tmp_path / "slo.xml").read_text().count("<testcase") == 3
