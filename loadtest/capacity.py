@@ -165,16 +165,20 @@ def _judged_load(infra: InfraMetrics, window: dict[str, Any]) -> float | None:
 
 
 def service_time(report: dict[str, Any], capacity_rps: float, replicas: int) -> tuple[float, float, int, float]:
-    """(mean ms, p95/mean, windows used, their load) from the run's windows under half load; no windows, no figures."""
-    windows = [
+    """(mean ms, p95/mean, windows used, their load) from the run's windows under half load, pooled.
+
+    A slow ramp has few requests per window, so the windows are pooled; together
+    they need MIN_WINDOW_REQUESTS requests, else there are no figures.
+    """
+    low = [
         (w["throughput_rps"] / (capacity_rps * replicas), w)
         for w in report["timeline"]
-        if w["requests"] >= MIN_WINDOW_REQUESTS and w.get("users") and w.get("mean_ms")
+        if w["requests"] and w.get("users") and w.get("mean_ms")
     ]
-    low = [(load, w) for load, w in windows if load < LOW_LOAD]
-    if not low:
-        return 0.0, 0.0, 0, 1.0
+    low = [(load, w) for load, w in low if load < LOW_LOAD]
     weight = sum(w["requests"] for _, w in low)
+    if weight < MIN_WINDOW_REQUESTS:
+        return 0.0, 0.0, 0, 1.0
     mean = sum(w["mean_ms"] * w["requests"] for _, w in low) / weight
     p95 = sum(w["p95_ms"] * w["requests"] for _, w in low) / weight
     load = sum(load * w["requests"] for load, w in low) / weight
