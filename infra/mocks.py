@@ -48,7 +48,6 @@ class ResourceRecord:
 @dataclass
 class Recording:
     resources: list[ResourceRecord] = field(default_factory=list)
-    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class PreviewMocks(Mocks):

@@ -54,7 +54,6 @@ class ServiceModel:
     concurrency: int
     service_mean_s: float
     service_sigma: float
-    low_load_windows: int
 
     def queue(self, replicas: int) -> PooledQueue:
         # Service time chosen so that k servers give exactly the measured capacity.
@@ -221,7 +220,7 @@ def estimate(
         f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); "
         f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once"
     )
-    model = ServiceModel(capacity, concurrency, mean_ms / 1000, sigma, windows)
+    model = ServiceModel(capacity, concurrency, mean_ms / 1000, sigma)
     for_slo = model.replicas_meeting(users, think, slo_p95)
     if for_slo is None:
         notes.append(

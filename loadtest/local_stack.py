@@ -27,7 +27,7 @@ from infra.config import StackConfig, Upstream
 from infra.render import NginxRuntime, render_nginx_conf, write_atomically
 
 from .errors import LocalStackError
-from .processes import alive, free_port, spawn, stop_all, stop_pids
+from .processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
 from .reference import ServiceBehaviour
 
 READY_TIMEOUT_S = 20.0
@@ -187,7 +187,7 @@ class LocalStack:
         process.stdout.close()
         if not line.startswith(b"READY "):
             log = self.runtime_dir / f"replica-{index}.log"
-            raise LocalStackError(f"replica {index} did not start; see {log}:\n{_tail(log)}")
+            raise LocalStackError(f"replica {index} did not start; see {log}:\n{log_tail(log)}")
         return int(line.split()[1])
 
     # nginx -----------------------------------------------------------------------
@@ -239,7 +239,7 @@ class LocalStack:
         while True:
             if self.nginx is not None and self.nginx.poll() is not None:
                 log = self.runtime_dir / "nginx-error.log"
-                raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{_tail(log)}")
+                raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{log_tail(log)}")
             if all(_healthy(url) for url in targets):
                 return
             if time.monotonic() > deadline:
@@ -266,12 +266,6 @@ def _healthy(url: str) -> bool:
     except (urllib.error.URLError, OSError):
         return False
 
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def running_state(runtime_dir: Path) -> StackState | None:

@@ -102,6 +102,14 @@ def stop_pids(pids: Iterable[int], grace_seconds: float = 10.0) -> None:
             pass
 
 
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a child's log, for an error message."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     import socket
 

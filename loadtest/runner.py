@@ -23,7 +23,7 @@ import psutil
 
 from .errors import LoadGeneratorError
 from .generator_load import CpuSample
-from .processes import free_port, spawn, stop_all
+from .processes import free_port, log_tail, spawn, stop_all
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 START_TIMEOUT_S = 60.0
@@ -146,7 +146,7 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     if interrupted:
         raise KeyboardInterrupt  # every process is stopped; the caller cleans up the rest
     if not results_path.exists():
-        raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{_tail(log_path)}")
+        raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{log_tail(log_path)}")
     results = json.loads(results_path.read_text())
     return RunOutcome(results=results, cpu_samples=samples, log_path=log_path)
 
@@ -184,7 +184,7 @@ def _watch(
             if elapsed - (samples[-1].offset_s if samples else 0.0) >= 1.0:
                 samples.append(watch.sample(elapsed))
         if load_started is None and time.monotonic() - started > START_TIMEOUT_S:
-            raise LoadGeneratorError(f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{_tail(log_path)}")
+            raise LoadGeneratorError(f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}")
         if time.monotonic() > deadline:
             break
     return samples
@@ -200,9 +200,3 @@ def _read_new_lines(path: Path, offset: int) -> list[str]:
     complete = chunk[: chunk.rfind(b"\n") + 1]
     return [line.decode() for line in complete.split(b"\n") if line]
 
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

@@ -21,7 +21,7 @@ from loadtest.queueing import PooledQueue, ServiceTime, erlang_c, lognormal_sigm
 
 K, S0, SIGMA, C = 4, 0.100, 0.5, 40.0
 THINK = 0.5
-TRUTH = ServiceModel(C, K, S0, SIGMA, 0)
+TRUTH = ServiceModel(C, K, S0, SIGMA)
 LOADS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import signal
 import socket
@@ -225,6 +224,3 @@ async def serve(behaviour: ServiceBehaviour, host: str = "127.0.0.1", port: int 
     await stop.wait()
     await runner.cleanup()
 
-
-def behaviour_from_json(text: str) -> ServiceBehaviour:
-    return ServiceBehaviour(**json.loads(text))
