@@ -65,5 +65,5 @@ def analyze(
         edit=edit,
         new_text=new_text,
         diff=edit.diff(new_text),
-        pulumi_commands=[change.pulumi_command(stack_name) for change in changes],
+        pulumi_commands=[command for change in changes for command in change.pulumi_commands(stack_name)],
     )

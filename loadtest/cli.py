@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infra.errors import HeadroomError
 
-from .commands import local, preview, recommend, render, tune, validate
+from .commands import local, plan, preview, recommend, render, tune, validate
 from .console import err
 
 DESCRIPTION = """\
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="headroom", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (render, preview, validate, recommend, tune, local):
+    for command in (render, preview, validate, recommend, tune, plan, local):
         command.add_parser(subparsers, common)
     return parser
 

@@ -49,12 +49,28 @@ class ConfigChange:
     def path(self) -> str:
         return f"{NAMESPACE}:{self.section}.{self.key}"
 
-    def pulumi_command(self, stack: str) -> str:
-        kind = "" if isinstance(self.new, (bool, str)) or float(self.new).is_integer() else " --type float"
-        return f"pulumi config set --path '{self.path}' {format_scalar(self.new)}{kind} --stack {stack}"
+    def pulumi_commands(self, stack: str) -> list[str]:
+        """The `pulumi config set --path` commands that make the same change: one per scalar."""
+        return [_set_command(path, value, stack) for path, value in _leaves(self.path, self.new)]
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _leaves(f"{path}[{index}]", item)]
+    return [(path, value)]
+
+
+def _set_command(path: str, value: Any, stack: str) -> str:
+    kind = "" if isinstance(value, (bool, str)) or float(value).is_integer() else " --type float"
+    return f"pulumi config set --path '{path}' {format_scalar(value)}{kind} --stack {stack}"
 
 
 def format_scalar(value: Any) -> str:
+    """A value as YAML text; a mapping or list becomes one flow-style (JSON) value."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -124,9 +140,10 @@ class StackEdit:
         actual = json.loads(json.dumps(after))
         for change in changes:
             section_key = f"{NAMESPACE}:{change.section}"
-            expected.setdefault(section_key, {})[change.key] = format_scalar(change.new).strip('"')
+            structured = isinstance(change.new, (dict, list))
+            expected.setdefault(section_key, {})[change.key] = change.new if structured else format_scalar(change.new).strip('"')
             # A value the user quoted stays quoted (a string the schema reads as a number).
-            if isinstance(actual.get(section_key), dict) and change.key in actual[section_key]:
+            if not structured and isinstance(actual.get(section_key), dict) and change.key in actual[section_key]:
                 actual[section_key][change.key] = format_scalar(actual[section_key][change.key]).strip('"')
         if actual != expected:
             raise ConfigError(f"{self.path}: headroom could not apply its changes without touching other values")
@@ -145,6 +162,8 @@ def _apply_one(text: str, change: ConfigChange) -> str:
         return _append_section(lines, config, section_key, change)
     if not isinstance(section, CommentedMap):
         raise ConfigError(f"{section_key} is not a mapping")
+    if change.key in section and (isinstance(change.new, (dict, list)) or isinstance(section[change.key], (dict, list))):
+        return _replace_block(lines, section, change)
     if change.key in section:
         line, column = section.lc.value(change.key)
         lines[line] = _replace_token(lines[line], column, change.new, flow=section.fa.flow_style())
@@ -173,6 +192,17 @@ def _replace_token(line: str, column: int, value: Any, flow: bool) -> str:
     stop = re.search(r"[,}\]]|\s#|\s*$" if flow else r"\s+#|\s*$", rest)
     end = stop.start() if stop else len(rest.rstrip("\r\n"))
     return line[:column] + format_scalar(value) + rest[end:]
+
+
+def _replace_block(lines: list[str], section: CommentedMap, change: ConfigChange) -> str:
+    """Replace a structured value (a nested mapping or list) with one flow-style line.
+
+    Comments inside the replaced block go with it: the block is headroom's proposal now.
+    """
+    key_line, key_column = section.lc.key(change.key)
+    end = _block_end(lines, key_line, key_column)
+    lines[key_line:end] = [f"{' ' * key_column}{change.key}: {format_scalar(change.new)}\n"]
+    return "".join(lines)
 
 
 def _block_end(lines: list[str], start: int, indent: int) -> int:

@@ -127,6 +127,9 @@ class HpaScalingRules(Section):
     stabilization_window_seconds: int = Field(ge=0, le=3600)
     select_policy: Literal["Max", "Min", "Disabled"] = "Max"
     policies: list[HpaPolicy]
+    # Kubernetes 1.33+ (feature gate HPAConfigurableTolerance): this direction's tolerance;
+    # unset means the controller's --horizontal-pod-autoscaler-tolerance (0.1).
+    tolerance: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _has_policies(self) -> Self:
@@ -319,6 +322,19 @@ class CapacityConfig(Section):
     pod_start_seconds: int = Field(default=30, ge=0, le=3600)
     # Traffic growth the target utilization keeps room for during the scale-out lag.
     growth_percent_per_minute: float = Field(default=10.0, ge=0, le=1000)
+    # Seconds from an EC2 launch to InService (the ASG model's Pending time; warmup follows).
+    instance_start_seconds: int = Field(default=60, ge=0, le=3600)
+    # The service model for `headroom plan` when no --results is given: one replica's
+    # capacity at 100 % load, its mean service time at low load, and p95 / mean of that time.
+    replica_rps: float | None = Field(default=None, gt=0, le=1_000_000)
+    service_time_ms: float = Field(default=50.0, gt=0, le=600_000)
+    p95_over_mean: float = Field(default=2.0, gt=1, le=20)
+    # What one replica (one instance for the ASG) costs per hour; plan reports a monthly cost with it.
+    price_per_replica_hour: float | None = Field(default=None, ge=0, le=10_000)
+    # The spike profile: a surge from the SLO's users to spikeFactor times them at this rate,
+    # held this long, then back (and held long enough to watch the scale-in).
+    spike_users_per_second: float = Field(default=50.0, gt=0, le=100_000)
+    spike_hold_seconds: int = Field(default=300, ge=1, le=86_400)
 
 
 class StackConfig(Section):

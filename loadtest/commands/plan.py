@@ -1,0 +1,125 @@
+"""``headroom plan``: replay a traffic profile through the stack's HPA and ASG, and optionally optimize them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from infra.config import load_stack
+from infra.errors import ConfigError
+from infra.render import write_atomically
+
+from ..console import err, out
+from ..metrics import InfraMetrics
+from ..planning.document import plan_document
+from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
+from ..planning.service import service_for
+from ..planning.simulate import simulate_stack, slo_of
+from ..planning.traffic import Traffic, profile, read_csv
+from ..reports.plan_html import render_plan_html
+from ..reports.plan_terminal import optimization_table, plan_table
+from ..stack_edit import StackEdit
+from .recommend import load_report
+
+HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
+DESCRIPTION = """\
+Replay a traffic profile second by second through models of the stack's two autoscalers
+(the Kubernetes HPA controller's replica calculation and behavior; EC2 target tracking's
+alarms, warmup and proportional steps) and a model of the service (what one replica
+serves and how its p95 grows with load). Reports, for each autoscaler: the time to the
+first scale-out, the peak p95, the seconds the SLO is broken, errors, replica-hours and,
+with headroom:capacity.pricePerReplicaHour, the monthly cost.
+
+The service model comes from --results (a saved `headroom validate` report, fitted by the
+capacity model), else from headroom:capacity.replicaRps / serviceTimeMs, else (the local
+stack) from its workers and service time.
+
+--optimize searches minimum replicas, target utilization and the HPA scale-up policy for
+the cheapest settings that keep the SLO through the profile, and proposes them as a diff
+of the stack file (--diff-out, --write), each change explained with simulated figures.
+"""
+EXAMPLES = """\
+examples:
+  headroom plan --stack prod --profile spike
+  headroom plan --stack prod --traffic yesterday.csv --results out/demo/report.json --html plan.html
+  headroom plan --stack local --profile spike --optimize --diff-out plan.diff
+exit codes: 0 the SLO holds through the profile, 1 it breaks, 2 bad input
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "plan", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--profile", choices=("normal", "spike", "stress"), default="spike",
+                        help="a seed profile for the stack's SLO users (default: spike)")
+    source.add_argument("--traffic", type=Path, metavar="FILE", help="a CSV of timestamp,rps rows to replay instead")
+    parser.add_argument("--users", type=int, metavar="N", help="the profile's base users (default: the SLO's)")
+    parser.add_argument("--results", type=Path, metavar="FILE", help="fit the service model to a saved `headroom validate` report")
+    parser.add_argument("--autoscaler", choices=("hpa", "asg", "both"), default="both", help="which model to run (default: both)")
+    parser.add_argument("--optimize", action="store_true", help="search for the cheapest settings that keep the SLO")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan (timelines included) as JSON")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with charts")
+    parser.add_argument("--diff-out", type=Path, metavar="FILE", help="with --optimize: write the proposed change as a unified diff")
+    parser.add_argument("--write", action="store_true", help="with --optimize: apply the change to the stack file (atomically)")
+    parser.set_defaults(run=run)
+
+
+def _traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-untyped-def]
+    if args.traffic is not None:
+        return read_csv(args.traffic)
+    if args.users is not None and args.users < 1:
+        raise ConfigError(f"--users {args.users}: must be at least 1")
+    return profile(args.profile, config, args.users)
+
+
+def run(args: argparse.Namespace) -> int:
+    path, config = load_stack(args.stack, args.project_dir)
+    stack_name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    report = load_report(args.results) if args.results is not None else None
+    infra = InfraMetrics.from_dict(report["infrastructure"]) if report and report.get("infrastructure") else None
+    service = service_for(config, report, infra, str(path))
+    traffic = _traffic(args, config)
+    which = ("hpa", "asg") if args.autoscaler == "both" else (args.autoscaler,)
+    simulations = [simulate_stack(config, traffic, service, name) for name in which]
+    optimizations: list[Optimization] = []
+    if args.optimize:
+        optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
+        optimizations = [optimizers[name](config, traffic, service) for name in which]
+    document = plan_document(stack_name, str(path), traffic, service, slo_of(config), simulations, optimizations)
+    out.print(plan_table(document))
+    for optimization in optimizations:
+        out.print(optimization_table(document, optimization.autoscaler))
+    _write_outputs(args, document)
+    if optimizations:
+        _propose(args, path, stack_name, optimizations)
+    return 0 if document["holds"] else 1
+
+
+def _write_outputs(args: argparse.Namespace, document: dict) -> None:  # type: ignore[type-arg]
+    if args.json is not None:
+        write_atomically(args.json, json.dumps(document, indent=2))
+        err.print(f"wrote {args.json}")
+    if args.html is not None:
+        write_atomically(args.html, render_plan_html(document))
+        err.print(f"wrote {args.html}")
+
+
+def _propose(args: argparse.Namespace, path: Path, stack_name: str, optimizations: list[Optimization]) -> None:
+    changes = [change for o in optimizations for change in o.changes]
+    edit = StackEdit(path)
+    new_text = edit.apply(changes) if changes else edit.original
+    diff = edit.diff(new_text)
+    out.print(diff or "no change proposed: the stack's settings are already the cheapest that keep the SLO", markup=False)
+    for change in changes:
+        for command in change.pulumi_commands(stack_name):
+            out.print(f"  {command}", markup=False, highlight=False)
+    if args.diff_out is not None:
+        write_atomically(args.diff_out, diff)
+        err.print(f"wrote {args.diff_out}" + ("" if diff else " (empty: no change proposed)"))
+    if args.write and changes:
+        edit.write(new_text)
+        err.print(f"applied {len(changes)} change(s) to {path}")

@@ -1,0 +1,53 @@
+"""The plan as one JSON-ready document: what `headroom plan --json` writes and the renderers read."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .optimize import Optimization, Outcome
+from .service import PlanService
+from .simulate import Simulation, Slo
+from .traffic import Traffic
+
+FORMAT = "headroom-plan/1"
+MAX_POINTS = 1200
+"""Timelines longer than this are written every n-th second, so a 24-hour plan stays readable."""
+
+
+def plan_document(stack: str, stack_file: str, traffic: Traffic, service: PlanService, slo: Slo,
+                  simulations: list[Simulation], optimizations: list[Optimization] | None = None) -> dict[str, Any]:
+    every = max(1, -(-traffic.seconds // MAX_POINTS))
+    return {
+        "format": FORMAT,
+        "stack": stack,
+        "stack_file": stack_file,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "traffic": {"name": traffic.name, "description": traffic.description, "seconds": traffic.seconds,
+                    "closed_loop": traffic.closed_loop, "think_time_s": traffic.think_s},
+        "service": service.to_dict(),
+        "slo": {"p95_ms": slo.p95_ms, "error_rate_percent": slo.error_rate_percent},
+        "simulations": {sim.autoscaler: sim.to_dict(every) for sim in simulations},
+        "optimization": {o.autoscaler: _optimization(o) for o in optimizations or []},
+        "holds": all(sim.summary is not None and sim.summary.holds for sim in simulations),
+    }
+
+
+def _outcome(outcome: Outcome | None) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    setting = outcome.setting
+    return {
+        "min_replicas": setting.min_replicas, "target_percent": setting.target,
+        "scale_up": setting.scale_up.model_dump(by_alias=True, exclude_none=True) if setting.scale_up else None,
+        "scale_up_label": setting.scale_up_label, "summary": vars(outcome.summary),
+    }
+
+
+def _optimization(optimization: Optimization) -> dict[str, Any]:
+    return {
+        "evaluated": optimization.evaluated,
+        "current": _outcome(optimization.current),
+        "best": _outcome(optimization.best),
+        "changes": [{"path": c.path, "old": c.old, "new": c.new, "reason": c.reason} for c in optimization.changes],
+    }

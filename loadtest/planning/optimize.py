@@ -1,0 +1,140 @@
+"""The cheapest autoscaler settings that keep the SLO through a traffic profile.
+
+An exhaustive search, because the space is small and the simulator fast: for the
+HPA, every minimum from 1 to maxReplicas, target utilizations 30-80 % in steps of
+10 (above 80 % the HPA would hold replicas near saturation, where the p95 swings with
+every parameter's noise: the capacity model's 85 % planning ceiling), and the stack's own scale-up policy plus three faster ones; for the ASG, every
+minimum size and the same targets. Every candidate is simulated through the whole
+profile; the cheapest (fewest replica-hours) with no second in breach wins, ties
+going to the stack's own scale-up policy, then the higher target, then the lower
+minimum. maxReplicas/maxSize stay as they are: they are the budget's ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from infra.config import StackConfig
+from infra.config.schema import HpaPolicy, HpaScalingRules
+
+from ..stack_edit import ConfigChange
+from .asg import TargetTrackingSettings
+from .service import PlanService
+from .simulate import Summary, simulate_stack
+from .traffic import Traffic
+
+TARGETS = (30, 40, 50, 60, 70, 80)
+
+
+def _fast(percent: int, pods: int) -> HpaScalingRules:
+    return HpaScalingRules(
+        stabilization_window_seconds=0, select_policy="Max",
+        policies=[HpaPolicy(type="Percent", value=percent, period_seconds=15),
+                  HpaPolicy(type="Pods", value=pods, period_seconds=15)],
+    )
+
+
+SCALE_UP_OPTIONS: tuple[tuple[str, HpaScalingRules], ...] = (
+    ("Kubernetes' default: +100 % or +4 pods per 15 s", _fast(100, 4)),
+    ("+200 % or +8 pods per 15 s", _fast(200, 8)),
+    ("+400 % or +16 pods per 15 s", _fast(400, 16)),
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    min_replicas: int
+    target: int
+    scale_up: HpaScalingRules | None = None
+    scale_up_label: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    setting: Setting
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class Optimization:
+    autoscaler: str
+    current: Outcome
+    best: Outcome | None
+    evaluated: int
+    changes: list[ConfigChange]
+
+
+def _rank(outcome: Outcome, own_scale_up: HpaScalingRules | None) -> tuple[float, int, int, int]:
+    own = 0 if outcome.setting.scale_up is None or outcome.setting.scale_up == own_scale_up else 1
+    return (round(outcome.summary.replica_hours, 6), own, -outcome.setting.target, outcome.setting.min_replicas)
+
+
+def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService) -> Optimization:
+    hpa = config.hpa
+    options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
+
+    def run(setting: Setting) -> Outcome:
+        trial = hpa.model_copy(update={"min_replicas": setting.min_replicas, "target_cpu_utilization": setting.target,
+                                       "scale_up": setting.scale_up or hpa.scale_up})
+        return Outcome(setting, simulate_stack(config, traffic, service, "hpa", hpa=trial).summary)  # type: ignore[arg-type]
+
+    current = run(Setting(hpa.min_replicas, hpa.target_cpu_utilization, hpa.scale_up, "the stack's own"))
+    outcomes = [
+        run(Setting(low, target, rules, label))
+        for label, rules in options for target in TARGETS for low in range(1, hpa.max_replicas + 1)
+    ]
+    best = min((o for o in outcomes if o.summary.holds), key=lambda o: _rank(o, hpa.scale_up), default=None)
+    return Optimization("hpa", current, best, len(outcomes), _hpa_changes(config, current, best))
+
+
+def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService) -> Optimization:
+    asg = config.asg
+    base = TargetTrackingSettings.from_config(asg, config.capacity.instance_start_seconds)
+
+    def run(setting: Setting) -> Outcome:
+        trial = replace(base, min_size=setting.min_replicas, target_percent=setting.target)
+        return Outcome(setting, simulate_stack(config, traffic, service, "asg", asg=trial).summary)  # type: ignore[arg-type]
+
+    current = run(Setting(asg.min_size, round(asg.target_cpu)))
+    outcomes = [run(Setting(low, target)) for target in TARGETS for low in range(1, asg.max_size + 1)]
+    best = min((o for o in outcomes if o.summary.holds), key=lambda o: _rank(o, None), default=None)
+    return Optimization("asg", current, best, len(outcomes), _asg_changes(config, current, best))
+
+
+def _figures(outcome: Outcome) -> str:
+    s = outcome.summary
+    breach = "keeps the SLO" if s.holds else f"breaks it for {s.breach_seconds} s"
+    return f"{breach} (peak p95 {s.peak_p95_ms:.0f} ms), {s.replica_hours:.2f} replica-hours"
+
+
+def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None) -> list[ConfigChange]:
+    if best is None:
+        return []
+    why = f"simulated through the profile: now {_figures(current)}; proposed {_figures(best)}"
+    changes = []
+    hpa = config.hpa
+    if best.setting.min_replicas != hpa.min_replicas:
+        changes.append(ConfigChange("hpa", "minReplicas", hpa.min_replicas, best.setting.min_replicas, why))
+    if best.setting.target != hpa.target_cpu_utilization:
+        changes.append(ConfigChange("hpa", "targetCpuUtilization", hpa.target_cpu_utilization, best.setting.target, why))
+    rules = best.setting.scale_up
+    if rules is not None and rules != hpa.scale_up:
+        changes.append(ConfigChange("hpa", "scaleUp", hpa.scale_up.model_dump(by_alias=True, exclude_none=True),
+                                    rules.model_dump(by_alias=True, exclude_none=True), f"{best.setting.scale_up_label}; {why}"))
+    return changes
+
+
+def _asg_changes(config: StackConfig, current: Outcome, best: Outcome | None) -> list[ConfigChange]:
+    if best is None:
+        return []
+    why = f"simulated through the profile: now {_figures(current)}; proposed {_figures(best)}"
+    changes = []
+    asg = config.asg
+    if best.setting.min_replicas != asg.min_size:
+        changes.append(ConfigChange("asg", "minSize", asg.min_size, best.setting.min_replicas, why))
+        if asg.desired_capacity is not None and asg.desired_capacity < best.setting.min_replicas:
+            changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, best.setting.min_replicas,
+                                        "the initial size must not be below the new minimum"))
+    if best.setting.target != round(asg.target_cpu):
+        changes.append(ConfigChange("asg", "targetCpu", asg.target_cpu, float(best.setting.target), why))
+    return changes

@@ -1,0 +1,167 @@
+"""Traffic over time, one value per second: users who think (closed loop) or a request rate (open loop).
+
+The seed's profiles are users, as Locust runs them; the simulator turns users into a
+request rate each second with Little's law, U / (Z + R), R being the response time
+the simulated service gives at that moment, so a slow service is offered less. A
+recorded traffic file is a request rate: production's arrivals do not wait for
+production's responses.
+
+- normal: ramp to the SLO's users over its ramp time, hold to the end of its run time
+  (the seed's users, 1-3 s apart: Z = 2 s);
+- spike: the SLO's users steady for a minute, a surge to ``spikeFactor`` times them at
+  ``spikeUsersPerSecond`` (the seed's spike users, Z = 1 s), held ``spikeHoldSeconds``,
+  then back to the SLO's users long enough to watch the scale-in;
+- stress: as normal, with the seed's stress users (Z = 0.3 s);
+- a CSV file of ``timestamp,rps`` rows (seconds or ISO 8601 times; a header row is
+  allowed); each rate holds until the next row's time.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from infra.config import StackConfig
+from infra.errors import ConfigError
+
+from ..profiles import PROFILES
+
+MAX_TRAFFIC_SECONDS = 7 * 86_400
+SPIKE_LEAD_S = 60
+
+
+@dataclass(frozen=True)
+class Traffic:
+    name: str
+    description: str
+    users: tuple[float, ...] = ()
+    """Users per second (closed loop); empty for a rate file."""
+    think_s: float = 0.0
+    rates: tuple[float, ...] = ()
+    """Requests per second (open loop); empty for a user profile."""
+
+    @property
+    def closed_loop(self) -> bool:
+        return bool(self.users)
+
+    @property
+    def seconds(self) -> int:
+        return len(self.users) or len(self.rates)
+
+    def offered(self, second: int, response_s: float) -> float:
+        """The request rate in ``second``: the file's, or Little's law on the users."""
+        if self.users:
+            return self.users[second] / (self.think_s + response_s)
+        return self.rates[second]
+
+
+def _ramp(users: float, ramp_s: float, hold_until_s: float) -> list[float]:
+    total = max(1, math.ceil(hold_until_s))
+    if ramp_s <= 0:
+        return [float(users)] * total
+    return [min(float(users), users * (t + 1) / ramp_s) for t in range(total)]
+
+
+def profile(name: str, config: StackConfig, users: int | None = None) -> Traffic:
+    """One of the seed's profiles, for this stack's SLO (and ``users`` if given)."""
+    slo, capacity = config.slo, config.capacity
+    count = users if users is not None else slo.users
+    if name == "spike":
+        return _spike(config, count)
+    spec = PROFILES[name]
+    timeline = _ramp(count, slo.ramp_duration_seconds, slo.run_seconds)
+    return Traffic(
+        name, f"{spec.description}; {count} users over {slo.ramp_duration_seconds:g} s, held to {slo.run_seconds:g} s",
+        users=tuple(timeline), think_s=spec.mean_think_time_s,
+    )
+
+
+def _spike(config: StackConfig, base: int) -> Traffic:
+    capacity = config.capacity
+    peak = math.ceil(base * capacity.spike_factor)
+    surge_s = (peak - base) / capacity.spike_users_per_second
+    tail_s = max(capacity.spike_hold_seconds, config.hpa.scale_down.stabilization_window_seconds + 120)
+    timeline: list[float] = [float(base)] * SPIKE_LEAD_S
+    timeline += [min(peak, base + capacity.spike_users_per_second * (t + 1)) for t in range(math.ceil(surge_s))]
+    timeline += [float(peak)] * capacity.spike_hold_seconds
+    timeline += [float(base)] * tail_s
+    return Traffic(
+        "spike",
+        f"{base} users, then a surge to {peak} at {capacity.spike_users_per_second:g} users/s held "
+        f"{capacity.spike_hold_seconds} s, then {base} again for {tail_s} s (users {PROFILES['spike'].wait_min_s:g}-"
+        f"{PROFILES['spike'].wait_max_s:g} s apart)",
+        users=tuple(timeline), think_s=PROFILES["spike"].mean_think_time_s,
+    )
+
+
+def locust_run(name: str, users: int, spawn_rate: float, run_time_s: float) -> Traffic:
+    """What a `headroom validate` run offers: ``users`` started at ``spawn_rate``, held to the run time."""
+    spec = PROFILES[name]
+    return Traffic(
+        f"validate --profile {name}", f"{users} users at {spawn_rate:g}/s for {run_time_s:g} s",
+        users=tuple(_ramp(users, users / spawn_rate, run_time_s)), think_s=spec.mean_think_time_s,
+    )
+
+
+def read_csv(path: Path) -> Traffic:
+    """A recorded traffic file, resampled to one rate per second (each row's rate holds until the next row)."""
+    rows = _parse_rows(path)
+    if len(rows) < 1:
+        raise ConfigError(f"{path}: no traffic rows (expected lines of timestamp,rps)")
+    start = rows[0][0]
+    step = rows[1][0] - rows[0][0] if len(rows) > 1 else 1.0
+    end = rows[-1][0] + step
+    if end - start > MAX_TRAFFIC_SECONDS:
+        raise ConfigError(f"{path}: the file spans {end - start:.0f} s; at most {MAX_TRAFFIC_SECONDS} s (7 days) can be simulated")
+    rates: list[float] = []
+    index = 0
+    for second in range(math.ceil(end - start)):
+        while index + 1 < len(rows) and rows[index + 1][0] - start <= second:
+            index += 1
+        rates.append(rows[index][1])
+    return Traffic(path.name, f"recorded traffic from {path} ({len(rows)} rows over {len(rates)} s)", rates=tuple(rates))
+
+
+def _parse_rows(path: Path) -> list[tuple[float, float]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"--traffic {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--traffic {path}: cannot read it: {error}") from None
+    rows: list[tuple[float, float]] = []
+    for number, fields in enumerate(csv.reader(text.splitlines()), start=1):
+        if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#"):
+            continue
+        if len(fields) != 2:
+            raise ConfigError(f"{path}:{number}: expected two columns, timestamp,rps; got {len(fields)}: {','.join(fields)!r}")
+        if not rows and not _is_number(fields[1]):
+            continue  # a header row
+        rows.append(_parse_row(path, number, fields[0].strip(), fields[1].strip()))
+        if len(rows) > 1 and rows[-1][0] <= rows[-2][0]:
+            raise ConfigError(f"{path}:{number}: timestamp {fields[0].strip()!r} is not after the previous row's; rows must be in time order")
+    return rows
+
+
+def _parse_row(path: Path, number: int, stamp: str, rate: str) -> tuple[float, float]:
+    if not _is_number(rate) or not math.isfinite(float(rate)) or float(rate) < 0:
+        raise ConfigError(f"{path}:{number}: rps {rate!r} must be a number >= 0 (requests per second)")
+    if _is_number(stamp):
+        return float(stamp), float(rate)
+    try:
+        return datetime.fromisoformat(stamp).timestamp(), float(rate)
+    except ValueError:
+        raise ConfigError(
+            f"{path}:{number}: timestamp {stamp!r} must be seconds or an ISO 8601 time (2026-11-28T09:00:00Z)"
+        ) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

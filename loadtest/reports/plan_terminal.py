@@ -1,0 +1,52 @@
+"""The plan in the terminal: one row per autoscaler, then the optimizer's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+LABELS = {"hpa": "HPA", "asg": "ASG"}
+
+
+def plan_table(document: dict[str, Any]) -> Group:
+    slo = document["slo"]
+    title = Text(f"headroom plan: {document['stack']} — {document['traffic']['description']}", style="bold")
+    service = document["service"]
+    model = Text(f"service: {service['capacity_rps']:.1f} req/s per replica, {service['concurrency']} in service at once, "
+                 f"mean {service['service_mean_ms']:.1f} ms ({service['source']})", style="dim")
+    table = Table(title=f"SLO: p95 < {slo['p95_ms']:g} ms, errors < {slo['error_rate_percent']:g} %")
+    for column in ("autoscaler", "first scale-out", "peak p95", "s in breach", "errors", "replica-h", "mean/peak", "monthly"):
+        table.add_column(column, justify="left" if column == "autoscaler" else "right")
+    for name, sim in document["simulations"].items():
+        s = sim["summary"]
+        table.add_row(
+            LABELS.get(name, name),
+            f"{s['first_scale_out_s']} s" if s["first_scale_out_s"] is not None else "none",
+            f"{s['peak_p95_ms']:.0f} ms",
+            Text(str(s["breach_seconds"]), style="green" if s["holds"] else "bold red"),
+            f"{s['error_percent']:.2f} %",
+            f"{s['replica_hours']:.2f}",
+            f"{s['mean_replicas']:.1f}/{s['peak_replicas']}",
+            f"{s['monthly_cost']:.2f}" if s["monthly_cost"] is not None else "-",
+        )
+    verdict = Text("the SLO holds through the profile" if document["holds"] else "the SLO breaks during the profile",
+                   style="bold green" if document["holds"] else "bold red")
+    return Group(title, model, table, verdict)
+
+
+def optimization_table(document: dict[str, Any], autoscaler: str) -> Group:
+    opt = document["optimization"][autoscaler]
+    label = LABELS.get(autoscaler, autoscaler)
+    best = opt["best"]
+    if best is None:
+        return Group(Text(f"{label}: none of {opt['evaluated']} settings within the maximum keeps the SLO through this "
+                          "profile; raise the maximum or make the service faster", style="bold red"))
+    s = best["summary"]
+    parts = [Text(f"{label}: cheapest of {opt['evaluated']} settings that keep the SLO: minimum {best['min_replicas']}, "
+                  f"target {best['target_percent']} %" + (f", scale-up {best['scale_up_label']}" if best["scale_up_label"] else "")
+                  + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms", style="bold")]
+    parts += [Text(f"  {c['path']}: {c['old']} -> {c['new']}  ({c['reason']})") for c in opt["changes"]]
+    return Group(*parts)
