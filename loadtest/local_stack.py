@@ -23,7 +23,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
+
 from infra.config import StackConfig, Upstream
+from infra.errors import ConfigError
 from infra.render import NginxRuntime, render_nginx_conf, write_atomically
 
 from .errors import LocalStackError
@@ -31,6 +34,7 @@ from .processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
 from .reference import ServiceBehaviour
 
 READY_TIMEOUT_S = 20.0
+MAX_LOCAL_REPLICAS = 32
 HEALTH_TIMEOUT_S = 20.0
 
 
@@ -70,6 +74,8 @@ class StackState:
     nginx_port: int
     replicas: list[dict[str, int]] = field(default_factory=list)
     started_at: float = 0.0
+    autoscale: bool = False
+    """The HPA model runs over the replicas (`local up --autoscale`); its timeline is autoscale.jsonl."""
 
     @property
     def pids(self) -> list[int]:
@@ -96,12 +102,17 @@ def http_get_json(url: str, timeout: float = 2.0) -> Any:
 class LocalStack:
     """Start, watch and stop one local stack. Use as a context manager: it always cleans up."""
 
-    def __init__(self, name: str, config: StackConfig, runtime_dir: Path) -> None:
+    def __init__(self, name: str, config: StackConfig, runtime_dir: Path, autoscale: bool = False) -> None:
         self.name = name
         self.config = config
         self.runtime_dir = runtime_dir
+        self.autoscale = autoscale
         self.state_path = runtime_dir / "state.json"
         self.replicas: list[tuple[subprocess.Popen[Any], int]] = []
+        self.serving_ports: list[int] = []
+        self._replicas_started = 0
+        self._autoscaler: Any = None
+        """The replicas nginx sends traffic to; an autoscaled replica joins once its start delay passed."""
         self.nginx: subprocess.Popen[Any] | None = None
         self.nginx_port = config.local.nginx_port or 0
         self._nginx_conf = runtime_dir / "nginx.conf"
@@ -115,13 +126,20 @@ class LocalStack:
     def start(self) -> StackState:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         self._refuse_if_running()
+        if self.autoscale and self.config.hpa.max_replicas > MAX_LOCAL_REPLICAS:
+            raise ConfigError(
+                f"headroom:hpa.maxReplicas is {self.config.hpa.max_replicas}; the autoscaled local stack runs at most "
+                f"{MAX_LOCAL_REPLICAS} replicas on this machine"
+            )
         try:
-            for _ in range(self.config.local.replicas):
-                self._start_replica()
+            for _ in range(self.initial_replicas):
+                self.serving_ports.append(self._start_replica())
             self._start_nginx()
             self._wait_healthy()
             state = self.state()
             state.save(self.state_path)
+            if self.autoscale:
+                self._start_autoscaler()
             return state
         except OSError as error:
             self.stop()
@@ -131,12 +149,16 @@ class LocalStack:
             raise
 
     def stop(self) -> None:
-        """Stop nginx, then the replicas; remove the state file. Safe to call twice."""
+        """Stop the autoscaler, nginx, then the replicas; remove the state file. Safe to call twice."""
+        if self._autoscaler is not None:
+            self._autoscaler.stop()
+            self._autoscaler = None
         if self.nginx is not None:
             stop_all([self.nginx], grace_seconds=10)
             self.nginx = None
         stop_all([process for process, _ in self.replicas], grace_seconds=10)
         self.replicas.clear()
+        self.serving_ports.clear()
         self.state_path.unlink(missing_ok=True)
         (self.runtime_dir / "nginx.pid").unlink(missing_ok=True)
 
@@ -157,13 +179,62 @@ class LocalStack:
             nginx_port=self.nginx_port,
             replicas=[{"pid": process.pid, "port": port} for process, port in self.replicas],
             started_at=time.time(),
+            autoscale=self.autoscale,
         )
+
+    def _start_autoscaler(self) -> None:
+        # Imported here: the autoscaler drives this class, and imports it.
+        from .autoscaler import LocalAutoscaler
+
+        self._autoscaler = LocalAutoscaler(self)
+        self._autoscaler.start()
+
+    @property
+    def initial_replicas(self) -> int:
+        """local.replicas, or with autoscaling the HPA's minimum (the count it would start from)."""
+        return self.config.hpa.min_replicas if self.autoscale else self.config.local.replicas
 
     # replicas --------------------------------------------------------------------
 
-    def _start_replica(self) -> None:
+    def add_replica(self) -> int:
+        """Start one more replica and return its port; nginx does not send it traffic until ``serve``."""
+        port = self._start_replica()
+        self.state().save(self.state_path)
+        return port
+
+    def serve(self, port: int) -> None:
+        self.serving_ports.append(port)
+        self.reload_nginx()
+
+    def retire(self, port: int, drain_timeout_s: float = 30.0) -> None:
+        """Take a replica out of nginx, let nginx's old workers finish its requests, then stop it."""
+        if port in self.serving_ports:
+            self.serving_ports.remove(port)
+            self.reload_nginx()
+            self._wait_old_workers(drain_timeout_s)
+        process = next(p for p, q in self.replicas if q == port)
+        stop_all([process], grace_seconds=10)
+        self.replicas = [(p, q) for p, q in self.replicas if q != port]
+        self.state().save(self.state_path)
+
+    def _wait_old_workers(self, timeout_s: float) -> None:
+        """After a reload, nginx's old workers exit once their in-flight requests are done."""
+        assert self.nginx is not None
+        deadline = time.monotonic() + timeout_s
+        try:
+            master = psutil.Process(self.nginx.pid)
+            while time.monotonic() < deadline:
+                workers = [c for c in master.children() if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+                if len(workers) <= 1 and time.monotonic() > deadline - timeout_s + 0.5:
+                    return
+                time.sleep(0.1)
+        except psutil.Error:
+            return
+
+    def _start_replica(self) -> int:
         behaviour = json.dumps({k: v for k, v in asdict(behaviour_for(self.config)).items() if not k.startswith("_")})
-        index = len(self.replicas)
+        index = self._replicas_started
+        self._replicas_started += 1
         process = spawn(
             [sys.executable, "-m", "loadtest.reference", "--port", "0", "--behaviour", behaviour],
             log_path=self.runtime_dir / f"replica-{index}.log",
@@ -172,6 +243,7 @@ class LocalStack:
         self.replicas.append((process, 0))  # registered before it is ready, so stop() finds it
         port = self._read_ready_port(process, index)
         self.replicas[-1] = (process, port)
+        return port
 
     def _read_ready_port(self, process: subprocess.Popen[Any], index: int) -> int:
         assert process.stdout is not None
@@ -205,7 +277,7 @@ class LocalStack:
 
     def render_nginx_conf(self) -> str:
         """The stack's own nginx.conf, with the running replicas as its upstreams."""
-        upstreams = [Upstream(host="127.0.0.1", port=port) for _, port in self.replicas]
+        upstreams = [Upstream(host="127.0.0.1", port=port) for port in self.serving_ports]
         balancer = self.config.load_balancer.model_copy(update={"upstreams": upstreams})
         return render_nginx_conf(self.config.model_copy(update={"load_balancer": balancer}), self.nginx_runtime())
 

@@ -15,15 +15,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.config import StackConfig
 from infra.errors import ConfigError
 
+from .autoscaler import read_timeline
 from .generator_load import judge_generator
 from .local_stack import LocalStack, StackState, running_state, runtime_dir_for
 from .metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
 from .measurement import Measurement
 from .plan_check import check_plan
+from .planning.compare import compare
 from .profiles import PROFILES, Profile
 from .report import RunInfo, ValidationReport, build_report
 from .runner import LoadPlan, ProgressCallback, RunOutcome, run_load
@@ -44,6 +47,8 @@ class ValidationRequest:
     remote_workers: int = 0
     master_bind_host: str = "127.0.0.1"
     window_s: float = 5.0
+    autoscale: bool = False
+    """Start the local stack (when none is running) with the HPA model as its controller."""
 
     @property
     def profile_spec(self) -> Profile:
@@ -118,7 +123,7 @@ def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]
     if state is not None:
         yield state.url, state
         return
-    with LocalStack(request.stack_name, request.config, runtime) as stack:
+    with LocalStack(request.stack_name, request.config, runtime, autoscale=request.autoscale) as stack:
         yield stack.url, stack.state()
 
 
@@ -165,8 +170,18 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
         measurement, plan, slo, judge_generator(outcome.cpu_samples),
     )
     report.extras["infrastructure"] = infra.to_dict()
+    if local_state is not None and local_state.autoscale:
+        report.extras["autoscaling"] = _autoscaling(request, measurement)
     (workdir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return ValidationRun(report, infra, workdir)
+
+
+def _autoscaling(request: ValidationRequest, measurement: Measurement) -> dict[str, Any]:
+    """The autoscaler's real replica timeline over the run, next to the simulator's prediction."""
+    rows = read_timeline(runtime_dir_for(request.stack_path, request.stack_name), measurement.started_at - 20,
+                         measurement.stopped_at)
+    return compare(rows, measurement.started_at, request.config, request.profile, request.effective_users,
+                   request.effective_spawn_rate, request.effective_run_time_s)
 
 
 def _load_and_measure(

@@ -27,6 +27,10 @@ least_conn over the replicas, all on 127.0.0.1.
 
   up      start it and wait until healthy; stays in the foreground until Ctrl-C
           (or SIGTERM), then stops everything. --detach leaves it running.
+          --autoscale starts headroom:hpa.minReplicas replicas and runs the HPA
+          model over them every 15 s: replicas start and stop as a Kubernetes
+          HPA would decide, each joining nginx podStartSeconds after it starts;
+          nginx reloads gracefully, so no in-flight request is lost.
   status  show what runs, its URL and each replica's utilization
           (exit 0 when running and healthy, 1 otherwise)
   down    stop a detached (or another terminal's) local stack
@@ -38,6 +42,7 @@ EXAMPLES = """\
 examples:
   headroom local up --stack local            # Ctrl-C to stop
   headroom local up --stack local --detach && headroom validate --stack local
+  headroom local up --stack local --autoscale --detach && headroom validate --stack local --profile spike
   headroom local status --stack local
   headroom local down --stack local
 """
@@ -51,6 +56,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     )
     parser.add_argument("action", choices=("up", "down", "status"))
     parser.add_argument("--detach", action="store_true", help="with up: start in the background and return")
+    parser.add_argument("--autoscale", action="store_true",
+                        help="with up: run the HPA model as a controller over the replicas (headroom:hpa settings)")
     parser.set_defaults(run=run)
 
 
@@ -63,19 +70,20 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "down":
         return down(name, runtime)
     if args.detach:
-        return up_detached(name, path, runtime)
-    return up_foreground(name, config, runtime)
+        return up_detached(name, path, runtime, args.autoscale)
+    return up_foreground(name, config, runtime, args.autoscale)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def up_foreground(name: str, config, runtime: Path) -> int:  # type: ignore[no-untyped-def]
+def up_foreground(name: str, config, runtime: Path, autoscale: bool = False) -> int:  # type: ignore[no-untyped-def]
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `local down` stops us like Ctrl-C does
-    with LocalStack(name, config, runtime) as stack:
+    with LocalStack(name, config, runtime, autoscale=autoscale) as stack:
         state = stack.state()
-        out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas); Ctrl-C to stop")
+        scaling = f", autoscaled {config.hpa.min_replicas}-{config.hpa.max_replicas}" if autoscale else ""
+        out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas{scaling}); Ctrl-C to stop")
         out.print(state_table(state))
         try:
             while True:
@@ -85,13 +93,13 @@ def up_foreground(name: str, config, runtime: Path) -> int:  # type: ignore[no-u
     return 0
 
 
-def up_detached(name: str, path: Path, runtime: Path) -> int:
+def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False) -> int:
     existing = running_state(runtime)
     if existing is not None:
         raise LocalStackError(f"local stack {name!r} is already running at {existing.url}")
     runtime.mkdir(parents=True, exist_ok=True)
     supervisor = spawn(
-        [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path)],
+        [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path), *(["--autoscale"] if autoscale else [])],
         log_path=runtime / "supervisor.log",
         new_session=True,
         die_with_parent=False,  # it must outlive this command

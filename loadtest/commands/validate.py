@@ -83,6 +83,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     ramp.add_argument("--spawn-rate", type=float, metavar="R", help="users started per second")
     ramp.add_argument("--ramp", type=_duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
     parser.add_argument("--run-time", type=_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    parser.add_argument("--autoscale", action="store_true",
+                        help="local stack only: start it with the HPA model as its controller (as `local up --autoscale`); "
+                             "the report shows the real replica timeline next to the simulator's prediction")
     parser.add_argument("--workers", type=_non_negative_int, default=0, metavar="N", help="run Locust as a master with N local worker processes")
     parser.add_argument("--remote-workers", type=_non_negative_int, default=0, metavar="M",
                         help="also wait for M workers started on other hosts (see docs/cli.md)")
@@ -113,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         remote_workers=args.remote_workers,
         master_bind_host=args.master_bind_host,
         window_s=args.window,
+        autoscale=args.autoscale,
     )
     request.check()
     err.print(

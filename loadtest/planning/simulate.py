@@ -90,8 +90,10 @@ class HpaDriver:
     name = "hpa"
 
     def __init__(self, config: HpaConfig, cpu_request_m: int, pod_start_s: float, initial: int | None = None,
-                 calculator: ReplicaCalculator | None = None) -> None:
-        self.hpa = HorizontalPodAutoscaler(config, calculator or _calculator(config))
+                 calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0) -> None:
+        self.hpa = HorizontalPodAutoscaler(config, calculator or calculator_for(config))
+        self.sync_phase_s = sync_phase_s
+        """The first sync's second: a real controller's clock need not start with the traffic."""
         self.request_m = cpu_request_m
         self.pod_start_s = pod_start_s
         self.pods: list[_PodRecord] = []
@@ -113,7 +115,7 @@ class HpaDriver:
 
     def tick(self, now: int, utilization: float) -> tuple[int, int, str] | None:
         self._recent.append(utilization)
-        if now % SYNC_PERIOD_S:
+        if (now - self.sync_phase_s) % SYNC_PERIOD_S:
             return None
         average = sum(self._recent) / len(self._recent)
         pods, metrics = [], {}
@@ -137,7 +139,7 @@ class HpaDriver:
         return current, decision.desired, f"{decision.reason} {detail}".strip()
 
 
-def _calculator(config: HpaConfig) -> ReplicaCalculator:
+def calculator_for(config: HpaConfig) -> ReplicaCalculator:
     up, down = config.scale_up.tolerance, config.scale_down.tolerance
     return ReplicaCalculator(Tolerances(0.1 if down is None else down, 0.1 if up is None else up))
 

@@ -43,6 +43,12 @@ def charts_for(report: dict[str, Any]) -> list[str]:
             "percentile", "milliseconds", threshold=(f"SLO p95 < {slo_p95:g} ms", slo_p95), x_ticks=ticks,
             chart_id="chart-distribution",
         ))
+    scaling = report.get("autoscaling")
+    if scaling and scaling["measured_replicas"]:
+        charts.append(line_chart("Replicas: the autoscaled local stack against the simulator", [
+            Series("measured", [(float(t), float(v)) for t, v in enumerate(scaling["measured_replicas"])]),
+            Series("simulated", [(float(t), float(v)) for t, v in enumerate(scaling["predicted_replicas"])], "#ea580c"),
+        ], "seconds since start", "replicas", chart_id="chart-autoscaling"))
     return charts
 
 

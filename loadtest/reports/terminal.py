@@ -93,7 +93,19 @@ def summary(report: dict[str, Any]) -> Group:
     )
     status = Text.assemble(("Verdict: ", "bold"), (verdict["status"], STATUS_STYLE[verdict["status"]]))
     reasons = [Text(f"  - {reason}") for reason in verdict["reasons"]]  # Text: no markup in reasons
-    return Group(criteria, endpoints, totals, status, *reasons)
+    return Group(criteria, endpoints, totals, *_autoscaling(report), status, *reasons)
+
+
+def _autoscaling(report: dict[str, Any]) -> list[Text]:
+    scaling = report.get("autoscaling")
+    if not scaling or not scaling["measured_replicas"]:
+        return []
+    measured, predicted = scaling["measured_replicas"], scaling["predicted_replicas"]
+    return [Text(
+        f"autoscaling: replicas {measured[0]} -> max {max(measured)} measured, {predicted[0]} -> max {max(predicted)} "
+        f"simulated; largest difference {scaling['max_difference']} replica(s), "
+        f"{scaling['seconds_beyond_one']} s more than one apart"
+    )]
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}

@@ -1,0 +1,59 @@
+"""The autoscaled local stack's real replica timeline next to the simulator's prediction for the same run.
+
+The prediction simulates exactly the load the run offered (the Locust users, their
+spawn rate and think time) on the local stack's service model, through the same HPA
+model, starting from the replicas the stack had when the run began and syncing on
+the controller's own 15 s clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.config import StackConfig
+from infra.config.types import cpu_millicores, duration_seconds
+
+from .hpa import SYNC_PERIOD_S
+from .service import from_stack
+from .simulate import HpaDriver, simulate, slo_of
+from .traffic import locust_run
+
+
+def per_second(rows: list[dict[str, Any]], started_at: float, seconds: int, key: str) -> list[int]:
+    """The latest row's ``key`` at each second of the run."""
+    values, index, current = [], 0, rows[0][key] if rows else 0
+    for second in range(seconds):
+        while index < len(rows) and rows[index]["t"] <= started_at + second + 0.5:
+            current = rows[index][key]
+            index += 1
+        values.append(int(current))
+    return values
+
+
+def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, profile: str, users: int,
+            spawn_rate: float, run_time_s: float) -> dict[str, Any]:
+    seconds = int(run_time_s)
+    measured = per_second(rows, started_at, seconds, "replicas")
+    syncs = [row["t"] - started_at for row in rows if row.get("sync")]
+    phase = int(round(syncs[0])) % int(SYNC_PERIOD_S) if syncs else 0
+    service = from_stack(config)
+    assert service is not None, "the local stack always has a service model"
+    driver = HpaDriver(config.hpa, cpu_millicores(config.service.cpu_request), config.capacity.pod_start_seconds,
+                       initial=measured[0] if measured else None, sync_phase_s=phase)
+    traffic = locust_run(profile, users, spawn_rate, seconds)
+    simulation = simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout))
+    predicted = simulation.replicas[:seconds]
+    differences = [abs(a - b) for a, b in zip(measured, predicted, strict=False)]
+    return {
+        "measured_replicas": measured,
+        "predicted_replicas": predicted,
+        "measured_serving": per_second(rows, started_at, seconds, "serving"),
+        "predicted_serving": simulation.serving[:seconds],
+        "max_difference": max(differences, default=0),
+        "seconds_beyond_one": sum(1 for d in differences if d > 1),
+        "measured_actions": [{"at": round(r["t"] - started_at, 1), "replicas": r["replicas"], "action": r["action"]}
+                             for r in rows if "action" in r],
+        "predicted_actions": [vars(a) for a in simulation.actions],
+        "sync_phase_s": phase,
+        "service": service.to_dict(),
+    }
