@@ -1,0 +1,163 @@
+"""The planner on a synthetic service with a known capacity: timelines and breach windows known by construction.
+
+The service: 100 req/s per replica (10 slots of 100 ms). The traffic is open loop
+(a rate file), so the offered load does not depend on the model being tested.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import headroom
+
+from infra.config import config_from_keys
+from infra.errors import ConfigError
+from loadtest.planning.optimize import optimize_hpa
+from loadtest.planning.service import PlanService
+from loadtest.planning.simulate import HpaDriver, Slo, serve, simulate, simulate_stack
+from loadtest.planning.traffic import Traffic, profile, read_csv
+
+SERVICE = PlanService(capacity_rps=100.0, concurrency=10, service_mean_s=0.1, service_sigma=0.3, source="synthetic")
+SLO = Slo(p95_ms=500.0, error_rate_percent=5.0)
+
+
+def stack(**sections: dict) -> object:  # type: ignore[type-arg]
+    keys = {"headroom:deploy": {"aws": False, "kubernetes": False}, "headroom:capacity": {"podStartSeconds": 10}}
+    keys.update({f"headroom:{name}": value for name, value in sections.items()})
+    return config_from_keys(keys, source="test")
+
+
+def step_traffic(before: float, after: float, at: int, seconds: int) -> Traffic:
+    return Traffic("step", "a step", rates=tuple(before if t < at else after for t in range(seconds)))
+
+
+def test_serve_is_the_queue_below_capacity_and_a_fluid_backlog_above() -> None:
+    calm = serve(SERVICE, 2, 100.0, 0.0, 60.0)
+    assert calm.utilization == pytest.approx(0.5) and calm.errors == 0 and calm.backlog == 0
+    assert 100 < calm.p95_ms < 500  # about the 100 ms service time's own p95, little queueing at 50 %
+    over = serve(SERVICE, 1, 160.0, 0.0, 60.0)
+    assert over.served_rps == 100 and over.backlog == pytest.approx(60) and over.utilization == 1
+    assert over.p95_ms == pytest.approx(SERVICE.tables(1)[0][-1] + 600)  # + 60 waiting / 100 per s
+    timed_out = serve(SERVICE, 1, 100.0, 1000.0, 2.0)  # 1100 waiting, 100 served, at most 2 s x 100 may wait
+    assert timed_out.errors == pytest.approx(800) and timed_out.backlog == pytest.approx(200)
+    nobody = serve(SERVICE, 0, 50.0, 0.0, 60.0)
+    assert nobody.errors == 50 and math.isinf(nobody.p95_ms)
+
+
+def test_step_load_breach_window_and_replica_timeline() -> None:
+    """40 -> 160 req/s at t = 100 on one replica (capacity 100), HPA target 50 %, pods serve 10 s after creation.
+
+    By construction: the breach starts at 100 (one replica saturates, 60 req/s queue up, 0.6 s of wait
+    after one second); the first sync after the step, t = 105, sees 15 s averaging 64 % (9 s at 40 %,
+    6 s at 100 %) and asks for ceil(1.28) = 2; the new pod serves from 115; at t = 120 its metric is not
+    one window old yet, so it counts at 0 % and the ratio (100 % + 0 %) / 2 / 50 % = 1.0 holds at 2; the
+    900 requests queued by 115 drain at 200 - 160 = 40 req/s, so the breach is over by 115 + 22.5 s.
+    """
+    config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50})
+    traffic = step_traffic(40.0, 160.0, 100, 400)
+    result = simulate(traffic, SERVICE, HpaDriver(config.hpa, 500, 10.0), SLO, 60.0)
+    breach = [t for t, p95 in enumerate(result.p95_ms) if p95 > SLO.p95_ms]
+    assert breach[0] == 100
+    assert result.actions[0].at == 105 and (result.actions[0].old, result.actions[0].new) == (1, 2)
+    assert result.serving[114] == 1 and result.serving[115] == 2
+    assert result.replicas[120] == 2
+    assert max(breach) < 115 + 23
+    assert result.summary is not None and result.summary.breach_seconds == len(breach)
+    assert result.summary.first_scale_out_s == 105
+
+
+def test_asg_reacts_after_three_minutes_on_the_same_step() -> None:
+    config = stack(asg={"minSize": 1, "maxSize": 6, "desiredCapacity": 1, "targetCpu": 50, "instanceWarmup": "60s"},
+                   capacity={"podStartSeconds": 10, "instanceStartSeconds": 30})
+    result = simulate_stack(config, step_traffic(40.0, 160.0, 100, 900), SERVICE, "asg")  # type: ignore[arg-type]
+    # One-minute datapoints: the one closing at 120 s averages 40 s at 40 % and 20 s saturated, 60 %; the
+    # alarm needs it and the two after it, so it fires as the datapoint closing at 240 s (the end of
+    # second 239) completes. One warm instance at 100 % for a 50 % target: ceil(2.0) = 2.
+    assert (result.actions[0].at, result.actions[0].new) == (239, 2)
+    assert result.serving[269] == 1 and result.serving[270] == 2  # launched at 240, InService 30 s later
+
+
+def test_optimize_finds_the_known_cheapest_minimum() -> None:
+    """A steady 250 req/s for 10 minutes: with 100 req/s replicas, 3 are the fewest that serve it (83 %).
+
+    Any smaller minimum starts saturated and breaks the SLO until the HPA catches up, so the cheapest
+    setting that keeps the SLO from the first second is minReplicas 3 at a target that does not scale
+    it out (3 x 83 % / target within tolerance, or below the target: 80 %).
+    """
+    config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50})
+    traffic = Traffic("steady", "steady", rates=(250.0,) * 600)
+    result = optimize_hpa(config, traffic, SERVICE)  # type: ignore[arg-type]
+    assert result.best is not None
+    assert result.best.setting.min_replicas == 3 and result.best.setting.target == 80
+    assert result.best.summary.breach_seconds == 0 and result.best.summary.replica_hours == pytest.approx(3 * 600 / 3600)
+    assert not result.current.summary.holds
+    paths = {change.path: change.new for change in result.changes}
+    assert paths == {"headroom:hpa.minReplicas": 3, "headroom:hpa.targetCpuUtilization": 80}
+
+
+def test_profiles_follow_the_stack() -> None:
+    config = stack(slo={"users": 100, "rampSeconds": 10, "runTime": "60s"},
+                   capacity={"spikeFactor": 3, "spikeUsersPerSecond": 20, "spikeHoldSeconds": 30})
+    normal = profile("normal", config)  # type: ignore[arg-type]
+    assert normal.seconds == 60 and normal.users[9] == 100 and normal.users[4] == 50 and normal.think_s == 2.0
+    spike = profile("spike", config)  # type: ignore[arg-type]
+    assert spike.users[0] == 100 and max(spike.users) == 300 and spike.think_s == 1.0
+    surge_start = spike.users.index(120.0)
+    assert spike.users[surge_start + 9] == 300  # +20 users/s: 100 -> 300 in 10 s
+    assert spike.users[-1] == 100
+    assert profile("stress", config).think_s == pytest.approx(0.3)  # type: ignore[arg-type]
+
+
+def test_traffic_csv_resamples_and_reports_bad_rows(tmp_path: Path) -> None:
+    good = tmp_path / "traffic.csv"
+    good.write_text("timestamp,rps\n0,10\n60,20\n120,5\n")
+    traffic = read_csv(good)
+    assert traffic.seconds == 180 and traffic.rates[59] == 10 and traffic.rates[60] == 20 and traffic.rates[179] == 5
+    iso = tmp_path / "iso.csv"
+    iso.write_text("2026-11-28T09:00:00+00:00,1\n2026-11-28T09:00:10+00:00,2\n")
+    assert read_csv(iso).seconds == 20
+    for body, message in [
+        ("0,10\n0,20\n", "traffic.csv:2: timestamp '0' is not after"),
+        ("0,ten\n", None),  # a header row with a non-number is skipped, then nothing is left
+        ("0,10\n5,-3\n", "traffic.csv:2: rps '-3' must be a number >= 0"),
+        ("yesterday,10\n1,5\n", "traffic.csv:1: timestamp 'yesterday' must be seconds or an ISO 8601"),
+        ("0,10,3\n", "traffic.csv:1: expected two columns"),
+    ]:
+        bad = tmp_path / "traffic.csv"
+        bad.write_text(body)
+        with pytest.raises(ConfigError, match=message or "no traffic rows"):
+            read_csv(bad)
+
+
+def test_plan_cli(local_stack_file, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stack_file = local_stack_file()
+    result = headroom("plan", "--stack", str(stack_file), "--profile", "normal", "--users", "100",
+                      "--json", str(tmp_path / "plan.json"), "--html", str(tmp_path / "plan.html"))
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "plan.json").read_text())
+    assert document["format"] == "headroom-plan/1" and set(document["simulations"]) == {"hpa", "asg"}
+    assert document["holds"] is True
+    html = (tmp_path / "plan.html").read_text()
+    assert html.count("<svg") == 3 and "SLO p95" in html
+    bad = headroom("plan", "--stack", str(stack_file), "--traffic", str(tmp_path / "missing.csv"))
+    assert bad.returncode == 2 and "missing.csv: no such file" in bad.stderr
+
+
+def test_plan_cli_optimize_writes_a_diff(local_stack_file, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stack_file = local_stack_file()
+    before = stack_file.read_text()
+    result = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa", "--optimize",
+                      "--diff-out", str(tmp_path / "plan.diff"))
+    assert result.returncode == 0, result.stderr
+    # 30 users on 1600 req/s replicas: one replica at the highest target is the cheapest that holds.
+    diff = (tmp_path / "plan.diff").read_text()
+    assert "+  headroom:hpa:\n+    minReplicas: 1\n+    targetCpuUtilization: 80\n" in diff
+    assert stack_file.read_text() == before  # nothing written without --write
+    applied = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa", "--optimize", "--write")
+    assert applied.returncode == 0, applied.stderr
+    assert "minReplicas: 1" in stack_file.read_text()
+    after = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa")
+    assert after.returncode == 0, after.stdout  # the proposed settings keep the SLO when simulated again
