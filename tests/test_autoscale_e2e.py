@@ -1,0 +1,96 @@
+"""The autoscaled local stack: real replicas started and stopped by the HPA model, real nginx reloads, real load.
+
+One replica of 8 workers at 40 ms serves 200 req/s. A spike of 150 users thinking about
+1 s sends about 145 req/s: 73 % of one replica against a 50 % target, so the first
+sync after the spike (15 s) asks for 2. A second, light run (20 users) lets the HPA
+scale back to 1 once the 30 s scale-down window has passed, while traffic flows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import headroom, leftover_processes
+
+pytestmark = pytest.mark.slow
+
+STACK = """\
+config:
+  headroom:deploy:
+    aws: false
+    kubernetes: false
+  headroom:hpa:
+    minReplicas: 1
+    maxReplicas: 4
+    targetCpuUtilization: 50
+    scaleDown:
+      stabilizationWindowSeconds: 30
+      policies:
+        - type: Percent
+          value: 100
+          periodSeconds: 15
+  headroom:capacity:
+    podStartSeconds: 3
+  headroom:slo:
+    users: 150
+    rampSeconds: 3
+    runTime: 45s
+    p95Ms: 300
+    errorRatePercent: 5
+  headroom:local:
+    workers: 8
+    serviceTime:
+      distribution: lognormal
+      meanMs: 40
+      sigma: 0.5
+"""
+
+
+def timeline(stack: Path) -> list[dict]:  # type: ignore[type-arg]
+    path = stack.parent / ".headroom" / "local" / "as" / "autoscale.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: headroom-test\nruntime: python\n")
+    stack = tmp_path / "Pulumi.as.yaml"
+    stack.write_text(STACK)
+    try:
+        up = headroom("local", "up", "--stack", str(stack), "--autoscale", "--detach", timeout=90)
+        assert up.returncode == 0, up.stderr
+        spike = headroom("validate", "--stack", str(stack), "--profile", "spike", "--json", str(tmp_path / "spike.json"))
+        assert spike.returncode == 0, spike.stdout + spike.stderr
+        light = headroom("validate", "--stack", str(stack), "--users", "20", "--ramp", "1", "--run-time", "60s",
+                         "--json", str(tmp_path / "light.json"))
+        rows = timeline(stack)
+    finally:
+        down = headroom("local", "down", "--stack", str(stack))
+    assert down.returncode == 0
+    assert leftover_processes(str(tmp_path)) == []
+
+    report = json.loads((tmp_path / "spike.json").read_text())
+    scaling = report["autoscaling"]
+    # Scale-out within the expected sync periods: the first sync after the load arrives (at most 15 s, plus
+    # one more if the load was not yet up at that sync).
+    first_out = scaling["measured_actions"][0]
+    assert first_out["replicas"] == 2 and first_out["at"] <= 31, scaling["measured_actions"]
+    # No request lost across the scale-out's nginx reload.
+    assert report["results"]["judged"]["failures"] == 0 and report["results"]["whole_run"]["failures"] == 0
+    # The real timeline stays within one replica of the simulator's for the same load.
+    assert scaling["max_difference"] <= 1, (scaling["measured_replicas"], scaling["predicted_replicas"])
+    assert max(scaling["measured_replicas"]) == 2 and max(scaling["predicted_replicas"]) == 2
+
+    # The light run: the scale-in happens under traffic, only after the 30 s window, and loses nothing.
+    assert light.returncode == 0, light.stdout + light.stderr
+    light_report = json.loads((tmp_path / "light.json").read_text())
+    assert light_report["results"]["whole_run"]["failures"] == 0
+    outs = [r for r in rows if "action" in r and r["replicas"] == 2]
+    ins = [r for r in rows if "action" in r and r["replicas"] == 1]
+    assert outs and ins, rows
+    spike_syncs = [r["t"] for r in rows if r.get("sync") and r["t"] <= ins[0]["t"] and r["utilization"] > 0.25]
+    assert ins[0]["t"] - spike_syncs[-1] >= 30 - 1, "scaled in before the stabilization window passed"
+    light_measured = light_report["autoscaling"]["measured_replicas"]
+    assert light_measured[0] == 2 and light_measured[-1] == 1
