@@ -67,3 +67,13 @@ def test_deployment_requests_cpu_and_leaves_replicas_to_the_hpa(shipped_stack: t
     assert container["ports"] == [{"name": "http", "containerPort": config.service.port}]
     assert container["readinessProbe"]["httpGet"]["path"] == config.service.health_path
     assert deployment["metadata"]["namespace"] == config.service.namespace
+
+
+def test_per_direction_tolerance_renders_only_when_set() -> None:
+    config = config_from_keys({"headroom:hpa": {"scaleUp": {
+        "stabilizationWindowSeconds": 0, "tolerance": 0.05, "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}],
+    }}}, "x")
+    hpa = manifest("hpa.yaml", config)
+    assert hpa["spec"]["behavior"]["scaleUp"]["tolerance"] == 0.05
+    assert "tolerance" not in hpa["spec"]["behavior"]["scaleDown"]
+    kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)

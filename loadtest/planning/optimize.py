@@ -4,10 +4,11 @@ An exhaustive search, because the space is small and the simulator fast: for the
 HPA, every minimum from 1 to maxReplicas, target utilizations 30-80 % in steps of
 10 (above 80 % the HPA would hold replicas near saturation, where the p95 swings with
 every parameter's noise: the capacity model's 85 % planning ceiling), and the stack's own scale-up policy plus three faster ones; for the ASG, every
-minimum size and the same targets. Every candidate is simulated through the whole
-profile; the cheapest (fewest replica-hours) with no second in breach wins, ties
-going to the stack's own scale-up policy, then the higher target, then the lower
-minimum. maxReplicas/maxSize stay as they are: they are the budget's ceiling.
+minimum size and the same targets. The cheapest candidate (fewest replica-hours)
+with no second in breach wins, ties going to the stack's own scale-up policy, then
+the higher target, then the lower minimum. A candidate's simulation stops at its
+first second in breach, or once it costs more than the cheapest holding candidate
+found so far: neither can win, so the answer is the exhaustive search's, found faster. maxReplicas/maxSize stay as they are: they are the budget's ceiling.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from infra.config.schema import HpaPolicy, HpaScalingRules
 from ..stack_edit import ConfigChange
 from .asg import TargetTrackingSettings
 from .service import PlanService
-from .simulate import Summary, simulate_stack
+from .simulate import Cutoff, Summary, simulate_stack
 from .traffic import Traffic
 
 TARGETS = (30, 40, 50, 60, 70, 80)
@@ -73,32 +74,45 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService) ->
     hpa = config.hpa
     options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
 
-    def run(setting: Setting) -> Outcome:
+    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
         trial = hpa.model_copy(update={"min_replicas": setting.min_replicas, "target_cpu_utilization": setting.target,
                                        "scale_up": setting.scale_up or hpa.scale_up})
-        return Outcome(setting, simulate_stack(config, traffic, service, "hpa", hpa=trial).summary)  # type: ignore[arg-type]
+        summary = simulate_stack(config, traffic, service, "hpa", hpa=trial, cutoff=cutoff).summary
+        return Outcome(setting, summary) if summary is not None else None
 
     current = run(Setting(hpa.min_replicas, hpa.target_cpu_utilization, hpa.scale_up, "the stack's own"))
-    outcomes = [
-        run(Setting(low, target, rules, label))
-        for label, rules in options for target in TARGETS for low in range(1, hpa.max_replicas + 1)
-    ]
-    best = min((o for o in outcomes if o.summary.holds), key=lambda o: _rank(o, hpa.scale_up), default=None)
-    return Optimization("hpa", current, best, len(outcomes), _hpa_changes(config, current, best))
+    assert current is not None
+    settings = [Setting(low, target, rules, label)
+                for label, rules in options for target in TARGETS for low in range(1, hpa.max_replicas + 1)]
+    best = _search(settings, run, lambda o: _rank(o, hpa.scale_up))
+    return Optimization("hpa", current, best, len(settings), _hpa_changes(config, current, best))
+
+
+def _search(settings: list[Setting], run, rank) -> Outcome | None:  # type: ignore[no-untyped-def]
+    """The best-ranked holding outcome; each run is cut off once it breaches or costs more than the best so far."""
+    best: Outcome | None = None
+    for setting in settings:
+        budget = best.summary.replica_hours * 3600 + 1e-6 if best else float("inf")
+        outcome = run(setting, Cutoff(on_breach=True, replica_seconds=budget))
+        if outcome is not None and outcome.summary.holds and (best is None or rank(outcome) < rank(best)):
+            best = outcome
+    return best
 
 
 def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService) -> Optimization:
     asg = config.asg
     base = TargetTrackingSettings.from_config(asg, config.capacity.instance_start_seconds)
 
-    def run(setting: Setting) -> Outcome:
+    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
         trial = replace(base, min_size=setting.min_replicas, target_percent=setting.target)
-        return Outcome(setting, simulate_stack(config, traffic, service, "asg", asg=trial).summary)  # type: ignore[arg-type]
+        summary = simulate_stack(config, traffic, service, "asg", asg=trial, cutoff=cutoff).summary
+        return Outcome(setting, summary) if summary is not None else None
 
     current = run(Setting(asg.min_size, round(asg.target_cpu)))
-    outcomes = [run(Setting(low, target)) for target in TARGETS for low in range(1, asg.max_size + 1)]
-    best = min((o for o in outcomes if o.summary.holds), key=lambda o: _rank(o, None), default=None)
-    return Optimization("asg", current, best, len(outcomes), _asg_changes(config, current, best))
+    assert current is not None
+    settings = [Setting(low, target) for target in TARGETS for low in range(1, asg.max_size + 1)]
+    best = _search(settings, run, lambda o: _rank(o, None))
+    return Optimization("asg", current, best, len(settings), _asg_changes(config, current, best))
 
 
 def _figures(outcome: Outcome) -> str:

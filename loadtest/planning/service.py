@@ -119,6 +119,12 @@ def from_results(report: dict[str, Any], infra: InfraMetrics | None, config: Sta
     """Fit the service model to a saved validation report with the capacity model."""
     if infra is None:
         raise ConfigError("--results: the report has no infrastructure metrics, so no per-replica capacity can be fitted")
+    scaled = report.get("autoscaling")
+    if scaled and len(set(scaled.get("measured_replicas") or [])) > 1:
+        raise ConfigError(
+            "--results: the replicas changed during that run (it was autoscaled), so one replica's capacity cannot be "
+            "read from it; fit the service model to a run with a fixed replica count"
+        )
     fitted = estimate(report, infra, config)
     if not fitted.available or fitted.concurrency_per_replica is None or fitted.capacity_per_replica_rps is None:
         reason = fitted.explanation[-1] if fitted.explanation else "no service time measured"

@@ -221,16 +221,28 @@ class Simulation:
         }
 
 
+@dataclass(frozen=True)
+class Cutoff:
+    """Stop a simulation early, for a search that only wants the cheapest setting with no breach."""
+
+    on_breach: bool = True
+    replica_seconds: float = float("inf")
+    """Stop once the replicas cost more than this (a cheaper holding setting is already known)."""
+
+
 def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo: Slo, timeout_s: float,
-             price_per_replica_hour: float | None = None) -> Simulation:
+             price_per_replica_hour: float | None = None, cutoff: Cutoff | None = None) -> Simulation:
+    """Run the whole traffic; with a ``cutoff`` the result may stop early and then has no summary."""
     result = Simulation(autoscaler.name, traffic.name)
     backlog, response_s = 0.0, service.service_mean_s
-    offered_total = errors_total = 0.0
+    offered_total = errors_total = replica_seconds = 0.0
     for now in range(traffic.seconds):
         serving = autoscaler.serving(now)
         offered = traffic.offered(now, response_s)
         second = serve(service, serving, offered, backlog, timeout_s)
-        backlog, response_s = second.backlog, second.mean_s
+        # Users react to the response times they see; smoothing them over a few seconds keeps the discrete
+        # closed loop from oscillating around its fixed point (as the capacity model's damped iteration).
+        backlog, response_s = second.backlog, 0.7 * response_s + 0.3 * second.mean_s
         action = autoscaler.tick(now, second.utilization)
         if action is not None:
             result.actions.append(ScaleAction(now, *action))
@@ -242,6 +254,11 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
         result.utilization.append(second.utilization)
         result.p95_ms.append(second.p95_ms)
         result.error_percent.append(100 * second.errors / offered if offered > 0 else 0.0)
+        if cutoff is not None:
+            replica_seconds += result.replicas[-1]
+            breached = second.p95_ms > slo.p95_ms or result.error_percent[-1] > slo.error_rate_percent
+            if (cutoff.on_breach and breached) or replica_seconds > cutoff.replica_seconds:
+                return result
     result.summary = summarize(result, slo, offered_total, errors_total, price_per_replica_hour)
     return result
 
@@ -277,8 +294,9 @@ def asg_driver(config: StackConfig, settings: TargetTrackingSettings | None = No
 
 
 def simulate_stack(config: StackConfig, traffic: Traffic, service: PlanService, which: str,
-                   hpa: HpaConfig | None = None, asg: TargetTrackingSettings | None = None) -> Simulation:
+                   hpa: HpaConfig | None = None, asg: TargetTrackingSettings | None = None,
+                   cutoff: Cutoff | None = None) -> Simulation:
     """Simulate one of the stack's autoscalers ("hpa" or "asg"), with optional settings to try instead."""
     driver: Autoscaler = hpa_driver(config, hpa) if which == "hpa" else asg_driver(config, asg)
     return simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout),
-                    config.capacity.price_per_replica_hour)
+                    config.capacity.price_per_replica_hour, cutoff)
