@@ -33,6 +33,8 @@ from loadtest.planning.hpa import (
     ScaleEvent,
     Tolerances,
     group_pods,
+    scale_down_limit,
+    scale_up_limit,
 )
 
 HOT, COOL = 0.0, -180.0
@@ -376,3 +378,14 @@ def test_controller_keeps_the_count_when_metrics_fail() -> None:
     hpa = HorizontalPodAutoscaler(HpaConfig(min_replicas=1, max_replicas=5))
     decision = hpa.reconcile(0.0, 2, _ready_pods(2), {})
     assert decision.desired == 2 and "no metrics returned" in decision.reason
+
+
+def test_scale_down_limit_with_min_select_policy() -> None:
+    """horizontal_test.go, calculateScaleDownLimitWithBehaviors with selectPolicy Min: 5 replicas, Pods 2 / 60 s and
+    Percent 50 / 60 s; Min picks the smaller change, 5 - 2 = 3 (not int(5 x 0.5) = 2)."""
+    rules_min = HpaScalingRules(stabilization_window_seconds=300, select_policy="Min", policies=[
+        HpaPolicy(type="Pods", value=2, period_seconds=60), HpaPolicy(type="Percent", value=50, period_seconds=60)])
+    assert scale_down_limit(5, [], [], rules_min, 0.0) == 3
+    assert scale_down_limit(5, [], [], rules_min.model_copy(update={"select_policy": "Max"}), 0.0) == 2
+    assert scale_up_limit(5, [], [], rules_min, 0.0) == 7  # min(5 + 2, ceil(7.5)) going up
+    assert scale_up_limit(5, [], [], rules_min.model_copy(update={"select_policy": "Disabled"}), 0.0) == 5

@@ -77,6 +77,8 @@ def _traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-un
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.diff_out is not None or args.write) and not args.optimize:
+        raise ConfigError("--diff-out and --write apply to --optimize's proposal; add --optimize")
     path, config = load_stack(args.stack, args.project_dir)
     stack_name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     report = load_report(args.results) if args.results is not None else None

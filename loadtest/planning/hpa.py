@@ -244,26 +244,28 @@ def _proposal(policy: HpaPolicy, start: int, up: bool) -> int:
     return int(start * (1 - policy.value / 100))
 
 
-def scale_up_limit(current: int, up: Sequence[ScaleEvent], down: Sequence[ScaleEvent], rules: HpaScalingRules, now: float) -> int:
-    """The most replicas the scale-up policies allow now."""
+def _policy_limit(current: int, up: Sequence[ScaleEvent], down: Sequence[ScaleEvent], rules: HpaScalingRules,
+                  now: float, growing: bool) -> int:
+    """Each policy proposes a bound from the count its period started with; selectPolicy picks one."""
     if rules.select_policy == "Disabled":
         return current
     proposals = [
-        _proposal(p, current - replicas_changed_in(p.period_seconds, up, now) + replicas_changed_in(p.period_seconds, down, now), True)
+        _proposal(p, current - replicas_changed_in(p.period_seconds, up, now) + replicas_changed_in(p.period_seconds, down, now), growing)
         for p in rules.policies
     ]
-    return min(proposals) if rules.select_policy == "Min" else max(proposals)
+    # Max allows the largest change (the most replicas going up, the fewest going down); Min the smallest.
+    largest, smallest = (max, min) if growing else (min, max)
+    return smallest(proposals) if rules.select_policy == "Min" else largest(proposals)
+
+
+def scale_up_limit(current: int, up: Sequence[ScaleEvent], down: Sequence[ScaleEvent], rules: HpaScalingRules, now: float) -> int:
+    """The most replicas the scale-up policies allow now."""
+    return _policy_limit(current, up, down, rules, now, growing=True)
 
 
 def scale_down_limit(current: int, up: Sequence[ScaleEvent], down: Sequence[ScaleEvent], rules: HpaScalingRules, now: float) -> int:
     """The fewest replicas the scale-down policies allow now."""
-    if rules.select_policy == "Disabled":
-        return current
-    proposals = [
-        _proposal(p, current - replicas_changed_in(p.period_seconds, up, now) + replicas_changed_in(p.period_seconds, down, now), False)
-        for p in rules.policies
-    ]
-    return max(proposals) if rules.select_policy == "Min" else min(proposals)
+    return _policy_limit(current, up, down, rules, now, growing=False)
 
 
 @dataclass
