@@ -31,7 +31,6 @@ from infra.config.types import cpu_millicores
 
 from .local_stack import LocalStack, http_get_json
 from .planning.hpa import SYNC_PERIOD_S, Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
-from .planning.simulate import calculator_for
 
 TIMELINE_FILE = "autoscale.jsonl"
 
@@ -53,7 +52,7 @@ class LocalAutoscaler:
         self.stack = stack
         self.sync_s = sync_s
         config = stack.config
-        self.hpa = HorizontalPodAutoscaler(config.hpa, calculator_for(config.hpa))
+        self.hpa = HorizontalPodAutoscaler(config.hpa)
         self.request_m = cpu_millicores(config.service.cpu_request)
         self.start_delay_s = float(config.capacity.pod_start_seconds)
         self.timeline_path = stack.runtime_dir / TIMELINE_FILE
@@ -115,7 +114,7 @@ class LocalAutoscaler:
                 self._read_stats(replica)
             name = f"replica-{replica.port}"
             pods.append(Pod(name, (Container("app", self.request_m),), ready=ready,
-                            ready_changed_at=clock - (now - (replica.ready_at or replica.created_at)),
+                            ready_changed_at=clock - (now - (replica.ready_at if ready else replica.created_at)),
                             started_at=clock - (now - replica.created_at)))
             metrics[name] = PodMetric(round(replica.utilization * self.request_m) if ready else 0, clock, self.sync_s)
         decision = self.hpa.reconcile(clock, len(self.replicas), pods, metrics)

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -32,6 +32,9 @@ from infra.render import NginxRuntime, render_nginx_conf, write_atomically
 from .errors import LocalStackError
 from .processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
 from .reference import ServiceBehaviour
+
+if TYPE_CHECKING:
+    from .autoscaler import LocalAutoscaler
 
 READY_TIMEOUT_S = 20.0
 MAX_LOCAL_REPLICAS = 32
@@ -110,9 +113,10 @@ class LocalStack:
         self.state_path = runtime_dir / "state.json"
         self.replicas: list[tuple[subprocess.Popen[Any], int]] = []
         self.serving_ports: list[int] = []
-        self._replicas_started = 0
-        self._autoscaler: Any = None
         """The replicas nginx sends traffic to; an autoscaled replica joins once its start delay passed."""
+        self._replicas_started = 0
+        self._autoscaler: LocalAutoscaler | None = None
+        self._started_at = 0.0
         self.nginx: subprocess.Popen[Any] | None = None
         self.nginx_port = config.local.nginx_port or 0
         self._nginx_conf = runtime_dir / "nginx.conf"
@@ -131,6 +135,7 @@ class LocalStack:
                 f"headroom:hpa.maxReplicas is {self.config.hpa.max_replicas}; the autoscaled local stack runs at most "
                 f"{MAX_LOCAL_REPLICAS} replicas on this machine"
             )
+        self._started_at = time.time()
         try:
             for _ in range(self.initial_replicas):
                 self.serving_ports.append(self._start_replica())
@@ -178,7 +183,7 @@ class LocalStack:
             nginx_pid=self.nginx.pid,
             nginx_port=self.nginx_port,
             replicas=[{"pid": process.pid, "port": port} for process, port in self.replicas],
-            started_at=time.time(),
+            started_at=self._started_at,
             autoscale=self.autoscale,
         )
 
@@ -220,12 +225,13 @@ class LocalStack:
     def _wait_old_workers(self, timeout_s: float) -> None:
         """After a reload, nginx's old workers exit once their in-flight requests are done."""
         assert self.nginx is not None
+        time.sleep(0.5)  # the master starts the new worker first; until then the old one is alone
         deadline = time.monotonic() + timeout_s
         try:
             master = psutil.Process(self.nginx.pid)
             while time.monotonic() < deadline:
                 workers = [c for c in master.children() if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-                if len(workers) <= 1 and time.monotonic() > deadline - timeout_s + 0.5:
+                if len(workers) <= 1:  # worker_processes is 1: only the new worker is left
                     return
                 time.sleep(0.1)
         except psutil.Error:

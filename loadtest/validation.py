@@ -27,6 +27,7 @@ from .metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
 from .measurement import Measurement
 from .plan_check import check_plan
 from .planning.compare import compare
+from .planning.hpa import SYNC_PERIOD_S
 from .profiles import PROFILES, Profile
 from .report import RunInfo, ValidationReport, build_report
 from .runner import LoadPlan, ProgressCallback, RunOutcome, run_load
@@ -178,8 +179,9 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
 
 def _autoscaling(request: ValidationRequest, measurement: Measurement) -> dict[str, Any]:
     """The autoscaler's real replica timeline over the run, next to the simulator's prediction."""
-    rows = read_timeline(runtime_dir_for(request.stack_path, request.stack_name), measurement.started_at - 20,
-                         measurement.stopped_at)
+    # From one sync period before the load: the replicas at its start and the controller's sync clock.
+    rows = read_timeline(runtime_dir_for(request.stack_path, request.stack_name),
+                         measurement.started_at - SYNC_PERIOD_S - 5, measurement.stopped_at)
     return compare(rows, measurement.started_at, request.config, request.profile, request.effective_users,
                    request.effective_spawn_rate, request.effective_run_time_s)
 

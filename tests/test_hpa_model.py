@@ -177,6 +177,7 @@ GROUP_CASES = [
     ("a missing pod",
      [Pod("epicurus", (), phase="Succeeded", ready=None, started_at=-180.0)], {}, 0, set(), {"epicurus"}, set()),
     ("pending pods are ignored", [Pod("unscheduled", (), phase="Pending")], {}, 0, {"unscheduled"}, set(), set()),
+    # Not in TestGroupPods: the first branch of groupPods, which its table leaves to the replica cases.
     ("failed and deleted pods are ignored",
      [Pod("a", (), phase="Failed"), Pod("b", (), deleting=True)], {}, 0, set(), set(), {"a", "b"}),
 ]

@@ -161,3 +161,15 @@ def test_plan_cli_optimize_writes_a_diff(local_stack_file, tmp_path: Path) -> No
     assert "minReplicas: 1" in stack_file.read_text()
     after = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa")
     assert after.returncode == 0, after.stdout  # the proposed settings keep the SLO when simulated again
+
+
+def test_the_p95_table_is_the_queueing_models_p95() -> None:
+    """The simulator's numpy table and the capacity model's scalar M/M/c quantile are one formula."""
+    from loadtest.queueing import PooledQueue, ServiceTime
+
+    queue = PooledQueue(2 * SERVICE.concurrency, ServiceTime(SERVICE.slot_mean_s, SERVICE.service_sigma))
+    p95_table, mean_table = SERVICE.tables(2)
+    for load in (0.1, 0.5, 0.8, 0.95):
+        rate = load * queue.capacity_rps
+        assert p95_table[round(load * 100)] == pytest.approx(1000 * queue.response_quantile_s(rate), rel=0.01)
+        assert mean_table[round(load * 100)] == pytest.approx(queue.mean_response_s(rate), rel=0.001)

@@ -2,27 +2,28 @@
 
 AWS does not publish the algorithm. What is documented, and modelled as documented:
 
-- The policy creates and owns two CloudWatch alarms on the group's average CPU: a
-  scale-out alarm above the target and a scale-in alarm below it; scale-out is fast,
-  scale-in slow ("Target tracking scaling policies for Amazon EC2 Auto Scaling").
+- For a target tracking policy, Auto Scaling creates and manages the CloudWatch alarms
+  itself (CloudWatch "Create an alarm that triggers an Auto Scaling action").
 - Instances in warmup do not contribute to the aggregated metric; while any instance
   warms up, scale-in is blocked; during scale-out, warming instances count as part of
   the current capacity when deciding how many to add ("Set the default instance
   warmup for an Auto Scaling group").
-- An alarm with an Auto Scaling action invokes it once per minute while it stays in
-  ALARM, not only on the state change (CloudWatch "Alarm actions").
+- Unlike other alarm actions, an Auto Scaling action is performed again while the
+  condition persists, not only on the state change (CloudWatch "Alarm actions"); the
+  model evaluates once per datapoint.
 - min/max size bound every change; ``DisableScaleIn`` means the policy never removes
   instances.
 
-Assumed, and parameters here (``TargetTrackingSettings``), because AWS documents them
-only by what its console shows:
+Assumed, and parameters here (``TargetTrackingSettings``), because no AWS page read
+for this model states them:
 
+- Two alarms, a fast one for scale-out and a slow one for scale-in below the target.
 - Alarm shapes: scale-out when 3 of 3 one-minute datapoints are above the target,
-  scale-in when 15 of 15 are below 90 % of the target (the thresholds and datapoints
-  CloudWatch lists for the alarms target tracking creates).
+  scale-in when 15 of 15 are below 90 % of the target (the shapes commonly reported
+  for the alarms target tracking creates; not checked against AWS here).
 - The step is proportional in both directions: ceil(warm instances x metric / target)
-  instances, where "warm" means in service and past warmup; AWS describes scale-in as
-  gradual, and the 15-minute alarm is what makes it so here.
+  instances, where "warm" means in service and past warmup; scale-in is slower only
+  because its alarm needs 15 minutes.
 - A launched instance is Pending for ``launch_s`` seconds and serves nothing; it
   serves from InService; its warmup runs from InService.
 - Scale-in terminates the newest instances first (for identical instances the choice
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from infra.config.schema import AsgConfig
@@ -128,13 +130,10 @@ class TargetTrackingGroup:
         if point is not None:
             self._evaluate(now, point)
 
-    def _breaching(self, shape: AlarmShape, above: float | None = None, below: float | None = None) -> bool:
+    def _breaching(self, shape: AlarmShape, breaches: Callable[[float], bool]) -> bool:
+        """All of the alarm's last datapoints exist and breach (missing data never fires an alarm)."""
         recent = list(self._datapoints)[-shape.datapoints:]
-        if len(recent) < shape.datapoints or any(p is None for p in recent):
-            return False
-        if above is not None:
-            return all(p > above for p in recent if p is not None)
-        return all(p < below for p in recent if p is not None) if below is not None else False
+        return len(recent) == shape.datapoints and all(p is not None and breaches(p) for p in recent)
 
     def _evaluate(self, now: float, metric: float) -> None:
         s = self.settings
@@ -142,12 +141,12 @@ class TargetTrackingGroup:
         if not warm:
             return
         needed = math.ceil(warm * metric / s.target_percent - 1e-9)
-        if self._breaching(s.scale_out_alarm, above=s.target_percent):
+        if self._breaching(s.scale_out_alarm, lambda p: p > s.target_percent):
             # Warming instances are part of the current capacity: add only beyond them.
             new = min(s.max_size, max(self.desired, needed + (self.desired - warm)))
             self._resize(now, new, f"CPU {metric:.0f} % > target {s.target_percent:g} % for {s.scale_out_alarm.datapoints} min")
         elif not s.disable_scale_in and warm == self.desired and self._breaching(
-            s.scale_in_alarm, below=s.target_percent * s.scale_in_threshold_ratio
+            s.scale_in_alarm, lambda p: p < s.target_percent * s.scale_in_threshold_ratio
         ):
             new = max(s.min_size, min(self.desired, needed))
             self._resize(now, new, f"CPU {metric:.0f} % < {s.target_percent * s.scale_in_threshold_ratio:g} % for "

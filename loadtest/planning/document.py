@@ -11,6 +11,8 @@ from .simulate import Simulation, Slo
 from .traffic import Traffic
 
 FORMAT = "headroom-plan/1"
+LABELS = {"hpa": "HPA", "asg": "ASG"}
+"""How the renderers name each simulated autoscaler."""
 MAX_POINTS = 1200
 """Timelines longer than this are written every n-th second, so a 24-hour plan stays readable."""
 

@@ -340,7 +340,11 @@ class HorizontalPodAutoscaler:
 
     def __init__(self, config: HpaConfig, calculator: ReplicaCalculator | None = None, container: str = "") -> None:
         self.config = config
-        self.calculator = calculator or ReplicaCalculator()
+        # The HPA's own per-direction tolerances where it sets them, else the controller's default.
+        up, down = config.scale_up.tolerance, config.scale_down.tolerance
+        self.calculator = calculator or ReplicaCalculator(Tolerances(
+            DEFAULT_TOLERANCE if down is None else down, DEFAULT_TOLERANCE if up is None else up,
+        ))
         self.container = container
         self.behavior = Behavior(config.scale_up, config.scale_down)
 

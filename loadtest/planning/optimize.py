@@ -121,10 +121,14 @@ def _figures(outcome: Outcome) -> str:
     return f"{breach} (peak p95 {s.peak_p95_ms:.0f} ms), {s.replica_hours:.2f} replica-hours"
 
 
+def _why(current: Outcome, best: Outcome) -> str:
+    return f"simulated through the profile: now {_figures(current)}; proposed {_figures(best)}"
+
+
 def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None) -> list[ConfigChange]:
     if best is None:
         return []
-    why = f"simulated through the profile: now {_figures(current)}; proposed {_figures(best)}"
+    why = _why(current, best)
     changes = []
     hpa = config.hpa
     if best.setting.min_replicas != hpa.min_replicas:
@@ -141,7 +145,7 @@ def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None) ->
 def _asg_changes(config: StackConfig, current: Outcome, best: Outcome | None) -> list[ConfigChange]:
     if best is None:
         return []
-    why = f"simulated through the profile: now {_figures(current)}; proposed {_figures(best)}"
+    why = _why(current, best)
     changes = []
     asg = config.asg
     if best.setting.min_replicas != asg.min_size:

@@ -31,7 +31,8 @@ from ..queueing import erlang_c, lognormal_sigma
 
 LOAD_STEPS = 100
 """The p95 table's resolution: loads 0.00, 0.01, ... 0.99 of capacity."""
-Z_SCORE_TAIL = 0.05
+TAIL = 0.05
+"""The share of requests above the p95."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class PlanService:
 
 
 def _tabulate(servers: int, mean_s: float, sigma: float) -> tuple[list[float], list[float]]:
+    """``PooledQueue.response_quantile_s`` and ``mean_response_s`` for every load at once.
+
+    The same formula (P(S + W > t) integrated numerically, then bisected), vectorized over
+    the loads with numpy: one table costs what a few scalar quantiles do.
+    """
     loads = np.arange(LOAD_STEPS) / LOAD_STEPS
     capacity = servers / mean_s
     waits = np.array([erlang_c(servers, load * servers) for load in loads])
@@ -87,7 +93,7 @@ def _tabulate(servers: int, mean_s: float, sigma: float) -> tuple[list[float], l
         integral = (density * np.exp(-theta[:, None] * (t[:, None] - s))).sum(axis=1) * (t / steps)
         survival = 0.5 * _erfc((np.log(t) - mu) / (sigma * math.sqrt(2)))
         exceeds = survival + waits * integral
-        above = exceeds > Z_SCORE_TAIL
+        above = exceeds > TAIL
         low = np.where(above, t, low)
         high = np.where(above, high, t)
     means = mean_s + waits / theta
@@ -109,6 +115,7 @@ def from_stack(config: StackConfig) -> PlanService | None:
     if config.is_local:
         local = config.local
         mean_s = local.service_time.mean_ms / 1000
+        # The queue model takes a lognormal service time; other distributions get its default shape.
         sigma = local.service_time.sigma if local.service_time.distribution == "lognormal" else 0.5
         return PlanService(local.workers / mean_s, local.workers, mean_s, sigma,
                            "the local stack's definition: workers / mean service time")

@@ -25,7 +25,7 @@ from infra.config.schema import HpaConfig
 from infra.config.types import cpu_millicores, duration_seconds
 
 from .asg import TargetTrackingGroup, TargetTrackingSettings
-from .hpa import SYNC_PERIOD_S, Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator, Tolerances
+from .hpa import SYNC_PERIOD_S, Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
 from .traffic import Traffic
 
@@ -91,7 +91,7 @@ class HpaDriver:
 
     def __init__(self, config: HpaConfig, cpu_request_m: int, pod_start_s: float, initial: int | None = None,
                  calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0) -> None:
-        self.hpa = HorizontalPodAutoscaler(config, calculator or calculator_for(config))
+        self.hpa = HorizontalPodAutoscaler(config, calculator)
         self.sync_phase_s = sync_phase_s
         """The first sync's second: a real controller's clock need not start with the traffic."""
         self.request_m = cpu_request_m
@@ -137,11 +137,6 @@ class HpaDriver:
             del self.pods[decision.desired:]  # the newest go first, as a ReplicaSet prefers
         detail = f"CPU {decision.utilization} %" if decision.utilization is not None else ""
         return current, decision.desired, f"{decision.reason} {detail}".strip()
-
-
-def calculator_for(config: HpaConfig) -> ReplicaCalculator:
-    up, down = config.scale_up.tolerance, config.scale_down.tolerance
-    return ReplicaCalculator(Tolerances(0.1 if down is None else down, 0.1 if up is None else up))
 
 
 class AsgDriver:

@@ -67,7 +67,7 @@ def _ramp(users: float, ramp_s: float, hold_until_s: float) -> list[float]:
 
 def profile(name: str, config: StackConfig, users: int | None = None) -> Traffic:
     """One of the seed's profiles, for this stack's SLO (and ``users`` if given)."""
-    slo, capacity = config.slo, config.capacity
+    slo = config.slo
     count = users if users is not None else slo.users
     if name == "spike":
         return _spike(config, count)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..planning.document import LABELS
 from .charts import Series, line_chart
 from .html import _ENV
 
-LABELS = {"hpa": "HPA", "asg": "ASG"}
 
 
 def _points(values: list[float | None], step: int, cap: float | None = None) -> list[tuple[float, float]]:

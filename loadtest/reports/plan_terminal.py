@@ -8,7 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-LABELS = {"hpa": "HPA", "asg": "ASG"}
+from ..planning.document import LABELS
+
 
 
 def plan_table(document: dict[str, Any]) -> Group:
