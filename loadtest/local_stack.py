@@ -117,6 +117,7 @@ class LocalStack:
         self._replicas_started = 0
         self._autoscaler: LocalAutoscaler | None = None
         self._started_at = 0.0
+        self.reached_up = False  # the state file was written: Ctrl-C from now on is a normal stop
         self.nginx: subprocess.Popen[Any] | None = None
         self.nginx_port = config.local.nginx_port or 0
         self._nginx_conf = runtime_dir / "nginx.conf"
@@ -143,6 +144,7 @@ class LocalStack:
             self._wait_healthy()
             state = self.state()
             state.save(self.state_path)
+            self.reached_up = True
             if self.autoscale:
                 self._start_autoscaler()
             return state

@@ -79,17 +79,26 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def up_foreground(name: str, config, runtime: Path, autoscale: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Run until Ctrl-C or `local down`; either is the normal way to stop, so it exits 0.
+
+    The interrupt may land anywhere once the state file says the stack is up (even
+    before this function prints so), so it is caught around the whole ``with``; one
+    that lands during start-up still propagates (exit 130).
+    """
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `local down` stops us like Ctrl-C does
-    with LocalStack(name, config, runtime, autoscale=autoscale) as stack:
-        state = stack.state()
-        scaling = f", autoscaled {config.hpa.min_replicas}-{config.hpa.max_replicas}" if autoscale else ""
-        out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas{scaling}); Ctrl-C to stop")
-        out.print(state_table(state))
-        try:
+    stack = LocalStack(name, config, runtime, autoscale=autoscale)
+    try:
+        with stack:
+            state = stack.state()
+            scaling = f", autoscaled {config.hpa.min_replicas}-{config.hpa.max_replicas}" if autoscale else ""
+            out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas{scaling}); Ctrl-C to stop")
+            out.print(state_table(state))
             while True:
                 time.sleep(1)
-        except KeyboardInterrupt:
-            out.print("stopping the local stack")
+    except KeyboardInterrupt:
+        if not stack.reached_up:
+            raise
+        out.print(f"local stack {name} stopped")
     return 0
 
 
