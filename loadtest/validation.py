@@ -87,6 +87,11 @@ class ValidationRequest:
                 f"the ramp ({ramp:.0f} s for {self.effective_users} users at {self.effective_spawn_rate:g}/s) must end "
                 f"before the run time ({self.effective_run_time_s:g} s); raise --run-time or the spawn rate"
             )
+        if self.autoscale and not self.is_local:
+            raise ConfigError(
+                "--autoscale starts the local stack with its HPA controller; it cannot apply to --host or to a "
+                f"deployed stack ({self.stack_name!r}), whose own autoscalers act"
+            )
 
 
 def host_from_pulumi(stack_name: str) -> str:
@@ -121,6 +126,11 @@ def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]
         return
     runtime = runtime_dir_for(request.stack_path, request.stack_name)
     state = running_state(runtime)
+    if state is not None and request.autoscale and not state.autoscale:
+        raise ConfigError(
+            f"--autoscale: local stack {request.stack_name!r} is already running without its autoscaler at {state.url}; "
+            f"stop it (headroom local down --stack {request.stack_name}) or start it with `local up --autoscale`"
+        )
     if state is not None:
         yield state.url, state
         return

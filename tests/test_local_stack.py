@@ -40,6 +40,9 @@ def test_detached_up_status_down(local_stack_file: Callable[..., Path], tmp_path
 
         again = headroom("local", "up", "--stack", str(stack), "--detach")
         assert again.returncode == 2 and "already running" in again.stderr
+        # --autoscale cannot quietly validate a stack that has no autoscaler.
+        refused = headroom("validate", "--stack", str(stack), "--autoscale", "--users", "2", "--run-time", "5s")
+        assert refused.returncode == 2 and "already running without its autoscaler" in refused.stderr
     finally:
         down = headroom("local", "down", "--stack", str(stack))
     assert down.returncode == 0 and "stopped" in down.stdout

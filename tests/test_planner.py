@@ -125,6 +125,8 @@ def test_traffic_csv_resamples_and_reports_bad_rows(tmp_path: Path) -> None:
         ("0,10\n5,-3\n", "traffic.csv:2: rps '-3' must be a number >= 0"),
         ("yesterday,10\n1,5\n", "traffic.csv:1: timestamp 'yesterday' must be seconds or an ISO 8601"),
         ("0,10,3\n", "traffic.csv:1: expected two columns"),
+        ("0,10\nnan,5\n", "traffic.csv:2: timestamp 'nan' must be a finite number"),
+        ("inf,5\n", "traffic.csv:1: timestamp 'inf' must be a finite number"),
     ]:
         bad = tmp_path / "traffic.csv"
         bad.write_text(body)

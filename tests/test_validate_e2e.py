@@ -120,6 +120,8 @@ def test_bad_input_exits_2_before_any_load(local_stack_file: Callable[..., Path]
     assert headroom("validate", "--stack", str(stack), "--profile", "chaos").returncode == 2
     ramp_too_long = headroom("validate", "--stack", str(stack), "--ramp", "20", "--run-time", "10s")
     assert ramp_too_long.returncode == 2 and "must end before the run time" in ramp_too_long.stderr
+    remote_autoscale = headroom("validate", "--stack", str(stack), "--host", "http://127.0.0.1:9", "--autoscale")
+    assert remote_autoscale.returncode == 2 and "--autoscale starts the local stack" in remote_autoscale.stderr
     contradiction = write_stack(
         "config:\n  headroom:deploy: {aws: false, kubernetes: false}\n"
         "  headroom:slo: {users: 500, rampSeconds: 30, runTime: 90s, minThroughputRps: 400}\n"

@@ -150,6 +150,8 @@ def _parse_row(path: Path, number: int, stamp: str, rate: str) -> tuple[float, f
     if not _is_number(rate) or not math.isfinite(float(rate)) or float(rate) < 0:
         raise ConfigError(f"{path}:{number}: rps {rate!r} must be a number >= 0 (requests per second)")
     if _is_number(stamp):
+        if not math.isfinite(float(stamp)):
+            raise ConfigError(f"{path}:{number}: timestamp {stamp!r} must be a finite number of seconds or an ISO 8601 time")
         return float(stamp), float(rate)
     try:
         return datetime.fromisoformat(stamp).timestamp(), float(rate)
