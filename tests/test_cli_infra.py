@@ -110,3 +110,15 @@ def test_help_teaches() -> None:
     result = subprocess.run([sys.executable, "-m", "loadtest.cli", "render", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "examples:" in result.stdout and "nothing is written" in result.stdout
+
+
+def test_top_level_help_lists_every_command_though_a_run_imports_only_its_own() -> None:
+    from loadtest.cli import COMMANDS
+
+    listing = subprocess.run([sys.executable, "-m", "loadtest.cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and all(f"    {name}" in listing.stdout for name in COMMANDS)
+    unknown = subprocess.run([sys.executable, "-m", "loadtest.cli", "deploy", "--stack", "dev"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "invalid choice: 'deploy'" in unknown.stderr and "'plan'" in unknown.stderr
+    probe = "import sys; from loadtest.cli import build_parser; build_parser(['render', '--stack', 'dev']); print(sorted(m for m in sys.modules if m.startswith('loadtest.commands.')))"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert imported.stdout.strip() == "['loadtest.commands.render']"

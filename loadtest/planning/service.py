@@ -61,10 +61,6 @@ class PlanService:
             self._tables[replicas] = _tabulate(replicas * self.concurrency, self.slot_mean_s, self.service_sigma)
         return self._tables[replicas]
 
-    def describe(self) -> str:
-        return (f"{self.capacity_rps:.1f} req/s per replica at 100 % load, {self.concurrency} requests in service at "
-                f"once, mean service time {1000 * self.service_mean_s:.1f} ms ({self.source})")
-
     def to_dict(self) -> dict[str, Any]:
         return {"capacity_rps": self.capacity_rps, "concurrency": self.concurrency,
                 "service_mean_ms": 1000 * self.service_mean_s, "service_sigma": self.service_sigma, "source": self.source}

@@ -138,7 +138,7 @@ def _parse_rows(path: Path) -> list[tuple[float, float]]:
             continue
         if len(fields) != 2:
             raise ConfigError(f"{path}:{number}: expected two columns, timestamp,rps; got {len(fields)}: {','.join(fields)!r}")
-        if not rows and not _is_number(fields[1]):
+        if not rows and _number(fields[1]) is None:
             continue  # a header row
         rows.append(_parse_row(path, number, fields[0].strip(), fields[1].strip()))
         if len(rows) > 1 and rows[-1][0] <= rows[-2][0]:
@@ -147,23 +147,25 @@ def _parse_rows(path: Path) -> list[tuple[float, float]]:
 
 
 def _parse_row(path: Path, number: int, stamp: str, rate: str) -> tuple[float, float]:
-    if not _is_number(rate) or not math.isfinite(float(rate)) or float(rate) < 0:
+    rps = _number(rate)
+    if rps is None or not math.isfinite(rps) or rps < 0:
         raise ConfigError(f"{path}:{number}: rps {rate!r} must be a number >= 0 (requests per second)")
-    if _is_number(stamp):
-        if not math.isfinite(float(stamp)):
+    seconds = _number(stamp)
+    if seconds is not None:
+        if not math.isfinite(seconds):
             raise ConfigError(f"{path}:{number}: timestamp {stamp!r} must be a finite number of seconds or an ISO 8601 time")
-        return float(stamp), float(rate)
+        return seconds, rps
     try:
-        return datetime.fromisoformat(stamp).timestamp(), float(rate)
+        return datetime.fromisoformat(stamp).timestamp(), rps
     except ValueError:
         raise ConfigError(
             f"{path}:{number}: timestamp {stamp!r} must be seconds or an ISO 8601 time (2026-11-28T09:00:00Z)"
         ) from None
 
 
-def _is_number(text: str) -> bool:
+def _number(text: str) -> float | None:
+    """``text`` as a float (``nan`` and ``inf`` included: callers judge finiteness), or None."""
     try:
-        float(text)
+        return float(text)
     except ValueError:
-        return False
-    return True
+        return None
