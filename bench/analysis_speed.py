@@ -24,14 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra.config import load_stack  # noqa: E402
-from loadtest.analysis import analyze  # noqa: E402
-from loadtest.generator_load import CpuSample, judge_generator  # noqa: E402
-from loadtest.measurement import Measurement  # noqa: E402
+from loadtest.pipeline.proposal import analyze  # noqa: E402
+from loadtest.analysis.generator_load import CpuSample, judge_generator  # noqa: E402
+from loadtest.analysis.measurement import Measurement  # noqa: E402
 from loadtest.metrics import InfraMetrics  # noqa: E402
-from loadtest.plan_check import check_plan  # noqa: E402
-from loadtest.profiles import PROFILES  # noqa: E402
-from loadtest.recording import Recording  # noqa: E402
-from loadtest.report import RunInfo, build_report  # noqa: E402
+from loadtest.analysis.littles_law import check_plan  # noqa: E402
+from loadtest.scenario.profiles import PROFILES  # noqa: E402
+from loadtest.analysis.recording import Recording  # noqa: E402
+from loadtest.analysis.build import RunInfo, build_report  # noqa: E402
 
 START = 1_800_000_000.0
 DURATION, RAMP, RATE = 600.0, 300.0, 245.0

@@ -19,10 +19,10 @@ from typing import Any
 
 from infra.config import SloConfig, StackConfig
 
-from .profiles import PROFILES, TASK_WEIGHTS
-from .reports import render_text
-from .validation import ValidationRequest, run_validation
-from .verdict import latency_class
+from .scenario.profiles import PROFILES, TASK_WEIGHTS
+from .formats import render_text
+from .pipeline.validation import ValidationRequest, run_validation
+from .analysis.verdict import latency_class
 
 SCENARIO_ENDPOINTS = {
     "predict": "GET /api/v1/predict/{symbol}",

@@ -6,7 +6,7 @@ mixes every class in the file:
     locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 VCPMLUser
 
 ``headroom validate`` runs this same file through Locust's own runners (local, or
-master plus workers) with ``loadtest.recorder`` attached for exact percentiles.
+master plus workers) with ``loadtest.load.recorder`` attached for exact percentiles.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import random
 from locust import FastHttpUser, between, task
 
 from loadtest import recorder  # noqa: F401  (registers the exact-recording listeners)
-from loadtest.profiles import PROFILES, TASK_WEIGHTS
+from loadtest.scenario.profiles import PROFILES, TASK_WEIGHTS
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "WMT")
 PREDICT_NAME = "/api/v1/predict/[symbol]"

@@ -15,9 +15,9 @@ import math
 import pytest
 
 from infra.config import StackConfig, config_from_keys
-from loadtest.capacity import MAX_PLANNED_LOAD, ServiceModel, estimate
+from loadtest.analysis.capacity import MAX_PLANNED_LOAD, ServiceModel, estimate
 from loadtest.metrics import InfraMetrics
-from loadtest.queueing import PooledQueue, ServiceTime, erlang_c, lognormal_sigma
+from loadtest.analysis.queueing import PooledQueue, ServiceTime, erlang_c, lognormal_sigma
 
 K, S0, SIGMA, C = 4, 0.100, 0.5, 40.0
 THINK = 0.5

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from loadtest.measurement import Measurement, minimum_requests_for, quantile_interval
-from loadtest.recording import Recording, new_histogram
+from loadtest.analysis.measurement import Measurement, minimum_requests_for, quantile_interval
+from loadtest.analysis.recording import Recording, new_histogram
 
 START = 1_000_000.0  # a window boundary for 5 s windows
 

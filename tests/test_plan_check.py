@@ -6,8 +6,8 @@ import pytest
 
 from infra.config import SloConfig
 from loadtest.errors import PlanError
-from loadtest.plan_check import check_plan
-from loadtest.profiles import PROFILES
+from loadtest.analysis.littles_law import check_plan
+from loadtest.scenario.profiles import PROFILES
 
 
 def test_500_users_at_1_to_3_s_cannot_make_400_rps() -> None:

@@ -167,7 +167,7 @@ def test_plan_cli_optimize_writes_a_diff(local_stack_file, tmp_path: Path) -> No
 
 def test_the_p95_table_is_the_queueing_models_p95() -> None:
     """The simulator's numpy table and the capacity model's scalar M/M/c quantile are one formula."""
-    from loadtest.queueing import PooledQueue, ServiceTime
+    from loadtest.analysis.queueing import PooledQueue, ServiceTime
 
     queue = PooledQueue(2 * SERVICE.concurrency, ServiceTime(SERVICE.slot_mean_s, SERVICE.service_sigma))
     p95_table, mean_table = SERVICE.tables(2)

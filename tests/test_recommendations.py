@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 from infra.config import config_from_keys
-from loadtest.capacity import estimate
+from loadtest.analysis.capacity import estimate
 from loadtest.metrics import InfraMetrics
-from loadtest.recommendations import all_changes, recommend
+from loadtest.analysis.recommendations import all_changes, recommend
 from test_capacity import config
 from test_capacity import synthetic as _synthetic
 

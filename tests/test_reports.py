@@ -13,14 +13,14 @@ import jsonschema
 import pytest
 
 from infra.config import REPO_ROOT, SloConfig
-from loadtest.generator_load import CpuSample, judge_generator
-from loadtest.measurement import Measurement
-from loadtest.plan_check import check_plan
-from loadtest.profiles import PROFILES
-from loadtest.recording import Recording
-from loadtest.report import RunInfo, build_report
-from loadtest.reports import render_html, render_junit, render_markdown, render_text
-from loadtest.reports.charts import nice_ticks
+from loadtest.analysis.generator_load import CpuSample, judge_generator
+from loadtest.analysis.measurement import Measurement
+from loadtest.analysis.littles_law import check_plan
+from loadtest.scenario.profiles import PROFILES
+from loadtest.analysis.recording import Recording
+from loadtest.analysis.build import RunInfo, build_report
+from loadtest.formats import render_html, render_junit, render_markdown, render_text
+from loadtest.formats.charts import nice_ticks
 
 START = 1_000_000.0
 SCHEMA = json.loads((REPO_ROOT / "docs" / "report.schema.json").read_text())
@@ -108,7 +108,7 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
 def test_terminal_summary_shows_endpoint_names_verbatim() -> None:
     from rich.console import Console
 
-    from loadtest.reports.terminal import summary
+    from loadtest.formats.terminal import summary
 
     console = Console(record=True, width=140)
     console.print(summary(synthetic_report()))

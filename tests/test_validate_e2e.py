@@ -163,7 +163,7 @@ def test_interrupted_run_leaves_nothing_running(local_stack_file: Callable[..., 
 def test_programmatic_api_runs_the_real_thing(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
     from infra.config import load_stack
     from loadtest.api import LoadTester
-    from loadtest.local_stack import LocalStack
+    from loadtest.local.stack import LocalStack
 
     path, config = load_stack(str(local_stack_file()))
     tester = LoadTester("http://unused", workdir=tmp_path)

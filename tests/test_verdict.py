@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from infra.config import SloConfig
-from loadtest.generator_load import CpuSample, GeneratorLoad, judge_generator
-from loadtest.measurement import Measurement, Summary
-from loadtest.recording import Recording
-from loadtest.verdict import Status, judge, latency_class
+from loadtest.analysis.generator_load import CpuSample, GeneratorLoad, judge_generator
+from loadtest.analysis.measurement import Measurement, Summary
+from loadtest.analysis.recording import Recording
+from loadtest.analysis.verdict import Status, judge, latency_class
 
 START = 1_000_000.0
 SLO = SloConfig(p95_ms=200, error_rate_percent=5, ramp_seconds=0, run_time="60s")

@@ -8,9 +8,9 @@ from typing import Any
 
 from infra.render import write_atomically
 
-from ..analysis import Analysis
+from ..pipeline.proposal import Analysis
 from ..console import err, out
-from ..reports.terminal import proposal
+from ..formats.terminal import proposal
 
 
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:

@@ -16,8 +16,8 @@ from infra.config import load_stack
 
 from ..console import out
 from ..errors import LocalStackError
-from ..local_stack import LocalStack, StackState, http_get_json, running_state, runtime_dir_for
-from ..processes import alive, spawn, stop_pids
+from ..local.stack import LocalStack, StackState, http_get_json, running_state, runtime_dir_for
+from ..local.processes import alive, spawn, stop_pids
 
 HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
 DESCRIPTION = """\

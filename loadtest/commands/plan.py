@@ -17,9 +17,9 @@ from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
 from ..planning.service import service_for
 from ..planning.simulate import simulate_stack, slo_of
 from ..planning.traffic import Traffic, profile, read_csv
-from ..reports.plan_html import render_plan_html
-from ..reports.plan_terminal import optimization_table, plan_table
-from ..stack_edit import StackEdit
+from ..formats.plan_html import render_plan_html
+from ..formats.plan_terminal import optimization_table, plan_table
+from ..pipeline.stack_edit import StackEdit
 from .recommend import load_report
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"

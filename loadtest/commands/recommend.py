@@ -9,10 +9,10 @@ from pathlib import Path
 from infra.config import load_stack
 from infra.errors import ConfigError
 
-from ..analysis import analyze
+from ..pipeline.proposal import analyze
 from ..console import out
 from ..metrics import InfraMetrics
-from ..reports.terminal import summary
+from ..formats.terminal import summary
 from ._proposal import add_proposal_flags, present
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"

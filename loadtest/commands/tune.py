@@ -9,11 +9,11 @@ from rich.table import Table
 from infra.config import load_stack
 from infra.errors import ConfigError
 
-from ..analysis import analyze
+from ..pipeline.proposal import analyze
 from ..console import err, out
-from ..local_stack import running_state, runtime_dir_for
-from ..reports.terminal import LiveView
-from ..validation import ValidationRequest, validate_with_metrics
+from ..local.stack import running_state, runtime_dir_for
+from ..formats.terminal import LiveView
+from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from .validate import _duration, _positive_int
 
 HELP = "closed loop on the local stack: validate, apply the proposed diff, restart, until the SLO holds"

@@ -10,12 +10,12 @@ from infra.config import load_stack
 from infra.config.types import duration_seconds
 from infra.render import write_atomically
 
-from ..analysis import analyze
+from ..pipeline.proposal import analyze
 from ..console import err, out
-from ..profiles import PROFILES
-from ..reports import render_html, render_junit, render_markdown, render_text
-from ..reports.terminal import LiveView, summary
-from ..validation import ValidationRequest, validate_with_metrics
+from ..scenario.profiles import PROFILES
+from ..formats import render_html, render_junit, render_markdown, render_text
+from ..formats.terminal import LiveView, summary
+from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ._proposal import add_proposal_flags, present
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"

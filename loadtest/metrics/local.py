@@ -9,7 +9,7 @@ from typing import Any
 
 import psutil
 
-from ..local_stack import StackState, http_get_json
+from ..local.stack import StackState, http_get_json
 from .model import InfraMetrics, ReplicaMetrics, TimeWindow, unavailable
 
 SAMPLE_EVERY_S = 2.0

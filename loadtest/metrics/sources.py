@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra.config import StackConfig
 from infra.config.types import cpu_millicores, memory_bytes
 
-from ..local_stack import StackState
+from ..local.stack import StackState
 from .model import InfraMetrics, MetricsSource, TimeWindow, unavailable
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from infra.config import StackConfig
 from infra.config.schema import HpaPolicy, HpaScalingRules
 
-from ..stack_edit import ConfigChange
+from ..pipeline.stack_edit import ConfigChange
 from .asg import TargetTrackingSettings
 from .service import PlanService
 from .simulate import Cutoff, Summary, simulate_stack

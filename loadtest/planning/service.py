@@ -8,7 +8,7 @@ from one of three places, in this order:
 2. the stack: ``headroom:capacity.replicaRps`` and ``serviceTimeMs`` (and ``p95OverMean``);
 3. the local stack's own definition: ``workers`` / mean service time per replica.
 
-The p95 at a load is the M/M/c response-time quantile (``loadtest.queueing``),
+The p95 at a load is the M/M/c response-time quantile (``loadtest.analysis.queueing``),
 tabulated once per server count over loads 0-99 % with numpy, so a 24-hour
 simulation looks values up instead of integrating each second.
 """
@@ -25,9 +25,9 @@ import numpy as np
 from infra.config import StackConfig
 from infra.errors import ConfigError
 
-from ..capacity import ServiceModel, estimate
+from ..analysis.capacity import ServiceModel, estimate
 from ..metrics import InfraMetrics
-from ..queueing import erlang_c, lognormal_sigma
+from ..analysis.queueing import erlang_c, lognormal_sigma
 
 LOAD_STEPS = 100
 """The p95 table's resolution: loads 0.00, 0.01, ... 0.99 of capacity."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from infra.config import StackConfig
 from infra.errors import ConfigError
 
-from ..profiles import PROFILES
+from ..scenario.profiles import PROFILES
 
 MAX_TRAFFIC_SECONDS = 7 * 86_400
 SPIKE_LEAD_S = 60

@@ -29,8 +29,8 @@ from typing import Any
 
 from infra.config.types import cpu_millicores
 
-from .local_stack import LocalStack, http_get_json
-from .planning.hpa import SYNC_PERIOD_S, Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
+from .stack import LocalStack, http_get_json
+from ..planning.hpa import SYNC_PERIOD_S, Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
 
 TIMELINE_FILE = "autoscale.jsonl"
 

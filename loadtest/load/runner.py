@@ -21,9 +21,9 @@ from typing import Any
 
 import psutil
 
-from .errors import LoadGeneratorError
-from .generator_load import CpuSample
-from .processes import free_port, log_tail, spawn, stop_all
+from ..errors import LoadGeneratorError
+from ..analysis.generator_load import CpuSample
+from ..local.processes import free_port, log_tail, spawn, stop_all
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 START_TIMEOUT_S = 60.0
@@ -47,7 +47,7 @@ class LoadPlan:
     master_port: int = 0
     window_s: float = 5.0
     locustfile: Path = LOCUSTFILE
-    """Any locustfile that imports ``loadtest.recorder``; benchmarks bring their own."""
+    """Any locustfile that imports ``loadtest.load.recorder``; benchmarks bring their own."""
 
 
 @dataclass

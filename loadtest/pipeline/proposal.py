@@ -12,9 +12,9 @@ from typing import Any
 
 from infra.config import StackConfig
 
-from .capacity import CapacityEstimate, estimate
-from .metrics import InfraMetrics, unavailable
-from .recommendations import Recommendation, all_changes, recommend
+from ..analysis.capacity import CapacityEstimate, estimate
+from ..metrics import InfraMetrics, unavailable
+from ..analysis.recommendations import Recommendation, all_changes, recommend
 from .stack_edit import ConfigChange, StackEdit
 
 

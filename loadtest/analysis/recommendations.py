@@ -24,8 +24,8 @@ from infra.config import LocalConfig, StackConfig
 from infra.config.types import memory_bytes
 
 from .capacity import CapacityEstimate
-from .metrics import InfraMetrics
-from .stack_edit import ConfigChange
+from ..metrics import InfraMetrics
+from ..pipeline.stack_edit import ConfigChange
 
 CPU_HIGH_PERCENT = 80.0
 CPU_TARGET_CEILING = 70

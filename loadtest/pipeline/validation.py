@@ -20,17 +20,17 @@ from typing import Any
 from infra.config import StackConfig
 from infra.errors import ConfigError
 
-from .autoscaler import read_timeline
-from .generator_load import judge_generator
-from .local_stack import LocalStack, StackState, running_state, runtime_dir_for
-from .metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
-from .measurement import Measurement
-from .plan_check import check_plan
-from .planning.compare import compare
-from .planning.hpa import SYNC_PERIOD_S
-from .profiles import PROFILES, Profile
-from .report import RunInfo, ValidationReport, build_report
-from .runner import LoadPlan, ProgressCallback, RunOutcome, run_load
+from ..local.autoscaler import read_timeline
+from ..analysis.generator_load import judge_generator
+from ..local.stack import LocalStack, StackState, running_state, runtime_dir_for
+from ..metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
+from ..analysis.measurement import Measurement
+from ..analysis.littles_law import check_plan
+from ..planning.compare import compare
+from ..planning.hpa import SYNC_PERIOD_S
+from ..scenario.profiles import PROFILES, Profile
+from ..analysis.build import RunInfo, ValidationReport, build_report
+from ..load.runner import LoadPlan, ProgressCallback, RunOutcome, run_load
 
 
 @dataclass(frozen=True)

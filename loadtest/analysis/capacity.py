@@ -11,7 +11,7 @@ says which:
 3. Concurrency per replica, by Little's law on the replica: k = C * S0 requests
    in service at once at full load.
 4. Response times of N replicas behind least_conn: one queue with N*k servers
-   (``loadtest.queueing``), so the p95 at any rate is computed, not guessed.
+   (``loadtest.analysis.queueing``), so the p95 at any rate is computed, not guessed.
 5. Demand by Little's law on the users: U users thinking Z send
    U / (Z + R) req/s, R the mean response time at that rate: a fixed point.
 6. Replicas for the SLO: the fewest N whose p95 at their demand meets the SLO,
@@ -34,7 +34,7 @@ from typing import Any
 
 from infra.config import StackConfig
 
-from .metrics import InfraMetrics
+from ..metrics import InfraMetrics
 from .queueing import PooledQueue, ServiceTime, lognormal_sigma
 
 HPA_SYNC_S = 15.0

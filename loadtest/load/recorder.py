@@ -21,7 +21,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from .recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
+from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
 
 PAYLOAD_KEY = "headroom"
 

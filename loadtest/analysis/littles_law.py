@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from infra.config import SloConfig
 
-from .errors import PlanError
-from .profiles import Profile
+from ..errors import PlanError
+from ..scenario.profiles import Profile
 
 
 @dataclass(frozen=True)

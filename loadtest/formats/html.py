@@ -9,7 +9,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .charts import Series, line_chart, nines
 
 _ENV = Environment(
-    loader=PackageLoader("loadtest.reports", "."),
+    loader=PackageLoader("loadtest.formats", "."),
     autoescape=select_autoescape(["html", "j2"]),
     undefined=StrictUndefined,
     trim_blocks=True,

@@ -1,6 +1,6 @@
 """From a Locust run's exact recording to figures: latency statistics, endpoints, timeline, phases.
 
-Pure: it reads the recording's JSON (written by ``loadtest.recorder``) and
+Pure: it reads the recording's JSON (written by ``loadtest.load.recorder``) and
 computes. Percentiles come from merged HDR histograms, never from Locust's
 rounded statistics.
 """

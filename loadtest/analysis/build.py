@@ -15,8 +15,8 @@ from infra.config import SloConfig
 
 from .generator_load import GeneratorLoad
 from .measurement import LatencyStats, Measurement, Summary, TimelinePoint
-from .plan_check import PlanCheck
-from .profiles import Profile
+from .littles_law import PlanCheck
+from ..scenario.profiles import Profile
 from .verdict import Criterion, Verdict, judge
 
 FORMAT = "headroom-report/1"

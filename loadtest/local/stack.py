@@ -29,9 +29,9 @@ from infra.config import StackConfig, Upstream
 from infra.errors import ConfigError
 from infra.render import NginxRuntime, render_nginx_conf, write_atomically
 
-from .errors import LocalStackError
+from ..errors import LocalStackError
 from .processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
-from .reference import ServiceBehaviour
+from ..reference import ServiceBehaviour
 
 if TYPE_CHECKING:
     from .autoscaler import LocalAutoscaler
