@@ -23,22 +23,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.config import load_stack  # noqa: E402
-from loadtest.pipeline.proposal import analyze  # noqa: E402
-from loadtest.analysis.generator_load import CpuSample, judge_generator  # noqa: E402
-from loadtest.analysis.measurement import Measurement  # noqa: E402
-from loadtest.metrics import InfraMetrics  # noqa: E402
-from loadtest.analysis.littles_law import check_plan  # noqa: E402
-from loadtest.scenario.profiles import PROFILES  # noqa: E402
-from loadtest.analysis.recording import Recording  # noqa: E402
-from loadtest.analysis.build import RunInfo, build_report  # noqa: E402
+from infra.config import load_stack
+from loadtest.analysis.build import RunInfo, build_report
+from loadtest.analysis.generator_load import judge_generator
+from loadtest.analysis.littles_law import check_load
+from loadtest.analysis.measurement import Measurement
+from loadtest.analysis.recording import Recording
+from loadtest.pipeline.proposal import analyze
+from loadtest.report.model import CpuSample, InfraMetrics, LoadPoint, Report
+from loadtest.scenario.profiles import PROFILES
 
 START = 1_800_000_000.0
 DURATION, RAMP, RATE = 600.0, 300.0, 245.0
 ENDPOINTS = ("/api/v1/predict/[symbol]",) * 7 + ("/api/v1/predict/batch",) * 3 + ("/api/v1/health",)
 
 
-def saved_report(stack_path: Path) -> dict:
+def saved_report(stack_path: Path) -> Report:
     _, config = load_stack(str(stack_path))
     rng = random.Random(1)
     recording = Recording(window_seconds=5.0)
@@ -51,15 +51,14 @@ def saved_report(stack_path: Path) -> dict:
     for second in range(int(DURATION)):
         users[recording.window_of(START + second)] = round(500 * min(1.0, second / RAMP))
     m = Measurement(recording, START, START + DURATION, START + RAMP, users)
-    generator = judge_generator([CpuSample(float(s), {"locust": 8.0}) for s in range(1, int(DURATION))])
+    generator = judge_generator([CpuSample(offset_s=float(s), cpu_percent={"locust": 8.0}) for s in range(1, int(DURATION))])
     slo = config.slo
-    run = RunInfo("local", str(stack_path), "http://127.0.0.1:8080", PROFILES["normal"], 500, 500 / RAMP, DURATION, 0,
-                  START, slo.p95_ms, slo.error_rate_percent, slo.min_throughput_rps)
-    report = build_report(run, m, check_plan(500, PROFILES["normal"], slo), slo, generator)
+    run = RunInfo("local", str(stack_path), "http://127.0.0.1:8080", PROFILES["normal"], 500, 500 / RAMP, DURATION, 0, START)
+    report = build_report(run, m, check_load(500, PROFILES["normal"], slo), slo, generator)
     infra = InfraMetrics(source="local", available=True, replicas=3, utilization_percent=30.0,
-                         timeline=[(t + 1.0, 30.0 * min(1.0, t / RAMP)) for t in range(0, int(DURATION), 2)])
-    report.extras["infrastructure"] = infra.to_dict()
-    return report.to_dict()
+                         timeline=[LoadPoint(offset_s=t + 1.0, load_percent=30.0 * min(1.0, t / RAMP))
+                                   for t in range(0, int(DURATION), 2)])
+    return report.model_copy(update={"infrastructure": infra})
 
 
 def main() -> None:
@@ -69,10 +68,10 @@ def main() -> None:
         stack.write_text((ROOT / "Pulumi.local.yaml").read_text())
         report = saved_report(stack)
         results = Path(tmp) / "results.json"
-        results.write_text(json.dumps(report))
-        requests = report["results"]["whole_run"]["requests"]
+        results.write_text(json.dumps(report.to_json_dict()))
+        requests = report.results.whole_run.requests
         _, config = load_stack(str(stack))
-        infra = InfraMetrics.from_dict(report["infrastructure"])
+        infra = report.infrastructure
         in_process = []
         for _ in range(repeats):
             started = time.perf_counter()
@@ -84,7 +83,7 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
             end_to_end.append(time.perf_counter() - started)
-    print(f"saved result: {DURATION:.0f} s, 500 users, {requests} requests, {len(report['timeline'])} timeline windows")
+    print(f"saved result: {DURATION:.0f} s, 500 users, {requests} requests, {len(report.timeline)} timeline windows")
     print(f"analysis + diff in process       median {statistics.median(in_process) * 1000:7.1f} ms  max {max(in_process) * 1000:7.1f} ms  (n={repeats})")
     print(f"headroom recommend (new process) median {statistics.median(end_to_end) * 1000:7.1f} ms  max {max(end_to_end) * 1000:7.1f} ms  (n={repeats})")
 

@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from loadtest.local.stack import nginx_binary  # noqa: E402
-from loadtest.local.processes import free_port, spawn, stop_all  # noqa: E402
-from loadtest.load.runner import LoadPlan, run_load  # noqa: E402
+from loadtest.load.runner import LoadPlan, run_load
+from loadtest.local.stack import nginx_binary
+from loadtest.processes import free_port, spawn, stop_all
 
 NGINX_CONF = """
 worker_processes 1;

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra.config import load_stack  # noqa: E402
-from loadtest.planning.optimize import optimize_asg, optimize_hpa  # noqa: E402
-from loadtest.planning.service import PlanService  # noqa: E402
-from loadtest.planning.simulate import simulate_stack  # noqa: E402
-from loadtest.planning.traffic import profile, read_csv  # noqa: E402
+from infra.config import load_stack
+from loadtest.planning.optimize import optimize_asg, optimize_hpa
+from loadtest.planning.service import PlanService
+from loadtest.planning.simulate import simulate_stack
+from loadtest.planning.traffic import profile, read_csv
 
 SERVICE = PlanService(250.0, 10, 0.04, 0.5, "bench: 250 req/s per replica, 40 ms")
 
@@ -60,7 +60,7 @@ def main() -> None:
         print(f"read 24 h file (86,400 rows):             {seconds:.3f} s")
         SERVICE.tables(1)  # numpy's first call pays its import and warm-up once; not part of a simulation
         for which in ("hpa", "asg"):
-            seconds, result = timed(lambda: simulate_stack(config, traffic, SERVICE, which), repeats)  # type: ignore[arg-type]
+            seconds, result = timed(lambda which=which: simulate_stack(config, traffic, SERVICE, which), repeats)  # type: ignore[arg-type]
             summary = result.summary  # type: ignore[attr-defined]
             print(f"simulate 24 h, {which}:                      {seconds:.3f} s  "
                   f"(peak {summary.peak_replicas} replicas, {summary.breach_seconds} s in breach)")
@@ -68,10 +68,10 @@ def main() -> None:
         print(f"read + simulate 24 h, both autoscalers:   {both + timed(lambda: read_csv(path), 1)[0]:.3f} s")
         spike = profile("spike", config)
         for name, optimizer in (("hpa", optimize_hpa), ("asg", optimize_asg)):
-            seconds, result = timed(lambda: optimizer(config, spike, SERVICE), 1)  # type: ignore[arg-type]
+            seconds, result = timed(lambda optimizer=optimizer: optimizer(config, spike, SERVICE), 1)  # type: ignore[arg-type]
             print(f"--optimize {name}, spike profile ({spike.seconds} s):  {seconds:.2f} s over {result.evaluated} settings")  # type: ignore[attr-defined]
         for name, optimizer in (("hpa", optimize_hpa), ("asg", optimize_asg)):
-            seconds, result = timed(lambda: optimizer(config, traffic, SERVICE), 1)  # type: ignore[arg-type]
+            seconds, result = timed(lambda optimizer=optimizer: optimizer(config, traffic, SERVICE), 1)  # type: ignore[arg-type]
             print(f"--optimize {name}, 24 h file:               {seconds:.2f} s over {result.evaluated} settings")  # type: ignore[attr-defined]
 
 

@@ -18,8 +18,6 @@ from typing import Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
-from .preview import whole_numbers
-
 PLACEHOLDER_DOMAIN = "preview.invalid"
 """Addresses under this reserved domain are the mocks' stand-ins for provider-assigned ones."""
 
@@ -79,10 +77,10 @@ class PreviewMocks(Mocks):
             return state["name"], state
         return f"{args.name}-id" if args.custom else None, state
 
-    def call(self, args: MockCallArgs) -> dict[str, Any]:
-        if args.token == "aws:ec2/getSubnets:getSubnets":
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "aws:ec2/getSubnets:getSubnets":  # noqa: S105 - an invoke token, not a secret
             ids = [f"subnet-{_suffix('subnet', str(i), length=17)}" for i in range(3)]
-            return {"id": "us-east-1", "ids": ids, "filters": args.args.get("filters")}
+            return {"id": "us-east-1", "ids": ids, "filters": args.args.get("filters")}, []
         raise NotImplementedError(f"headroom preview has no mock for the invoke {args.token}")
 
 
@@ -128,10 +126,20 @@ class RecordingMonitor(MockMonitor):
                 key: sorted(value.urns) for key, value in request.propertyDependencies.items() if value.urns
             },
             inputs=whole_numbers(self.preview_mocks.inputs.get((request.type, request.name), {})),
-            state=registration.state,
+            state=whole_numbers(registration.state),
             id=registration.id or None,
         )
         with self._lock:
             self.recording.resources.append(record)
         return response
 
+
+def whole_numbers(value: Any) -> Any:
+    """Undo the protobuf round trip, which turns every number into a float (2 -> 2.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value

@@ -67,6 +67,8 @@ def _pulumi_config(keys: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
 
 def run_preview(stack: str, keys: dict[str, Any], project: str = "headroom") -> PreviewResult:
     """Run ``infra.program`` under mocks for one stack's config keys."""
+    # Imported here, not at the top: they load the Pulumi SDK (about 0.5 s), which the CLI
+    # pays only when it previews. No cycle: mocks and program never import this module.
     import pulumi
 
     from .mocks import PreviewMocks, RecordingMonitor
@@ -136,16 +138,5 @@ def _assigned(record: Any) -> dict[str, Any]:
                 else:
                     walk(inputs[key], value, child)
 
-    walk(record.inputs, whole_numbers(record.state), "")
+    walk(record.inputs, record.state, "")
     return found
-
-
-def whole_numbers(value: Any) -> Any:
-    """Undo the protobuf round trip, which turns every number into a float (2 -> 2.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: whole_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [whole_numbers(item) for item in value]
-    return value

@@ -9,9 +9,7 @@ is written, so a failure leaves no half-written directory behind.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .config import REPO_ROOT, StackConfig
 from .errors import ConfigError, RenderError
+from .files import write_atomically
 
 TEMPLATES_DIR = REPO_ROOT / "templates"
 
@@ -48,7 +47,7 @@ def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         undefined=StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - nginx.conf and YAML, not HTML; values are checked by the schema
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -71,10 +70,10 @@ class NginxRuntime:
     """
 
     listen: str = "80"
-    pid_path: str = "/tmp/nginx.pid"
+    pid_path: str = "/tmp/nginx.pid"  # noqa: S108 - inside the nginx container, which owns its /tmp
     error_log: str = "stderr"
     access_log: str = "/dev/stdout"
-    temp_dir: str = "/tmp"
+    temp_dir: str = "/tmp"  # noqa: S108 - as above
     worker_processes: str = "auto"
 
     @classmethod
@@ -132,19 +131,6 @@ def render_all(config: StackConfig, runtime: NginxRuntime | None = None) -> dict
 
 def render_nginx_conf(config: StackConfig, runtime: NginxRuntime | None = None) -> str:
     return render_artifact("nginx.conf", config, runtime)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_artifacts(artifacts: dict[str, str], out_dir: Path) -> list[Path]:

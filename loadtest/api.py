@@ -19,10 +19,11 @@ from typing import Any
 
 from infra.config import SloConfig, StackConfig
 
-from .scenario.profiles import PROFILES, TASK_WEIGHTS
+from .analysis.verdict import latency_class
 from .formats import render_text
 from .pipeline.validation import ValidationRequest, run_validation
-from .analysis.verdict import latency_class
+from .report.load import parse_report
+from .scenario.profiles import PROFILES, TASK_WEIGHTS
 
 SCENARIO_ENDPOINTS = {
     "predict": "GET /api/v1/predict/{symbol}",
@@ -67,7 +68,7 @@ class LoadTester:
             ramp_s=ramp,
             run_time_s=duration,
         )
-        return run_validation(request).to_dict()
+        return run_validation(request).to_json_dict()
 
     def collect_metrics(self, results: dict[str, Any] | None) -> dict[str, Any]:
         """Headline figures of the judged window; zeros for an empty or missing result."""
@@ -103,7 +104,7 @@ class LoadTester:
     def generate_report(self, metrics: dict[str, Any], analysis: dict[str, Any] | None = None, results: dict[str, Any] | None = None) -> str:
         """The seed's plain text report; from a full result when given, else from the metrics."""
         if results is not None:
-            return render_text(results)
+            return render_text(parse_report(results, "results"))
         analysis = analysis or self.analyze_results(metrics)
         lines = ["=" * 64, "LOAD TEST REPORT - headroom", "=" * 64, f"Target: {self.base_url}", ""]
         lines += [f"  {key}: {value}" for key, value in metrics.items()]

@@ -2,7 +2,7 @@
 
     HeadroomError
     ├── ConfigError            (infra.errors) bad stack or flag: exit 2
-    │   └── PlanError          the load plan contradicts itself (Little's law): exit 2
+    │   └── ContradictoryLoadError  the load cannot produce what the SLO asks (Little's law): exit 2
     └── ProcessError           a process headroom starts failed to come up: exit 2
         ├── LocalStackError    a replica or nginx did not start or become healthy
         └── LoadGeneratorError Locust did not start or left no results
@@ -13,7 +13,7 @@ from __future__ import annotations
 from infra.errors import ConfigError, HeadroomError
 
 
-class PlanError(ConfigError):
+class ContradictoryLoadError(ConfigError):
     """The requested load cannot produce what the SLO asks for (checked before any load)."""
 
 

@@ -12,10 +12,11 @@ master plus workers) with ``loadtest.load.recorder`` attached for exact percenti
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from locust import FastHttpUser, between, task
 
-from loadtest import recorder  # noqa: F401  (registers the exact-recording listeners)
+from loadtest.load import recorder  # noqa: F401  (registers the exact-recording listeners)
 from loadtest.scenario.profiles import PROFILES, TASK_WEIGHTS
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "WMT")
@@ -70,7 +71,7 @@ class StressTestUser(VCPMLUser):
     wait_time = between(PROFILES["stress"].wait_min_s, PROFILES["stress"].wait_max_s)
 
 
-def _failed_transport_or_status(response) -> bool:  # type: ignore[no-untyped-def]
+def _failed_transport_or_status(response: Any) -> bool:
     """Mark connection errors and non-200 answers as failures, labelled with the reason."""
     if not response.status_code:
         error = getattr(response, "error", None)
@@ -82,7 +83,7 @@ def _failed_transport_or_status(response) -> bool:  # type: ignore[no-untyped-de
     return False
 
 
-def _json(response):  # type: ignore[no-untyped-def]
+def _json(response: Any) -> Any:
     try:
         return response.json()
     except ValueError:

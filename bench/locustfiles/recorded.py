@@ -2,7 +2,7 @@
 
 from locust import FastHttpUser, constant, task
 
-from loadtest import recorder  # noqa: F401
+from loadtest.load import recorder  # noqa: F401
 
 
 class MaxRateUser(FastHttpUser):

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws.autoscaling as autoscaling
-import pulumi_aws.ec2 as ec2
+from pulumi_aws import autoscaling, ec2
 
 from ..config import StackConfig
 from ..render import render_artifact

@@ -77,10 +77,10 @@ class KubernetesApp(pulumi.ComponentResource):
         )
         # Point the HPA at the Deployment's *output* name: the same string, but it
         # makes the dependency explicit, so the HPA is created after its target.
-        hpa_spec = dict(args.hpa["spec"])
+        hpa_spec: Any = dict(args.hpa["spec"])
         hpa_spec["scaleTargetRef"] = {
             **hpa_spec["scaleTargetRef"],
-            "name": self.deployment.metadata.apply(lambda meta: meta.name),
+            "name": self.deployment.metadata.apply(_name_of),
         }
         self.hpa = autoscaling_v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
@@ -88,9 +88,14 @@ class KubernetesApp(pulumi.ComponentResource):
             spec=hpa_spec,
             opts=in_namespace,
         )
-        self.deployment_name = self.deployment.metadata.apply(lambda meta: meta.name)
-        self.service_name = self.service.metadata.apply(lambda meta: meta.name)
-        self.hpa_name = self.hpa.metadata.apply(lambda meta: meta.name)
+        self.deployment_name = self.deployment.metadata.apply(_name_of)
+        self.service_name = self.service.metadata.apply(_name_of)
+        self.hpa_name = self.hpa.metadata.apply(_name_of)
         self.register_outputs(
             {"deploymentName": self.deployment_name, "serviceName": self.service_name, "hpaName": self.hpa_name}
         )
+
+
+def _name_of(metadata: Any) -> str:
+    """A resource's name from its metadata output (always set: the manifests name every resource)."""
+    return str(metadata.name or "")

@@ -62,7 +62,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             data={"nginx.conf": args.nginx_conf},
             opts=child,
         )
-        self.deployment = apps_v1.Deployment(
+        self.deployment = apps_v1.Deployment(  # type: ignore[call-overload]  # plain dicts, as the manifests are
             f"{name}-deployment",
             metadata={"namespace": args.namespace, "labels": labels},
             spec={
@@ -92,7 +92,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.service = core_v1.Service(
+        self.service = core_v1.Service(  # type: ignore[call-overload]  # plain dicts, as the manifests are
             f"{name}-service",
             metadata={"namespace": args.namespace, "labels": labels},
             spec={

@@ -3,12 +3,14 @@
 from .loader import (
     NAMESPACE,
     REPO_ROOT,
+    Stack,
     available_stacks,
     config_from_keys,
     find_project_dir,
     load_stack,
     read_stack_keys,
     stack_file_path,
+    stack_name,
 )
 from .schema import (
     SECTION_KEYS,
@@ -40,6 +42,7 @@ __all__ = [
     "ServiceConfig",
     "ServiceTimeConfig",
     "SloConfig",
+    "Stack",
     "StackConfig",
     "Upstream",
     "available_stacks",
@@ -48,4 +51,5 @@ __all__ = [
     "load_stack",
     "read_stack_keys",
     "stack_file_path",
+    "stack_name",
 ]

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -91,10 +91,29 @@ def read_stack_keys(path: Path) -> dict[str, Any]:
     return keys
 
 
-def load_stack(stack: str, project_dir: Path | None = None) -> tuple[Path, StackConfig]:
+class Stack(NamedTuple):
+    """A loaded stack: where its file is, and its validated config."""
+
+    path: Path
+    config: StackConfig
+
+    @property
+    def name(self) -> str:
+        return stack_name(self.path)
+
+
+def stack_name(path: Path) -> str:
+    """The stack a file belongs to: ``Pulumi.dev.yaml`` -> ``dev`` (any other file name: its stem)."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
+        return name[len("Pulumi."):].rsplit(".", 1)[0]
+    return path.stem
+
+
+def load_stack(stack: str, project_dir: Path | None = None) -> Stack:
     """Find, read and validate a stack; the path comes back for messages and edits."""
     path = stack_file_path(stack, project_dir)
-    return path, config_from_keys(read_stack_keys(path), source=str(path))
+    return Stack(path, config_from_keys(read_stack_keys(path), source=str(path)))
 
 
 def config_from_keys(keys: Mapping[str, Any], source: str) -> StackConfig:

@@ -113,6 +113,10 @@ class AsgConfig(Section):
         return int(duration_seconds(self.instance_warmup))
 
 
+HPA_SYNC_PERIOD_S = 15.0
+"""The HPA controller's default sync period (--horizontal-pod-autoscaler-sync-period): it acts this often."""
+
+
 class HpaPolicy(Section):
     """One HPA scaling policy: change by at most ``value`` pods or percent per ``periodSeconds``."""
 
@@ -278,6 +282,10 @@ class ServiceTimeConfig(Section):
     sigma: float = Field(default=0.5, ge=0, le=3)
 
 
+MAX_LOCAL_REPLICAS = 32
+"""The most replicas one machine runs for the local stack: local.replicas, and an autoscaled stack's maxReplicas."""
+
+
 class LocalConfig(Section):
     """The embedded local target: replicas of the reference service behind a real nginx.
 
@@ -285,7 +293,7 @@ class LocalConfig(Section):
     from ``serviceTime``; its capacity is workers / mean service time.
     """
 
-    replicas: int = Field(default=3, ge=1, le=32)
+    replicas: int = Field(default=3, ge=1, le=MAX_LOCAL_REPLICAS)
     workers: int = Field(default=8, ge=1, le=1024)
     service_time: ServiceTimeConfig = Field(default_factory=ServiceTimeConfig)
     cpu_ms: float = Field(default=1.0, ge=0, le=1000)

@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from infra.config import StackConfig
+from infra.config.schema import HPA_SYNC_PERIOD_S
 
-from ..metrics import InfraMetrics
+from ..report.model import CapacityEstimate, InfraMetrics, Report, Window
 from .queueing import PooledQueue, ServiceTime, lognormal_sigma
 
-HPA_SYNC_S = 15.0
 ASG_ALARM_S = 180.0  # target tracking's scale-out alarm: 3 of 3 one-minute datapoints
 LOW_LOAD = 0.5
 MAX_PLANNED_LOAD = 0.85
@@ -124,201 +123,212 @@ def _fewest(holds: Callable[[int], bool]) -> int | None:
     return high
 
 
-@dataclass(frozen=True)
-class CapacityEstimate:
-    available: bool
-    replicas_measured: int | None = None
-    throughput_rps: float = 0.0
-    load_percent: float | None = None
-    capacity_per_replica_rps: float | None = None
-    concurrency_per_replica: int | None = None
-    service_mean_ms: float | None = None
-    service_sigma: float | None = None
-    cpu_ms_per_request: float | None = None
-    safe_utilization: float | None = None
-    users: int = 0
-    think_time_s: float = 0.0
-    demand_rps: float = 0.0
-    predicted_p95_ms: float | None = None
-    replicas_for_slo: int | None = None
-    plan_users: int | None = None
-    replicas_for_plan: int | None = None
-    hpa_lag_s: float = 0.0
-    asg_lag_s: float = 0.0
-    hpa_target_percent: int | None = None
-    asg_target_percent: int | None = None
-    hpa_min: int | None = None
-    hpa_max: int | None = None
-    asg_min: int | None = None
-    asg_max: int | None = None
-    explanation: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _judged_load(infra: InfraMetrics, window: dict[str, Any]) -> float | None:
-    """Mean load over the judged window (where throughput is measured), from the source's timeline if it has one."""
-    inside = [load for offset, load in infra.timeline if window["start_s"] < offset <= window["end_s"]]
-    return sum(inside) / len(inside) if inside else infra.load_percent
-
-
-def service_time(report: dict[str, Any], capacity_rps: float, replicas: int) -> tuple[float, float, int, float]:
-    """(mean ms, p95/mean, windows used, their load) from the run's windows under half load, pooled.
-
-    A slow ramp has few requests per window, so the windows are pooled; together
-    they need MIN_WINDOW_REQUESTS requests, else there are no figures.
-    """
-    low = [
-        (w["throughput_rps"] / (capacity_rps * replicas), w)
-        for w in report["timeline"]
-        if w["requests"] and w.get("users") and w.get("mean_ms")
-    ]
-    low = [(load, w) for load, w in low if load < LOW_LOAD]
-    weight = sum(w["requests"] for _, w in low)
-    if weight < MIN_WINDOW_REQUESTS:
-        return 0.0, 0.0, 0, 1.0
-    mean = sum(w["mean_ms"] * w["requests"] for _, w in low) / weight
-    p95 = sum(w["p95_ms"] * w["requests"] for _, w in low) / weight
-    load = sum(load * w["requests"] for load, w in low) / weight
-    return mean, max(1.01, p95 / mean), len(low), load
-
-
 def estimate(
-    report: dict[str, Any],
+    report: Report,
     infra: InfraMetrics,
     config: StackConfig,
     replicas: int | None = None,
     plan_users: int | None = None,
 ) -> CapacityEstimate:
-    """The capacity model over one validation report and its infrastructure metrics."""
-    judged = report["results"]["judged"]
-    slo_p95 = float(report["slo"]["p95_ms"])
-    think = float(report["plan"]["think_time_s"])
-    users = int(config.slo.users)
-    replicas = replicas or infra.replicas
-    load = _judged_load(infra, judged["window"])
-    if not infra.available or load is None or not replicas or load <= 0:
+    """The capacity model over one validation report and its infrastructure metrics, step by step."""
+    inputs = _Inputs.of(report, infra, config, replicas)
+    if inputs is None:
+        judged = report.results.judged
         return CapacityEstimate(
-            available=False, users=users, think_time_s=think, throughput_rps=judged["throughput_rps"],
+            available=False, users=config.slo.users, think_time_s=report.plan.think_time_s,
+            throughput_rps=judged.throughput_rps,
             explanation=["no utilization or CPU figure for the run, so no per-replica capacity could be estimated"],
         )
-    notes: list[str] = []
-    throughput = float(judged["throughput_rps"])
-    capacity = throughput / (replicas * load / 100)
-    notes.append(
-        f"{replicas} replica(s) served {throughput:.1f} req/s at {load:.1f} % load: one replica serves "
-        f"{capacity:.1f} req/s at 100 % ({throughput:.1f} / ({replicas} x {load / 100:.3f}))"
-    )
-    mean_ms, spread, windows, low_load = service_time(report, capacity, replicas)
+    notes = [inputs.describe_capacity()]                                       # step 1
+    mean_ms, spread, windows, low_load = service_time(report, inputs.capacity, inputs.replicas)  # step 2
     if not windows:
-        return _upper_bound(report, config, replicas, throughput, load, capacity, think, users, notes)
+        return _upper_bound(inputs, config, notes)
+    model = _service_model(inputs, mean_ms, spread, f"{windows} window(s) at {low_load:.0%} load", notes)  # steps 3-4
+    for_slo = model.replicas_meeting(inputs.users, inputs.think_s, inputs.slo_p95)  # steps 5-6
+    if for_slo is None:
+        notes.append(
+            f"no replica count meets the SLO: with no queueing at all the p95 is {model.floor_p95_ms():.0f} ms, above the "
+            f"SLO's {inputs.slo_p95:g} ms. The service itself must get faster (or the SLO looser); more replicas cannot help"
+        )
+        return inputs.estimate(model, notes)
+    notes.append(_sizing_note(model, inputs, for_slo))
+    safe = model.safe_utilization(for_slo, inputs.slo_p95)
+    notes.append(f"{for_slo} replicas meet the SLO up to {safe:.0%} load")
+    for_plan = None
+    if plan_users:
+        for_plan = model.replicas_meeting(plan_users, inputs.think_s, inputs.slo_p95)
+        notes.append(f"for {plan_users} users: {for_plan} replicas")
+    targets = _targets(config, safe, notes)                                    # step 7
+    bounds = _bounds(model, inputs, config, for_slo, targets, notes)           # step 8
+    return inputs.estimate(model, notes).model_copy(update={
+        "safe_utilization": safe,
+        "demand_rps": model.demand(inputs.users, inputs.think_s, for_slo),
+        "predicted_p95_ms": model.p95_ms(inputs.users, inputs.think_s, for_slo),
+        "replicas_for_slo": for_slo, "plan_users": plan_users, "replicas_for_plan": for_plan,
+        **targets.fields(), **bounds,
+    })
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The measured figures every step starts from."""
+
+    replicas: int
+    throughput: float
+    load: float
+    users: int
+    think_s: float
+    slo_p95: float
+    cpu_ms_per_request: float | None
+
+    @classmethod
+    def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None) -> _Inputs | None:
+        judged = report.results.judged
+        count = replicas or infra.replicas
+        load = _judged_load(infra, judged.window)
+        if not infra.available or load is None or not count or load <= 0:
+            return None
+        return cls(count, judged.throughput_rps, load, config.slo.users, report.plan.think_time_s, report.slo.p95_ms,
+                   infra.cpu_ms_per_request)
+
+    @property
+    def capacity(self) -> float:
+        """Step 1: one replica's throughput at 100 % load."""
+        return self.throughput / (self.replicas * self.load / 100)
+
+    def describe_capacity(self) -> str:
+        return (
+            f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % load: one replica serves "
+            f"{self.capacity:.1f} req/s at 100 % ({self.throughput:.1f} / ({self.replicas} x {self.load / 100:.3f}))"
+        )
+
+    def estimate(self, model: ServiceModel, notes: list[str]) -> CapacityEstimate:
+        """What is known once the service model is fitted; later steps add to it."""
+        return CapacityEstimate(
+            available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
+            capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
+            service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma,
+            cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
+            explanation=notes,
+        )
+
+
+def _judged_load(infra: InfraMetrics, window: Window) -> float | None:
+    """Mean load over the judged window (where throughput is measured), from the source's timeline if it has one."""
+    inside = [point.load_percent for point in infra.timeline if window.start_s < point.offset_s <= window.end_s]
+    return sum(inside) / len(inside) if inside else infra.load_percent
+
+
+def service_time(report: Report, capacity_rps: float, replicas: int) -> tuple[float, float, int, float]:
+    """Step 2: (mean ms, p95/mean, windows used, their load) from the run's windows under half load, pooled.
+
+    A slow ramp has few requests per window, so the windows are pooled; together
+    they need MIN_WINDOW_REQUESTS requests, else there are no figures.
+    """
+    loaded = [
+        (w.throughput_rps / (capacity_rps * replicas), w)
+        for w in report.timeline
+        if w.requests and w.users and w.mean_ms
+    ]
+    low = [(load, w) for load, w in loaded if load < LOW_LOAD]
+    weight = sum(w.requests for _, w in low)
+    if weight < MIN_WINDOW_REQUESTS:
+        return 0.0, 0.0, 0, 1.0
+    mean = sum(w.mean_ms * w.requests for _, w in low) / weight
+    p95 = sum(w.p95_ms * w.requests for _, w in low) / weight
+    load = sum(load * w.requests for load, w in low) / weight
+    return mean, max(1.01, p95 / mean), len(low), load
+
+
+def _service_model(inputs: _Inputs, mean_ms: float, spread: float, where: str, notes: list[str]) -> ServiceModel:
+    """Steps 3-4: the concurrency by Little's law on a replica, and the pooled queue it implies."""
+    capacity = inputs.capacity
     concurrency = max(1, round(capacity * mean_ms / 1000))
     sigma = lognormal_sigma(spread)
-    where = f"{windows} window(s) at {low_load:.0%} load"
     notes.append(
         f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); "
         f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once"
     )
-    model = ServiceModel(capacity, concurrency, mean_ms / 1000, sigma)
-    for_slo = model.replicas_meeting(users, think, slo_p95)
-    if for_slo is None:
-        notes.append(
-            f"no replica count meets the SLO: with no queueing at all the p95 is {model.floor_p95_ms():.0f} ms, above the "
-            f"SLO's {slo_p95:g} ms. The service itself must get faster (or the SLO looser); more replicas cannot help"
-        )
-        return CapacityEstimate(
-            available=True, replicas_measured=replicas, throughput_rps=throughput, load_percent=load,
-            capacity_per_replica_rps=capacity, concurrency_per_replica=concurrency, service_mean_ms=mean_ms,
-            service_sigma=sigma, users=users, think_time_s=think, explanation=notes,
-        )
+    return ServiceModel(capacity, concurrency, mean_ms / 1000, sigma)
+
+
+def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:
+    """Steps 5-6 in words: the demand at the answer, its load and p95, and what one replica fewer would do."""
+    users, think, capacity = inputs.users, inputs.think_s, model.capacity_rps
     demand = model.demand(users, think, for_slo)
-    predicted = model.p95_ms(users, think, for_slo)
+    fewer = ""
     if for_slo > 1:
         rate = model.demand(users, think, for_slo - 1)
         fewer = (f"; {for_slo - 1} would run at {rate / ((for_slo - 1) * capacity):.0%} load with a p95 of "
                  f"{model.p95_ms(users, think, for_slo - 1):.0f} ms")
-    else:
-        fewer = ""
-    notes.append(
-        f"{for_slo} replicas ({for_slo * concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
+    return (
+        f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
         f"{think:g} s send {demand:.1f} req/s (Little's law), {demand / (for_slo * capacity):.0%} load, and see a p95 of "
-        f"{predicted:.0f} ms, within the SLO's {slo_p95:g} ms and the {MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
+        f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms and the "
+        f"{MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
     )
-    safe = model.safe_utilization(for_slo, slo_p95)
-    notes.append(f"{for_slo} replicas meet the SLO up to {safe:.0%} load")
-    for_plan = None
-    if plan_users:
-        for_plan = model.replicas_meeting(plan_users, think, slo_p95)
-        notes.append(f"for {plan_users} users: {for_plan} replicas")
 
-    capacity_config = config.capacity
-    growth = capacity_config.growth_percent_per_minute / 100
-    hpa_lag = HPA_SYNC_S + capacity_config.pod_start_seconds
+
+@dataclass(frozen=True)
+class _Targets:
+    hpa_lag_s: float
+    asg_lag_s: float
+    hpa_percent: int
+    asg_percent: int
+
+    def fields(self) -> dict[str, float | int]:
+        return {"hpa_lag_s": self.hpa_lag_s, "asg_lag_s": self.asg_lag_s,
+                "hpa_target_percent": self.hpa_percent, "asg_target_percent": self.asg_percent}
+
+
+def _targets(config: StackConfig, safe: float, notes: list[str]) -> _Targets:
+    """Step 7: targets that keep room for growth during each autoscaler's reaction lag."""
+    capacity = config.capacity
+    growth = capacity.growth_percent_per_minute / 100
+    hpa_lag = HPA_SYNC_PERIOD_S + capacity.pod_start_seconds
     asg_lag = ASG_ALARM_S + config.asg.warmup_seconds
 
     def target(lag: float) -> int:
         return int(min(90, max(20, math.floor(100 * safe / (1 + growth * lag / 60)))))
 
-    hpa_target, asg_target = target(hpa_lag), target(asg_lag)
+    targets = _Targets(hpa_lag, asg_lag, target(hpa_lag), target(asg_lag))
     notes.append(
-        f"targets keep room for {capacity_config.growth_percent_per_minute:g} %/min growth during the scale-out lag: "
-        f"HPA {hpa_lag:.0f} s (15 s sync + {capacity_config.pod_start_seconds} s pod start) -> {hpa_target} %; "
-        f"ASG {asg_lag:.0f} s (3 one-minute alarm datapoints + {config.asg.warmup_seconds} s warmup) -> {asg_target} %"
+        f"targets keep room for {capacity.growth_percent_per_minute:g} %/min growth during the scale-out lag: "
+        f"HPA {hpa_lag:.0f} s ({HPA_SYNC_PERIOD_S:.0f} s sync + {capacity.pod_start_seconds} s pod start) -> {targets.hpa_percent} %; "
+        f"ASG {asg_lag:.0f} s (3 one-minute alarm datapoints + {config.asg.warmup_seconds} s warmup) -> {targets.asg_percent} %"
     )
-    spike_users = math.ceil(capacity_config.spike_factor * users)
-    spike_replicas = model.replicas_meeting(spike_users, think, slo_p95) or for_slo
+    return targets
+
+
+def _bounds(model: ServiceModel, inputs: _Inputs, config: StackConfig, for_slo: int, targets: _Targets,
+            notes: list[str]) -> dict[str, int]:
+    """Step 8: minimum replicas run the SLO's users at the target; the maximum meets the SLO for the spike."""
+    users, think = inputs.users, inputs.think_s
+    factor = config.capacity.spike_factor
+    spike_users = math.ceil(factor * users)
+    spike_replicas = model.replicas_meeting(spike_users, think, inputs.slo_p95) or for_slo
 
     def bounds(target_percent: int) -> tuple[int, int]:
         low = model.replicas_at_or_below(users, think, target_percent / 100)
         return low, max(low, spike_replicas)
 
-    hpa_min, hpa_max = bounds(hpa_target)
-    asg_min, asg_max = bounds(asg_target)
+    hpa_min, hpa_max = bounds(targets.hpa_percent)
+    asg_min, asg_max = bounds(targets.asg_percent)
     notes.append(
-        f"minimum runs the SLO's {users} users at the target; maximum meets the SLO for a x{capacity_config.spike_factor:g} "
+        f"minimum runs the SLO's {users} users at the target; maximum meets the SLO for a x{factor:g} "
         f"spike ({spike_users} users): HPA {hpa_min}-{hpa_max}, ASG {asg_min}-{asg_max} (one replica per instance)"
     )
-    return CapacityEstimate(
-        available=True,
-        replicas_measured=replicas,
-        throughput_rps=throughput,
-        load_percent=load,
-        capacity_per_replica_rps=capacity,
-        concurrency_per_replica=concurrency,
-        service_mean_ms=mean_ms,
-        service_sigma=sigma,
-        cpu_ms_per_request=infra.cpu_ms_per_request,
-        safe_utilization=safe,
-        users=users,
-        think_time_s=think,
-        demand_rps=demand,
-        predicted_p95_ms=predicted,
-        replicas_for_slo=for_slo,
-        plan_users=plan_users,
-        replicas_for_plan=for_plan,
-        hpa_lag_s=hpa_lag,
-        asg_lag_s=asg_lag,
-        hpa_target_percent=hpa_target,
-        asg_target_percent=asg_target,
-        hpa_min=hpa_min,
-        hpa_max=hpa_max,
-        asg_min=asg_min,
-        asg_max=asg_max,
-        explanation=notes,
-    )
+    return {"hpa_min": hpa_min, "hpa_max": hpa_max, "asg_min": asg_min, "asg_max": asg_max}
 
 
-def _upper_bound(
-    report: dict[str, Any], config: StackConfig, replicas: int, throughput: float, load: float,
-    capacity: float, think: float, users: int, notes: list[str],
-) -> CapacityEstimate:
+def _upper_bound(inputs: _Inputs, config: StackConfig, notes: list[str]) -> CapacityEstimate:
     """Sizing without a service time: every window ran at half load or more (a ramp too fast to see it).
 
     Little's law still bounds the demand by U / Z; sizing for that at 90 % load
     cannot under-provision, though it may over-provision.
     """
-    ceiling = users / think if think > 0 else throughput
+    users, think, capacity = inputs.users, inputs.think_s, inputs.capacity
+    ceiling = users / think if think > 0 else inputs.throughput
     needed = max(1, math.ceil(ceiling / (capacity * 0.9) - 1e-9))
     notes.append(
         "no window ran below half load, so the service time could not be measured (a slower ramp shows it); sized for "
@@ -327,7 +337,7 @@ def _upper_bound(
     )
     spike = max(needed, math.ceil(config.capacity.spike_factor * ceiling / (capacity * 0.9) - 1e-9))
     return CapacityEstimate(
-        available=True, replicas_measured=replicas, throughput_rps=throughput, load_percent=load,
+        available=True, replicas_measured=inputs.replicas, throughput_rps=inputs.throughput, load_percent=inputs.load,
         capacity_per_replica_rps=capacity, safe_utilization=0.9, users=users, think_time_s=think, demand_rps=ceiling,
         replicas_for_slo=needed, hpa_min=needed, hpa_max=spike, asg_min=needed, asg_max=spike, explanation=notes,
     )

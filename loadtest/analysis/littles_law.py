@@ -1,9 +1,10 @@
-"""Plan sanity before any load is sent: can these users produce what the SLO asks?
+"""Little's law before any load is sent: can these users produce the throughput the SLO asks for?
 
 Little's law for a closed system: U users, each thinking Z seconds between
 requests that take R seconds, send at most U / (Z + R) requests per second.
 500 users waiting 1-3 s (Z = 2 s) cannot exceed 250 req/s however fast the
-service is, so a plan demanding 400 req/s from them contradicts itself.
+service is, so a load demanding 400 req/s from them contradicts itself. (Capacity planning,
+``headroom plan``, lives in ``loadtest.planning``; this is only the load's own sanity.)
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 
 from infra.config import SloConfig
 
-from ..errors import PlanError
+from ..errors import ContradictoryLoadError
 from ..scenario.profiles import Profile
 
 
 @dataclass(frozen=True)
-class PlanCheck:
+class LoadCheck:
     users: int
     think_time_s: float
     max_throughput_rps: float
@@ -30,17 +31,17 @@ class PlanCheck:
     @property
     def notes(self) -> list[str]:
         return [
-            f"Little's law: {self.users} users thinking {self.think_time_s:g} s on average send at most "
-            f"{self.max_throughput_rps:.1f} req/s, about {self.expected_throughput_rps:.1f} req/s at the SLO's p95"
+            (f"Little's law: {self.users} users thinking {self.think_time_s:g} s on average send at most "
+            f"{self.max_throughput_rps:.1f} req/s, about {self.expected_throughput_rps:.1f} req/s at the SLO's p95")
         ]
 
 
-def check_plan(users: int, profile: Profile, slo: SloConfig) -> PlanCheck:
-    """Compute the throughput the plan can produce; raise PlanError if the SLO asks for more."""
+def check_load(users: int, profile: Profile, slo: SloConfig) -> LoadCheck:
+    """The throughput these users can produce; ContradictoryLoadError if the SLO asks for more."""
     think = profile.mean_think_time_s
     response = slo.p95_ms / 1000.0
     ceiling = users / think if think > 0 else math.inf
-    check = PlanCheck(
+    check = LoadCheck(
         users=users,
         think_time_s=think,
         max_throughput_rps=ceiling,
@@ -50,8 +51,8 @@ def check_plan(users: int, profile: Profile, slo: SloConfig) -> PlanCheck:
     required = slo.min_throughput_rps
     if required is not None and required > ceiling:
         needed_users = math.ceil(required * think)
-        raise PlanError(
-            f"the plan contradicts Little's law: {users} users waiting {profile.wait_min_s:g}-{profile.wait_max_s:g} s "
+        raise ContradictoryLoadError(
+            f"the load contradicts Little's law: {users} users waiting {profile.wait_min_s:g}-{profile.wait_max_s:g} s "
             f"(mean {think:g} s) can send at most {ceiling:.1f} req/s (users / think time), but "
             f"headroom:slo.minThroughputRps asks for {required:g}. Raise the users to at least {needed_users}, "
             f"lower minThroughputRps, or use a profile with shorter waits."

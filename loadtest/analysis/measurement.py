@@ -9,49 +9,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from ..report.model import ConfidenceInterval, EndpointSummary, Latency, PhaseSummary, TimelinePoint, Window
 from .recording import Cell, Recording, new_histogram
 
-Z_95 = 1.959963984540054
+Z_TWO_SIDED_95 = 1.959963984540054
+"""The standard normal quantile leaving 2.5 % in each tail: a two-sided 95 % interval."""
 MIN_TAIL_SAMPLES = 10
 """A percentile q needs at least this many requests above it (n * (1 - q)) to be estimated."""
 
 
-@dataclass(frozen=True)
-class LatencyStats:
-    """Response times in milliseconds, from one (merged) HDR histogram."""
-
-    count: int
-    mean_ms: float
-    stdev_ms: float
-    min_ms: float
-    max_ms: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    p999_ms: float
-
-    @classmethod
-    def of(cls, histogram: HdrHistogram) -> LatencyStats:
-        count = histogram.get_total_count()
-        if count == 0:
-            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        ms = 1000.0
-        return cls(
-            count=count,
-            mean_ms=histogram.get_mean_value() / ms,
-            stdev_ms=histogram.get_stddev() / ms,
-            min_ms=histogram.get_min_value() / ms,
-            max_ms=histogram.get_max_value() / ms,
-            p50_ms=histogram.get_value_at_percentile(50) / ms,
-            p95_ms=histogram.get_value_at_percentile(95) / ms,
-            p99_ms=histogram.get_value_at_percentile(99) / ms,
-            p999_ms=histogram.get_value_at_percentile(99.9) / ms,
-        )
+def latency_of(histogram: HdrHistogram) -> Latency:
+    """Response times in milliseconds from one (merged) HDR histogram; zeros when it is empty."""
+    count = histogram.get_total_count()
+    if count == 0:
+        return Latency(count=0, mean_ms=0.0, stdev_ms=0.0, min_ms=0.0, max_ms=0.0, p50_ms=0.0, p95_ms=0.0,
+                       p99_ms=0.0, p999_ms=0.0)
+    ms = 1000.0
+    return Latency(
+        count=count,
+        mean_ms=histogram.get_mean_value() / ms,
+        stdev_ms=histogram.get_stddev() / ms,
+        min_ms=histogram.get_min_value() / ms,
+        max_ms=histogram.get_max_value() / ms,
+        p50_ms=histogram.get_value_at_percentile(50) / ms,
+        p95_ms=histogram.get_value_at_percentile(95) / ms,
+        p99_ms=histogram.get_value_at_percentile(99) / ms,
+        p999_ms=histogram.get_value_at_percentile(99.9) / ms,
+    )
 
 
 @dataclass(frozen=True)
@@ -78,45 +67,20 @@ def quantile_interval(histogram: HdrHistogram, quantile: float) -> QuantileInter
     estimate = histogram.get_value_at_percentile(quantile * 100) / 1000.0 if n else 0.0
     if n == 0:
         return QuantileInterval(quantile, 0.0, 0.0, 0.0, 0, 0, 0, False)
-    spread = Z_95 * math.sqrt(n * quantile * (1 - quantile))
+    spread = Z_TWO_SIDED_95 * math.sqrt(n * quantile * (1 - quantile))
     lower_rank = max(1, math.floor(n * quantile - spread))
     upper_rank = math.ceil(n * quantile + spread) + 1
     enough = n * (1 - quantile) >= MIN_TAIL_SAMPLES and upper_rank <= n
     upper_rank = min(upper_rank, n)
 
     def at_rank(rank: int) -> float:
-        return histogram.get_value_at_percentile(100.0 * rank / n) / 1000.0
+        return float(histogram.get_value_at_percentile(100.0 * rank / n)) / 1000.0
 
     return QuantileInterval(quantile, estimate, at_rank(lower_rank), at_rank(upper_rank), lower_rank, upper_rank, n, enough)
 
 
 def minimum_requests_for(quantile: float) -> int:
     return math.ceil(MIN_TAIL_SAMPLES / (1 - quantile))
-
-
-@dataclass(frozen=True)
-class EndpointStats:
-    name: str
-    requests: int
-    failures: int
-    error_rate_percent: float
-    throughput_rps: float
-    latency: LatencyStats
-
-
-@dataclass(frozen=True)
-class TimelinePoint:
-    """One window of the run: offset from the start, users, throughput, errors and latency."""
-
-    offset_s: float
-    users: int
-    throughput_rps: float
-    requests: int
-    failures: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    mean_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,20 +95,8 @@ class Phase:
     def duration_s(self) -> float:
         return max(0.0, self.end_s - self.start_s)
 
-
-@dataclass(frozen=True)
-class Summary:
-    """Everything computed over one phase of the run."""
-
-    phase: Phase
-    requests: int
-    failures: int
-    error_rate_percent: float
-    throughput_rps: float
-    latency: LatencyStats
-    p95_interval: QuantileInterval
-    endpoints: list[EndpointStats]
-    failure_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    def window(self) -> Window:
+        return Window(label=self.label, start_s=self.start_s, end_s=self.end_s, duration_s=self.duration_s)
 
 
 @dataclass
@@ -215,7 +167,7 @@ class Measurement:
             merged.add(cell.histogram)
         return merged
 
-    def summarize(self, phase: Phase, quantile: float = 0.95) -> Summary:
+    def summarize(self, phase: Phase, quantile: float = 0.95) -> PhaseSummary:
         overall = self.histogram(phase)
         per_endpoint: dict[str, tuple[HdrHistogram, list[int]]] = {}
         for _, name, cell in self._cells_in(phase):
@@ -227,27 +179,31 @@ class Measurement:
         failures = sum(counts[1] for _, counts in per_endpoint.values())
         duration = max(phase.duration_s, 1e-9)
         endpoints = [
-            EndpointStats(
+            EndpointSummary(
                 name=name,
                 requests=counts[0],
                 failures=counts[1],
                 error_rate_percent=_percent(counts[1], counts[0]),
                 throughput_rps=counts[0] / duration,
-                latency=LatencyStats.of(histogram),
+                latency=latency_of(histogram),
             )
             for name, (histogram, counts) in sorted(per_endpoint.items())
         ]
         reasons: dict[str, dict[str, int]] = {}
         for (name, reason), count in sorted(self.recording.reasons.items()):
             reasons.setdefault(name, {})[reason] = count
-        return Summary(
-            phase=phase,
+        interval = quantile_interval(overall, quantile)
+        return PhaseSummary(
+            window=phase.window(),
             requests=requests,
             failures=failures,
             error_rate_percent=_percent(failures, requests),
             throughput_rps=requests / duration,
-            latency=LatencyStats.of(overall),
-            p95_interval=quantile_interval(overall, quantile),
+            latency=latency_of(overall),
+            p95_confidence_interval=ConfidenceInterval(
+                confidence=0.95, lower_ms=interval.lower_ms, upper_ms=interval.upper_ms, count=interval.count,
+                enough_samples=interval.enough_samples,
+            ),
             endpoints=endpoints,
             failure_reasons=reasons,
         )
@@ -264,7 +220,7 @@ class Measurement:
             for cell in by_window[window]:
                 merged.add(cell.histogram)
             requests = sum(cell.requests for cell in by_window[window])
-            stats = LatencyStats.of(merged)
+            stats = latency_of(merged)
             # Windows sit on a wall-clock grid; the first and last overlap the run only in part.
             start = self.window_start_offset(window)
             span = min(start + self.window_seconds, self.duration_s) - max(start, 0.0)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-Z_95 = 1.6448536269514722
+Z_ONE_SIDED_95 = 1.6448536269514722
+"""The standard normal 95th percentile: exp(Z * s - s^2 / 2) is a lognormal's p95 over its mean."""
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -38,10 +39,10 @@ def erlang_c(servers: int, offered: float) -> float:
 def lognormal_sigma(p95_over_mean: float) -> float:
     """The lognormal shape whose p95 is ``p95_over_mean`` times its mean."""
     target = max(1.0 + 1e-6, p95_over_mean)
-    low, high = 1e-4, Z_95  # exp(1.645 s - s^2 / 2) rises on (0, 1.645)
+    low, high = 1e-4, Z_ONE_SIDED_95  # exp(1.645 s - s^2 / 2) rises on (0, 1.645)
     for _ in range(80):
         middle = (low + high) / 2
-        if math.exp(Z_95 * middle - middle * middle / 2) < target:
+        if math.exp(Z_ONE_SIDED_95 * middle - middle * middle / 2) < target:
             low = middle
         else:
             high = middle

@@ -17,15 +17,18 @@ local stack, the HPA's bounds and target for Kubernetes, the group's for an ASG.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from infra.config import LocalConfig, StackConfig
+from infra.config import StackConfig
+from infra.config.schema import MAX_LOCAL_REPLICAS
 from infra.config.types import memory_bytes
 
-from .capacity import CapacityEstimate
-from ..metrics import InfraMetrics
-from ..pipeline.stack_edit import ConfigChange
+from ..report.model import CapacityEstimate, InfraMetrics, RecommendationInfo, Report
+from .changes import ConfigChange
+
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "healthy"]
+Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
 CPU_TARGET_CEILING = 70
@@ -36,17 +39,17 @@ THROUGHPUT_FLOOR_RPS = 200.0
 
 @dataclass(frozen=True)
 class Recommendation:
-    rule: str
-    severity: str
+    rule: Rule
+    severity: Severity
     title: str
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
     changes: list[ConfigChange] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["changes"] = [{"path": c.path, "old": c.old, "new": c.new, "reason": c.reason} for c in self.changes]
-        return data
+    def info(self) -> RecommendationInfo:
+        """The recommendation as the report states it."""
+        return RecommendationInfo(rule=self.rule, severity=self.severity, title=self.title, detail=self.detail,
+                                  evidence=self.evidence, changes=[change.info() for change in self.changes])
 
 
 def _replica_changes(config: StackConfig, capacity: CapacityEstimate, reason: str) -> list[ConfigChange]:
@@ -56,7 +59,7 @@ def _replica_changes(config: StackConfig, capacity: CapacityEstimate, reason: st
     if needed is None:
         return changes
     if config.is_local:
-        limit = LocalConfig.model_fields["replicas"].metadata[-1].le
+        limit = MAX_LOCAL_REPLICAS
         if needed > config.local.replicas:
             capped = min(needed, limit)
             note = "" if capped == needed else f" (capped at the local stack's limit of {limit}; {needed} needed)"
@@ -98,97 +101,154 @@ def _memory_quantity(bytes_: float) -> str:
     return f"{math.ceil(bytes_ / 2**20 / 64) * 64}Mi"  # rounded up to 64 Mi steps
 
 
-def recommend(
-    report: dict[str, Any], infra: InfraMetrics, capacity: CapacityEstimate, config: StackConfig
-) -> list[Recommendation]:
-    judged = report["results"]["judged"]
-    slo = report["slo"]
-    p95 = judged["latency"]["p95_ms"]
-    error_rate = judged["error_rate_percent"]
-    throughput = judged["throughput_rps"]
-    load = infra.load_percent
-    cpu_max = infra.cpu_percent_max if infra.cpu_percent_max is not None else load
-    recommendations: list[Recommendation] = []
-    errors_first = error_rate >= slo["error_rate_percent"]
+@dataclass(frozen=True)
+class _Figures:
+    """The run's headline figures every rule reads."""
 
-    if errors_first:
-        reasons = sorted(
-            ((count, f"{endpoint}: {reason}") for endpoint, per in judged["failure_reasons"].items() for reason, count in per.items()),
-            reverse=True,
-        )[:3]
-        recommendations.append(Recommendation(
-            "errors", "critical", "Investigate the errors before scaling",
-            f"{error_rate:.2f} % of requests failed (SLO < {slo['error_rate_percent']:g} %); most frequent: "
-            + "; ".join(f"{text} ({count})" for count, text in reasons)
-            + ". No replica increase is proposed: more replicas would hide a bug, not fix it.",
-            {"error_rate_percent": error_rate, "failures": judged["failures"], "requests": judged["requests"]},
-        ))
+    report: Report
+    infra: InfraMetrics
+    capacity: CapacityEstimate
+    config: StackConfig
 
-    if p95 >= slo["p95_ms"] and not errors_first:
-        if capacity.available:
-            detail = (f"p95 {p95:.1f} ms is over the SLO's {slo['p95_ms']:g} ms. " + " ".join(capacity.explanation))
-            changes = _replica_changes(config, capacity, f"p95 {p95:.1f} ms > {slo['p95_ms']:g} ms; {capacity.replicas_for_slo} replicas hold the SLO")
-        else:
-            detail = (f"p95 {p95:.1f} ms is over the SLO's {slo['p95_ms']:g} ms, but without utilization figures "
-                      f"({'; '.join(infra.warnings) or 'no metrics source'}) the replica count could not be computed.")
-            changes = []
-        recommendations.append(Recommendation(
-            "latency", "high", f"Scale out to {capacity.replicas_for_slo} replicas" if changes else "Scale out",
-            detail, {"p95_ms": p95, "slo_p95_ms": slo["p95_ms"], "replicas_for_slo": capacity.replicas_for_slo}, changes,
-        ))
+    @property
+    def p95(self) -> float:
+        return self.report.results.judged.latency.p95_ms
 
-    if cpu_max is not None and cpu_max > CPU_HIGH_PERCENT:
-        changes = [] if errors_first else _replica_changes(config, capacity, f"CPU peaked at {cpu_max:.0f} %")
-        changes += _target_changes(config, capacity, f"room below {CPU_TARGET_CEILING} % for the scale-out lag")
-        recommendations.append(Recommendation(
-            "cpu", "high", "CPU is high: scale now and lower the target",
-            f"CPU (or pool utilization) peaked at {cpu_max:.1f} % (average {load or 0:.1f} %), above {CPU_HIGH_PERCENT:g} %. "
-            f"Scale out now, and keep the autoscaling target below {CPU_TARGET_CEILING} % so a surge is absorbed while new "
-            f"replicas start (model: HPA {capacity.hpa_target_percent} %, ASG {capacity.asg_target_percent} %).",
-            {"cpu_percent_max": cpu_max, "load_percent": load}, _dedupe(changes),
-        ))
+    @property
+    def slo_p95(self) -> float:
+        return self.report.slo.p95_ms
 
-    if infra.memory_percent_max is not None and infra.memory_percent_max > MEMORY_HIGH_PERCENT:
-        request = memory_bytes(config.service.memory_request)
-        used = request * infra.memory_percent_max / 100
-        new_request = _memory_quantity(used / (MEMORY_TARGET_PERCENT / 100))
-        changes = [ConfigChange("service", "memoryRequest", config.service.memory_request, new_request,
-                                f"peak {infra.memory_percent_max:.0f} % of the request")]
-        if memory_bytes(config.service.memory_limit) < memory_bytes(new_request):
-            changes.append(ConfigChange("service", "memoryLimit", config.service.memory_limit, new_request, "at least the request"))
-        recommendations.append(Recommendation(
-            "memory", "medium", f"Raise the memory request to {new_request}",
-            f"resident memory peaked at {infra.memory_percent_max:.1f} % of the {config.service.memory_request} request "
-            f"(above {MEMORY_HIGH_PERCENT:g} %). {new_request} keeps that peak near {MEMORY_TARGET_PERCENT:g} %; "
-            "adding replicas helps only if memory grows with load.",
-            {"memory_percent_max": infra.memory_percent_max}, changes,
-        ))
+    @property
+    def error_rate(self) -> float:
+        return self.report.results.judged.error_rate_percent
 
-    if throughput < THROUGHPUT_FLOOR_RPS:
-        ceiling = report["plan"]["max_throughput_rps"]
-        if ceiling < THROUGHPUT_FLOOR_RPS:
-            cause = (f"the plan itself: {report['load']['users']} users thinking {report['plan']['think_time_s']:g} s "
-                     f"send at most {ceiling:.1f} req/s (Little's law), so this is not a service bottleneck")
-        elif load is not None and load >= CPU_HIGH_PERCENT:
-            cause = f"capacity: the replicas ran at {load:.0f} % load, so more replicas raise throughput"
-        elif p95 >= slo["p95_ms"]:
-            cause = "latency with spare capacity: slow responses hold the users back; look at dependencies and the code path"
-        else:
-            cause = "the offered load: the service kept up with all that was sent"
-        recommendations.append(Recommendation(
-            "throughput", "info", "Throughput below 200 req/s",
-            f"{throughput:.1f} req/s in the judged window. Bottleneck: {cause}.",
-            {"throughput_rps": throughput, "littles_law_ceiling_rps": ceiling, "load_percent": load},
-        ))
+    @property
+    def throughput(self) -> float:
+        return self.report.results.judged.throughput_rps
 
-    if not any(r.changes for r in recommendations) and not errors_first and p95 < slo["p95_ms"]:
-        recommendations.append(Recommendation(
-            "healthy", "info", "No change needed",
-            f"p95 {p95:.1f} ms (SLO {slo['p95_ms']:g} ms), CPU/utilization "
-            f"{'n/a' if load is None else f'{load:.1f} %'}, throughput {throughput:.1f} req/s, errors {error_rate:.2f} %.",
-            {"p95_ms": p95, "load_percent": load, "throughput_rps": throughput},
-        ))
+    @property
+    def load(self) -> float | None:
+        return self.infra.load_percent
+
+    @property
+    def cpu_max(self) -> float | None:
+        return self.infra.cpu_percent_max if self.infra.cpu_percent_max is not None else self.load
+
+    @property
+    def errors_first(self) -> bool:
+        """Errors above the SLO come before any scaling: more replicas would hide a bug."""
+        return self.error_rate >= self.report.slo.error_rate_percent
+
+
+def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, config: StackConfig) -> list[Recommendation]:
+    """Every rule in turn (module docstring); 'healthy' only when no other proposed a change."""
+    figures = _Figures(report, infra, capacity, config)
+    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput)]
+    recommendations = [r for r in found if r is not None]
+    if not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95:
+        recommendations.append(_healthy(figures))
     return recommendations
+
+
+def _errors(f: _Figures) -> Recommendation | None:
+    if not f.errors_first:
+        return None
+    judged = f.report.results.judged
+    reasons = sorted(
+        ((count, f"{endpoint}: {reason}") for endpoint, per in judged.failure_reasons.items() for reason, count in per.items()),
+        reverse=True,
+    )[:3]
+    return Recommendation(
+        "errors", "critical", "Investigate the errors before scaling",
+        f"{f.error_rate:.2f} % of requests failed (SLO < {f.report.slo.error_rate_percent:g} %); most frequent: "
+        + "; ".join(f"{text} ({count})" for count, text in reasons)
+        + ". No replica increase is proposed: more replicas would hide a bug, not fix it.",
+        {"error_rate_percent": f.error_rate, "failures": judged.failures, "requests": judged.requests},
+    )
+
+
+def _latency(f: _Figures) -> Recommendation | None:
+    if f.p95 < f.slo_p95 or f.errors_first:
+        return None
+    capacity = f.capacity
+    if capacity.available:
+        detail = f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms. " + " ".join(capacity.explanation)
+        reason = f"p95 {f.p95:.1f} ms > {f.slo_p95:g} ms; {capacity.replicas_for_slo} replicas hold the SLO"
+        changes = _replica_changes(f.config, capacity, reason)
+    else:
+        detail = (f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms, but without utilization figures "
+                  f"({'; '.join(f.infra.warnings) or 'no metrics source'}) the replica count could not be computed.")
+        changes = []
+    return Recommendation(
+        "latency", "high", f"Scale out to {capacity.replicas_for_slo} replicas" if changes else "Scale out",
+        detail, {"p95_ms": f.p95, "slo_p95_ms": f.slo_p95, "replicas_for_slo": capacity.replicas_for_slo}, changes,
+    )
+
+
+def _cpu(f: _Figures) -> Recommendation | None:
+    cpu_max = f.cpu_max
+    if cpu_max is None or cpu_max <= CPU_HIGH_PERCENT:
+        return None
+    capacity = f.capacity
+    changes = [] if f.errors_first else _replica_changes(f.config, capacity, f"CPU peaked at {cpu_max:.0f} %")
+    changes += _target_changes(f.config, capacity, f"room below {CPU_TARGET_CEILING} % for the scale-out lag")
+    return Recommendation(
+        "cpu", "high", "CPU is high: scale now and lower the target",
+        f"CPU (or pool utilization) peaked at {cpu_max:.1f} % (average {f.load or 0:.1f} %), above {CPU_HIGH_PERCENT:g} %. "
+        f"Scale out now, and keep the autoscaling target below {CPU_TARGET_CEILING} % so a surge is absorbed while new "
+        f"replicas start (model: HPA {capacity.hpa_target_percent} %, ASG {capacity.asg_target_percent} %).",
+        {"cpu_percent_max": cpu_max, "load_percent": f.load}, _dedupe(changes),
+    )
+
+
+def _memory(f: _Figures) -> Recommendation | None:
+    peak = f.infra.memory_percent_max
+    if peak is None or peak <= MEMORY_HIGH_PERCENT:
+        return None
+    service = f.config.service
+    used = memory_bytes(service.memory_request) * peak / 100
+    new_request = _memory_quantity(used / (MEMORY_TARGET_PERCENT / 100))
+    changes = [ConfigChange("service", "memoryRequest", service.memory_request, new_request, f"peak {peak:.0f} % of the request")]
+    if memory_bytes(service.memory_limit) < memory_bytes(new_request):
+        changes.append(ConfigChange("service", "memoryLimit", service.memory_limit, new_request, "at least the request"))
+    return Recommendation(
+        "memory", "medium", f"Raise the memory request to {new_request}",
+        f"resident memory peaked at {peak:.1f} % of the {service.memory_request} request "
+        f"(above {MEMORY_HIGH_PERCENT:g} %). {new_request} keeps that peak near {MEMORY_TARGET_PERCENT:g} %; "
+        "adding replicas helps only if memory grows with load.",
+        {"memory_percent_max": peak}, changes,
+    )
+
+
+def _throughput(f: _Figures) -> Recommendation | None:
+    if f.throughput >= THROUGHPUT_FLOOR_RPS:
+        return None
+    plan = f.report.plan
+    ceiling = plan.max_throughput_rps
+    if ceiling < THROUGHPUT_FLOOR_RPS:
+        cause = (f"the plan itself: {f.report.load.users} users thinking {plan.think_time_s:g} s "
+                 f"send at most {ceiling:.1f} req/s (Little's law), so this is not a service bottleneck")
+    elif f.load is not None and f.load >= CPU_HIGH_PERCENT:
+        cause = f"capacity: the replicas ran at {f.load:.0f} % load, so more replicas raise throughput"
+    elif f.p95 >= f.slo_p95:
+        cause = "latency with spare capacity: slow responses hold the users back; look at dependencies and the code path"
+    else:
+        cause = "the offered load: the service kept up with all that was sent"
+    return Recommendation(
+        "throughput", "info", "Throughput below 200 req/s",
+        f"{f.throughput:.1f} req/s in the judged window. Bottleneck: {cause}.",
+        {"throughput_rps": f.throughput, "littles_law_ceiling_rps": ceiling, "load_percent": f.load},
+    )
+
+
+def _healthy(f: _Figures) -> Recommendation:
+    load = "n/a" if f.load is None else f"{f.load:.1f} %"
+    return Recommendation(
+        "healthy", "info", "No change needed",
+        f"p95 {f.p95:.1f} ms (SLO {f.slo_p95:g} ms), CPU/utilization {load}, throughput {f.throughput:.1f} req/s, "
+        f"errors {f.error_rate:.2f} %.",
+        {"p95_ms": f.p95, "load_percent": f.load, "throughput_rps": f.throughput},
+    )
 
 
 def _dedupe(changes: list[ConfigChange]) -> list[ConfigChange]:
@@ -204,7 +264,7 @@ def all_changes(recommendations: list[Recommendation]) -> list[ConfigChange]:
     for recommendation in recommendations:
         for change in recommendation.changes:
             current = merged.get(change.path)
-            if current is None or (change.key != "targetCpuUtilization" and change.key != "targetCpu" and _bigger(change.new, current.new)):
+            if current is None or (change.key not in {"targetCpuUtilization", "targetCpu"} and _bigger(change.new, current.new)):
                 merged[change.path] = change
     return list(merged.values())
 

@@ -97,8 +97,8 @@ class Recording:
             cell.requests += int(requests)
             cell.failures += int(failures)
         for name, reason, count in payload["reasons"]:
-            key = (str(name), str(reason))
-            self.reasons[key] = self.reasons.get(key, 0) + int(count)
+            reason_key = (str(name), str(reason))
+            self.reasons[reason_key] = self.reasons.get(reason_key, 0) + int(count)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Recording:

@@ -9,68 +9,59 @@ decisively still makes the run FAIL, unless the generator itself was saturated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from typing import Literal
 
 from infra.config import SloConfig
 
-from .generator_load import GeneratorLoad
-from .measurement import Summary, minimum_requests_for
+from ..report.model import Criterion, GeneratorInfo, Interval, PhaseSummary, Status, Verdict, Window
+from .measurement import minimum_requests_for
 
-LATENCY_CLASSES = ((50.0, "Excellent"), (100.0, "Good"), (200.0, "Acceptable"))
+LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
+
+LATENCY_CLASSES: tuple[tuple[float, LatencyClass], ...] = ((50.0, "Excellent"), (100.0, "Good"), (200.0, "Acceptable"))
 """The seed's latency classes for the p95: below each bound in turn, else Poor."""
 
 
-class Status(str, Enum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    INCONCLUSIVE = "INCONCLUSIVE"
-
-    @property
-    def exit_code(self) -> int:
-        return {Status.PASS: 0, Status.FAIL: 1, Status.INCONCLUSIVE: 3}[self]
-
-
 @dataclass(frozen=True)
-class Criterion:
-    name: str
-    key: str
-    measured: float
-    threshold: float
-    comparison: str
-    unit: str
-    passed: bool
-    decisive: bool
-    """False when the measurement cannot settle this criterion (a straddling interval, too few samples)."""
-    margin: float
-    """Room left: positive when the criterion holds, in the criterion's unit."""
-    interval: tuple[float, float] | None = None
+class Judgement:
+    """The verdict and the criteria it weighed (the report keeps them apart: ``verdict`` and ``criteria``)."""
 
-    @property
-    def margin_percent(self) -> float:
-        return 100.0 * self.margin / self.threshold if self.threshold else 0.0
-
-
-@dataclass(frozen=True)
-class Verdict:
     status: Status
     criteria: list[Criterion]
     reasons: list[str] = field(default_factory=list)
-    latency_class: str = ""
+    latency_class: LatencyClass = ""
 
     @property
     def exit_code(self) -> int:
         return self.status.exit_code
 
+    def verdict(self, judged_window: Window) -> Verdict:
+        return Verdict(status=self.status, exit_code=self.exit_code, reasons=self.reasons,
+                       latency_class=self.latency_class, judged_window=judged_window)
 
-def latency_class(p95_ms: float) -> str:
+
+def latency_class(p95_ms: float) -> LatencyClass:
     for bound, label in LATENCY_CLASSES:
         if p95_ms < bound:
             return label
     return "Poor"
 
 
-def _p95_criterion(summary: Summary, slo: SloConfig) -> tuple[Criterion, list[str]]:
-    interval = summary.p95_interval
+def criterion(name: str, key: str, measured: float, threshold: float, comparison: str, unit: str, decisive: bool,
+              interval: tuple[float, float] | None = None) -> Criterion:
+    """A criterion with its pass/fail and margin worked out from the comparison."""
+    passed = measured < threshold if comparison == "<" else measured >= threshold
+    margin = threshold - measured if comparison == "<" else measured - threshold
+    return Criterion.model_validate({
+        "name": name, "key": key, "measured": measured, "threshold": threshold, "comparison": comparison,
+        "unit": unit, "passed": passed, "decisive": decisive, "margin": margin,
+        "margin_percent": 100.0 * margin / threshold if threshold else 0.0,
+        "interval": None if interval is None else Interval(lower=interval[0], upper=interval[1]),
+    })
+
+
+def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, list[str]]:
+    interval = summary.p95_confidence_interval
     threshold = slo.p95_ms
     measured = summary.latency.p95_ms
     notes: list[str] = []
@@ -87,66 +78,36 @@ def _p95_criterion(summary: Summary, slo: SloConfig) -> tuple[Criterion, list[st
             f"the p95's 95 % confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
             f"straddles the {threshold:g} ms threshold"
         )
-    criterion = Criterion(
-        name="p95 response time",
-        key="p95_ms",
-        measured=measured,
-        threshold=threshold,
-        comparison="<",
-        unit="ms",
-        passed=measured < threshold,
-        decisive=decisive,
-        margin=threshold - measured,
-        interval=(interval.lower_ms, interval.upper_ms),
-    )
-    return criterion, notes
+    p95 = criterion("p95 response time", "p95_ms", measured, threshold, "<", "ms", decisive,
+                    (interval.lower_ms, interval.upper_ms))
+    return p95, notes
 
 
-def judge(summary: Summary, slo: SloConfig, generator: GeneratorLoad) -> Verdict:
+def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo) -> Judgement:
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
         p95,
-        Criterion(
-            name="error rate",
-            key="error_rate_percent",
-            measured=summary.error_rate_percent,
-            threshold=slo.error_rate_percent,
-            comparison="<",
-            unit="%",
-            passed=summary.error_rate_percent < slo.error_rate_percent,
-            decisive=summary.requests > 0,
-            margin=slo.error_rate_percent - summary.error_rate_percent,
-        ),
+        criterion("error rate", "error_rate_percent", summary.error_rate_percent, slo.error_rate_percent, "<", "%",
+                  decisive=summary.requests > 0),
     ]
     if slo.min_throughput_rps is not None:
-        criteria.append(
-            Criterion(
-                name="throughput",
-                key="throughput_rps",
-                measured=summary.throughput_rps,
-                threshold=slo.min_throughput_rps,
-                comparison=">=",
-                unit="req/s",
-                passed=summary.throughput_rps >= slo.min_throughput_rps,
-                decisive=True,
-                margin=summary.throughput_rps - slo.min_throughput_rps,
-            )
-        )
+        criteria.append(criterion("throughput", "throughput_rps", summary.throughput_rps, slo.min_throughput_rps,
+                                  ">=", "req/s", decisive=True))
     label = latency_class(p95.measured) if summary.requests else ""
     failed = [c for c in criteria if c.decisive and not c.passed]
     reasons = [f"{c.name} {c.measured:.2f} {c.unit} is not {c.comparison} {c.threshold:g} {c.unit}" for c in failed]
 
     if generator.saturated:
         reason = (
-            f"the load generator saturated: {generator.peak_process} reached {generator.peak_percent:.0f} % CPU "
-            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s:.0f} s); "
+            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
+            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
             "its measurements are unreliable. Use --workers to spread the load."
         )
-        return Verdict(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
+        return Judgement(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
     if summary.requests == 0:
-        return Verdict(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
+        return Judgement(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
     if failed:
-        return Verdict(Status.FAIL, criteria, reasons + notes, label)
+        return Judgement(Status.FAIL, criteria, reasons + notes, label)
     if notes:
-        return Verdict(Status.INCONCLUSIVE, criteria, notes, label)
-    return Verdict(Status.PASS, criteria, [], label)
+        return Judgement(Status.INCONCLUSIVE, criteria, notes, label)
+    return Judgement(Status.PASS, criteria, [], label)

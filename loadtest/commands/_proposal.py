@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from infra.render import write_atomically
+from infra.files import write_atomically
 
-from ..pipeline.proposal import Analysis
 from ..console import err, out
 from ..formats.terminal import proposal
+from ..pipeline.proposal import Analysis
+from ..report.model import Report
 
 
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +20,8 @@ def add_proposal_flags(parser: argparse.ArgumentParser) -> None:
                         help="apply the proposed change to the stack file (atomically; refused if the file changed meanwhile)")
 
 
-def present(document: dict[str, Any], analysis: Analysis, args: argparse.Namespace) -> None:
-    out.print(proposal(document))
+def present(report: Report, analysis: Analysis, args: argparse.Namespace) -> None:
+    out.print(proposal(report))
     if args.diff_out is not None:
         write_atomically(args.diff_out, analysis.diff)
         err.print(f"wrote {args.diff_out}" + ("" if analysis.diff else " (empty: no change proposed)"))

@@ -12,12 +12,14 @@ from types import FrameType
 
 from rich.table import Table
 
-from infra.config import load_stack
+from infra.config import StackConfig, load_stack
 
 from ..console import out
 from ..errors import LocalStackError
-from ..local.stack import LocalStack, StackState, http_get_json, running_state, runtime_dir_for
-from ..local.processes import alive, spawn, stop_pids
+from ..local.launch import LocalStackRun
+from ..local.stack import StackState, running_state, runtime_dir_for
+from ..local.stats import replica_stats
+from ..processes import alive, spawn, stop_pids
 
 HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
 DESCRIPTION = """\
@@ -49,7 +51,7 @@ examples:
 DETACH_TIMEOUT_S = 60.0
 
 
-def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "local", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,8 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    path, config = load_stack(args.stack, args.project_dir)
-    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    path, config = stack = load_stack(args.stack, args.project_dir)
+    name = stack.name
     runtime = runtime_dir_for(path, name)
     if args.action == "status":
         return status(name, runtime)
@@ -78,7 +80,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def up_foreground(name: str, config, runtime: Path, autoscale: bool = False) -> int:  # type: ignore[no-untyped-def]
+def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool = False) -> int:
     """Run until Ctrl-C or `local down`; either is the normal way to stop, so it exits 0.
 
     The interrupt may land anywhere once the state file says the stack is up (even
@@ -86,9 +88,9 @@ def up_foreground(name: str, config, runtime: Path, autoscale: bool = False) -> 
     that lands during start-up still propagates (exit 130).
     """
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `local down` stops us like Ctrl-C does
-    stack = LocalStack(name, config, runtime, autoscale=autoscale)
+    run = LocalStackRun(name, config, runtime, autoscale=autoscale)
     try:
-        with stack:
+        with run as stack:
             state = stack.state()
             scaling = f", autoscaled {config.hpa.min_replicas}-{config.hpa.max_replicas}" if autoscale else ""
             out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas{scaling}); Ctrl-C to stop")
@@ -96,7 +98,7 @@ def up_foreground(name: str, config, runtime: Path, autoscale: bool = False) -> 
             while True:
                 time.sleep(1)
     except KeyboardInterrupt:
-        if not stack.reached_up:
+        if not run.stack.reached_up:
             raise
         out.print(f"local stack {name} stopped")
     return 0
@@ -165,7 +167,7 @@ def state_table(state: StackState, with_stats: bool = False) -> Table:
         extra: tuple[str, ...] = ()
         if with_stats:
             try:
-                stats = http_get_json(f"{address}/_headroom/stats")
+                stats = replica_stats(replica["port"])
                 extra = (f"{stats['utilization'] * 100:.1f} %", str(stats["requests"]))
             except OSError:
                 extra = ("unreachable", "")

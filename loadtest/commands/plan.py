@@ -8,19 +8,19 @@ from pathlib import Path
 
 from infra.config import load_stack
 from infra.errors import ConfigError
-from infra.render import write_atomically
+from infra.files import write_atomically
 
 from ..console import err, out
-from ..metrics import InfraMetrics
+from ..formats.plan_html import render_plan_html
+from ..formats.plan_terminal import optimization_table, plan_table
+from ..pipeline.stack_edit import StackEdit
 from ..planning.document import plan_document
 from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
 from ..planning.service import service_for
 from ..planning.simulate import simulate_stack, slo_of
 from ..planning.traffic import Traffic, profile, read_csv
-from ..formats.plan_html import render_plan_html
-from ..formats.plan_terminal import optimization_table, plan_table
-from ..pipeline.stack_edit import StackEdit
-from .recommend import load_report
+from ..report.load import load_report
+from ..scenario.profiles import PROFILES
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
 DESCRIPTION = """\
@@ -48,13 +48,13 @@ exit codes: 0 the SLO holds through the profile, 1 it breaks, 2 bad input
 """
 
 
-def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "plan", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--profile", choices=("normal", "spike", "stress"), default="spike",
+    source.add_argument("--profile", choices=sorted(PROFILES), default="spike",
                         help="a seed profile for the stack's SLO users (default: spike)")
     source.add_argument("--traffic", type=Path, metavar="FILE", help="a CSV of timestamp,rps rows to replay instead")
     parser.add_argument("--users", type=int, metavar="N", help="the profile's base users (default: the SLO's)")
@@ -79,11 +79,10 @@ def _traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-un
 def run(args: argparse.Namespace) -> int:
     if (args.diff_out is not None or args.write) and not args.optimize:
         raise ConfigError("--diff-out and --write apply to --optimize's proposal; add --optimize")
-    path, config = load_stack(args.stack, args.project_dir)
-    stack_name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    path, config = stack = load_stack(args.stack, args.project_dir)
+    name = stack.name
     report = load_report(args.results) if args.results is not None else None
-    infra = InfraMetrics.from_dict(report["infrastructure"]) if report and report.get("infrastructure") else None
-    service = service_for(config, report, infra, str(path))
+    service = service_for(config, report, str(path))
     traffic = _traffic(args, config)
     which = ("hpa", "asg") if args.autoscaler == "both" else (args.autoscaler,)
     simulations = [simulate_stack(config, traffic, service, name) for name in which]
@@ -91,13 +90,13 @@ def run(args: argparse.Namespace) -> int:
     if args.optimize:
         optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
         optimizations = [optimizers[name](config, traffic, service) for name in which]
-    document = plan_document(stack_name, str(path), traffic, service, slo_of(config), simulations, optimizations)
+    document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations)
     out.print(plan_table(document))
     for optimization in optimizations:
         out.print(optimization_table(document, optimization.autoscaler))
     _write_outputs(args, document)
     if optimizations:
-        _propose(args, path, stack_name, optimizations)
+        _propose(args, path, name, optimizations)
     return 0 if document["holds"] else 1
 
 

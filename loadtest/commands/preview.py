@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from rich.tree import Tree
 
-from infra.config import read_stack_keys, stack_file_path
+from infra.config import read_stack_keys, stack_file_path, stack_name
 from infra.config.loader import config_from_keys
 from infra.preview import MOCK_NOTICE, PreviewResult
 
@@ -32,7 +32,7 @@ examples:
 _LONG_TEXT = 120
 
 
-def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "preview", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     path = stack_file_path(args.stack, args.project_dir)
     keys = read_stack_keys(path)
     config_from_keys(keys, source=str(path))  # report config problems before Pulumi runs
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    result = run_preview(stack, keys)
+    result = run_preview(stack_name(path), keys)
     if args.json:
         out.print_json(result.to_json())
     else:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from infra.config import load_stack
-from infra.errors import ConfigError
 
-from ..pipeline.proposal import analyze
 from ..console import out
-from ..metrics import InfraMetrics
 from ..formats.terminal import summary
+from ..pipeline.proposal import analyze
+from ..report.load import load_report
 from ._proposal import add_proposal_flags, present
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"
@@ -33,7 +31,7 @@ examples:
 """
 
 
-def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "recommend", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,31 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     parser.set_defaults(run=run)
 
 
-def load_report(path: Path) -> dict:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--results {path}: no such file") from None
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"--results {path}: not a JSON report: {error}") from None
-    if not isinstance(report, dict) or report.get("format") != "headroom-report/1":
-        raise ConfigError(f"--results {path}: not a headroom report (format must be headroom-report/1)")
-    return report
-
-
 def run(args: argparse.Namespace) -> int:
-    path, config = load_stack(args.stack, args.project_dir)
+    stack = load_stack(args.stack, args.project_dir)
     report = load_report(args.results)
-    infra = InfraMetrics.from_dict(report["infrastructure"]) if report.get("infrastructure") else None
-    stack_name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    analysis = analyze(report, infra, config, path, stack_name, args.plan_users)
-    report.update(analysis.sections(infra) if infra else {k: v for k, v in analysis.sections(_none()).items() if k != "infrastructure"})
+    analysis = analyze(report, report.infrastructure, stack.config, stack.path, stack.name, args.plan_users)
+    report = analysis.added_to(report, None)
     out.print(summary(report))
     present(report, analysis, args)
     return 0
-
-
-def _none() -> InfraMetrics:
-    from ..metrics import unavailable
-
-    return unavailable("none", "the report has no infrastructure metrics")

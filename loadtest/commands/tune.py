@@ -9,11 +9,12 @@ from rich.table import Table
 from infra.config import load_stack
 from infra.errors import ConfigError
 
-from ..pipeline.proposal import analyze
 from ..console import err, out
-from ..local.stack import running_state, runtime_dir_for
 from ..formats.terminal import LiveView
+from ..local.stack import running_state, runtime_dir_for
+from ..pipeline.proposal import analyze
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
+from ..scenario.profiles import PROFILES
 from .validate import _duration, _positive_int
 
 HELP = "closed loop on the local stack: validate, apply the proposed diff, restart, until the SLO holds"
@@ -33,13 +34,13 @@ examples:
 """
 
 
-def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "tune", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rounds", type=_positive_int, default=3, metavar="N", help="at most N validation rounds (default 3)")
-    parser.add_argument("--profile", choices=("normal", "spike", "stress"), default="normal")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="normal")
     parser.add_argument("--users", type=_positive_int, metavar="N")
     parser.add_argument("--ramp", type=_duration, metavar="SECONDS")
     parser.add_argument("--run-time", type=_duration, metavar="T")
@@ -49,8 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    path, config = load_stack(args.stack, args.project_dir)
-    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    path, config = stack = load_stack(args.stack, args.project_dir)
+    name = stack.name
     if not config.is_local:
         raise ConfigError(f"tune runs on the local stack only; stack {name!r} deploys to the cloud (use validate and recommend)")
     if running_state(runtime_dir_for(path, name)) is not None:
@@ -66,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"round {number}: {config.local.replicas} replicas")
         with LiveView(err, request.effective_run_time_s) as view:
             result = validate_with_metrics(request, on_progress=view.update)
-        document = result.report.to_dict()
-        analysis = analyze(document, result.infra, config, path, name)
-        judged = document["results"]["judged"]
-        status = document["verdict"]["status"]
+        report = result.report
+        analysis = analyze(report, result.infra, config, path, name)
+        judged = report.results.judged
+        status = report.verdict.status.value
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
         load = result.infra.load_percent
-        rounds.add_row(str(number), str(config.local.replicas), status, f"{judged['latency']['p95_ms']:.1f}",
-                       f"{judged['error_rate_percent']:.2f}", f"{judged['throughput_rps']:.1f}",
+        rounds.add_row(str(number), str(config.local.replicas), status, f"{judged.latency.p95_ms:.1f}",
+                       f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
                        "n/a" if load is None else f"{load:.1f}", change if status != "PASS" else "none")
         exit_code = result.report.exit_code
         if status == "PASS" or not analysis.changes:

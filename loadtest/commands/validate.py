@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.config import load_stack
 from infra.config.types import duration_seconds
-from infra.render import write_atomically
+from infra.files import write_atomically
 
-from ..pipeline.proposal import analyze
 from ..console import err, out
-from ..scenario.profiles import PROFILES
 from ..formats import render_html, render_junit, render_markdown, render_text
 from ..formats.terminal import LiveView, summary
+from ..pipeline.proposal import analyze
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
+from ..report.model import Report
+from ..scenario.profiles import PROFILES
 from ._proposal import add_proposal_flags, present
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
@@ -70,7 +72,7 @@ def _int_at_least(text: str, low: int) -> int:
     return value
 
 
-def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "validate", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -101,11 +103,11 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    path, config = load_stack(args.stack, args.project_dir)
+    stack = load_stack(args.stack, args.project_dir)
     request = ValidationRequest(
-        stack_name=path.name.removeprefix("Pulumi.").removesuffix(".yaml"),
-        stack_path=path,
-        config=config,
+        stack_name=stack.name,
+        stack_path=stack.path,
+        config=stack.config,
         host=args.host,
         profile=args.profile,
         users=args.users,
@@ -125,22 +127,25 @@ def run(args: argparse.Namespace) -> int:
     )
     with LiveView(err, request.effective_run_time_s) as view:
         run_ = validate_with_metrics(request, on_progress=view.update)
-    analysis = analyze(run_.report.to_dict(), run_.infra, config, path, request.stack_name, args.plan_users)
-    run_.report.extras.update(analysis.sections(run_.infra))
-    document = run_.report.to_dict()
-    write_atomically(run_.workdir / "report.json", json.dumps(document, indent=2))
+    analysis = analyze(run_.report, run_.infra, stack.config, stack.path, request.stack_name, args.plan_users)
+    report = analysis.added_to(run_.report, run_.infra)
+    write_atomically(run_.workdir / "report.json", render_json(report))
     if args.format == "text":
-        out.print(render_text(document), end="", markup=False, highlight=False)
+        out.print(render_text(report), end="", markup=False, highlight=False)
     else:
-        out.print(summary(document))
-    present(document, analysis, args)
-    write_reports(document, args)
-    return run_.report.exit_code
+        out.print(summary(report))
+    present(report, analysis, args)
+    write_reports(report, args)
+    return report.exit_code
 
 
-def write_reports(document: dict, args: argparse.Namespace) -> None:
-    renderers = {
-        "json": lambda d: json.dumps(d, indent=2) + "\n",
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_json_dict(), indent=2) + "\n"
+
+
+def write_reports(report: Report, args: argparse.Namespace) -> None:
+    renderers: dict[str, Callable[[Report], str]] = {
+        "json": render_json,
         "junit": render_junit,
         "html": render_html,
         "markdown": render_markdown,
@@ -148,5 +153,5 @@ def write_reports(document: dict, args: argparse.Namespace) -> None:
     for key, render in renderers.items():
         target: Path | None = getattr(args, key)
         if target is not None:
-            write_atomically(target, render(document))
+            write_atomically(target, render(report))
             err.print(f"wrote {target}")

@@ -1,5 +1,6 @@
-"""Renderers of the validation report. Each takes the report's JSON dict (``ValidationReport.to_dict()``),
-so a saved report renders the same as a fresh one."""
+"""The report's formats. Each renderer takes the typed ``loadtest.report.Report``, so a saved
+report (``loadtest.report.load_report``) renders the same as a fresh one. Pure: text in memory,
+nothing written."""
 
 from .html import render_html
 from .junit import render_junit

@@ -70,8 +70,8 @@ def line_chart(
         return MARGIN_TOP + plot_h - (y / y_high) * plot_h
 
     parts = [
-        f'<svg class="chart" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
+        (f'<svg class="chart" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">'),
         f'<text x="{MARGIN_LEFT}" y="18" class="title">{escape(title)}</text>',
     ]
     for tick in y_ticks:

@@ -7,34 +7,36 @@ A criterion that failed is a <failure>; one the measurement could not decide
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+
+from ..report.model import Report
 
 
-def render_junit(report: dict[str, Any]) -> str:
-    criteria = report["criteria"]
-    generator = report["generator"]
+def render_junit(report: Report) -> str:
+    criteria = report.criteria
+    generator = report.generator
     suite = ET.Element(
         "testsuite",
-        name=f"headroom SLO ({report['stack']})",
+        name=f"headroom SLO ({report.stack})",
         tests=str(len(criteria) + 1),
-        failures=str(sum(1 for c in criteria if c["decisive"] and not c["passed"])),
-        errors=str(sum(1 for c in criteria if not c["decisive"]) + int(generator["saturated"])),
-        time=f"{report['load']['run_time_s']:.1f}",
-        timestamp=report["generated_at"],
+        failures=str(sum(1 for c in criteria if c.decisive and not c.passed)),
+        errors=str(sum(1 for c in criteria if not c.decisive) + int(generator.saturated)),
+        time=f"{report.load.run_time_s:.1f}",
+        timestamp=report.generated_at,
     )
+    classname = f"headroom.slo.{report.stack}"
     for c in criteria:
-        case = ET.SubElement(suite, "testcase", classname=f"headroom.slo.{report['stack']}", name=f"{c['name']} {c['comparison']} {c['threshold']:g} {c['unit']}")
-        detail = f"measured {c['measured']:.3f} {c['unit']}, threshold {c['comparison']} {c['threshold']:g} {c['unit']}"
-        if c["interval"]:
-            detail += f", 95% CI [{c['interval']['lower']:.3f}, {c['interval']['upper']:.3f}]"
-        if not c["decisive"]:
-            ET.SubElement(case, "error", message=f"not decisive: {detail}", type="inconclusive").text = "; ".join(report["verdict"]["reasons"])
-        elif not c["passed"]:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=f"{c.name} {c.comparison} {c.threshold:g} {c.unit}")
+        detail = f"measured {c.measured:.3f} {c.unit}, threshold {c.comparison} {c.threshold:g} {c.unit}"
+        if c.interval:
+            detail += f", 95% CI [{c.interval.lower:.3f}, {c.interval.upper:.3f}]"
+        if not c.decisive:
+            ET.SubElement(case, "error", message=f"not decisive: {detail}", type="inconclusive").text = "; ".join(report.verdict.reasons)
+        elif not c.passed:
             ET.SubElement(case, "failure", message=detail, type="slo").text = detail
         else:
             ET.SubElement(case, "system-out").text = detail
-    case = ET.SubElement(suite, "testcase", classname=f"headroom.slo.{report['stack']}", name="load generator below CPU saturation")
-    if generator["saturated"]:
-        ET.SubElement(case, "error", message=f"load generator peaked at {generator['peak_cpu_percent']:.0f}% CPU", type="inconclusive")
+    case = ET.SubElement(suite, "testcase", classname=classname, name="load generator below CPU saturation")
+    if generator.saturated:
+        ET.SubElement(case, "error", message=f"load generator peaked at {generator.peak_cpu_percent:.0f}% CPU", type="inconclusive")
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -2,62 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ..report.model import Report
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    verdict = report["verdict"]
-    judged = report["results"]["judged"]
-    window = verdict["judged_window"]
+def render_markdown(report: Report) -> str:
+    verdict = report.verdict
+    judged = report.results.judged
+    window = verdict.judged_window
     lines = [
-        f"## {ICONS.get(verdict['status'], '')} headroom validation: **{verdict['status']}**",
+        f"## {ICONS.get(verdict.status.value, '')} headroom validation: **{verdict.status.value}**",
         "",
-        f"Stack `{report['stack']}`, {report['load']['users']} users ({report['profile']['name']} profile) "
-        f"against `{report['host']}`; judged on {window['label']} ({window['start_s']:.0f}-{window['end_s']:.0f} s).",
+        (f"Stack `{report.stack}`, {report.load.users} users ({report.profile.name} profile) "
+        f"against `{report.host}`; judged on {window.label} ({window.start_s:.0f}-{window.end_s:.0f} s)."),
         "",
         "| criterion | measured | threshold | margin | result |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
-    for c in report["criteria"]:
-        result = "pass" if c["passed"] else "fail"
-        if not c["decisive"]:
+    for c in report.criteria:
+        result = "pass" if c.passed else "fail"
+        if not c.decisive:
             result += " (not decisive)"
-        interval = f" (95% CI {c['interval']['lower']:.1f}-{c['interval']['upper']:.1f})" if c["interval"] else ""
+        interval = f" (95% CI {c.interval.lower:.1f}-{c.interval.upper:.1f})" if c.interval else ""
         lines.append(
-            f"| {c['name']} | {c['measured']:.2f} {c['unit']}{interval} | {c['comparison']} {c['threshold']:g} {c['unit']} "
-            f"| {c['margin']:+.2f} {c['unit']} | {result} |"
+            f"| {c.name} | {c.measured:.2f} {c.unit}{interval} | {c.comparison} {c.threshold:g} {c.unit} "
+            f"| {c.margin:+.2f} {c.unit} | {result} |"
         )
-    if verdict["reasons"]:
-        lines += ["", *[f"- {reason}" for reason in verdict["reasons"]]]
-    latency = judged["latency"]
+    if verdict.reasons:
+        lines += ["", *[f"- {reason}" for reason in verdict.reasons]]
+    latency = judged.latency
     lines += [
         "",
-        f"{judged['requests']} requests, {judged['throughput_rps']:.1f} req/s, "
-        f"p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms "
-        f"({verdict['latency_class'] or 'n/a'}); load generator CPU peak {report['generator']['peak_cpu_percent']:.0f} %.",
+        (f"{judged.requests} requests, {judged.throughput_rps:.1f} req/s, "
+        f"p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, p99 {latency.p99_ms:.1f} ms "
+        f"({verdict.latency_class or 'n/a'}); load generator CPU peak {report.generator.peak_cpu_percent:.0f} %."),
         "",
         "| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for e in judged["endpoints"]:
-        lat = e["latency"]
+    for e in judged.endpoints:
+        lat = e.latency
         lines.append(
-            f"| `{e['name']}` | {e['requests']} | {e['error_rate_percent']:.2f} % | {e['throughput_rps']:.1f} "
-            f"| {lat['p50_ms']:.1f} | {lat['p95_ms']:.1f} | {lat['p99_ms']:.1f} |"
+            f"| `{e.name}` | {e.requests} | {e.error_rate_percent:.2f} % | {e.throughput_rps:.1f} "
+            f"| {lat.p50_ms:.1f} | {lat.p95_ms:.1f} | {lat.p99_ms:.1f} |"
         )
     lines += _proposal(report)
     return "\n".join(lines) + "\n"
 
 
-def _proposal(report: dict[str, Any]) -> list[str]:
-    if "recommendations" not in report:
+def _proposal(report: Report) -> list[str]:
+    if report.recommendations is None:
         return []
     lines = ["", "### Recommendations", ""]
-    for item in report["recommendations"]:
-        lines.append(f"- **{item['title']}** ({item['severity']}): {item['detail']}")
-    diff = (report.get("proposal") or {}).get("diff")
+    for item in report.recommendations:
+        lines.append(f"- **{item.title}** ({item.severity}): {item.detail}")
+    diff = report.proposal.diff if report.proposal else ""
     if diff:
         lines += ["", "Proposed change:", "", "```diff", diff.rstrip("\n"), "```"]
     else:

@@ -7,15 +7,13 @@ from typing import Any
 
 from ..planning.document import LABELS
 from .charts import Series, line_chart
-from .html import _ENV
-
+from .html import ENV
 
 
 def _points(values: list[float | None], step: int, cap: float | None = None) -> list[tuple[float, float]]:
     points = []
-    for index, value in enumerate(values):
-        if value is None:
-            value = cap if cap is not None else 0.0
+    for index, raw in enumerate(values):
+        value = raw if raw is not None else (cap if cap is not None else 0.0)
         points.append((float(index * step), min(value, cap) if cap is not None else value))
     return points
 
@@ -43,4 +41,4 @@ def plan_charts(document: dict[str, Any]) -> list[str]:
 
 
 def render_plan_html(document: dict[str, Any]) -> str:
-    return _ENV.get_template("plan.html.j2").render(plan=document, charts=plan_charts(document), labels=LABELS)
+    return ENV.get_template("plan.html.j2").render(plan=document, charts=plan_charts(document), labels=LABELS)

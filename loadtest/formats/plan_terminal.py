@@ -11,7 +11,6 @@ from rich.text import Text
 from ..planning.document import LABELS
 
 
-
 def plan_table(document: dict[str, Any]) -> Group:
     slo = document["slo"]
     title = Text(f"headroom plan: {document['stack']} — {document['traffic']['description']}", style="bold")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
+
+from ..report.model import Report
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -61,73 +64,71 @@ def progress_line(progress: dict[str, Any], elapsed: float, run_time_s: float) -
     )
 
 
-def summary(report: dict[str, Any]) -> Group:
-    verdict = report["verdict"]
-    judged = report["results"]["judged"]
-    window = verdict["judged_window"]
-    criteria = Table(title=f"SLO, judged on {window['label']} ({window['start_s']:.0f}-{window['end_s']:.0f} s)", title_justify="left")
+def summary(report: Report) -> Group:
+    verdict = report.verdict
+    judged = report.results.judged
+    window = verdict.judged_window
+    criteria = Table(title=f"SLO, judged on {window.label} ({window.start_s:.0f}-{window.end_s:.0f} s)", title_justify="left")
     for column, justify in (("criterion", "left"), ("measured", "right"), ("threshold", "right"), ("margin", "right"), ("result", "left")):
         criteria.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for c in report["criteria"]:
-        measured = f"{c['measured']:.2f} {c['unit']}"
-        if c["interval"]:
-            measured += f" (95% CI {c['interval']['lower']:.1f}-{c['interval']['upper']:.1f})"
-        result = Text("pass", "green") if c["passed"] else Text("fail", "red")
-        if not c["decisive"]:
+    for c in report.criteria:
+        measured = f"{c.measured:.2f} {c.unit}"
+        if c.interval:
+            measured += f" (95% CI {c.interval.lower:.1f}-{c.interval.upper:.1f})"
+        result = Text("pass", "green") if c.passed else Text("fail", "red")
+        if not c.decisive:
             result = Text(f"{result.plain}, not decisive", "yellow")
-        criteria.add_row(c["name"], measured, f"{c['comparison']} {c['threshold']:g} {c['unit']}", f"{c['margin']:+.2f}", result)
+        criteria.add_row(Text(c.name), measured, f"{c.comparison} {c.threshold:g} {c.unit}", f"{c.margin:+.2f}", result)
 
     endpoints = Table(title="Endpoints", title_justify="left")
     for column in ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"):
         endpoints.add_column(column, justify="left" if column == "endpoint" else "right")
-    for e in judged["endpoints"]:
-        lat = e["latency"]
-        endpoints.add_row(Text(e["name"]), str(e["requests"]), f"{e['error_rate_percent']:.2f} %", f"{e['throughput_rps']:.1f}",
-                          f"{lat['p50_ms']:.1f}", f"{lat['p95_ms']:.1f}", f"{lat['p99_ms']:.1f}", f"{lat['max_ms']:.1f}")
-    latency = judged["latency"]
+    for e in judged.endpoints:
+        lat = e.latency
+        endpoints.add_row(Text(e.name), str(e.requests), f"{e.error_rate_percent:.2f} %", f"{e.throughput_rps:.1f}",
+                          f"{lat.p50_ms:.1f}", f"{lat.p95_ms:.1f}", f"{lat.p99_ms:.1f}", f"{lat.max_ms:.1f}")
+    latency = judged.latency
     totals = Text(
-        f"{judged['requests']} requests, {judged['failures']} failed ({judged['error_rate_percent']:.2f} %), "
-        f"{judged['throughput_rps']:.1f} req/s; p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, "
-        f"p99 {latency['p99_ms']:.1f} ms, p99.9 {latency['p999_ms']:.1f} ms ({verdict['latency_class'] or 'n/a'}); "
-        f"load generator CPU peak {report['generator']['peak_cpu_percent']:.0f} %"
+        f"{judged.requests} requests, {judged.failures} failed ({judged.error_rate_percent:.2f} %), "
+        f"{judged.throughput_rps:.1f} req/s; p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, "
+        f"p99 {latency.p99_ms:.1f} ms, p99.9 {latency.p999_ms:.1f} ms ({verdict.latency_class or 'n/a'}); "
+        f"load generator CPU peak {report.generator.peak_cpu_percent:.0f} %"
     )
-    status = Text.assemble(("Verdict: ", "bold"), (verdict["status"], STATUS_STYLE[verdict["status"]]))
-    reasons = [Text(f"  - {reason}") for reason in verdict["reasons"]]  # Text: no markup in reasons
+    status = Text.assemble(("Verdict: ", "bold"), (verdict.status.value, STATUS_STYLE[verdict.status.value]))
+    reasons = [Text(f"  - {reason}") for reason in verdict.reasons]  # Text: no markup in reasons
     return Group(criteria, endpoints, totals, *_autoscaling(report), status, *reasons)
 
 
-def _autoscaling(report: dict[str, Any]) -> list[Text]:
-    scaling = report.get("autoscaling")
-    if not scaling or not scaling["measured_replicas"]:
+def _autoscaling(report: Report) -> list[Text]:
+    scaling = report.autoscaling
+    if not scaling or not scaling.measured_replicas:
         return []
-    measured, predicted = scaling["measured_replicas"], scaling["predicted_replicas"]
+    measured, predicted = scaling.measured_replicas, scaling.predicted_replicas
     return [Text(
-        f"autoscaling: replicas {measured[0]} -> max {max(measured)} measured, {predicted[0]} -> max {max(predicted)} "
-        f"simulated; largest difference {scaling['max_difference']} replica(s), "
-        f"{scaling['seconds_beyond_one']} s more than one apart"
+        f"autoscaling: replicas {measured[0]} -> max {max(measured)} measured, {predicted[0]} -> max {max(predicted, default=0)} "
+        f"simulated; largest difference {scaling.max_difference} replica(s), "
+        f"{scaling.seconds_beyond_one} s more than one apart"
     )]
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
 
 
-def proposal(report: dict[str, Any]) -> Group:
+def proposal(report: Report) -> Group:
     """The recommendations, each with its evidence, then the diff and the equivalent CLI commands."""
-    from rich.syntax import Syntax
-
-    parts: list[Any] = [Text("Recommendations", style="bold")]
-    infra = report.get("infrastructure") or {}
-    if infra and not infra.get("available", False):
-        parts.append(Text(f"  infrastructure metrics ({infra.get('source')}) unavailable: " + "; ".join(infra.get("warnings", [])), "yellow"))
-    for item in report.get("recommendations", []):
-        parts.append(Text.assemble(f"  [{item['severity']}] ", (item["title"], SEVERITY_STYLE.get(item["severity"], ""))))
-        parts.append(Text(f"      {item['detail']}", style="dim"))
-    plan = report.get("proposal") or {}
-    if plan.get("diff"):
-        parts.append(Text(f"Proposed change to {plan['stack_file']}:", style="bold"))
-        parts.append(Syntax(plan["diff"], "diff", theme="ansi_dark", background_color="default"))
+    parts: list[RenderableType] = [Text("Recommendations", style="bold")]
+    infra = report.infrastructure
+    if infra is not None and not infra.available:
+        parts.append(Text(f"  infrastructure metrics ({infra.source}) unavailable: " + "; ".join(infra.warnings), "yellow"))
+    for item in report.recommendations or []:
+        parts.append(Text.assemble(f"  [{item.severity}] ", (item.title, SEVERITY_STYLE.get(item.severity, ""))))
+        parts.append(Text(f"      {item.detail}", style="dim"))
+    plan = report.proposal
+    if plan is not None and plan.diff:
+        parts.append(Text(f"Proposed change to {plan.stack_file}:", style="bold"))
+        parts.append(Syntax(plan.diff, "diff", theme="ansi_dark", background_color="default"))
         parts.append(Text("or with the Pulumi CLI:", style="bold"))
-        parts += [Text(f"  {command}") for command in plan["pulumi_commands"]]
-    elif plan:
+        parts += [Text(f"  {command}") for command in plan.pulumi_commands]
+    elif plan is not None:
         parts.append(Text("No change proposed: the diff is empty.", style="bold"))
     return Group(*parts)

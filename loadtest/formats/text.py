@@ -2,63 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ..report.model import Report
 
 RULE = "=" * 64
 
 
-def render_text(report: dict[str, Any]) -> str:
-    judged = report["results"]["judged"]
-    latency = judged["latency"]
-    verdict = report["verdict"]
-    window = verdict["judged_window"]
+def render_text(report: Report) -> str:
+    judged = report.results.judged
+    latency = judged.latency
+    interval = judged.p95_confidence_interval
+    verdict = report.verdict
+    window = verdict.judged_window
     lines = [
         RULE,
         "LOAD TEST REPORT - headroom",
         RULE,
         "",
         "Test Configuration:",
-        f"  Target:           {report['host']}",
-        f"  Stack:            {report['stack']}",
-        f"  Profile:          {report['profile']['name']} ({report['profile']['user_class']})",
-        f"  Users:            {report['load']['users']}",
-        f"  Spawn rate:       {report['load']['spawn_rate']:.2f} users/s",
-        f"  Run time:         {report['load']['run_time_s']:.0f} s",
-        f"  Judged window:    {window['label']}, {window['start_s']:.0f}-{window['end_s']:.0f} s",
+        f"  Target:           {report.host}",
+        f"  Stack:            {report.stack}",
+        f"  Profile:          {report.profile.name} ({report.profile.user_class})",
+        f"  Users:            {report.load.users}",
+        f"  Spawn rate:       {report.load.spawn_rate:.2f} users/s",
+        f"  Run time:         {report.load.run_time_s:.0f} s",
+        f"  Judged window:    {window.label}, {window.start_s:.0f}-{window.end_s:.0f} s",
         "",
         "Performance Metrics:",
-        f"  Total Requests:   {judged['requests']}",
-        f"  Failed Requests:  {judged['failures']}",
-        f"  Error Rate:       {judged['error_rate_percent']:.2f}%",
-        f"  Requests/sec:     {judged['throughput_rps']:.2f}",
+        f"  Total Requests:   {judged.requests}",
+        f"  Failed Requests:  {judged.failures}",
+        f"  Error Rate:       {judged.error_rate_percent:.2f}%",
+        f"  Requests/sec:     {judged.throughput_rps:.2f}",
         "",
         "Response Times (ms):",
-        f"  Average:          {latency['mean_ms']:.2f}",
-        f"  Std deviation:    {latency['stdev_ms']:.2f}",
-        f"  Median (p50):     {latency['p50_ms']:.2f}",
-        f"  95th percentile:  {latency['p95_ms']:.2f}  "
-        f"(95% CI {judged['p95_confidence_interval']['lower_ms']:.2f}-{judged['p95_confidence_interval']['upper_ms']:.2f})",
-        f"  99th percentile:  {latency['p99_ms']:.2f}",
-        f"  99.9th pct:       {latency['p999_ms']:.2f}",
-        f"  Max:              {latency['max_ms']:.2f}",
+        f"  Average:          {latency.mean_ms:.2f}",
+        f"  Std deviation:    {latency.stdev_ms:.2f}",
+        f"  Median (p50):     {latency.p50_ms:.2f}",
+        f"  95th percentile:  {latency.p95_ms:.2f}  (95% CI {interval.lower_ms:.2f}-{interval.upper_ms:.2f})",
+        f"  99th percentile:  {latency.p99_ms:.2f}",
+        f"  99.9th pct:       {latency.p999_ms:.2f}",
+        f"  Max:              {latency.max_ms:.2f}",
         "",
         "SLO Compliance:",
     ]
-    for criterion in report["criteria"]:
-        state = "PASS" if criterion["passed"] else "FAIL"
-        if not criterion["decisive"]:
+    for criterion in report.criteria:
+        state = "PASS" if criterion.passed else "FAIL"
+        if not criterion.decisive:
             state += " (not decisive)"
         lines.append(
-            f"  {criterion['name']} {criterion['comparison']} {criterion['threshold']:g} {criterion['unit']}: "
-            f"{state} (measured {criterion['measured']:.2f} {criterion['unit']})"
+            f"  {criterion.name} {criterion.comparison} {criterion.threshold:g} {criterion.unit}: "
+            f"{state} (measured {criterion.measured:.2f} {criterion.unit})"
         )
     lines += [
         "",
-        f"Performance Rating: {verdict['latency_class'] or 'n/a'}",
-        f"Load generator CPU: peak {report['generator']['peak_cpu_percent']:.0f}%",
+        f"Performance Rating: {verdict.latency_class or 'n/a'}",
+        f"Load generator CPU: peak {report.generator.peak_cpu_percent:.0f}%",
         "",
-        f"OVERALL: {verdict['status']}",
+        f"OVERALL: {verdict.status.value}",
     ]
-    lines += [f"  - {reason}" for reason in verdict["reasons"]]
+    lines += [f"  - {reason}" for reason in verdict.reasons]
     lines.append(RULE)
     return "\n".join(lines) + "\n"

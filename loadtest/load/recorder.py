@@ -12,14 +12,16 @@ Runs inside Locust (gevent); keep it free of anything that blocks.
 from __future__ import annotations
 
 import json
-import os
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+
+from infra.files import write_atomically
 
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
 
@@ -77,7 +79,7 @@ class Recorder:
             "workers": len(self.workers_seen),
             "recording": self.recording.to_payload(),
         }
-        _write_atomically(self.results_path, json.dumps(results))
+        write_atomically(Path(self.results_path), json.dumps(results))
 
     # progress ----------------------------------------------------------------
 
@@ -128,12 +130,6 @@ def _reason(exception: Any) -> str:
     text = str(exception).strip() or type(exception).__name__
     # CatchResponseError carries our own labels ("HTTP 500", "bad body: ..."); keep them short.
     return text.splitlines()[0][:200]
-
-def _write_atomically(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:

@@ -22,10 +22,10 @@ from typing import Any
 import psutil
 
 from ..errors import LoadGeneratorError
-from ..analysis.generator_load import CpuSample
-from ..local.processes import free_port, log_tail, spawn, stop_all
+from ..processes import free_port, log_tail, spawn, stop_all
+from ..report.model import CpuSample
 
-LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 30.0
 
@@ -117,7 +117,7 @@ class _CpuWatch:
                 values[name] = process.cpu_percent(None)
             except psutil.Error:
                 continue
-        return CpuSample(offset_s=round(offset, 2), percent_by_process=values)
+        return CpuSample(offset_s=round(offset, 2), cpu_percent=values)
 
 
 def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None = None) -> RunOutcome:

@@ -25,18 +25,20 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from infra.config import StackConfig
+from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores
 
-from .stack import LocalStack, http_get_json
-from ..planning.hpa import SYNC_PERIOD_S, Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
+from ..planning.hpa import Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
+from .stats import replica_stats
 
 TIMELINE_FILE = "autoscale.jsonl"
 
 
 @dataclass
-class _Replica:
+class ControlledReplica:
     port: int
     created_at: float
     ready_at: float | None
@@ -45,18 +47,31 @@ class _Replica:
     utilization: float = 0.0
 
 
+class ReplicaPool(Protocol):
+    """What the autoscaler may do to the replicas: all it knows of the local stack."""
+
+    @property
+    def serving_ports(self) -> list[int]: ...
+
+    def add_replica(self) -> int: ...
+
+    def serve(self, port: int) -> None: ...
+
+    def retire(self, port: int) -> None: ...
+
+
 class LocalAutoscaler:
     """Runs in a thread beside the local stack; ``start`` and ``stop`` it (``stop`` waits for it)."""
 
-    def __init__(self, stack: LocalStack, sync_s: float = SYNC_PERIOD_S) -> None:
-        self.stack = stack
+    def __init__(self, pool: ReplicaPool, config: StackConfig, timeline_path: Path,
+                 sync_s: float = HPA_SYNC_PERIOD_S) -> None:
+        self.stack = pool
         self.sync_s = sync_s
-        config = stack.config
         self.hpa = HorizontalPodAutoscaler(config.hpa)
         self.request_m = cpu_millicores(config.service.cpu_request)
         self.start_delay_s = float(config.capacity.pod_start_seconds)
-        self.timeline_path = stack.runtime_dir / TIMELINE_FILE
-        self.replicas = [_Replica(port, 0.0, 0.0) for port in stack.serving_ports]
+        self.timeline_path = timeline_path
+        self.replicas = [ControlledReplica(port, 0.0, 0.0) for port in pool.serving_ports]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="headroom-autoscaler", daemon=True)
         self.error: BaseException | None = None
@@ -84,7 +99,7 @@ class LocalAutoscaler:
                     next_sync += self.sync_s
                 self._record(now, action, synced)
                 self._stop.wait(max(0.0, 1.0 - (time.time() - now)))
-        except BaseException as error:  # the stack keeps serving; the error is reported on stop
+        except BaseException as error:  # noqa: BLE001 - the stack keeps serving; the error is kept for whoever stops it
             self.error = error
 
     def _promote(self, now: float) -> None:
@@ -95,10 +110,10 @@ class LocalAutoscaler:
                 self.stack.serve(replica.port)
                 replica.ready_at = now
 
-    def _read_stats(self, replica: _Replica) -> None:
+    def _read_stats(self, replica: ControlledReplica) -> None:
         """Utilization since the last read: busy worker-seconds over pool-seconds."""
         try:
-            stats: dict[str, Any] = http_get_json(f"http://127.0.0.1:{replica.port}/_headroom/stats", timeout=2)
+            stats = replica_stats(replica.port)
         except (OSError, ValueError):
             return  # a missed sample: the HPA treats the pod as missing a metric
         busy, elapsed = float(stats["busy_seconds"]), float(stats["elapsed_seconds"])
@@ -109,18 +124,19 @@ class LocalAutoscaler:
     def _sync(self, now: float, clock: float) -> Decision | None:
         pods, metrics = [], {}
         for replica in self.replicas:
-            ready = replica.ready_at is not None
+            ready_at = replica.ready_at
+            ready = ready_at is not None
             if ready:
                 self._read_stats(replica)
             name = f"replica-{replica.port}"
             pods.append(Pod(name, (Container("app", self.request_m),), ready=ready,
-                            ready_changed_at=clock - (now - (replica.ready_at if ready else replica.created_at)),
+                            ready_changed_at=clock - (now - (ready_at if ready_at is not None else replica.created_at)),
                             started_at=clock - (now - replica.created_at)))
             metrics[name] = PodMetric(round(replica.utilization * self.request_m) if ready else 0, clock, self.sync_s)
         decision = self.hpa.reconcile(clock, len(self.replicas), pods, metrics)
         if decision.desired > len(self.replicas):
             for _ in range(decision.desired - len(self.replicas)):
-                self.replicas.append(_Replica(self.stack.add_replica(), time.time(), None))
+                self.replicas.append(ControlledReplica(self.stack.add_replica(), time.time(), None))
         elif decision.desired < len(self.replicas):
             self.replicas.sort(key=lambda r: r.created_at)
             for replica in self.replicas[decision.desired:]:
@@ -132,7 +148,7 @@ class LocalAutoscaler:
 
     def _record(self, now: float, decision: Decision | None, synced: bool) -> None:
         serving = [r for r in self.replicas if r.ready_at is not None]
-        row = {
+        row: dict[str, Any] = {
             "t": round(now, 3), "replicas": len(self.replicas), "serving": len(serving),
             "utilization": round(sum(r.utilization for r in serving) / len(serving), 4) if serving else 0.0,
         }

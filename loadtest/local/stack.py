@@ -21,23 +21,19 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psutil
 
 from infra.config import StackConfig, Upstream
-from infra.errors import ConfigError
-from infra.render import NginxRuntime, render_nginx_conf, write_atomically
+from infra.files import write_atomically
+from infra.render import NginxRuntime, render_nginx_conf
 
 from ..errors import LocalStackError
-from .processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
+from ..processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
 from ..reference import ServiceBehaviour
 
-if TYPE_CHECKING:
-    from .autoscaler import LocalAutoscaler
-
 READY_TIMEOUT_S = 20.0
-MAX_LOCAL_REPLICAS = 32
 HEALTH_TIMEOUT_S = 20.0
 
 
@@ -97,25 +93,26 @@ class StackState:
             return None
 
 
-def http_get_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
-        return json.loads(response.read() or b"null")
-
-
 class LocalStack:
-    """Start, watch and stop one local stack. Use as a context manager: it always cleans up."""
+    """Start, watch and stop one local stack. Use as a context manager: it always cleans up.
 
-    def __init__(self, name: str, config: StackConfig, runtime_dir: Path, autoscale: bool = False) -> None:
+    It knows replicas and nginx, not scaling policy: ``replicas`` is how many to start, and
+    whoever scales it (``loadtest.local.autoscaler``) calls ``add_replica``, ``serve`` and
+    ``retire``. ``autoscaled`` is only recorded in the state file, for other commands to see.
+    """
+
+    def __init__(self, name: str, config: StackConfig, runtime_dir: Path, replicas: int | None = None,
+                 autoscaled: bool = False) -> None:
         self.name = name
         self.config = config
         self.runtime_dir = runtime_dir
-        self.autoscale = autoscale
+        self.initial_replicas = config.local.replicas if replicas is None else replicas
+        self.autoscale = autoscaled
         self.state_path = runtime_dir / "state.json"
         self.replicas: list[tuple[subprocess.Popen[Any], int]] = []
         self.serving_ports: list[int] = []
         """The replicas nginx sends traffic to; an autoscaled replica joins once its start delay passed."""
         self._replicas_started = 0
-        self._autoscaler: LocalAutoscaler | None = None
         self._started_at = 0.0
         self.reached_up = False  # the state file was written: Ctrl-C from now on is a normal stop
         self.nginx: subprocess.Popen[Any] | None = None
@@ -131,11 +128,6 @@ class LocalStack:
     def start(self) -> StackState:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         self._refuse_if_running()
-        if self.autoscale and self.config.hpa.max_replicas > MAX_LOCAL_REPLICAS:
-            raise ConfigError(
-                f"headroom:hpa.maxReplicas is {self.config.hpa.max_replicas}; the autoscaled local stack runs at most "
-                f"{MAX_LOCAL_REPLICAS} replicas on this machine"
-            )
         self._started_at = time.time()
         try:
             for _ in range(self.initial_replicas):
@@ -145,8 +137,6 @@ class LocalStack:
             state = self.state()
             state.save(self.state_path)
             self.reached_up = True
-            if self.autoscale:
-                self._start_autoscaler()
             return state
         except OSError as error:
             self.stop()
@@ -156,10 +146,7 @@ class LocalStack:
             raise
 
     def stop(self) -> None:
-        """Stop the autoscaler, nginx, then the replicas; remove the state file. Safe to call twice."""
-        if self._autoscaler is not None:
-            self._autoscaler.stop()
-            self._autoscaler = None
+        """Stop nginx, then the replicas; remove the state file. Safe to call twice."""
         if self.nginx is not None:
             stop_all([self.nginx], grace_seconds=10)
             self.nginx = None
@@ -188,18 +175,6 @@ class LocalStack:
             started_at=self._started_at,
             autoscale=self.autoscale,
         )
-
-    def _start_autoscaler(self) -> None:
-        # Imported here: the autoscaler drives this class, and imports it.
-        from .autoscaler import LocalAutoscaler
-
-        self._autoscaler = LocalAutoscaler(self)
-        self._autoscaler.start()
-
-    @property
-    def initial_replicas(self) -> int:
-        """local.replicas, or with autoscaling the HPA's minimum (the count it would start from)."""
-        return self.config.hpa.min_replicas if self.autoscale else self.config.local.replicas
 
     # replicas --------------------------------------------------------------------
 

@@ -3,12 +3,13 @@
 Every source answers ``start()`` before the load and ``stop(window)`` after it
 with an ``InfraMetrics``; one that cannot be reached answers with a warning and
 no figures, never an exception, so the recommendations can say what they could
-not consider.
+not consider. ``sources.source_for`` picks one; importing this package starts no
+client and reaches no network.
 """
 
 from __future__ import annotations
 
-from .model import InfraMetrics, MetricsSource, ReplicaMetrics, TimeWindow, unavailable
-from .sources import source_for
+from ..report.model import InfraMetrics, ReplicaMetrics, unavailable
+from .model import MetricsSource, TimeWindow
 
-__all__ = ["InfraMetrics", "MetricsSource", "ReplicaMetrics", "TimeWindow", "source_for", "unavailable"]
+__all__ = ["InfraMetrics", "MetricsSource", "ReplicaMetrics", "TimeWindow", "unavailable"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .model import InfraMetrics, TimeWindow, unavailable
+from ..report.model import InfraMetrics, LoadPoint, unavailable
+from .model import TimeWindow
 
 PERIOD_S = 60
 
@@ -38,8 +39,8 @@ class CloudWatchSource:
         return self._client
 
     def _statistics(self, namespace: str, metric: str, window: TimeWindow, statistics: list[str]) -> list[dict[str, Any]]:
-        start = dt.datetime.fromtimestamp(window.started_at, tz=dt.timezone.utc).replace(second=0, microsecond=0)
-        end = dt.datetime.fromtimestamp(window.stopped_at, tz=dt.timezone.utc) + dt.timedelta(seconds=PERIOD_S)
+        start = dt.datetime.fromtimestamp(window.started_at, tz=dt.UTC).replace(second=0, microsecond=0)
+        end = dt.datetime.fromtimestamp(window.stopped_at, tz=dt.UTC) + dt.timedelta(seconds=PERIOD_S)
         response = self._cloudwatch().get_metric_statistics(
             Namespace=namespace,
             MetricName=metric,
@@ -65,5 +66,6 @@ class CloudWatchSource:
             replicas=round(max(p["Maximum"] for p in in_service)) if in_service else None,
             cpu_percent_avg=sum(averages) / len(averages),
             cpu_percent_max=max(point["Maximum"] for point in cpu),
-            timeline=[(point["Timestamp"].timestamp() - window.started_at, point["Average"]) for point in cpu],
+            timeline=[LoadPoint(offset_s=point["Timestamp"].timestamp() - window.started_at, load_percent=point["Average"])
+                      for point in cpu],
         )

@@ -6,7 +6,8 @@ from typing import Any
 
 from infra.config.types import cpu_millicores, memory_bytes
 
-from .model import InfraMetrics, ReplicaMetrics, TimeWindow, unavailable
+from ..report.model import InfraMetrics, ReplicaMetrics, unavailable
+from .model import TimeWindow
 
 
 def _cpu_millicores(quantity: str) -> float:
@@ -65,7 +66,7 @@ class KubernetesSource:
             cpu = sum(_cpu_millicores(c["usage"]["cpu"]) for c in containers)
             memory = sum(_memory_bytes(c["usage"]["memory"]) for c in containers)
             per_replica.append(ReplicaMetrics(
-                pod["metadata"]["name"],
+                name=pod["metadata"]["name"],
                 cpu_percent=round(100 * cpu / self.cpu_request_m, 2),
                 memory_percent=round(100 * memory / self.memory_request, 2),
             ))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import psutil
 
-from ..local.stack import StackState, http_get_json
-from .model import InfraMetrics, ReplicaMetrics, TimeWindow, unavailable
+from ..local.stack import StackState
+from ..local.stats import replica_stats
+from ..report.model import InfraMetrics, LoadPoint, ReplicaMetrics, unavailable
+from .model import TimeWindow
 
 SAMPLE_EVERY_S = 2.0
 
@@ -27,7 +29,7 @@ class _Sample:
 
 
 @dataclass
-class _Replica:
+class SampledReplica:
     name: str
     port: int
     process: psutil.Process | None
@@ -46,7 +48,7 @@ class LocalSource:
                 process: psutil.Process | None = psutil.Process(replica["pid"])
             except psutil.Error:
                 process = None
-            self._replicas.append(_Replica(f"replica {index}", replica["port"], process))
+            self._replicas.append(SampledReplica(f"replica {index}", replica["port"], process))
         self._cpu_cores = cpu_request_cores
         self._memory_bytes = memory_request_bytes
         self._stop = threading.Event()
@@ -73,7 +75,7 @@ class LocalSource:
     def _sample_all(self) -> None:
         for replica in self._replicas:
             try:
-                stats: dict[str, Any] = http_get_json(f"http://127.0.0.1:{replica.port}/_headroom/stats", timeout=2)
+                stats = replica_stats(replica.port)
                 rss = replica.process.memory_info().rss if replica.process else 0
             except (OSError, ValueError, psutil.Error) as error:
                 warning = f"{replica.name} did not answer its stats: {error}"
@@ -98,10 +100,11 @@ class LocalSource:
             utilization = 100 * (last.busy_seconds - first.busy_seconds) / (last.pool_size * span)
             cpu = 100 * (last.cpu_seconds - first.cpu_seconds) / (span * self._cpu_cores)
             memory = 100 * max(s.rss_bytes for s in samples) / self._memory_bytes if self._memory_bytes else None
-            per_replica.append(ReplicaMetrics(replica.name, round(utilization, 2), round(cpu, 2), memory and round(memory, 2)))
+            per_replica.append(ReplicaMetrics(name=replica.name, utilization_percent=round(utilization, 2), cpu_percent=round(cpu, 2),
+                                              memory_percent=None if memory is None else round(memory, 2)))
             cpu_seconds += last.cpu_seconds - first.cpu_seconds
             requests += last.requests - first.requests
-            for before, after in zip(samples, samples[1:]):
+            for before, after in itertools.pairwise(samples):
                 dt = max(1e-9, after.elapsed_seconds - before.elapsed_seconds)
                 offset = round(after.at - window.started_at, 1)
                 timeline.setdefault(offset, []).append(100 * (after.busy_seconds - before.busy_seconds) / (after.pool_size * dt))
@@ -122,5 +125,5 @@ class LocalSource:
             memory_percent_max=max(memories) if memories else None,
             cpu_ms_per_request=1000 * cpu_seconds / requests if requests else None,
             per_replica=per_replica,
-            timeline=sorted((offset, sum(v) / len(v)) for offset, v in timeline.items() if offset >= 0),
+            timeline=[LoadPoint(offset_s=offset, load_percent=sum(v) / len(v)) for offset, v in sorted(timeline.items()) if offset >= 0],
         )

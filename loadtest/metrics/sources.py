@@ -6,7 +6,8 @@ from infra.config import StackConfig
 from infra.config.types import cpu_millicores, memory_bytes
 
 from ..local.stack import StackState
-from .model import InfraMetrics, MetricsSource, TimeWindow, unavailable
+from ..report.model import InfraMetrics, unavailable
+from .model import MetricsSource, TimeWindow
 
 
 class NoSource:

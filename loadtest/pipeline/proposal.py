@@ -1,21 +1,21 @@
 """After a run: the capacity model, the rules, and the proposal as a diff of the stack file.
 
-Shared by ``validate`` (right after the load), ``recommend`` (from a saved JSON
-report) and ``tune`` (between rounds). Reads the stack file; writes nothing.
+Shared by ``validate`` (right after the load), ``recommend`` (from a saved report)
+and ``tune`` (between rounds). Reads the stack file; writes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from infra.config import StackConfig
 
-from ..analysis.capacity import CapacityEstimate, estimate
-from ..metrics import InfraMetrics, unavailable
+from ..analysis.capacity import estimate
+from ..analysis.changes import ConfigChange
 from ..analysis.recommendations import Recommendation, all_changes, recommend
-from .stack_edit import ConfigChange, StackEdit
+from ..report.model import CapacityEstimate, InfraMetrics, Proposal, Report, unavailable
+from .stack_edit import StackEdit
 
 
 @dataclass
@@ -28,23 +28,22 @@ class Analysis:
     diff: str
     pulumi_commands: list[str] = field(default_factory=list)
 
-    def sections(self, infra: InfraMetrics) -> dict[str, Any]:
-        """The report's sections for this analysis (docs/report.md)."""
-        return {
-            "infrastructure": infra.to_dict(),
-            "capacity": self.capacity.to_dict(),
-            "recommendations": [r.to_dict() for r in self.recommendations],
-            "proposal": {
-                "stack_file": str(self.edit.path),
-                "changes": [{"path": c.path, "old": c.old, "new": c.new, "reason": c.reason} for c in self.changes],
-                "diff": self.diff,
-                "pulumi_commands": self.pulumi_commands,
-            },
+    def added_to(self, report: Report, infra: InfraMetrics | None) -> Report:
+        """The report with this analysis's sections (docs/report.md); ``infra`` None keeps the report's own."""
+        proposal = Proposal(stack_file=str(self.edit.path), changes=[change.info() for change in self.changes],
+                            diff=self.diff, pulumi_commands=self.pulumi_commands)
+        update: dict[str, object] = {
+            "capacity": self.capacity,
+            "recommendations": [r.info() for r in self.recommendations],
+            "proposal": proposal,
         }
+        if infra is not None:
+            update["infrastructure"] = infra
+        return report.model_copy(update=update)
 
 
 def analyze(
-    report: dict[str, Any],
+    report: Report,
     infra: InfraMetrics | None,
     config: StackConfig,
     stack_path: Path,

@@ -15,10 +15,7 @@ import difflib
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,63 +24,18 @@ from ruamel.yaml.comments import CommentedMap
 
 from infra.config import NAMESPACE, config_from_keys
 from infra.errors import ConfigError
+from infra.files import write_atomically
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./-]+$")
+from ..analysis.changes import ConfigChange, format_scalar
 
 
 class StaleFileError(ConfigError):
     """The stack file changed between reading it and writing the proposal."""
 
 
-@dataclass(frozen=True)
-class ConfigChange:
-    """One value to set: ``headroom:<section>.<key>`` from ``old`` to ``new``."""
-
-    section: str
-    key: str
-    old: Any
-    new: Any
-    reason: str = ""
-
-    @property
-    def path(self) -> str:
-        return f"{NAMESPACE}:{self.section}.{self.key}"
-
-    def pulumi_commands(self, stack: str) -> list[str]:
-        """The `pulumi config set --path` commands that make the same change: one per scalar."""
-        return [_set_command(path, value, stack) for path, value in _leaves(self.path, self.new)]
-
-
-def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]
-    if isinstance(value, list):
-        return [leaf for index, item in enumerate(value) for leaf in _leaves(f"{path}[{index}]", item)]
-    return [(path, value)]
-
-
-def _set_command(path: str, value: Any, stack: str) -> str:
-    kind = "" if isinstance(value, (bool, str)) or float(value).is_integer() else " --type float"
-    return f"pulumi config set --path '{path}' {format_scalar(value)}{kind} --stack {stack}"
-
-
-def format_scalar(value: Any) -> str:
-    """A value as YAML text; a mapping or list becomes one flow-style (JSON) value."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:g}"
-    text = str(value)
-    return text if _PLAIN_SAFE.match(text) and text not in {"true", "false", "null", "yes", "no"} else json.dumps(text)
-
-
 def _load_rt(text: str) -> Any:
     yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True  # type: ignore[assignment]
+    yaml.preserve_quotes = True
     return yaml.load(io.StringIO(text))
 
 
@@ -120,18 +72,7 @@ class StackEdit:
         current = self.path.read_bytes()
         if hashlib.sha256(current).hexdigest() != self._digest:
             raise StaleFileError(f"{self.path} changed since headroom read it; nothing was written. Run again.")
-        mode = self.path.stat().st_mode & 0o7777
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(new_text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, new_text)
 
     def _verify(self, text: str, changes: list[ConfigChange]) -> None:
         before = (_load_safe(self.original) or {}).get("config") or {}

@@ -11,26 +11,30 @@ import contextlib
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from infra.config import StackConfig
+from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.errors import ConfigError
+from infra.files import write_atomically
 
-from ..local.autoscaler import read_timeline
+from ..analysis.build import RunInfo, build_report
 from ..analysis.generator_load import judge_generator
-from ..local.stack import LocalStack, StackState, running_state, runtime_dir_for
-from ..metrics import InfraMetrics, MetricsSource, TimeWindow, source_for
+from ..analysis.littles_law import check_load
 from ..analysis.measurement import Measurement
-from ..analysis.littles_law import check_plan
-from ..planning.compare import compare
-from ..planning.hpa import SYNC_PERIOD_S
-from ..scenario.profiles import PROFILES, Profile
-from ..analysis.build import RunInfo, ValidationReport, build_report
 from ..load.runner import LoadPlan, ProgressCallback, RunOutcome, run_load
+from ..local.autoscaler import read_timeline
+from ..local.launch import LocalStackRun
+from ..local.stack import StackState, running_state, runtime_dir_for
+from ..metrics.model import MetricsSource, TimeWindow
+from ..metrics.sources import source_for
+from ..planning.compare import compare
+from ..report.model import AutoscalingComparison, InfraMetrics, Report
+from ..scenario.profiles import PROFILES, Profile
 
 
 @dataclass(frozen=True)
@@ -134,27 +138,40 @@ def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]
     if state is not None:
         yield state.url, state
         return
-    with LocalStack(request.stack_name, request.config, runtime, autoscale=request.autoscale) as stack:
+    with LocalStackRun(request.stack_name, request.config, runtime, autoscale=request.autoscale) as stack:
         yield stack.url, stack.state()
 
 
 @dataclass
 class ValidationRun:
-    report: ValidationReport
-    infra: InfraMetrics
+    """A finished run: its report (with the infrastructure section), and the directory that keeps its files."""
+
+    report: Report
     workdir: Path
 
+    @property
+    def infra(self) -> InfraMetrics:
+        assert self.report.infrastructure is not None, "a validation run always reads its metrics source"
+        return self.report.infrastructure
 
-def run_validation(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationReport:
+
+def run_validation(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> Report:
     return validate_with_metrics(request, on_progress).report
+
+
+def run_directory(request: ValidationRequest) -> Path:
+    """A new directory for one run's files, unique even for two runs started in the same second."""
+    runs = request.stack_path.resolve().parent / ".headroom" / "runs" / request.stack_name
+    runs.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))
 
 
 def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationRun:
     request.check()
     profile = request.profile_spec
     slo = request.config.slo
-    plan = check_plan(request.effective_users, profile, slo)  # before any load is sent
-    workdir = request.stack_path.resolve().parent / ".headroom" / "runs" / request.stack_name / time.strftime("%Y%m%d-%H%M%S")
+    check = check_load(request.effective_users, profile, slo)  # before any load is sent
+    workdir = run_directory(request)
     with target(request) as (host, local_state):
         metrics = source_for(request.config, local_state)
         metrics.start()
@@ -174,24 +191,20 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
             run_time_s=request.effective_run_time_s,
             workers=request.workers + request.remote_workers,
             started_at=measurement.started_at,
-            slo_p95_ms=slo.p95_ms,
-            slo_error_rate_percent=slo.error_rate_percent,
-            slo_min_throughput_rps=slo.min_throughput_rps,
         ),
-        measurement, plan, slo, judge_generator(outcome.cpu_samples),
+        measurement, check, slo, judge_generator(outcome.cpu_samples),
     )
-    report.extras["infrastructure"] = infra.to_dict()
-    if local_state is not None and local_state.autoscale:
-        report.extras["autoscaling"] = _autoscaling(request, measurement)
-    (workdir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
-    return ValidationRun(report, infra, workdir)
+    autoscaling = _autoscaling(request, measurement) if local_state is not None and local_state.autoscale else None
+    report = report.model_copy(update={"infrastructure": infra, "autoscaling": autoscaling})
+    write_atomically(workdir / "report.json", json.dumps(report.to_json_dict(), indent=2))
+    return ValidationRun(report, workdir)
 
 
-def _autoscaling(request: ValidationRequest, measurement: Measurement) -> dict[str, Any]:
+def _autoscaling(request: ValidationRequest, measurement: Measurement) -> AutoscalingComparison:
     """The autoscaler's real replica timeline over the run, next to the simulator's prediction."""
     # From one sync period before the load: the replicas at its start and the controller's sync clock.
     rows = read_timeline(runtime_dir_for(request.stack_path, request.stack_name),
-                         measurement.started_at - SYNC_PERIOD_S - 5, measurement.stopped_at)
+                         measurement.started_at - HPA_SYNC_PERIOD_S - 5, measurement.stopped_at)
     return compare(rows, measurement.started_at, request.config, request.profile, request.effective_users,
                    request.effective_spawn_rate, request.effective_run_time_s)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import StackConfig
+from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores, duration_seconds
 
-from .hpa import SYNC_PERIOD_S
+from ..report.model import AutoscalingComparison, MeasuredAction, SimulatedAction
 from .service import from_stack
 from .simulate import HpaDriver, simulate, slo_of
 from .traffic import locust_run
@@ -31,11 +32,11 @@ def per_second(rows: list[dict[str, Any]], started_at: float, seconds: int, key:
 
 
 def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, profile: str, users: int,
-            spawn_rate: float, run_time_s: float) -> dict[str, Any]:
+            spawn_rate: float, run_time_s: float) -> AutoscalingComparison:
     seconds = int(run_time_s)
     measured = per_second(rows, started_at, seconds, "replicas")
     syncs = [row["t"] - started_at for row in rows if row.get("sync")]
-    phase = int(round(syncs[0])) % int(SYNC_PERIOD_S) if syncs else 0
+    phase = round(syncs[0]) % int(HPA_SYNC_PERIOD_S) if syncs else 0
     service = from_stack(config)
     assert service is not None, "the local stack always has a service model"
     driver = HpaDriver(config.hpa, cpu_millicores(config.service.cpu_request), config.capacity.pod_start_seconds,
@@ -44,16 +45,16 @@ def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, 
     simulation = simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout))
     predicted = simulation.replicas[:seconds]
     differences = [abs(a - b) for a, b in zip(measured, predicted, strict=False)]
-    return {
-        "measured_replicas": measured,
-        "predicted_replicas": predicted,
-        "measured_serving": per_second(rows, started_at, seconds, "serving"),
-        "predicted_serving": simulation.serving[:seconds],
-        "max_difference": max(differences, default=0),
-        "seconds_beyond_one": sum(1 for d in differences if d > 1),
-        "measured_actions": [{"at": round(r["t"] - started_at, 1), "replicas": r["replicas"], "action": r["action"]}
-                             for r in rows if "action" in r],
-        "predicted_actions": [vars(a) for a in simulation.actions],
-        "sync_phase_s": phase,
-        "service": service.to_dict(),
-    }
+    return AutoscalingComparison(
+        measured_replicas=measured,
+        predicted_replicas=predicted,
+        measured_serving=per_second(rows, started_at, seconds, "serving"),
+        predicted_serving=simulation.serving[:seconds],
+        max_difference=max(differences, default=0),
+        seconds_beyond_one=sum(1 for d in differences if d > 1),
+        measured_actions=[MeasuredAction(at=round(r["t"] - started_at, 1), replicas=r["replicas"], action=r["action"])
+                          for r in rows if "action" in r],
+        predicted_actions=[SimulatedAction(at=a.at, old=a.old, new=a.new, reason=a.reason) for a in simulation.actions],
+        sync_phase_s=phase,
+        service=service.info(),
+    )

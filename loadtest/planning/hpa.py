@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 
 from infra.config.schema import HpaConfig, HpaPolicy, HpaScalingRules
 
-SYNC_PERIOD_S = 15.0
-"""--horizontal-pod-autoscaler-sync-period's default."""
 CPU_INITIALIZATION_PERIOD_S = 300.0
 """--horizontal-pod-autoscaler-cpu-initialization-period's default (5 min)."""
 INITIAL_READINESS_DELAY_S = 30.0

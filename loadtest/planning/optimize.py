@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from infra.config import StackConfig
 from infra.config.schema import HpaPolicy, HpaScalingRules
 
-from ..pipeline.stack_edit import ConfigChange
+from ..analysis.changes import ConfigChange
 from .asg import TargetTrackingSettings
 from .service import PlanService
-from .simulate import Cutoff, Summary, simulate_stack
+from .simulate import Cutoff, SimulationSummary, simulate_stack
 from .traffic import Traffic
 
 TARGETS = (30, 40, 50, 60, 70, 80)
@@ -53,7 +53,7 @@ class Setting:
 @dataclass(frozen=True)
 class Outcome:
     setting: Setting
-    summary: Summary
+    summary: SimulationSummary
 
 
 @dataclass(frozen=True)

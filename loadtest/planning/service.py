@@ -26,8 +26,8 @@ from infra.config import StackConfig
 from infra.errors import ConfigError
 
 from ..analysis.capacity import ServiceModel, estimate
-from ..metrics import InfraMetrics
 from ..analysis.queueing import erlang_c, lognormal_sigma
+from ..report.model import Report, ServiceModelInfo
 
 LOAD_STEPS = 100
 """The p95 table's resolution: loads 0.00, 0.01, ... 0.99 of capacity."""
@@ -61,9 +61,13 @@ class PlanService:
             self._tables[replicas] = _tabulate(replicas * self.concurrency, self.slot_mean_s, self.service_sigma)
         return self._tables[replicas]
 
+    def info(self) -> ServiceModelInfo:
+        return ServiceModelInfo(capacity_rps=self.capacity_rps, concurrency=self.concurrency,
+                                service_mean_ms=1000 * self.service_mean_s, service_sigma=self.service_sigma,
+                                source=self.source)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"capacity_rps": self.capacity_rps, "concurrency": self.concurrency,
-                "service_mean_ms": 1000 * self.service_mean_s, "service_sigma": self.service_sigma, "source": self.source}
+        return self.info().model_dump()
 
 
 def _tabulate(servers: int, mean_s: float, sigma: float) -> tuple[list[float], list[float]]:
@@ -118,12 +122,13 @@ def from_stack(config: StackConfig) -> PlanService | None:
     return None
 
 
-def from_results(report: dict[str, Any], infra: InfraMetrics | None, config: StackConfig) -> PlanService:
+def from_results(report: Report, config: StackConfig) -> PlanService:
     """Fit the service model to a saved validation report with the capacity model."""
+    infra = report.infrastructure
     if infra is None:
         raise ConfigError("--results: the report has no infrastructure metrics, so no per-replica capacity can be fitted")
-    scaled = report.get("autoscaling")
-    if scaled and len(set(scaled.get("measured_replicas") or [])) > 1:
+    scaled = report.autoscaling
+    if scaled and len(set(scaled.measured_replicas)) > 1:
         raise ConfigError(
             "--results: the replicas changed during that run (it was autoscaled), so one replica's capacity cannot be "
             "read from it; fit the service model to a run with a fixed replica count"
@@ -138,10 +143,9 @@ def from_results(report: dict[str, Any], infra: InfraMetrics | None, config: Sta
     )
 
 
-def service_for(config: StackConfig, report: dict[str, Any] | None = None, infra: InfraMetrics | None = None,
-                stack_file: str = "the stack file") -> PlanService:
+def service_for(config: StackConfig, report: Report | None = None, stack_file: str = "the stack file") -> PlanService:
     if report is not None:
-        return from_results(report, infra, config)
+        return from_results(report, config)
     stated = from_stack(config)
     if stated is None:
         raise ConfigError(

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.config import StackConfig
-from infra.config.schema import HpaConfig
+from infra.config.schema import HPA_SYNC_PERIOD_S, HpaConfig
 from infra.config.types import cpu_millicores, duration_seconds
 
 from .asg import TargetTrackingGroup, TargetTrackingSettings
-from .hpa import SYNC_PERIOD_S, Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
+from .hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
 from .traffic import Traffic
 
@@ -115,7 +115,7 @@ class HpaDriver:
 
     def tick(self, now: int, utilization: float) -> tuple[int, int, str] | None:
         self._recent.append(utilization)
-        if (now - self.sync_phase_s) % SYNC_PERIOD_S:
+        if (now - self.sync_phase_s) % HPA_SYNC_PERIOD_S:
             return None
         average = sum(self._recent) / len(self._recent)
         pods, metrics = [], {}
@@ -175,7 +175,7 @@ class ScaleAction:
 
 
 @dataclass(frozen=True)
-class Summary:
+class SimulationSummary:
     holds: bool
     breach_seconds: int
     first_scale_out_s: int | None
@@ -199,7 +199,7 @@ class Simulation:
     p95_ms: list[float] = field(default_factory=list)
     error_percent: list[float] = field(default_factory=list)
     actions: list[ScaleAction] = field(default_factory=list)
-    summary: Summary | None = None
+    summary: SimulationSummary | None = None
 
     def to_dict(self, every: int = 1) -> dict[str, Any]:
         """The timeline (every ``every`` seconds) and the summary, JSON-ready."""
@@ -258,14 +258,14 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
     return result
 
 
-def summarize(result: Simulation, slo: Slo, offered: float, errors: float, price: float | None) -> Summary:
+def summarize(result: Simulation, slo: Slo, offered: float, errors: float, price: float | None) -> SimulationSummary:
     breach = sum(1 for p95, err in zip(result.p95_ms, result.error_percent, strict=True)
                  if p95 > slo.p95_ms or err > slo.error_rate_percent)
     outs = [a.at for a in result.actions if a.new > a.old]
     seconds = len(result.replicas)
     replica_hours = sum(result.replicas) / 3600
     mean = sum(result.replicas) / seconds if seconds else 0.0
-    return Summary(
+    return SimulationSummary(
         holds=breach == 0, breach_seconds=breach, first_scale_out_s=outs[0] if outs else None,
         peak_p95_ms=max((p for p in result.p95_ms if p != float("inf")), default=0.0), error_percent=100 * errors / offered if offered else 0.0,
         replica_hours=replica_hours, mean_replicas=mean, peak_replicas=max(result.replicas, default=0),

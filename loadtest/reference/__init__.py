@@ -7,4 +7,8 @@
 
 from .behaviour import ServiceBehaviour
 
-__all__ = ["ServiceBehaviour"]
+STATS_PATH = "/_headroom/stats"
+"""Where a replica reports its utilization, counts and server-side histograms (JSON)."""
+RESET_PATH = "/_headroom/reset"
+
+__all__ = ["RESET_PATH", "STATS_PATH", "ServiceBehaviour"]

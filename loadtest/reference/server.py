@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from hdrh.histogram import HdrHistogram
 
+from . import RESET_PATH, STATS_PATH
 from .behaviour import ServiceBehaviour
 
 SYMBOL = re.compile(r"^[A-Z]{1,5}$")
@@ -200,8 +201,8 @@ class ReferenceService:
                 web.get("/api/v1/health", self.health),
                 web.get("/api/v1/predict/{symbol}", self.predict),
                 web.post("/api/v1/predict/batch", self.predict_batch),
-                web.get("/_headroom/stats", self.stats_view),
-                web.post("/_headroom/reset", self.reset),
+                web.get(STATS_PATH, self.stats_view),
+                web.post(RESET_PATH, self.reset),
             ]
         )
         return app
@@ -216,7 +217,7 @@ async def serve(behaviour: ServiceBehaviour, host: str = "127.0.0.1", port: int 
     sock.bind((host, port))
     site = web.SockSite(runner, sock, backlog=1024)
     await site.start()
-    print(f"READY {sock.getsockname()[1]}", flush=True)
+    print(f"READY {sock.getsockname()[1]}", flush=True)  # noqa: T201 - the start-up handshake the local stack reads
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -20,7 +20,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import headroom, leftover_processes
 
 pytestmark = pytest.mark.slow

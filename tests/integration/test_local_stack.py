@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import headroom, leftover_processes
 
 pytestmark = pytest.mark.slow

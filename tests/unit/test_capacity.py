@@ -11,13 +11,16 @@ ground truth itself needs.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
+from synthetic import synthetic_report
 
 from infra.config import StackConfig, config_from_keys
-from loadtest.analysis.capacity import MAX_PLANNED_LOAD, ServiceModel, estimate
-from loadtest.metrics import InfraMetrics
+from loadtest.analysis import capacity
+from loadtest.analysis.capacity import MAX_PLANNED_LOAD, ServiceModel
 from loadtest.analysis.queueing import PooledQueue, ServiceTime, erlang_c, lognormal_sigma
+from loadtest.report.model import CapacityEstimate, InfraMetrics, LoadPoint, Report
 
 K, S0, SIGMA, C = 4, 0.100, 0.5, 40.0
 THINK = 0.5
@@ -25,7 +28,8 @@ TRUTH = ServiceModel(C, K, S0, SIGMA)
 LOADS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
 
 
-def synthetic(loads: list[float] = LOADS, replicas: int = 2, slo_p95: float = 250.0) -> tuple[dict, InfraMetrics]:
+def synthetic(loads: list[float] = LOADS, replicas: int = 2, slo_p95: float = 250.0) -> tuple[dict[str, Any], InfraMetrics]:
+    """A report whose timeline is the true queue's answer at each load (as JSON, so tests can edit it)."""
     queue = TRUTH.queue(replicas)
     timeline = []
     for i, u in enumerate(loads):
@@ -37,23 +41,26 @@ def synthetic(loads: list[float] = LOADS, replicas: int = 2, slo_p95: float = 25
         })
     judged_u = loads[-1]
     start = 5.0 * (len(loads) - 2)
-    report = {
-        "slo": {"p95_ms": slo_p95, "error_rate_percent": 5.0, "min_throughput_rps": None},
-        "plan": {"think_time_s": THINK, "max_throughput_rps": 200.0},
-        "load": {"users": 100},
-        "timeline": timeline,
-        "results": {"judged": {
-            "window": {"label": "full load", "start_s": start, "end_s": start + 10.0, "duration_s": 10.0},
-            "requests": 1000, "failures": 0, "error_rate_percent": 0.0, "throughput_rps": judged_u * replicas * C,
-            "latency": {"p50_ms": 100.0, "p95_ms": timeline[-1]["p95_ms"], "mean_ms": timeline[-1]["mean_ms"]},
-            "failure_reasons": {},
-        }},
-    }
+    report = synthetic_report().to_json_dict()
+    report["slo"] = {"p95_ms": slo_p95, "error_rate_percent": 5.0, "min_throughput_rps": None}
+    report["plan"].update(think_time_s=THINK, max_throughput_rps=200.0)
+    report["load"]["users"] = 100
+    report["timeline"] = timeline
+    report["results"]["judged"].update(
+        window={"label": "full load", "start_s": start, "end_s": start + 10.0, "duration_s": 10.0},
+        requests=1000, failures=0, error_rate_percent=0.0, throughput_rps=judged_u * replicas * C, failure_reasons={},
+    )
+    report["results"]["judged"]["latency"].update(p50_ms=100.0, p95_ms=timeline[-1]["p95_ms"], mean_ms=timeline[-1]["mean_ms"])
     infra = InfraMetrics(
         source="local", available=True, replicas=replicas, utilization_percent=100 * judged_u,
-        timeline=[(5.0 * i + 2.5, 100 * u) for i, u in enumerate(loads)],
+        timeline=[LoadPoint(offset_s=5.0 * i + 2.5, load_percent=100 * u) for i, u in enumerate(loads)],
     )
     return report, infra
+
+
+def estimate(report: dict[str, Any], infra: InfraMetrics, stack: StackConfig, **options: Any) -> CapacityEstimate:
+    """The capacity model on the edited JSON, typed at the edge as headroom types a saved report."""
+    return capacity.estimate(Report.model_validate(report), infra, stack, **options)
 
 
 def config(users: int = 100, **sections: dict) -> StackConfig:

@@ -6,7 +6,7 @@ from loadtest.planning.asg import AlarmShape, TargetTrackingGroup, TargetTrackin
 
 
 def settings(**overrides: object) -> TargetTrackingSettings:
-    base = dict(target_percent=50.0, min_size=2, max_size=10, warmup_s=300.0, launch_s=60.0)
+    base = {"target_percent": 50.0, "min_size": 2, "max_size": 10, "warmup_s": 300.0, "launch_s": 60.0}
     base.update(overrides)
     return TargetTrackingSettings(**base)  # type: ignore[arg-type]
 
@@ -76,7 +76,7 @@ def test_scale_in_waits_fifteen_low_datapoints_and_warmup() -> None:
     warming = TargetTrackingGroup.started(settings(launch_s=0.0), 2)
     feed(warming, 100.0, 0, 180)
     feed(warming, 10.0, 180, 900)  # 15 low minutes, but the new instances warm until 480
-    assert [a.new for a in warming.actions][0] == 4
+    assert next(a.new for a in warming.actions) == 4
     assert all(a.at >= 480 for a in warming.actions[1:])
 
 

@@ -7,6 +7,7 @@ the kernel sends the child SIGTERM. Normal paths stop children explicitly with
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -20,10 +21,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def spawn(
@@ -44,7 +43,7 @@ def spawn(
             stderr=log,
             env=env,
             start_new_session=new_session,
-            preexec_fn=_die_with_parent if die_with_parent else None,
+            preexec_fn=_die_with_parent if die_with_parent else None,  # noqa: PLW1509 - prctl only, no locks taken
         )
     finally:
         if log_path:
@@ -70,10 +69,8 @@ def stop_all(processes: Iterable[subprocess.Popen[Any]], grace_seconds: float = 
     """Signal every process, wait up to the grace period, then SIGKILL the rest."""
     pending = [p for p in processes if p.poll() is None]
     for process in pending:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             process.send_signal(sig)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace_seconds
     for process in pending:
         try:
@@ -87,19 +84,15 @@ def stop_pids(pids: Iterable[int], grace_seconds: float = 10.0) -> None:
     """The same for processes known only by pid (a detached stack's state file)."""
     pending = [pid for pid in pids if alive(pid)]
     for pid in pending:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace_seconds
     while pending and time.monotonic() < deadline:
         pending = [pid for pid in pending if alive(pid)]
         time.sleep(0.05)
     for pid in pending:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

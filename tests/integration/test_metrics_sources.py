@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
-
 from conftest import free_port
+
 from loadtest.metrics import TimeWindow
 from loadtest.metrics.cloudwatch import CloudWatchSource
 from loadtest.metrics.kubernetes import KubernetesSource
@@ -23,7 +23,7 @@ GROUP = "vcpml-api-asg"
 def test_cloudwatch_reads_the_groups_cpu_and_instances(moto_endpoint: str) -> None:
     client = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_endpoint,
                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     start = now - dt.timedelta(minutes=5)
     dimension = [{"Name": "AutoScalingGroupName", "Value": GROUP}]
     for minute, (cpu, instances) in enumerate([(40.0, 2), (60.0, 2), (85.0, 3), (75.0, 3)]):
@@ -47,7 +47,7 @@ def test_cloudwatch_unreachable_is_a_warning() -> None:
     source = CloudWatchSource(GROUP, "us-east-1", f"http://127.0.0.1:{free_port()}")
     import botocore.config
 
-    source._client = boto3.client(  # noqa: SLF001 - short retries for the test
+    source._client = boto3.client(
         "cloudwatch", region_name="us-east-1", endpoint_url=source.endpoint_url, aws_access_key_id="x", aws_secret_access_key="x",
         config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
@@ -58,7 +58,7 @@ def test_cloudwatch_unreachable_is_a_warning() -> None:
 class _MetricsApi(BaseHTTPRequestHandler):
     """Answers the two reads KubernetesSource makes, in the shapes the API server uses."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.startswith("/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods"):
             assert "labelSelector=app.kubernetes.io%2Fname%3Dvcpml-api" in self.path
             body = {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "items": [

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 
-from infra.config import config_from_keys
-from loadtest.analysis.capacity import estimate
-from loadtest.metrics import InfraMetrics
-from loadtest.analysis.recommendations import all_changes, recommend
-from test_capacity import config
+from test_capacity import config, estimate
 from test_capacity import synthetic as _synthetic
+
+from infra.config import config_from_keys
+from loadtest.analysis.recommendations import all_changes, recommend
+from loadtest.report.model import InfraMetrics, Report
 
 LOADS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7]  # a healthy run at 70 % load
 
@@ -20,7 +20,7 @@ def synthetic(loads: list[float] = LOADS):  # type: ignore[no-untyped-def]
 
 def run(report: dict, infra: InfraMetrics, stack=None):  # type: ignore[no-untyped-def]
     stack = stack or config()
-    return recommend(report, infra, estimate(report, infra, stack), stack)
+    return recommend(Report.model_validate(report), infra, estimate(report, infra, stack), stack)
 
 
 def rules(recommendations) -> list[str]:  # type: ignore[no-untyped-def]

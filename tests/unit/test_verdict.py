@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 from infra.config import SloConfig
-from loadtest.analysis.generator_load import CpuSample, GeneratorLoad, judge_generator
-from loadtest.analysis.measurement import Measurement, Summary
+from loadtest.analysis.generator_load import judge_generator
+from loadtest.analysis.measurement import Measurement
 from loadtest.analysis.recording import Recording
-from loadtest.analysis.verdict import Status, judge, latency_class
+from loadtest.analysis.verdict import judge, latency_class
+from loadtest.report.model import CpuSample, PhaseSummary, Status
 
 START = 1_000_000.0
 SLO = SloConfig(p95_ms=200, error_rate_percent=5, ramp_seconds=0, run_time="60s")
-IDLE = GeneratorLoad()
+IDLE = judge_generator([])
 
 
-def summary(latencies: list[float], failures: int = 0) -> Summary:
+def summary(latencies: list[float], failures: int = 0) -> PhaseSummary:
     recording = Recording(window_seconds=5.0)
     for index, latency in enumerate(latencies):
         recording.record("/x", latency, START + index * 0.001, "HTTP 500" if index < failures else None)
@@ -66,16 +67,16 @@ def test_decisive_failure_wins_over_an_undecided_p95() -> None:
 
 
 def test_saturated_generator_is_inconclusive_even_when_failing() -> None:
-    saturated = judge_generator([CpuSample(float(s), {"locust": 95.0}) for s in range(1, 4)])
+    saturated = judge_generator([CpuSample(offset_s=float(s), cpu_percent={"locust": 95.0}) for s in range(1, 4)])
     verdict = judge(summary([300.0] * 2000), SLO, saturated)
     assert verdict.status is Status.INCONCLUSIVE
     assert "load generator saturated" in verdict.reasons[0]
 
 
 def test_generator_saturation_needs_consecutive_samples() -> None:
-    spiky = judge_generator([CpuSample(1, {"w0": 95}), CpuSample(2, {"w0": 40}), CpuSample(3, {"w0": 92}), CpuSample(4, {"w1": 91})])
-    assert not spiky.saturated and spiky.peak_percent == 95 and spiky.peak_process == "w0"
-    early = judge_generator([CpuSample(1, {"w0": 99}), CpuSample(2, {"w0": 97})])
+    spiky = judge_generator([CpuSample(offset_s=1, cpu_percent={"w0": 95}), CpuSample(offset_s=2, cpu_percent={"w0": 40}), CpuSample(offset_s=3, cpu_percent={"w0": 92}), CpuSample(offset_s=4, cpu_percent={"w1": 91})])
+    assert not spiky.saturated and spiky.peak_cpu_percent == 95 and spiky.peak_process == "w0"
+    early = judge_generator([CpuSample(offset_s=1, cpu_percent={"w0": 99}), CpuSample(offset_s=2, cpu_percent={"w0": 97})])
     assert early.saturated and early.saturated_at_s == 2  # caught in the first seconds
 
 

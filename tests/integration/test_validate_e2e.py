@@ -16,9 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hdrh.histogram import HdrHistogram
-
 from conftest import free_port, headroom, leftover_processes
+from hdrh.histogram import HdrHistogram
 
 pytestmark = pytest.mark.slow
 SHORT = ("--profile", "stress", "--ramp", "1", "--run-time", "10s")
@@ -165,7 +164,7 @@ def test_programmatic_api_runs_the_real_thing(local_stack_file: Callable[..., Pa
     from loadtest.api import LoadTester
     from loadtest.local.stack import LocalStack
 
-    path, config = load_stack(str(local_stack_file()))
+    _path, config = load_stack(str(local_stack_file()))
     tester = LoadTester("http://unused", workdir=tmp_path)
     plan = tester.create_test_plan(max_users=500, ramp_time=300)
     assert plan["spawn_rate"] == pytest.approx(500 / 300)

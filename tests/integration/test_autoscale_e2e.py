@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import headroom, leftover_processes
 
 pytestmark = pytest.mark.slow

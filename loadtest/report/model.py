@@ -1,0 +1,398 @@
+"""The validation report, typed: every section of ``headroom-report/1`` as a pydantic model.
+
+The JSON report is what CI pipelines read (docs/report.md), so these models mirror it
+field for field, in its own snake_case names, and fields are added, never renamed.
+A report is built once by ``loadtest.analysis.build`` or parsed once from a file by
+``loadtest.report.load``; everything after that (the capacity model, the
+recommendations, every output format, the planner) reads these typed objects.
+
+Unknown fields are ignored rather than refused, so a report written by a newer
+headroom still loads; NaN and infinity are refused, because JSON has neither.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT: Final = "headroom-report/1"
+
+
+class Model(BaseModel):
+    """Common settings: immutable, finite numbers only, unknown fields ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+
+class Status(StrEnum):
+    """The verdict: INCONCLUSIVE means the measurement cannot be trusted, never "close"."""
+
+    PASS = "PASS"  # noqa: S105 - a verdict, not a password
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+    @property
+    def exit_code(self) -> int:
+        return {Status.PASS: 0, Status.FAIL: 1, Status.INCONCLUSIVE: 3}[self]
+
+
+# what was run ---------------------------------------------------------------------------
+
+
+class ThinkTime(Model):
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+
+class ProfileInfo(Model):
+    name: str
+    user_class: str
+    think_time_s: ThinkTime
+
+
+class LoadInfo(Model):
+    users: int = Field(ge=1)
+    spawn_rate: float = Field(gt=0)
+    ramp_s: float = Field(ge=0)
+    run_time_s: float = Field(gt=0)
+    workers: int = Field(ge=0)
+
+
+class SloInfo(Model):
+    p95_ms: float = Field(gt=0)
+    error_rate_percent: float = Field(ge=0, le=100)
+    min_throughput_rps: float | None = None
+
+
+class LoadCheckInfo(Model):
+    """Little's law before the run (the JSON key is ``plan``)."""
+
+    think_time_s: float
+    max_throughput_rps: float
+    expected_throughput_rps: float
+    required_throughput_rps: float | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+# what was measured ------------------------------------------------------------------------
+
+
+class Window(Model):
+    """A span of the run, in seconds from its start."""
+
+    label: str
+    start_s: float
+    end_s: float
+    duration_s: float
+
+
+class Latency(Model):
+    """Response times in milliseconds, from one (merged) HDR histogram."""
+
+    count: int = Field(ge=0)
+    mean_ms: float
+    stdev_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+
+
+class ConfidenceInterval(Model):
+    confidence: float
+    lower_ms: float
+    upper_ms: float
+    count: int = Field(ge=0)
+    enough_samples: bool
+
+
+class EndpointSummary(Model):
+    name: str
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    error_rate_percent: float = Field(ge=0, le=100)
+    throughput_rps: float = Field(ge=0)
+    latency: Latency
+
+
+class PhaseSummary(Model):
+    """Everything measured over one phase of the run (the judged window, or the whole run)."""
+
+    window: Window
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    error_rate_percent: float = Field(ge=0, le=100)
+    throughput_rps: float = Field(ge=0)
+    latency: Latency
+    p95_confidence_interval: ConfidenceInterval
+    endpoints: list[EndpointSummary]
+    failure_reasons: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+class DistributionPoint(Model):
+    percentile: float
+    value_ms: float
+
+
+class Results(Model):
+    judged: PhaseSummary
+    whole_run: PhaseSummary
+    latency_distribution: list[DistributionPoint]
+
+
+class TimelinePoint(Model):
+    """One window of the run: offset from the start, users, throughput, errors and latency."""
+
+    offset_s: float = Field(ge=0)
+    users: int = Field(ge=0)
+    throughput_rps: float = Field(ge=0)
+    requests: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float = 0.0
+
+
+class CpuSample(Model):
+    """One second of the load generator's processes: percent of one core each."""
+
+    offset_s: float
+    cpu_percent: dict[str, float]
+
+
+class GeneratorInfo(Model):
+    """Was the load generator itself the bottleneck? (``loadtest.analysis.generator_load``)"""
+
+    peak_cpu_percent: float
+    peak_process: str
+    mean_cpu_percent: float
+    saturated: bool
+    threshold_percent: float
+    samples: list[CpuSample]
+    saturated_at_s: float | None = None
+
+
+# the verdict --------------------------------------------------------------------------------
+
+
+class Interval(Model):
+    lower: float
+    upper: float
+
+
+class Criterion(Model):
+    """One SLO criterion measured against its threshold."""
+
+    name: str
+    key: Literal["p95_ms", "error_rate_percent", "throughput_rps"]
+    measured: float
+    threshold: float
+    comparison: Literal["<", ">="]
+    unit: str
+    passed: bool
+    decisive: bool
+    """False when the measurement cannot settle this criterion (a straddling interval, too few samples)."""
+    margin: float
+    """Room left: positive when the criterion holds, in the criterion's unit."""
+    margin_percent: float
+    interval: Interval | None = None
+
+
+class Verdict(Model):
+    status: Status
+    exit_code: int
+    reasons: list[str]
+    latency_class: Literal["Excellent", "Good", "Acceptable", "Poor", ""]
+    judged_window: Window
+
+
+# what the infrastructure did (written by loadtest.metrics) ---------------------------------------
+
+
+class ReplicaMetrics(Model):
+    name: str
+    utilization_percent: float | None = None
+    """Busy workers over pool size (the reference service's analogue of CPU against its request)."""
+    cpu_percent: float | None = None
+    """CPU used, as a percentage of the CPU request (Kubernetes, local) or of the instance (CloudWatch)."""
+    memory_percent: float | None = None
+    """Resident memory as a percentage of the memory request."""
+
+
+class LoadPoint(Model):
+    offset_s: float
+    load_percent: float
+
+
+class InfraMetrics(Model):
+    """What the infrastructure did during a run, whatever the source; unavailable sources say why."""
+
+    source: str
+    available: bool
+    warnings: list[str] = Field(default_factory=list)
+    replicas: int | None = None
+    desired_replicas: int | None = None
+    utilization_percent: float | None = None
+    cpu_percent_avg: float | None = None
+    cpu_percent_max: float | None = None
+    memory_percent_avg: float | None = None
+    memory_percent_max: float | None = None
+    cpu_ms_per_request: float | None = None
+    per_replica: list[ReplicaMetrics] = Field(default_factory=list)
+    timeline: list[LoadPoint] = Field(default_factory=list)
+    """Seconds since the run started and mean load percent: utilization, else CPU."""
+
+    @property
+    def load_percent(self) -> float | None:
+        """The figure capacity is judged on: pool utilization where known, else average CPU."""
+        return self.utilization_percent if self.utilization_percent is not None else self.cpu_percent_avg
+
+
+def unavailable(source: str, warning: str) -> InfraMetrics:
+    return InfraMetrics(source=source, available=False, warnings=[warning])
+
+
+# the analysis ----------------------------------------------------------------------------------
+
+
+class CapacityEstimate(Model):
+    """The capacity model's figures (``loadtest.analysis.capacity``), each explained in ``explanation``."""
+
+    available: bool
+    replicas_measured: int | None = None
+    throughput_rps: float = 0.0
+    load_percent: float | None = None
+    capacity_per_replica_rps: float | None = None
+    concurrency_per_replica: int | None = None
+    service_mean_ms: float | None = None
+    service_sigma: float | None = None
+    cpu_ms_per_request: float | None = None
+    safe_utilization: float | None = None
+    users: int = 0
+    think_time_s: float = 0.0
+    demand_rps: float = 0.0
+    predicted_p95_ms: float | None = None
+    replicas_for_slo: int | None = None
+    plan_users: int | None = None
+    replicas_for_plan: int | None = None
+    hpa_lag_s: float = 0.0
+    asg_lag_s: float = 0.0
+    hpa_target_percent: int | None = None
+    asg_target_percent: int | None = None
+    hpa_min: int | None = None
+    hpa_max: int | None = None
+    asg_min: int | None = None
+    asg_max: int | None = None
+    explanation: list[str] = Field(default_factory=list)
+
+
+class ChangeInfo(Model):
+    """One proposed value, as the report states it: ``headroom:<section>.<key>`` from old to new."""
+
+    path: str
+    old: Any
+    new: Any
+    reason: str = ""
+
+
+class RecommendationInfo(Model):
+    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "healthy"]
+    severity: Literal["critical", "high", "medium", "info"]
+    title: str
+    detail: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    changes: list[ChangeInfo] = Field(default_factory=list)
+
+
+class Proposal(Model):
+    stack_file: str
+    changes: list[ChangeInfo]
+    diff: str
+    pulumi_commands: list[str]
+
+
+class MeasuredAction(Model):
+    at: float
+    replicas: int
+    action: str
+
+
+class SimulatedAction(Model):
+    at: int
+    old: int
+    new: int
+    reason: str
+
+
+class ServiceModelInfo(Model):
+    capacity_rps: float
+    concurrency: int
+    service_mean_ms: float
+    service_sigma: float
+    source: str
+
+
+class AutoscalingComparison(Model):
+    """An autoscaled local run's real replicas each second next to the simulator's, same load."""
+
+    measured_replicas: list[int]
+    predicted_replicas: list[int]
+    measured_serving: list[int] = Field(default_factory=list)
+    predicted_serving: list[int] = Field(default_factory=list)
+    max_difference: int
+    seconds_beyond_one: int
+    measured_actions: list[MeasuredAction] = Field(default_factory=list)
+    predicted_actions: list[SimulatedAction] = Field(default_factory=list)
+    sync_phase_s: int = 0
+    service: ServiceModelInfo | None = None
+
+
+# the whole report -------------------------------------------------------------------------------
+
+OPTIONAL_SECTIONS = ("infrastructure", "capacity", "recommendations", "proposal", "autoscaling")
+"""Sections later stages add; absent (not null) in the JSON until they do."""
+
+
+class Report(Model):
+    """One validation run: what was run, what was measured, the verdict, and what later stages added."""
+
+    format: Literal["headroom-report/1"] = FORMAT
+    generated_at: str
+    stack: str
+    stack_file: str
+    host: str
+    profile: ProfileInfo
+    load: LoadInfo
+    slo: SloInfo
+    plan: LoadCheckInfo
+    verdict: Verdict
+    criteria: list[Criterion] = Field(min_length=2)
+    results: Results
+    timeline: list[TimelinePoint]
+    generator: GeneratorInfo
+    infrastructure: InfraMetrics | None = None
+    capacity: CapacityEstimate | None = None
+    recommendations: list[RecommendationInfo] | None = None
+    proposal: Proposal | None = None
+    autoscaling: AutoscalingComparison | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.status.exit_code
+
+    @property
+    def judged(self) -> PhaseSummary:
+        return self.results.judged
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON report: every field, the optional sections only once a stage added them."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for section in OPTIONAL_SECTIONS:
+            if data.get(section) is None:
+                data.pop(section, None)
+        return data

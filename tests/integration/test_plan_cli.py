@@ -1,0 +1,39 @@
+"""`headroom plan` as a user runs it: a child process, its JSON, HTML and diff outputs, its exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import headroom
+
+
+def test_plan_cli(local_stack_file, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stack_file = local_stack_file()
+    result = headroom("plan", "--stack", str(stack_file), "--profile", "normal", "--users", "100",
+                      "--json", str(tmp_path / "plan.json"), "--html", str(tmp_path / "plan.html"))
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "plan.json").read_text())
+    assert document["format"] == "headroom-plan/1" and set(document["simulations"]) == {"hpa", "asg"}
+    assert document["holds"] is True
+    html = (tmp_path / "plan.html").read_text()
+    assert html.count("<svg") == 3 and "SLO p95" in html
+    bad = headroom("plan", "--stack", str(stack_file), "--traffic", str(tmp_path / "missing.csv"))
+    assert bad.returncode == 2 and "missing.csv: no such file" in bad.stderr
+
+
+def test_plan_cli_optimize_writes_a_diff(local_stack_file, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stack_file = local_stack_file()
+    before = stack_file.read_text()
+    result = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa", "--optimize",
+                      "--diff-out", str(tmp_path / "plan.diff"))
+    assert result.returncode == 0, result.stderr
+    # 30 users on 1600 req/s replicas: one replica at the highest target is the cheapest that holds.
+    diff = (tmp_path / "plan.diff").read_text()
+    assert "+  headroom:hpa:\n+    minReplicas: 1\n+    targetCpuUtilization: 80\n" in diff
+    assert stack_file.read_text() == before  # nothing written without --write
+    applied = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa", "--optimize", "--write")
+    assert applied.returncode == 0, applied.stderr
+    assert "minReplicas: 1" in stack_file.read_text()
+    after = headroom("plan", "--stack", str(stack_file), "--profile", "spike", "--autoscaler", "hpa")
+    assert after.returncode == 0, after.stdout  # the proposed settings keep the SLO when simulated again
