@@ -16,6 +16,14 @@ import pytest
 from infra.config import REPO_ROOT, StackConfig, load_stack
 
 SHIPPED_STACKS = ("dev", "prod", "local")
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tier is the folder: tests/unit is pure logic (scripts/test --fast), tests/integration uses real parts."""
+    for item in items:
+        if INTEGRATION in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 def free_port() -> int:
