@@ -70,7 +70,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
     # After the install, so pip saw a clean environment; the dependencies come after the wheel on sys.path.
-    (Path(site) / "headroom_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    dependencies = dict.fromkeys(sysconfig.get_paths()[kind] for kind in ("purelib", "platlib"))
+    (Path(site) / "headroom_test_dependencies.pth").write_text("".join(f"{path}\n" for path in dependencies))
 
     stacks = root / "stacks"
     stacks.mkdir()
