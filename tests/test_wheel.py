@@ -11,6 +11,7 @@ Every command runs with its working directory in an empty temporary directory.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftover_processes
+from conftest import SESSION_MARK, leftover_processes
 from infra.config import REPO_ROOT, load_stack
 from infra.render import render_all
 from loadtest.reports import render_html
@@ -41,7 +42,8 @@ class Installed:
     """A directory holding copies of the shipped stack files and no Pulumi.yaml."""
 
     def run(self, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": f"{self.bin}:/usr/sbin:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8"}
+        env = {"PATH": f"{self.bin}:/usr/sbin:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8",
+               SESSION_MARK: os.environ[SESSION_MARK]}
         return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
 
 
