@@ -1,4 +1,4 @@
-"""Rendering the stack config through the Jinja templates in ``templates/``.
+"""Rendering the stack config through the Jinja templates in ``templates/`` (package ``infra.templates``).
 
 These functions are the single source of the artifacts: ``headroom render`` writes
 them, the Pulumi program deploys them and the local stack runs the nginx.conf.
@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
 
-from .config import REPO_ROOT, StackConfig
+from .config import StackConfig
 from .errors import ConfigError, RenderError
 from .files import write_atomically
 
-TEMPLATES_DIR = REPO_ROOT / "templates"
+TEMPLATES_PACKAGE = "infra.templates"
+"""The top-level ``templates/`` directory, mapped to this package name by pyproject.toml."""
 
 ARTIFACTS: dict[str, str] = {
     "nginx.conf": "nginx.conf.j2",
@@ -43,9 +44,22 @@ def _nginx_quote(value: str) -> str:
     return f'"{value}"'
 
 
+def _template_loader() -> BaseLoader:
+    """The templates through the package, so a wheel in site-packages renders from any directory.
+
+    An editable install maps the package onto the checkout's ``templates/``; only a bare
+    checkout that was never installed (or an editable install in setuptools' ``compat``
+    mode, a plain path entry) lacks the package, and then reads that directory directly.
+    """
+    try:
+        return PackageLoader(TEMPLATES_PACKAGE, ".")
+    except ModuleNotFoundError:
+        return FileSystemLoader(Path(__file__).resolve().parents[1] / "templates")
+
+
 def _environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=_template_loader(),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - nginx.conf and YAML, not HTML; values are checked by the schema
         keep_trailing_newline=True,

@@ -135,6 +135,13 @@ def local_stack_file(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+SESSION_MARK = "HEADROOM_TEST_SESSION"
+"""Every process this test session starts inherits this variable (give it to a child started with
+its own ``env``), so ``leftover_processes`` counts only this session's children, not the replicas
+and Locust of another run on the same machine."""
+os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{os.urandom(4).hex()}")
+
+
 def leftover_processes(marker: str = "") -> list[str]:
     """headroom's children still alive: replicas, Locust, and nginx started from ``marker``'s files."""
     import psutil
@@ -145,7 +152,12 @@ def leftover_processes(marker: str = "") -> list[str]:
         if process.pid == os.getpid():
             continue
         if "loadtest.reference" in command or "-m locust" in command or (marker and marker in command and "nginx" in command):
-            found.append(f"{process.pid}: {command[:160]}")
+            try:
+                ours = process.environ().get(SESSION_MARK) == os.environ[SESSION_MARK]
+            except psutil.Error:
+                continue  # gone meanwhile, or another user's
+            if ours:
+                found.append(f"{process.pid}: {command[:160]}")
     return found
 
 

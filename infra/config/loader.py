@@ -32,15 +32,23 @@ from .schema import SECTION_KEYS, StackConfig
 NAMESPACE = "headroom"
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+"""headroom's checkout when run from one (editable install); site-packages for a wheel."""
 
 
 def find_project_dir(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` holding Pulumi.yaml, else headroom's own checkout."""
+    """The nearest directory at or above ``start`` holding Pulumi.yaml, else headroom's own checkout, else ``start``.
+
+    The checkout fallback lets ``--stack dev`` find the example stacks from anywhere in
+    a development install; a wheel has no checkout (``REPO_ROOT`` is site-packages),
+    so there it is the starting directory itself, and ``stack_file_path`` says so.
+    """
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "Pulumi.yaml").is_file():
             return candidate
-    return REPO_ROOT
+    if (REPO_ROOT / "Pulumi.yaml").is_file():
+        return REPO_ROOT
+    return here
 
 
 def available_stacks(project_dir: Path) -> list[str]:
@@ -62,8 +70,12 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
     path = project / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = ", ".join(available_stacks(project)) or "none"
+        searched = "" if project_dir or (project / "Pulumi.yaml").is_file() else (
+            f"; no Pulumi.yaml at or above it, so headroom looked in the current directory:"
+            f" pass --project-dir DIR or --stack path/to/Pulumi.{stack}.yaml"
+        )
         raise StackNotFoundError(
-            f"--stack {stack!r}: no {path.name} in {project} (stacks there: {known})"
+            f"--stack {stack!r}: no {path.name} in {project} (stacks there: {known}){searched}"
         )
     return path
 

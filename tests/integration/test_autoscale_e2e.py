@@ -72,10 +72,13 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
 
     report = json.loads((tmp_path / "spike.json").read_text())
     scaling = report["autoscaling"]
-    # Scale-out within the expected sync periods: the first sync after the load arrives (at most 15 s, plus
-    # one more if the load was not yet up at that sync).
-    first_out = scaling["measured_actions"][0]
-    assert first_out["replicas"] == 2 and first_out["at"] <= 31, scaling["measured_actions"]
+    # Scale-out at the first sync that measured the load above the target and its tolerance (50 % x 1.1,
+    # plus 0.02 for the metric's rounding), by the autoscaler's own records rather than elapsed time:
+    # a busy machine may deliver the load late, but no sync may see it and do nothing.
+    assert scaling["measured_actions"][0]["replicas"] == 2, scaling["measured_actions"]
+    first_out = next(r for r in rows if "action" in r and r["replicas"] == 2)
+    missed = [r for r in rows if r.get("sync") and r["t"] < first_out["t"] and r["utilization"] > 0.5 * 1.1 + 0.02]
+    assert first_out.get("sync") and missed == [], rows
     # No request lost across the scale-out's nginx reload.
     assert report["results"]["judged"]["failures"] == 0 and report["results"]["whole_run"]["failures"] == 0
     # The real timeline stays within one replica of the simulator's for the same load.

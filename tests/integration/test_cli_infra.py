@@ -65,6 +65,20 @@ def test_unknown_stack_names_the_stacks_there(capsys: pytest.CaptureFixture[str]
     assert not (tmp_path / "o").exists()
 
 
+def test_without_a_project_or_a_checkout_the_current_directory_is_searched_and_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infra.config.loader as loader
+
+    monkeypatch.setattr(loader, "REPO_ROOT", tmp_path / "site-packages")  # where a wheel's REPO_ROOT points
+    monkeypatch.chdir(tmp_path)
+    assert loader.find_project_dir() == tmp_path.resolve()
+    assert main(["render", "--stack", "dev", "--out", str(tmp_path / "o")]) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert f"no Pulumi.dev.yaml in {tmp_path.resolve()}" in error and "looked in the current directory" in error
+    assert "--project-dir" in error and not (tmp_path / "o").exists()
+
+
 def test_bad_flags_exit_2() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["render", "--stack", "dev", "--bogus"])

@@ -79,7 +79,10 @@ def test_endpoints_answer_like_the_seed_api(replica: str) -> None:
 
 @pytest.mark.slow
 def test_pool_caps_concurrency_and_reports_utilization(replica: str) -> None:
-    # 8 concurrent requests, 2 workers, 50 ms each: 4 waves, so about 200 ms for the last.
+    # 8 concurrent requests, 2 workers, 50 ms each: 400 worker-ms through 2 workers take at least
+    # 200 ms from the first request to the last answer, however they interleave (without the cap,
+    # about 50 ms). Only such lower bounds and the server's own figures are asserted: a busy machine
+    # makes every request slower, never faster, so no upper bound on elapsed time is honest here.
     get(f"{replica}/_headroom/reset", b"")
     durations: list[float] = []
 
@@ -89,14 +92,19 @@ def test_pool_caps_concurrency_and_reports_utilization(replica: str) -> None:
         durations.append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=one) for _ in range(8)]
+    first_sent = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert max(durations) == pytest.approx(0.2, abs=0.06)
+    assert time.perf_counter() - first_sent >= 0.2 - 0.001
     _, stats = get(f"{replica}/_headroom/stats")
     assert stats["pool_size"] == 2 and stats["requests"] == 8 and stats["capacity_rps"] == pytest.approx(40)
-    assert stats["busy_seconds"] == pytest.approx(8 * 0.05, rel=0.15)
     server = HdrHistogram.decode(stats["histograms"]["predict"])
     assert server.get_total_count() == 8
-    assert server.get_max_value() / 1e6 == pytest.approx(max(durations), abs=0.02)
+    # Each request held a worker for its 50 ms, and only within its own server-side latency
+    # (HDR keeps 3 significant digits, hence the 0.2 % on the histogram's side).
+    server_total_s = server.get_mean_value() * 8 / 1e6
+    assert 8 * 0.05 * 0.999 <= stats["busy_seconds"] <= server_total_s * 1.002
+    # The slowest request was served for its 50 ms, and the server saw it inside the client's time.
+    assert 0.05 * 0.999 <= server.get_max_value() / 1e6 <= max(durations) * 1.002

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import headroom, leftover_processes
 
-pytestmark = pytest.mark.slow
+from loadtest.cli import main
 
 UNDER_PROVISIONED = """\
 # deliberately under-provisioned
@@ -48,6 +48,7 @@ def replicas_in(path: Path) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.slow
 def test_tune_reaches_the_slo_within_two_rounds_and_no_further(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.under.yaml"
     stack.write_text(UNDER_PROVISIONED)
@@ -83,20 +84,21 @@ def test_tune_reaches_the_slo_within_two_rounds_and_no_further(tmp_path: Path) -
     assert applied.returncode == 0 and replicas_in(original) == final
 
 
-def test_recommend_rejects_what_is_not_a_report(tmp_path: Path) -> None:
+# Not slow: both refuse before any stack starts, so they run in-process and start nothing.
+def test_recommend_rejects_what_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stack = tmp_path / "Pulumi.x.yaml"
     stack.write_text(UNDER_PROVISIONED)
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"hello": 1}')
-    result = headroom("recommend", "--stack", str(stack), "--results", str(bogus))
-    assert result.returncode == 2 and "not a headroom report" in result.stderr
-    missing = headroom("recommend", "--stack", str(stack), "--results", str(tmp_path / "none.json"))
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert main(["recommend", "--stack", str(stack), "--results", str(bogus)]) == 2
+    assert "not a headroom report" in capsys.readouterr().err
+    assert main(["recommend", "--stack", str(stack), "--results", str(tmp_path / "none.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
-def test_tune_refuses_a_cloud_stack(tmp_path: Path) -> None:
+def test_tune_refuses_a_cloud_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from infra.config import REPO_ROOT
 
     shutil.copy(REPO_ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
-    result = headroom("tune", "--stack", str(tmp_path / "Pulumi.dev.yaml"))
-    assert result.returncode == 2 and "local stack only" in result.stderr
+    assert main(["tune", "--stack", str(tmp_path / "Pulumi.dev.yaml")]) == 2
+    assert "local stack only" in capsys.readouterr().err

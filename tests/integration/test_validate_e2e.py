@@ -7,6 +7,8 @@ runs are in bench/.
 from __future__ import annotations
 
 import json
+import math
+import re
 import signal
 import subprocess
 import sys
@@ -78,20 +80,33 @@ def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: C
     assert headroom("local", "up", "--stack", str(stack), "--detach", timeout=90).returncode == 0
     try:
         _, report = validate(stack, tmp_path)
-        state = json.loads((stack.parent / ".headroom" / "local" / "t" / "state.json").read_text())
+        runtime = stack.parent / ".headroom" / "local" / "t"
+        state = json.loads((runtime / "state.json").read_text())
         server = None
         for replica in state["replicas"]:
             with urllib.request.urlopen(f"http://127.0.0.1:{replica['port']}/_headroom/stats", timeout=5) as response:
                 histogram = HdrHistogram.decode(json.loads(response.read())["histograms"]["predict"])
             server = histogram if server is None else (server.add(histogram) or server)
+        access_log = (runtime / "nginx-access.log").read_text()
     finally:
         headroom("local", "down", "--stack", str(stack))
     assert server is not None
     (client,) = [e for e in report["results"]["whole_run"]["endpoints"] if e["name"] == "/api/v1/predict/[symbol]"]
     # The same requests, but for the few in flight when Locust stopped its users.
     assert 0 <= server.get_total_count() - client["requests"] <= 30
-    server_p95 = server.get_value_at_percentile(95) / 1000
-    assert client["latency"]["p95_ms"] == pytest.approx(server_p95, rel=0.03)
+    # The reference is nginx's $request_time for the same requests (1 ms resolution), not the replicas'
+    # own histograms: those start when aiohttp's handler runs, so on a busy machine they miss the
+    # event loop's delays (with two CPU-bound loops running: client p95 145.3 ms, nginx 145.0 ms,
+    # replicas 140.5 ms). Each request's time as the client sees it contains nginx's, so the client's
+    # p95 cannot be lower (1 % and 1 ms for nginx's cached clock): a recording that loses or shortens
+    # slow requests fails here on any machine. Above, the client's p95 is within 3 % of nginx's on an
+    # idle machine (docs/benchmarks.md), but a busy one delays Locust's greenlets after the response
+    # has arrived, which no test can tell from a recording error (170.6 ms against nginx's 161.0 ms
+    # while another checkout ran its load tests): hence the generous 15 %.
+    nginx = sorted(float(rt) * 1000 for rt in re.findall(r'"GET /api/v1/predict/[A-Z]+ HTTP/1.1" 200 \d+ rt=([\d.]+)', access_log))
+    assert 0 <= len(nginx) - client["requests"] <= 30
+    nginx_p95 = nginx[math.ceil(0.95 * len(nginx)) - 1]
+    assert nginx_p95 * 0.99 - 1.0 <= client["latency"]["p95_ms"] <= nginx_p95 * 1.15, (client["latency"], nginx_p95)
 
 
 def test_unreachable_host_fails_with_connection_errors(tmp_path: Path, local_stack_file: Callable[..., Path]) -> None:
@@ -137,6 +152,18 @@ def test_cloud_stack_without_pulumi_or_host_says_to_pass_host(tmp_path: Path) ->
     assert result.returncode == 2 and "pass --host" in result.stderr
 
 
+def _answered_requests(runs: Path) -> int:
+    """The most requests any progress line of a run under ``runs`` counts (a line being written is skipped)."""
+    counts = [0]
+    for path in runs.glob("*/progress.jsonl"):
+        for line in path.read_text().splitlines():
+            try:
+                counts.append(int(json.loads(line)["total_requests"]))
+            except (ValueError, KeyError):
+                continue
+    return max(counts)
+
+
 def test_interrupted_run_leaves_nothing_running(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
     stack = local_stack_file(run_time="60s")
     process = subprocess.Popen(
@@ -145,11 +172,12 @@ def test_interrupted_run_leaves_nothing_running(local_stack_file: Callable[..., 
     )
     try:
         runs = stack.parent / ".headroom" / "runs" / "t"
-        deadline = time.monotonic() + 60
-        while not list(runs.glob("*/progress.jsonl")):
+        # Interrupt under load: once Locust's own progress lines count answered requests, however
+        # long a busy machine takes to get there (a fixed sleep could interrupt it before the load).
+        deadline = time.monotonic() + 120
+        while not _answered_requests(runs):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
-        time.sleep(2)  # under load
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130
     finally:
