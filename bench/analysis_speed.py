@@ -70,12 +70,12 @@ def main() -> None:
         results = Path(tmp) / "results.json"
         results.write_text(json.dumps(report.to_json_dict()))
         requests = report.results.whole_run.requests
-        _, config = load_stack(str(stack))
+        loaded = load_stack(str(stack))
         infra = report.infrastructure
         in_process = []
         for _ in range(repeats):
             started = time.perf_counter()
-            analyze(report, infra, config, stack, "local", plan_users=1000)
+            analyze(report, infra, loaded, plan_users=1000)
             in_process.append(time.perf_counter() - started)
         command = [sys.executable, "-m", "loadtest.cli", "recommend", "--stack", str(stack), "--results", str(results), "--plan-users", "1000"]
         end_to_end = []

@@ -1,19 +1,28 @@
 """The ``headroom`` command: parse arguments, run one sub-command, map errors to exit codes.
 
 Exit codes (docs/cli.md): 0 the SLO holds or the command succeeded, 1 the SLO is
-missed, 2 bad input or configuration (nothing written), 3 inconclusive.
+missed, 2 bad input or configuration (nothing written), 3 inconclusive, 4 headroom
+itself could not carry out the run (a bug, a crashed load generator, the OS refusing):
+one line says what, and where the full traceback was written. A traceback never ends
+in 1 or 2, because CI reads 1 as "SLO missed".
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
+
+from rich.text import Text
 
 from infra.errors import HeadroomError
 
 from .console import err
+from .errors import INTERNAL_ERROR_EXIT
 
 COMMANDS = ("render", "preview", "validate", "recommend", "tune", "plan", "local")
 
@@ -25,7 +34,8 @@ Every command reads a stack: --stack NAME means Pulumi.NAME.yaml in the project
 directory (the nearest directory holding Pulumi.yaml); a path to a file works too.
 """
 EPILOG = """\
-exit codes: 0 ok / SLO holds, 1 SLO missed, 2 bad input (nothing written), 3 inconclusive
+exit codes: 0 ok / SLO holds, 1 SLO missed, 2 bad input (nothing written), 3 inconclusive,
+            4 headroom could not carry out the run (the message names the traceback file)
 docs: README.md, docs/config.md, docs/cli.md
 """
 
@@ -60,11 +70,37 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except HeadroomError as error:
-        err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        print_error(str(error))
         return error.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except Exception as error:  # noqa: BLE001 - the exit-code contract: anything else is headroom's own failure
+        where = save_traceback()
+        print_error(f"headroom could not carry out the command: {type(error).__name__}: {_first_line(error)} "
+                    f"(full traceback in {where})")
+        return INTERNAL_ERROR_EXIT
+
+
+def print_error(message: str) -> None:
+    """One error line on stderr; the message is text, never rich markup (it may quote '[' and ']')."""
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+
+
+def save_traceback() -> str:
+    """Write the current exception's traceback to a new file in the temporary directory; its path."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="headroom-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc())
+        return path
+    except OSError as error:
+        return f"nowhere: it could not be written ({error.strerror})"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else "(no message)"
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -80,12 +81,18 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
     return path
 
 
-def read_stack_keys(path: Path) -> dict[str, Any]:
-    """The ``config:`` mapping of a stack file, exactly as written."""
+def read_stack_text(path: Path) -> str:
+    """The stack file's text exactly as stored (line endings kept), for parsing and for edits."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise StackFileError(f"{path}: cannot read: {err}") from None
+
+
+def read_stack_keys(path: Path, text: str | None = None) -> dict[str, Any]:
+    """The ``config:`` mapping of a stack file (or of ``text``, its content as read), exactly as written."""
+    if text is None:
+        text = read_stack_text(path)
     try:
         document = YAML(typ="safe", pure=True).load(text)
     except YAMLError as err:
@@ -103,15 +110,25 @@ def read_stack_keys(path: Path) -> dict[str, Any]:
     return keys
 
 
-class Stack(NamedTuple):
-    """A loaded stack: where its file is, and its validated config."""
+@dataclass(frozen=True)
+class Stack:
+    """A loaded stack: where its file is, its validated config, and the text they came from.
+
+    ``text`` is the file as it was when the config was read: a proposal is computed
+    against it, and ``--write`` refuses to write if the file changed since (a run may
+    take minutes, during which the user may edit the file). Unpacks as ``path, config``.
+    """
 
     path: Path
     config: StackConfig
+    text: str
 
     @property
     def name(self) -> str:
         return stack_name(self.path)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.path, self.config))
 
 
 def stack_name(path: Path) -> str:
@@ -125,7 +142,8 @@ def stack_name(path: Path) -> str:
 def load_stack(stack: str, project_dir: Path | None = None) -> Stack:
     """Find, read and validate a stack; the path comes back for messages and edits."""
     path = stack_file_path(stack, project_dir)
-    return Stack(path, config_from_keys(read_stack_keys(path), source=str(path)))
+    text = read_stack_text(path)
+    return Stack(path, config_from_keys(read_stack_keys(path, text), source=str(path)), text)
 
 
 def config_from_keys(keys: Mapping[str, Any], source: str) -> StackConfig:

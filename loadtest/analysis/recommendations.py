@@ -172,7 +172,7 @@ def _latency(f: _Figures) -> Recommendation | None:
         return None
     capacity = f.capacity
     if capacity.available:
-        detail = f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms. " + " ".join(capacity.explanation)
+        detail = f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms. " + "; ".join(capacity.explanation) + "."
         reason = f"p95 {f.p95:.1f} ms > {f.slo_p95:g} ms; {capacity.replicas_for_slo} replicas hold the SLO"
         changes = _replica_changes(f.config, capacity, reason)
     else:

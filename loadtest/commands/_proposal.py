@@ -1,30 +1,50 @@
-"""What validate, recommend and tune share: add the analysis to the report, show it, write it."""
+"""What validate, recommend and tune share: show the analysis, write the diff, apply it last."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from infra.files import write_atomically
+from rich.text import Text
 
 from ..console import err, out
 from ..formats.terminal import proposal
 from ..pipeline.proposal import Analysis
-from ..report.model import Report
+from ..report.model import Report, Status
+from ._flags import check_output, positive_int, write_output
 
 
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plan-users", type=int, metavar="N", help="also size the replicas for N users (capacity planning)")
-    parser.add_argument("--diff-out", type=Path, metavar="FILE", help="write the proposed change as a unified diff")
+    parser.add_argument("--plan-users", type=positive_int, metavar="N", help="also size the replicas for N users (capacity planning)")
+    parser.add_argument("--diff-out", type=Path, metavar="FILE", help="write the proposed change as a unified diff (- for standard output)")
     parser.add_argument("--write", action="store_true",
-                        help="apply the proposed change to the stack file (atomically; refused if the file changed meanwhile)")
+                        help="apply the proposed change to the stack file (atomically, last, and refused if the file changed "
+                             "since headroom read it or if the verdict is INCONCLUSIVE)")
+
+
+def check_proposal_outputs(args: argparse.Namespace) -> None:
+    """Before anything runs: the diff's path must be writable."""
+    check_output(args.diff_out, "--diff-out")
 
 
 def present(report: Report, analysis: Analysis, args: argparse.Namespace) -> None:
+    """Print the recommendations and write the diff file; the stack file is not touched here."""
     out.print(proposal(report))
     if args.diff_out is not None:
-        write_atomically(args.diff_out, analysis.diff)
-        err.print(f"wrote {args.diff_out}" + ("" if analysis.diff else " (empty: no change proposed)"))
-    if args.write and analysis.changes:
-        analysis.edit.write(analysis.new_text)
-        err.print(f"applied {len(analysis.changes)} change(s) to {analysis.edit.path}")
+        where = write_output(args.diff_out, analysis.diff)
+        err.print(Text(f"wrote {where}" + ("" if analysis.diff else " (empty: no change proposed)")))
+
+
+def apply_proposal(report: Report, analysis: Analysis, args: argparse.Namespace) -> None:
+    """``--write``: the last thing a command does, after every report is written.
+
+    An INCONCLUSIVE measurement cannot be trusted, so what it proposes is not applied.
+    """
+    if not args.write or not analysis.changes:
+        return
+    if report.verdict.status is Status.INCONCLUSIVE:
+        err.print(Text(f"--write: nothing applied to {analysis.edit.path}: the verdict is INCONCLUSIVE, so its proposal "
+                       "is not trusted (see the reasons above)"))
+        return
+    analysis.edit.write(analysis.new_text)
+    err.print(Text(f"applied {len(analysis.changes)} change(s) to {analysis.edit.path}"))

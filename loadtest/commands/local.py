@@ -15,7 +15,7 @@ from rich.table import Table
 from infra.config import StackConfig, load_stack
 
 from ..console import out
-from ..errors import LocalStackError
+from ..errors import LocalStackError, StackRunningError
 from ..local.launch import LocalStackRun
 from ..local.stack import StackState, running_state, runtime_dir_for
 from ..local.stats import replica_stats
@@ -107,7 +107,7 @@ def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool
 def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False) -> int:
     existing = running_state(runtime)
     if existing is not None:
-        raise LocalStackError(f"local stack {name!r} is already running at {existing.url}")
+        raise StackRunningError(f"local stack {name!r} is already running at {existing.url}")
     runtime.mkdir(parents=True, exist_ok=True)
     supervisor = spawn(
         [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path), *(["--autoscale"] if autoscale else [])],

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
-from infra.config import load_stack
+from rich.text import Text
+
+from infra.config import Stack, load_stack
 from infra.errors import ConfigError
-from infra.files import write_atomically
 
 from ..console import err, out
 from ..formats.plan_html import render_plan_html
@@ -21,6 +23,7 @@ from ..planning.simulate import simulate_stack, slo_of
 from ..planning.traffic import Traffic, profile, read_csv
 from ..report.load import load_report
 from ..scenario.profiles import PROFILES
+from ._flags import check_output, positive_int, write_output
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
 DESCRIPTION = """\
@@ -57,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     source.add_argument("--profile", choices=sorted(PROFILES), default="spike",
                         help="a seed profile for the stack's SLO users (default: spike)")
     source.add_argument("--traffic", type=Path, metavar="FILE", help="a CSV of timestamp,rps rows to replay instead")
-    parser.add_argument("--users", type=int, metavar="N", help="the profile's base users (default: the SLO's)")
+    parser.add_argument("--users", type=positive_int, metavar="N", help="the profile's base users (default: the SLO's)")
     parser.add_argument("--results", type=Path, metavar="FILE", help="fit the service model to a saved `headroom validate` report")
     parser.add_argument("--autoscaler", choices=("hpa", "asg", "both"), default="both", help="which model to run (default: both)")
     parser.add_argument("--optimize", action="store_true", help="search for the cheapest settings that keep the SLO")
@@ -80,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.diff_out is not None or args.write) and not args.optimize:
         raise ConfigError("--diff-out and --write apply to --optimize's proposal; add --optimize")
     path, config = stack = load_stack(args.stack, args.project_dir)
+    for flag in ("json", "html", "diff_out"):
+        check_output(getattr(args, flag), "--" + flag.replace("_", "-"))
     name = stack.name
     report = load_report(args.results) if args.results is not None else None
     service = service_for(config, report, str(path))
@@ -96,31 +101,29 @@ def run(args: argparse.Namespace) -> int:
         out.print(optimization_table(document, optimization.autoscaler))
     _write_outputs(args, document)
     if optimizations:
-        _propose(args, path, name, optimizations)
+        _propose(args, stack, optimizations)
     return 0 if document["holds"] else 1
 
 
-def _write_outputs(args: argparse.Namespace, document: dict) -> None:  # type: ignore[type-arg]
+def _write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
     if args.json is not None:
-        write_atomically(args.json, json.dumps(document, indent=2))
-        err.print(f"wrote {args.json}")
+        # allow_nan=False: JSON has no NaN or Infinity; the document never holds one (unbounded values are null).
+        err.print(Text(f"wrote {write_output(args.json, json.dumps(document, indent=2, allow_nan=False) + chr(10))}"))
     if args.html is not None:
-        write_atomically(args.html, render_plan_html(document))
-        err.print(f"wrote {args.html}")
+        err.print(Text(f"wrote {write_output(args.html, render_plan_html(document))}"))
 
 
-def _propose(args: argparse.Namespace, path: Path, stack_name: str, optimizations: list[Optimization]) -> None:
+def _propose(args: argparse.Namespace, stack: Stack, optimizations: list[Optimization]) -> None:
     changes = [change for o in optimizations for change in o.changes]
-    edit = StackEdit(path)
+    edit = StackEdit(stack.path, stack.text)
     new_text = edit.apply(changes) if changes else edit.original
     diff = edit.diff(new_text)
     out.print(diff or "no change proposed: the stack's settings are already the cheapest that keep the SLO", markup=False)
     for change in changes:
-        for command in change.pulumi_commands(stack_name):
+        for command in change.pulumi_commands(stack.name):
             out.print(f"  {command}", markup=False, highlight=False)
     if args.diff_out is not None:
-        write_atomically(args.diff_out, diff)
-        err.print(f"wrote {args.diff_out}" + ("" if diff else " (empty: no change proposed)"))
+        err.print(Text(f"wrote {write_output(args.diff_out, diff)}" + ("" if diff else " (empty: no change proposed)")))
     if args.write and changes:
         edit.write(new_text)
-        err.print(f"applied {len(changes)} change(s) to {path}")
+        err.print(Text(f"applied {len(changes)} change(s) to {stack.path}"))

@@ -9,6 +9,7 @@ from infra.config import load_stack
 from infra.render import render_all, write_artifacts
 
 from ..console import out
+from ._flags import check_output_dir
 
 HELP = "render nginx.conf, the Kubernetes manifests and the ASG policy from a stack"
 DESCRIPTION = """\
@@ -39,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 def run(args: argparse.Namespace) -> int:
     path, config = load_stack(args.stack, args.project_dir)
+    check_output_dir(args.out, "--out")
     artifacts = render_all(config)  # everything renders before anything is written
     for written in write_artifacts(artifacts, args.out):
         out.print(f"wrote {written}")

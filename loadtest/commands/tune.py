@@ -15,7 +15,7 @@ from ..local.stack import running_state, runtime_dir_for
 from ..pipeline.proposal import analyze
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ..scenario.profiles import PROFILES
-from .validate import _duration, _positive_int
+from ._flags import duration, positive_duration, positive_int, positive_number
 
 HELP = "closed loop on the local stack: validate, apply the proposed diff, restart, until the SLO holds"
 DESCRIPTION = """\
@@ -39,12 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
         "tune", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--rounds", type=_positive_int, default=3, metavar="N", help="at most N validation rounds (default 3)")
+    parser.add_argument("--rounds", type=positive_int, default=3, metavar="N", help="at most N validation rounds (default 3)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="normal")
-    parser.add_argument("--users", type=_positive_int, metavar="N")
-    parser.add_argument("--ramp", type=_duration, metavar="SECONDS")
-    parser.add_argument("--run-time", type=_duration, metavar="T")
-    parser.add_argument("--window", type=float, default=2.0, metavar="SECONDS",
+    parser.add_argument("--users", type=positive_int, metavar="N")
+    parser.add_argument("--ramp", type=duration, metavar="SECONDS")
+    parser.add_argument("--run-time", type=positive_duration, metavar="T")
+    parser.add_argument("--window", type=positive_number, default=2.0, metavar="SECONDS",
                         help="timeline window (default 2): small windows let the ramp show how latency grows with load")
     parser.set_defaults(run=run)
 
@@ -61,14 +61,15 @@ def run(args: argparse.Namespace) -> int:
         rounds.add_column(column)
     exit_code = 1
     for number in range(1, args.rounds + 1):
-        path, config = load_stack(str(path))
+        stack = load_stack(str(path))
+        path, config = stack
         request = ValidationRequest(stack_name=name, stack_path=path, config=config, profile=args.profile,
                                     users=args.users, ramp_s=args.ramp, run_time_s=args.run_time, window_s=args.window)
         err.print(f"round {number}: {config.local.replicas} replicas")
         with LiveView(err, request.effective_run_time_s) as view:
             result = validate_with_metrics(request, on_progress=view.update)
         report = result.report
-        analysis = analyze(report, result.infra, config, path, name)
+        analysis = analyze(report, result.infra, stack)
         judged = report.results.judged
         status = report.verdict.status.value
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
@@ -77,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
                        f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
                        "n/a" if load is None else f"{load:.1f}", change if status != "PASS" else "none")
         exit_code = result.report.exit_code
-        if status == "PASS" or not analysis.changes:
+        if status != "FAIL" or not analysis.changes:
+            if status == "INCONCLUSIVE":
+                err.print(f"round {number}: INCONCLUSIVE; its proposal is not applied (the measurement cannot be trusted)")
             break
         analysis.edit.write(analysis.new_text)
         err.print(f"round {number}: {status}; applied {change}")

@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
+
 from infra.config import load_stack
-from infra.config.types import duration_seconds
 from infra.files import write_atomically
 
 from ..console import err, out
@@ -18,7 +19,18 @@ from ..pipeline.proposal import analyze
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ..report.model import Report
 from ..scenario.profiles import PROFILES
-from ._proposal import add_proposal_flags, present
+from ._flags import (
+    check_output,
+    duration,
+    http_url,
+    local_workers,
+    positive_duration,
+    positive_int,
+    positive_number,
+    remote_workers,
+    write_output,
+)
+from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
 DESCRIPTION = """\
@@ -47,52 +59,27 @@ exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
 """
 
 
-def _duration(text: str) -> float:
-    try:
-        return duration_seconds(text if not text.isdigit() else f"{text}s")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 90s, 5m or 1h") from None
-
-
-def _positive_int(text: str) -> int:
-    return _int_at_least(text, 1)
-
-
-def _non_negative_int(text: str) -> int:
-    return _int_at_least(text, 0)
-
-
-def _int_at_least(text: str, low: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"must be at least {low}")
-    return value
-
-
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "validate", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", metavar="URL", help="base URL to load (default: see above)")
+    parser.add_argument("--host", type=http_url, metavar="URL", help="base URL to load (default: see above)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="normal",
                         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
-    parser.add_argument("--users", type=_positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
+    parser.add_argument("--users", type=positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
     ramp = parser.add_mutually_exclusive_group()
-    ramp.add_argument("--spawn-rate", type=float, metavar="R", help="users started per second")
-    ramp.add_argument("--ramp", type=_duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
-    parser.add_argument("--run-time", type=_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
+    ramp.add_argument("--ramp", type=duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
+    parser.add_argument("--run-time", type=positive_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
     parser.add_argument("--autoscale", action="store_true",
                         help="local stack only: start it with the HPA model as its controller (as `local up --autoscale`); "
                              "the report shows the real replica timeline next to the simulator's prediction")
-    parser.add_argument("--workers", type=_non_negative_int, default=0, metavar="N", help="run Locust as a master with N local worker processes")
-    parser.add_argument("--remote-workers", type=_non_negative_int, default=0, metavar="M",
+    parser.add_argument("--workers", type=local_workers, default=0, metavar="N", help="run Locust as a master with N local worker processes")
+    parser.add_argument("--remote-workers", type=remote_workers, default=0, metavar="M",
                         help="also wait for M workers started on other hosts (see docs/cli.md)")
     parser.add_argument("--master-bind-host", default="127.0.0.1", metavar="ADDR", help="address the Locust master listens on for workers")
-    parser.add_argument("--window", type=float, default=5.0, metavar="SECONDS", help="timeline window (default 5)")
+    parser.add_argument("--window", type=positive_number, default=5.0, metavar="SECONDS", help="timeline window (default 5)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema: docs/report.md)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per SLO criterion")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with charts")
@@ -121,13 +108,16 @@ def run(args: argparse.Namespace) -> int:
         autoscale=args.autoscale,
     )
     request.check()
-    err.print(
+    for flag in ("json", "junit", "html", "markdown"):
+        check_output(getattr(args, flag), f"--{flag}")
+    check_proposal_outputs(args)
+    err.print(Text(
         f"validating stack {request.stack_name}: {request.effective_users} users ({args.profile}), "
         f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
-    )
+    ))
     with LiveView(err, request.effective_run_time_s) as view:
         run_ = validate_with_metrics(request, on_progress=view.update)
-    analysis = analyze(run_.report, run_.infra, stack.config, stack.path, request.stack_name, args.plan_users)
+    analysis = analyze(run_.report, run_.infra, stack, args.plan_users)
     report = analysis.added_to(run_.report, run_.infra)
     write_atomically(run_.workdir / "report.json", render_json(report))
     if args.format == "text":
@@ -136,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         out.print(summary(report))
     present(report, analysis, args)
     write_reports(report, args)
+    apply_proposal(report, analysis, args)
     return report.exit_code
 
 
@@ -153,5 +144,4 @@ def write_reports(report: Report, args: argparse.Namespace) -> None:
     for key, render in renderers.items():
         target: Path | None = getattr(args, key)
         if target is not None:
-            write_atomically(target, render(report))
-            err.print(f"wrote {target}")
+            err.print(Text(f"wrote {write_output(target, render(report))}"))

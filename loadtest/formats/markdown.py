@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from ..report.model import Report
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
+_SPECIAL = re.compile(r"([\\`*_\[\]|]|<(?=[A-Za-z/!?]))")
+
+
+def text(value: str) -> str:
+    """User text (a stack, a host, a failure reason) as literal Markdown: no emphasis, link, tag or table break."""
+    return _SPECIAL.sub(r"\\\1", value).replace("\n", " ")
+
+
+def code(value: str) -> str:
+    """A code span that holds any text: a fence longer than its own backtick runs; '|' escaped for tables."""
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {value} " if longest else value
+    return f"{fence}{padded.replace('|', chr(92) + '|')}{fence}"
 
 
 def render_markdown(report: Report) -> str:
@@ -14,8 +30,8 @@ def render_markdown(report: Report) -> str:
     lines = [
         f"## {ICONS.get(verdict.status.value, '')} headroom validation: **{verdict.status.value}**",
         "",
-        (f"Stack `{report.stack}`, {report.load.users} users ({report.profile.name} profile) "
-        f"against `{report.host}`; judged on {window.label} ({window.start_s:.0f}-{window.end_s:.0f} s)."),
+        (f"Stack {code(report.stack)}, {report.load.users} users ({text(report.profile.name)} profile) "
+        f"against {code(report.host)}; judged on {window.label} ({window.start_s:.0f}-{window.end_s:.0f} s)."),
         "",
         "| criterion | measured | threshold | margin | result |",
         "| --- | ---: | ---: | ---: | --- |",
@@ -30,7 +46,7 @@ def render_markdown(report: Report) -> str:
             f"| {c.margin:+.2f} {c.unit} | {result} |"
         )
     if verdict.reasons:
-        lines += ["", *[f"- {reason}" for reason in verdict.reasons]]
+        lines += ["", *[f"- {text(reason)}" for reason in verdict.reasons]]
     latency = judged.latency
     lines += [
         "",
@@ -44,7 +60,7 @@ def render_markdown(report: Report) -> str:
     for e in judged.endpoints:
         lat = e.latency
         lines.append(
-            f"| `{e.name}` | {e.requests} | {e.error_rate_percent:.2f} % | {e.throughput_rps:.1f} "
+            f"| {code(e.name)} | {e.requests} | {e.error_rate_percent:.2f} % | {e.throughput_rps:.1f} "
             f"| {lat.p50_ms:.1f} | {lat.p95_ms:.1f} | {lat.p99_ms:.1f} |"
         )
     lines += _proposal(report)
@@ -56,7 +72,7 @@ def _proposal(report: Report) -> list[str]:
         return []
     lines = ["", "### Recommendations", ""]
     for item in report.recommendations:
-        lines.append(f"- **{item.title}** ({item.severity}): {item.detail}")
+        lines.append(f"- **{text(item.title)}** ({item.severity}): {text(item.detail)}")
     diff = report.proposal.diff if report.proposal else ""
     if diff:
         lines += ["", "Proposed change:", "", "```diff", diff.rstrip("\n"), "```"]

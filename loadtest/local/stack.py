@@ -29,7 +29,7 @@ from infra.config import StackConfig, Upstream
 from infra.files import write_atomically
 from infra.render import NginxRuntime, render_nginx_conf
 
-from ..errors import LocalStackError
+from ..errors import LocalStackError, StackRunningError
 from ..processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
 from ..reference import ServiceBehaviour
 
@@ -306,7 +306,7 @@ class LocalStack:
         if existing is None:
             return
         if alive(existing.supervisor_pid) and existing.supervisor_pid != os.getpid():
-            raise LocalStackError(
+            raise StackRunningError(
                 f"local stack {self.name!r} is already running at {existing.url} (pid {existing.supervisor_pid}); "
                 f"stop it with `headroom local down --stack {self.name}`"
             )

@@ -7,9 +7,8 @@ and ``tune`` (between rounds). Reads the stack file; writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from infra.config import StackConfig
+from infra.config import Stack
 
 from ..analysis.capacity import estimate
 from ..analysis.changes import ConfigChange
@@ -42,20 +41,16 @@ class Analysis:
         return report.model_copy(update=update)
 
 
-def analyze(
-    report: Report,
-    infra: InfraMetrics | None,
-    config: StackConfig,
-    stack_path: Path,
-    stack_name: str,
-    plan_users: int | None = None,
-) -> Analysis:
+def analyze(report: Report, infra: InfraMetrics | None, stack: Stack, plan_users: int | None = None) -> Analysis:
+    """The capacity model and the rules over a report; the proposal is computed against ``stack.text``,
+    the stack file as it was when its config was read."""
+    config = stack.config
     infra = infra or unavailable("none", "no infrastructure metrics in this report")
     replicas = infra.replicas or (config.local.replicas if config.is_local else None)
     capacity = estimate(report, infra, config, replicas=replicas, plan_users=plan_users)
     recommendations = recommend(report, infra, capacity, config)
     changes = all_changes(recommendations)
-    edit = StackEdit(stack_path)
+    edit = StackEdit(stack.path, stack.text)
     new_text = edit.apply(changes) if changes else edit.original
     return Analysis(
         capacity=capacity,
@@ -64,5 +59,5 @@ def analyze(
         edit=edit,
         new_text=new_text,
         diff=edit.diff(new_text),
-        pulumi_commands=[command for change in changes for command in change.pulumi_commands(stack_name)],
+        pulumi_commands=[command for change in changes for command in change.pulumi_commands(stack.name)],
     )

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from infra.config import NAMESPACE, config_from_keys
+from infra.config.loader import read_stack_text
 from infra.errors import ConfigError
 from infra.files import write_atomically
 
@@ -44,18 +45,24 @@ def _load_safe(text: str) -> Any:
 
 
 class StackEdit:
-    """Changes to one stack file, computed against its text as read."""
+    """Changes to one stack file, computed against its text as read.
 
-    def __init__(self, path: Path) -> None:
+    ``original`` is the text the config was loaded from (``infra.config.Stack.text``),
+    so ``write`` refuses if the file changed at any time since, not only since the
+    analysis. Line endings are the file's own: a CRLF file stays CRLF.
+    """
+
+    def __init__(self, path: Path, original: str | None = None) -> None:
         self.path = path
-        self.original = path.read_text(encoding="utf-8")
+        self.original = read_stack_text(path) if original is None else original
+        self.newline = "\r\n" if "\r\n" in self.original else "\n"
         self._digest = hashlib.sha256(self.original.encode()).hexdigest()
 
     def apply(self, changes: list[ConfigChange]) -> str:
         """The file's text with every change made; nothing is written."""
         text = self.original
         for change in changes:
-            text = _apply_one(text, change)
+            text = _apply_one(text, change, self.newline)
         self._verify(text, changes)
         return text
 
@@ -72,7 +79,7 @@ class StackEdit:
         current = self.path.read_bytes()
         if hashlib.sha256(current).hexdigest() != self._digest:
             raise StaleFileError(f"{self.path} changed since headroom read it; nothing was written. Run again.")
-        write_atomically(self.path, new_text)
+        write_atomically(self.path, new_text, newline="")
 
     def _verify(self, text: str, changes: list[ConfigChange]) -> None:
         before = (_load_safe(self.original) or {}).get("config") or {}
@@ -91,7 +98,7 @@ class StackEdit:
         config_from_keys(after, source=f"{self.path} (as proposed)")
 
 
-def _apply_one(text: str, change: ConfigChange) -> str:
+def _apply_one(text: str, change: ConfigChange, newline: str) -> str:
     document = _load_rt(text)
     config = document.get("config") if isinstance(document, CommentedMap) else None
     if not isinstance(config, CommentedMap):
@@ -100,16 +107,16 @@ def _apply_one(text: str, change: ConfigChange) -> str:
     section_key = f"{NAMESPACE}:{change.section}"
     section = config.get(section_key)
     if section is None:
-        return _append_section(lines, config, section_key, change)
+        return _append_section(lines, config, section_key, change, newline)
     if not isinstance(section, CommentedMap):
         raise ConfigError(f"{section_key} is not a mapping")
     if change.key in section and (isinstance(change.new, (dict, list)) or isinstance(section[change.key], (dict, list))):
-        return _replace_block(lines, section, change)
+        return _replace_block(lines, section, change, newline)
     if change.key in section:
         line, column = section.lc.value(change.key)
         lines[line] = _replace_token(lines[line], column, change.new, flow=section.fa.flow_style())
         return "".join(lines)
-    return _insert_key(lines, section, change)
+    return _insert_key(lines, section, change, newline)
 
 
 def _replace_token(line: str, column: int, value: Any, flow: bool) -> str:
@@ -135,14 +142,14 @@ def _replace_token(line: str, column: int, value: Any, flow: bool) -> str:
     return line[:column] + format_scalar(value) + rest[end:]
 
 
-def _replace_block(lines: list[str], section: CommentedMap, change: ConfigChange) -> str:
+def _replace_block(lines: list[str], section: CommentedMap, change: ConfigChange, newline: str) -> str:
     """Replace a structured value (a nested mapping or list) with one flow-style line.
 
     Comments inside the replaced block go with it: the block is headroom's proposal now.
     """
     key_line, key_column = section.lc.key(change.key)
     end = _block_end(lines, key_line, key_column)
-    lines[key_line:end] = [f"{' ' * key_column}{change.key}: {format_scalar(change.new)}\n"]
+    lines[key_line:end] = [f"{' ' * key_column}{change.key}: {format_scalar(change.new)}{newline}"]
     return "".join(lines)
 
 
@@ -159,7 +166,7 @@ def _block_end(lines: list[str], start: int, indent: int) -> int:
     return last + 1
 
 
-def _insert_key(lines: list[str], section: CommentedMap, change: ConfigChange) -> str:
+def _insert_key(lines: list[str], section: CommentedMap, change: ConfigChange, newline: str) -> str:
     if section.fa.flow_style():
         raise ConfigError(f"{NAMESPACE}:{change.section} is written in flow style {{...}}; set {change.key} by hand")
     first = next(iter(section))
@@ -168,18 +175,18 @@ def _insert_key(lines: list[str], section: CommentedMap, change: ConfigChange) -
     header_indent = key_column - 2
     end = _block_end(lines, header, header_indent)
     if lines and not lines[end - 1].endswith("\n"):
-        lines[end - 1] += "\n"
-    lines.insert(end, f"{' ' * key_column}{change.key}: {format_scalar(change.new)}\n")
+        lines[end - 1] += newline
+    lines.insert(end, f"{' ' * key_column}{change.key}: {format_scalar(change.new)}{newline}")
     return "".join(lines)
 
 
-def _append_section(lines: list[str], config: CommentedMap, section_key: str, change: ConfigChange) -> str:
+def _append_section(lines: list[str], config: CommentedMap, section_key: str, change: ConfigChange, newline: str) -> str:
     keys = list(config)
     indent = config.lc.key(keys[0])[1] if keys else 2
     config_line = config.lc.line - 1 if keys else 0
     end = _block_end(lines, max(0, config_line), indent - 1) if keys else len(lines)
     if lines and not lines[end - 1].endswith("\n"):
-        lines[end - 1] += "\n"
-    block = [f"{' ' * indent}{section_key}:\n", f"{' ' * (indent + 2)}{change.key}: {format_scalar(change.new)}\n"]
+        lines[end - 1] += newline
+    block = [f"{' ' * indent}{section_key}:{newline}", f"{' ' * (indent + 2)}{change.key}: {format_scalar(change.new)}{newline}"]
     lines[end:end] = block
     return "".join(lines)

@@ -30,6 +30,8 @@ from infra.errors import ConfigError
 from ..scenario.profiles import PROFILES
 
 MAX_TRAFFIC_SECONDS = 7 * 86_400
+MAX_RATE_RPS = 1e9
+"""A billion requests per second: above any real service, and far from overflowing the simulator's sums."""
 SPIKE_LEAD_S = 60
 
 
@@ -107,7 +109,12 @@ def locust_run(name: str, users: int, spawn_rate: float, run_time_s: float) -> T
 
 
 def read_csv(path: Path) -> Traffic:
-    """A recorded traffic file, resampled to one rate per second (each row's rate holds until the next row)."""
+    """A recorded traffic file, as the mean rate of each second (each row's rate holds until the next row).
+
+    Rows closer than a second apart are not dropped: each second's rate is the time-weighted
+    mean of every row that covers part of it, so 0.5 s rows alternating 0 and 2000 req/s
+    give 1000 req/s, the rate those requests really arrived at.
+    """
     rows = _parse_rows(path)
     if len(rows) < 1:
         raise ConfigError(f"{path}: no traffic rows (expected lines of timestamp,rps)")
@@ -116,13 +123,20 @@ def read_csv(path: Path) -> Traffic:
     end = rows[-1][0] + step
     if end - start > MAX_TRAFFIC_SECONDS:
         raise ConfigError(f"{path}: the file spans {end - start:.0f} s; at most {MAX_TRAFFIC_SECONDS} s (7 days) can be simulated")
-    rates: list[float] = []
-    index = 0
-    for second in range(math.ceil(end - start)):
-        while index + 1 < len(rows) and rows[index + 1][0] - start <= second:
-            index += 1
-        rates.append(rows[index][1])
+    rates = [0.0] * max(1, math.ceil(end - start - 1e-9))
+    for index, (at, rate) in enumerate(rows):
+        until = rows[index + 1][0] if index + 1 < len(rows) else end
+        _spread(rates, at - start, until - start, rate)
     return Traffic(path.name, f"recorded traffic from {path} ({len(rows)} rows over {len(rates)} s)", rates=tuple(rates))
+
+
+def _spread(rates: list[float], begin: float, end: float, rate: float) -> None:
+    """Add ``rate`` held over [begin, end) seconds to each whole second's mean rate."""
+    second = int(begin)
+    while second < len(rates) and second < end:
+        overlap = min(end, second + 1) - max(begin, second)
+        rates[second] += rate * overlap
+        second += 1
 
 
 def _parse_rows(path: Path) -> list[tuple[float, float]]:
@@ -148,8 +162,8 @@ def _parse_rows(path: Path) -> list[tuple[float, float]]:
 
 def _parse_row(path: Path, number: int, stamp: str, rate: str) -> tuple[float, float]:
     rps = _number(rate)
-    if rps is None or not math.isfinite(rps) or rps < 0:
-        raise ConfigError(f"{path}:{number}: rps {rate!r} must be a number >= 0 (requests per second)")
+    if rps is None or not math.isfinite(rps) or not 0 <= rps <= MAX_RATE_RPS:
+        raise ConfigError(f"{path}:{number}: rps {rate!r} must be a number from 0 to {MAX_RATE_RPS:g} (requests per second)")
     seconds = _number(stamp)
     if seconds is not None:
         if not math.isfinite(seconds):

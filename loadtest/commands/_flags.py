@@ -1,0 +1,138 @@
+"""Flag types and output paths, checked before anything runs or is written.
+
+Every flag a user types is validated by argparse with one of these types, so a bad
+value ends in exit 2 with the flag, the value and what is allowed, before any load
+is sent. Output paths are checked the same way up front (the directory exists, a
+file can be created there, the path is not a directory), so a run never spends ten
+minutes of load to fail on writing its report; ``-`` means standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from infra.config.types import duration_seconds
+from infra.errors import ConfigError
+from infra.files import write_atomically
+
+STDOUT_NAMES = ("-", "/dev/stdout")
+_URL = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?")
+MAX_LOCAL_WORKERS_PER_CORE = 4
+MAX_REMOTE_WORKERS = 1000
+
+
+def duration(text: str) -> float:
+    """A duration (``90s``, ``5m``); a bare whole number means seconds."""
+    try:
+        return duration_seconds(text if not text.isdigit() else f"{text}s")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 90s, 5m or 1h") from None
+
+
+def positive_duration(text: str) -> float:
+    seconds = duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
+    return seconds
+
+
+def positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least {low}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number above zero (``nan``, ``inf`` and ``0`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number above 0")
+    return value
+
+
+def local_workers(text: str) -> int:
+    """Local Locust worker processes: at most a few per core, or they only fight for the CPU."""
+    value = non_negative_int(text)
+    limit = MAX_LOCAL_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if value > limit:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: at most {limit} local workers on this machine ({os.cpu_count()} cores); "
+            "spread more over other hosts with --remote-workers"
+        )
+    return value
+
+
+def remote_workers(text: str) -> int:
+    value = non_negative_int(text)
+    if value > MAX_REMOTE_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_REMOTE_WORKERS} remote workers")
+    return value
+
+
+def http_url(text: str) -> str:
+    """A base URL to load: http:// or https://, a host, an optional port and path; nothing else."""
+    if not _URL.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL; expected http://host[:port][/path], e.g. https://api.example.com"
+        )
+    return text
+
+
+def check_output(path: Path | None, flag: str) -> None:
+    """Refuse, before anything runs, an output path that cannot be written (exit 2)."""
+    if path is None or str(path) in STDOUT_NAMES:
+        return
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a directory; give a file name")
+    parent = Path(os.path.realpath(path)).parent
+    if not parent.is_dir():
+        raise ConfigError(f"{flag} {path}: the directory {parent} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".headroom-probe-", dir=parent)
+    except OSError as error:
+        raise ConfigError(f"{flag} {path}: cannot create a file in {parent}: {error.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output_dir(path: Path, flag: str) -> None:
+    """An output directory: an existing one, or one whose nearest existing parent is a writable directory."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path}: exists and is not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {path}: {existing} is a file, not a directory")
+    check_output(existing / "probe", flag)
+
+
+def write_output(path: Path, text: str) -> str:
+    """Write one output (atomically, or to standard output for ``-``); the name to report it by."""
+    if str(path) in STDOUT_NAMES:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return "standard output"
+    write_atomically(path, text)
+    return str(path)

@@ -1,0 +1,110 @@
+"""The exit-code contract in process: flags refused before any load, output paths checked up front,
+user text never read as markup, and anything unexpected exits 4 with one line and a traceback file."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from infra.errors import ConfigError
+from loadtest import cli
+from loadtest.commands import _flags
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "fast", ""])
+def test_spawn_rate_and_window_must_be_finite_and_positive(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        _flags.positive_number(value)
+
+
+def test_good_numbers_pass() -> None:
+    assert _flags.positive_number("2.5") == 2.5
+    assert _flags.positive_duration("90s") == 90 and _flags.duration("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError):
+        _flags.positive_duration("0s")
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "http://", "api.example.com", "http://a b", "http://x/;rm", "http://x\n", "javascript:alert(1)"])
+def test_host_must_be_an_http_url(url: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not an http"):
+        _flags.http_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "https://api.example.com", "http://[::1]:80/base/path", "http://svc.ns.svc"])
+def test_host_urls_that_locust_can_load(url: str) -> None:
+    assert _flags.http_url(url) == url
+
+
+def test_local_workers_are_bounded_by_the_machine() -> None:
+    limit = _flags.MAX_LOCAL_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    assert _flags.local_workers(str(limit)) == limit
+    with pytest.raises(argparse.ArgumentTypeError, match="at most"):
+        _flags.local_workers(str(limit + 1))
+
+
+def test_outputs_are_checked_before_the_run(tmp_path: Path) -> None:
+    _flags.check_output(tmp_path / "report.json", "--json")  # a new file in an existing directory
+    _flags.check_output(Path("-"), "--json")
+    with pytest.raises(ConfigError, match="is a directory"):
+        _flags.check_output(tmp_path, "--json")
+    with pytest.raises(ConfigError, match="does not exist"):
+        _flags.check_output(tmp_path / "missing" / "r.json", "--json")
+    with pytest.raises(ConfigError, match="cannot create a file in /proc"):
+        _flags.check_output(Path("/proc/x.diff"), "--diff-out")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match=r"is a file, not a directory|does not exist"):
+        _flags.check_output_dir(afile / "sub", "--out")
+    assert list(tmp_path.iterdir()) == [afile], "a check writes nothing"
+
+
+def test_dash_writes_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _flags.write_output(Path("-"), "hello\n") == "standard output"
+    assert capsys.readouterr().out == "hello\n"
+
+
+def test_error_text_is_never_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=buffer, width=200, color_system=None, markup=False))
+    cli.print_error("--stack '[/x]': no Pulumi.[bold]x[/bold].yaml")
+    assert buffer.getvalue().strip() == "error: --stack '[/x]': no Pulumi.[bold]x[/bold].yaml"
+
+
+def test_a_bug_exits_4_with_one_line_and_the_traceback_in_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=buffer, width=300, color_system=None, markup=False))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+    def explode(args: argparse.Namespace) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    parser = cli.build_parser(["render", "--stack", "dev", "--out", str(tmp_path)])
+    args = parser.parse_args(["render", "--stack", "dev", "--out", str(tmp_path)])
+    monkeypatch.setattr(cli, "build_parser", lambda argv=None: _Fixed(args, explode))
+    assert cli.main(["render"]) == 4
+    message = buffer.getvalue()
+    assert "Traceback" not in message and message.count("\n") == 1
+    match = re.search(r"full traceback in (\S+)\)", message)
+    assert match, message
+    saved = Path(match.group(1)).read_text()
+    assert "ZeroDivisionError: division by zero" in saved and "Traceback" in saved
+
+
+class _Fixed:
+    """A parser stand-in that hands back parsed arguments whose command is replaced."""
+
+    def __init__(self, args: argparse.Namespace, run: object) -> None:
+        self.args = args
+        self.args.run = run
+
+    def parse_args(self, argv: object = None) -> argparse.Namespace:
+        return self.args
