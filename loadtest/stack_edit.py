@@ -28,7 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from infra.config import NAMESPACE, config_from_keys
 from infra.errors import ConfigError
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./-]+$")
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./-]+")
 
 
 class StaleFileError(ConfigError):
@@ -78,7 +78,7 @@ def format_scalar(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:g}"
     text = str(value)
-    return text if _PLAIN_SAFE.match(text) and text not in {"true", "false", "null", "yes", "no"} else json.dumps(text)
+    return text if _PLAIN_SAFE.fullmatch(text) and text not in {"true", "false", "null", "yes", "no"} else json.dumps(text)
 
 
 def _load_rt(text: str) -> Any:

@@ -27,10 +27,11 @@ from ..errors import (
     StackFileError,
     StackNotFoundError,
 )
+from .names import DerivedNameError
 from .schema import SECTION_KEYS, StackConfig
 
 NAMESPACE = "headroom"
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,7 +56,7 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
             raise StackNotFoundError(f"stack file {stack}: no such file")
         return path
     project = project_dir or find_project_dir()
-    if not _STACK_NAME.match(stack):
+    if not _STACK_NAME.fullmatch(stack):
         raise StackNotFoundError(
             f"--stack {stack!r}: a stack name has only letters, digits, '_', '.' and '-'"
         )
@@ -148,6 +149,11 @@ def _problems_from(err: ValidationError, source: str) -> list[ConfigProblem]:
     problems = []
     for detail in err.errors():
         loc = detail["loc"]
+        cause = (detail.get("ctx") or {}).get("error")
+        if isinstance(cause, DerivedNameError):
+            for key, value, message in cause.problems:
+                problems.append(ConfigProblem(source, f"{NAMESPACE}:{key}", value, message))
+            continue
         key = NAMESPACE + ":" + _format_loc(loc)
         if detail["type"] == "extra_forbidden":
             allowed = _aliases_at(loc[:-1])
