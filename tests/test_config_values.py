@@ -279,3 +279,30 @@ def test_the_policy_name_is_the_one_rendered() -> None:
     listed = {name.what: name.value for name in derived_names(config)}
     assert listed["ASG scaling policy name"] == policy_name(config)
     assert listed["ASG name"] == config.asg_name == "web-asg"
+
+
+# --- siblings found in the audit ---------------------------------------------------------
+
+@pytest.mark.parametrize("host", ["[::::::]", "[1.2.3.4.5]", "[12345::1]", "999.1.1.1", "10.0.0.256"])
+def test_malformed_addresses_are_rejected(host: str) -> None:
+    # nginx -t rejects these ("invalid IPv6 address", "host not found").
+    found = problems({"headroom:loadBalancer": {"upstreams": [{"host": host, "port": 80}]}})
+    assert any("upstreams[0].host" in line and "not allowed" in line for line in found), found
+
+
+@pytest.mark.parametrize("host", ["[::1]", "[2001:db8::10]", "[::ffff:10.0.0.1]", "10.0.0.255", "app-1.internal", "localhost"])
+def test_well_formed_addresses_are_accepted(host: str) -> None:
+    config = config_from_keys({"headroom:loadBalancer": {"upstreams": [{"host": host, "port": 80}]}}, "x")
+    assert config.load_balancer.upstreams[0].host == host
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:65536", "http://localhost:99999", "http://[::::]:5000"])
+def test_an_endpoint_url_with_an_impossible_port_or_address_is_rejected(url: str) -> None:
+    assert any("metrics.endpointUrl" in line for line in problems({"headroom:metrics": {"endpointUrl": url}}))
+
+
+@pytest.mark.parametrize("cpu", ["0", "0m", "0.0"])
+def test_a_zero_cpu_request_is_rejected(cpu: str) -> None:
+    # The HPA's CPU Utilization is usage / request: a zero request never scales.
+    found = problems({"headroom:service": {"cpuRequest": cpu}})
+    assert any("service.cpuRequest" in line and "greater than 0" in line for line in found), found

@@ -14,6 +14,7 @@ nginx directive early (``nginx -t`` rejects the result).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, get_args
 
@@ -40,7 +41,7 @@ _IMAGE = re.compile(
     r"(?:@sha256:[a-f0-9]{64})?"  # digest
 )
 _AWS_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
-_HTTP_URL = re.compile(rf"https?://(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?/?")
+_HTTP_URL = re.compile(rf"https?://({_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{{1,5}}))?/?")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
 _AMI = re.compile(r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _SUBNET = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
@@ -53,6 +54,22 @@ def _matching(pattern: re.Pattern[str], allowed: str) -> Any:
         return value
 
     return AfterValidator(check)
+
+
+def _check_http_url(value: str) -> str:
+    match = _HTTP_URL.fullmatch(value)
+    host, port = (match.group(1), match.group(2)) if match else ("", None)
+    if match is None or (port is not None and not 1 <= int(port) <= 65535) or not (
+        _is_host(host) or host == "localhost"
+    ):
+        raise ValueError("not allowed; expected http:// or https:// and a host, optionally :port (1-65535), no path")
+    return value
+
+
+def _check_cpu(value: str) -> str:
+    if cpu_millicores(value) <= 0:
+        raise ValueError("must be greater than 0: the HPA's CPU Utilization is usage divided by this request")
+    return value
 
 
 def _seconds_to_duration(value: Any) -> Any:
@@ -104,8 +121,23 @@ def memory_bytes(quantity: str) -> int:
     return int(match.group(1)) * _MEMORY_UNITS[match.group(2)]
 
 
+def _is_ipv6(bracketed: str) -> bool:
+    # The pattern admits only the characters; nginx also rejects a malformed address ("[::::::]").
+    try:
+        ipaddress.IPv6Address(bracketed[1:-1])
+    except ValueError:
+        return False
+    return True
+
+
 def _is_host(value: str) -> bool:
-    return bool(_IPV4.fullmatch(value) or _IPV6.fullmatch(value) or (_HOSTNAME.fullmatch(value) and len(value) <= 253))
+    if _IPV4.fullmatch(value):
+        return True
+    if _IPV6.fullmatch(value):
+        return _is_ipv6(value)
+    # An all-digit last label is no hostname (no top-level domain is numeric): "999.1.1.1"
+    # or "10.0.0.256" is a mistyped IPv4 address, and nginx fails on it ("host not found").
+    return bool(_HOSTNAME.fullmatch(value)) and len(value) <= 253 and not value.rsplit(".", 1)[-1].isdigit()
 
 
 def _check_host(value: str) -> str:
@@ -149,6 +181,7 @@ CpuQuantity = Annotated[
     str,
     BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v),
     _matching(_CPU, "a CPU quantity such as 250m, 500m, 1 or 1.5"),
+    AfterValidator(_check_cpu),
 ]
 MemoryQuantity = Annotated[
     str, _matching(_MEMORY, "a memory quantity such as 256Mi, 1Gi or 512M")
@@ -160,6 +193,6 @@ InstanceType = Annotated[str, _matching(_INSTANCE_TYPE, "an EC2 instance type su
 AmiId = Annotated[str, _matching(_AMI, "an AMI id: ami- followed by 8 or 17 hex digits")]
 SubnetId = Annotated[str, _matching(_SUBNET, "a subnet id: subnet- followed by 8 or 17 hex digits")]
 AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region such as us-east-1")]
-HttpUrl = Annotated[str, _matching(_HTTP_URL, "http:// or https:// and a host, optionally :port, no path")]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]
