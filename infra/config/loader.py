@@ -162,11 +162,9 @@ def _nodes(root: Node) -> Iterator[tuple[Node, bool]]:
 
 
 def _aliased(root: Node) -> Node | None:
-    """The first anchored or aliased node under ``root`` (aliases share the anchored node)."""
-    for node, repeated in _nodes(root):
-        if repeated or node.anchor is not None or node.tag == _MERGE_TAG:
-            return node
-    return None
+    """The first anchored or aliased node under ``root`` in the file (aliases share the anchored node)."""
+    found = [node for node, repeated in _nodes(root) if repeated or node.anchor is not None or node.tag == _MERGE_TAG]
+    return min(found, key=lambda node: node.start_mark.index, default=None)
 
 
 def check_no_aliases(root: Node | None, path: Path | str) -> None:
@@ -193,9 +191,9 @@ def check_no_aliases(root: Node | None, path: Path | str) -> None:
             continue
         found = key if key.anchor is not None else _aliased(value)
         if found is not None:
-            raise StackFileError(
-                f"{path}: {key.value} (line {found.start_mark.line + 1}): {allowed}"
-            )
+            line = found.start_mark.line + 1
+            where = f"line {line}" if found.start_mark.index >= key.start_mark.index else f"an alias of the anchor at line {line}"
+            raise StackFileError(f"{path}: {key.value} ({where}): {allowed}")
 
 
 def load_stack(stack: str, project_dir: Path | None = None) -> tuple[Path, StackConfig]:
