@@ -306,3 +306,12 @@ def test_a_zero_cpu_request_is_rejected(cpu: str) -> None:
     # The HPA's CPU Utilization is usage / request: a zero request never scales.
     found = problems({"headroom:service": {"cpuRequest": cpu}})
     assert any("service.cpuRequest" in line and "greater than 0" in line for line in found), found
+
+
+def test_a_number_of_seconds_written_as_a_string_is_a_duration() -> None:
+    # `pulumi config set --path 'headroom:loadBalancer.failTimeout' 45` may store "45".
+    config = config_from_keys(
+        {"headroom:loadBalancer": {"failTimeout": "45"}, "headroom:asg": {"instanceWarmup": "120"}}, "x"
+    )
+    assert (config.load_balancer.fail_timeout, config.asg.warmup_seconds) == ("45s", 120)
+    assert any("failTimeout = '45\\n'" in line for line in problems({"headroom:loadBalancer": {"failTimeout": "45\n"}}))

@@ -73,8 +73,11 @@ def _check_cpu(value: str) -> str:
 
 
 def _seconds_to_duration(value: Any) -> Any:
-    # A bare integer is read as seconds, as Pulumi users often write `failTimeout: 30`.
+    # A bare integer is read as seconds, as Pulumi users often write `failTimeout: 30`;
+    # so is the same number as text ("30"), as `pulumi config set` may store it.
     if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value}s"
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
         return f"{value}s"
     return value
 
