@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import (
     NOT_SHOWN,
@@ -28,10 +30,14 @@ from ..errors import (
     StackFileError,
     StackNotFoundError,
 )
+from .names import DerivedNameError
 from .schema import SECTION_KEYS, StackConfig
 
 NAMESPACE = "headroom"
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+QUOTE_LIMIT = 200
+"""At most this many characters of a user's value are quoted back in a message."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """headroom's checkout when run from one (editable install); site-packages for a wheel."""
 
@@ -64,7 +70,7 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
             raise StackNotFoundError(f"stack file {stack}: no such file")
         return path
     project = project_dir or find_project_dir()
-    if not _STACK_NAME.match(stack):
+    if not _STACK_NAME.fullmatch(stack):
         raise StackNotFoundError(
             f"--stack {stack!r}: a stack name has only letters, digits, '_', '.' and '-'"
         )
@@ -90,10 +96,16 @@ def read_stack_text(path: Path) -> str:
 
 
 def read_stack_keys(path: Path, text: str | None = None) -> dict[str, Any]:
-    """The ``config:`` mapping of a stack file (or of ``text``, its content as read), exactly as written."""
+    """The ``config:`` mapping of a stack file (or of ``text``, its content as read), exactly as written.
+
+    YAML anchors and aliases are refused inside headroom sections (see
+    ``check_no_aliases``); elsewhere they are the user's and stay unexpanded
+    (the safe loader shares aliased objects, and nothing here walks them).
+    """
     if text is None:
         text = read_stack_text(path)
     try:
+        check_no_aliases(YAML(typ="safe", pure=True).compose(text), path)
         document = YAML(typ="safe", pure=True).load(text)
     except YAMLError as err:
         mark = getattr(err, "problem_mark", None)
@@ -106,8 +118,101 @@ def read_stack_keys(path: Path, text: str | None = None) -> dict[str, Any]:
         raise StackFileError(f"{path}: a stack file is a mapping with a 'config:' key, not {type(document).__name__}")
     keys = document.get("config") or {}
     if not isinstance(keys, dict):
-        raise StackFileError(f"{path}: config = {keys!r}: must be a mapping of 'namespace:key' to values")
+        raise StackFileError(
+            f"{path}: config = {quote(keys)}: must be a mapping of 'namespace:key' to values"
+        )
     return keys
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for a message, never longer than ``limit`` characters.
+
+    Bounded while it is built, not cut afterwards: a value may be a structure of
+    shared YAML aliases whose full repr would run to gigabytes.
+    """
+    shortener = reprlib.Repr()
+    shortener.maxlevel = 3
+    shortener.maxstring = shortener.maxother = shortener.maxlong = limit
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 10
+    text = shortener.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Quoted:
+    """A value already quoted by ``quote``: shown as is by ``ConfigProblem``."""
+
+    def __init__(self, value: Any) -> None:
+        self.text = quote(value)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def config_mapping_node(root: Node | None) -> MappingNode | None:
+    """The node of the document's ``config:`` mapping, if it has one."""
+    if not isinstance(root, MappingNode):
+        return None
+    for key, value in root.value:
+        if isinstance(key, ScalarNode) and key.value == "config" and isinstance(value, MappingNode):
+            return value
+    return None
+
+
+def is_headroom_key(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and str(node.value).startswith(f"{NAMESPACE}:")
+
+
+def _nodes(root: Node) -> Iterator[tuple[Node, bool]]:
+    """Every node under ``root`` once, with whether it was reached a second time (an alias)."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            yield node, True
+            continue
+        seen.add(id(node))
+        yield node, False
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                pending.extend((key, value))
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+
+
+def _aliased(root: Node) -> Node | None:
+    """The first anchored or aliased node under ``root`` in the file (aliases share the anchored node)."""
+    found = [node for node, repeated in _nodes(root) if repeated or node.anchor is not None or node.tag == _MERGE_TAG]
+    return min(found, key=lambda node: node.start_mark.index, default=None)
+
+
+def check_no_aliases(root: Node | None, path: Path | str) -> None:
+    """Refuse YAML anchors (``&a``), aliases (``*a``) and merges (``<<``) in headroom sections.
+
+    A few hundred bytes of nested aliases expand to gigabytes (the "billion laughs"),
+    and headroom's own sections never need them: each value is written out in full.
+    The check walks the composed node graph, where an alias is the anchored node
+    itself, so it takes time in proportion to the file, not to the expansion.
+    """
+    config = config_mapping_node(root)
+    if config is None:
+        return
+    allowed = "YAML anchors (&name), aliases (*name) and merge keys (<<) are not allowed in headroom sections; write each value out in full"
+    for key, value in config.value:
+        if key.tag == _MERGE_TAG or (isinstance(key, ScalarNode) and key.value == "<<"):
+            merged = [node for node, _ in _nodes(value) if isinstance(node, MappingNode)]
+            if any(is_headroom_key(k) for node in merged for k, _ in node.value):
+                raise StackFileError(
+                    f"{path}: config.<< (line {key.start_mark.line + 1}) brings in headroom sections: {allowed}"
+                )
+            continue
+        if not is_headroom_key(key):
+            continue
+        found = key if key.anchor is not None else _aliased(value)
+        if found is not None:
+            line = found.start_mark.line + 1
+            where = f"line {line}" if found.start_mark.index >= key.start_mark.index else f"an alias of the anchor at line {line}"
+            raise StackFileError(f"{path}: {key.value} ({where}): {allowed}")
 
 
 @dataclass(frozen=True)
@@ -159,7 +264,7 @@ def config_from_keys(keys: Mapping[str, Any], source: str) -> StackConfig:
             continue
         parsed = _section_value(value)
         if not isinstance(parsed, dict) or set(parsed) == {"secure"}:
-            problems.append(ConfigProblem(source, str(full_key), value, _section_type_message(value)))
+            problems.append(ConfigProblem(source, str(full_key), _Quoted(value), _section_type_message(value)))
             continue
         sections[section] = parsed
     try:
@@ -197,6 +302,11 @@ def _problems_from(err: ValidationError, source: str) -> list[ConfigProblem]:
     problems = []
     for detail in err.errors():
         loc = detail["loc"]
+        cause = (detail.get("ctx") or {}).get("error")
+        if isinstance(cause, DerivedNameError):
+            for key, value, message in cause.problems:
+                problems.append(ConfigProblem(source, f"{NAMESPACE}:{key}", _Quoted(value), message))
+            continue
         key = NAMESPACE + ":" + _format_loc(loc)
         if detail["type"] == "extra_forbidden":
             allowed = _aliases_at(loc[:-1])
@@ -206,7 +316,7 @@ def _problems_from(err: ValidationError, source: str) -> list[ConfigProblem]:
         value = detail.get("input", NOT_SHOWN)
         if detail["type"] == "missing" or isinstance(value, dict):
             value = NOT_SHOWN  # the message names the values involved
-        problems.append(ConfigProblem(source, key, value, message))
+        problems.append(ConfigProblem(source, key, value if value is NOT_SHOWN else _Quoted(value), message))
     return problems
 
 

@@ -12,11 +12,12 @@ This module imports no Pulumi code: the validation stage loads it on every run.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from .names import check_derived_names
 from .types import (
     AmiId,
     AwsRegion,
@@ -30,23 +31,48 @@ from .types import (
     MemoryQuantity,
     Percent,
     Port,
+    Seconds,
     ServerName,
+    ServiceName,
     SubnetId,
     UrlPath,
+    accepts_bool,
     duration_seconds,
     memory_bytes,
+    reject_bool,
 )
+
+# What AWS accepts for DefaultInstanceWarmup (CreateAutoScalingGroup) and so for the
+# policy's EstimatedInstanceWarmup headroom sets to the same value: 0 to 3600 seconds
+# (EC2 Auto Scaling User Guide, "Enable the default instance warmup for a group").
+# botocore's autoscaling service-2.json types both as a bare integer with no min/max,
+# so moto accepts anything and the bound has to be checked here.
+INSTANCE_WARMUP_MAX_SECONDS = 3600
 
 
 class Section(BaseModel):
-    """Common settings: camelCase keys in the file, unknown keys rejected, values frozen."""
+    """Common settings: camelCase keys in the file, unknown keys rejected, values frozen.
+
+    Numbers are finite (no ``.inf`` or ``.nan``: no target takes them) and never
+    booleans (pydantic would read ``true`` as 1): both rules apply to every field of
+    every section, present and future, from this one place.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or accepts_bool(field.annotation):
+            return value
+        return reject_bool(value)
 
 
 class DeployConfig(Section):
@@ -59,7 +85,9 @@ class DeployConfig(Section):
 class ServiceConfig(Section):
     """The application being scaled, as every mechanism sees it."""
 
-    name: DnsLabel = "vcpml-api"
+    # Also the name of its Kubernetes Service, so a DNS-1035 label (starts with a letter);
+    # the names derived from it are checked by StackConfig (see names.py).
+    name: ServiceName = "vcpml-api"
     image: ImageRef = "registry.example.com/vcpml/api:1.0.0"
     port: Port = 8000
     health_path: UrlPath = "/api/v1/health"
@@ -93,7 +121,7 @@ class AsgConfig(Section):
     # program tells Pulumi to ignore later drift of this value.
     desired_capacity: int | None = Field(default=2, ge=0, le=1000)
     target_cpu: float = Field(default=70.0, ge=1, le=100)
-    instance_warmup: Duration = "300s"
+    instance_warmup: Seconds = "300s"
     disable_scale_in: bool = False
 
     @model_validator(mode="after")
@@ -107,6 +135,15 @@ class AsgConfig(Section):
                 f"and maxSize ({self.max_size})"
             )
         return self
+
+    @field_validator("instance_warmup")
+    @classmethod
+    def _warmup_in_aws_range(cls, value: str) -> str:
+        if duration_seconds(value) > INSTANCE_WARMUP_MAX_SECONDS:
+            raise ValueError(
+                f"AWS accepts an instance warmup of 0 to {INSTANCE_WARMUP_MAX_SECONDS} seconds (1h)"
+            )
+        return value
 
     @property
     def warmup_seconds(self) -> int:
@@ -203,7 +240,7 @@ class LoadBalancerConfig(Section):
     # Passive checks, the open-source mechanism: after maxFails failures within
     # failTimeout a server is skipped for failTimeout.
     max_fails: int = Field(default=3, ge=0, le=100)
-    fail_timeout: Duration = "30s"
+    fail_timeout: Seconds = "30s"  # nginx's fail_timeout takes no ms
     keepalive: int = Field(default=32, ge=0, le=4096)
     proxy_connect_timeout: Duration = "5s"
     proxy_read_timeout: Duration = "60s"
@@ -357,6 +394,11 @@ class StackConfig(Section):
     local: LocalConfig = Field(default_factory=LocalConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+
+    @model_validator(mode="after")
+    def _derived_names_fit(self) -> Self:
+        check_derived_names(self)
+        return self
 
     @property
     def is_local(self) -> bool:

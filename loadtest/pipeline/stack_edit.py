@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from infra.config import NAMESPACE, config_from_keys
-from infra.config.loader import read_stack_text
+from infra.config.loader import check_no_aliases, config_mapping_node, is_headroom_key, read_stack_text
 from infra.errors import ConfigError
 from infra.files import write_atomically
 
@@ -82,8 +82,14 @@ class StackEdit:
         write_atomically(self.path, new_text, newline="")
 
     def _verify(self, text: str, changes: list[ConfigChange]) -> None:
-        before = (_load_safe(self.original) or {}).get("config") or {}
-        after = (_load_safe(text) or {}).get("config") or {}
+        # Only headroom's sections are compared as data: every other key must keep
+        # its exact text, so nothing of the user's (a YAML alias ladder included) is
+        # ever expanded, round-tripped or re-quoted.
+        check_no_aliases(_compose(self.original), self.path)
+        if _outside_headroom(text) != _outside_headroom(self.original):
+            raise ConfigError(f"{self.path}: headroom could not apply its changes without touching other values")
+        before = _headroom_sections(_load_safe(self.original))
+        after = _headroom_sections(_load_safe(text))
         expected = json.loads(json.dumps(before))
         actual = json.loads(json.dumps(after))
         for change in changes:
@@ -96,6 +102,34 @@ class StackEdit:
         if actual != expected:
             raise ConfigError(f"{self.path}: headroom could not apply its changes without touching other values")
         config_from_keys(after, source=f"{self.path} (as proposed)")
+
+
+def _compose(text: str) -> Any:
+    return YAML(typ="safe", pure=True).compose(text)
+
+
+def _headroom_sections(document: Any) -> dict[str, Any]:
+    config = (document or {}).get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        return {}
+    return {key: value for key, value in config.items() if str(key).startswith(f"{NAMESPACE}:")}
+
+
+def _outside_headroom(text: str) -> str:
+    """The file's text without the lines of its headroom sections: what headroom must not change."""
+    config = config_mapping_node(_compose(text))
+    if config is None:
+        return text
+    lines = text.splitlines(keepends=True)
+    drop: set[int] = set()
+    for key, value in config.value:
+        if not is_headroom_key(key):
+            continue
+        end = value.end_mark
+        # A block ends where the next token starts: that line is not the section's.
+        last = end.line if not lines[end.line : end.line + 1] or not lines[end.line][: end.column].strip() else end.line + 1
+        drop.update(range(key.start_mark.line, max(last, key.start_mark.line + 1)))
+    return "".join(line for index, line in enumerate(lines) if index not in drop)
 
 
 def _apply_one(text: str, change: ConfigChange, newline: str) -> str:

@@ -27,7 +27,7 @@ from hdrh.histogram import HdrHistogram
 from . import RESET_PATH, STATS_PATH
 from .behaviour import ServiceBehaviour
 
-SYMBOL = re.compile(r"^[A-Z]{1,5}$")
+SYMBOL = re.compile(r"[A-Z]{1,5}")
 MAX_BATCH = 100
 MODEL_VERSION = "reference-1"
 HISTOGRAM_MAX_US = 60_000_000
@@ -139,7 +139,7 @@ class ReferenceService:
     async def predict(self, request: web.Request) -> web.Response:
         arrived = time.perf_counter()
         symbol = request.match_info["symbol"]
-        if not SYMBOL.match(symbol):
+        if not SYMBOL.fullmatch(symbol):
             return web.json_response({"error": "symbol must be 1-5 capital letters"}, status=400)
         failed = await self._serve(1)
         response = (
@@ -157,7 +157,7 @@ class ReferenceService:
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": 'body must be {"symbols": [...]}'}, status=400)
         if not isinstance(symbols, list) or not 1 <= len(symbols) <= MAX_BATCH or not all(
-            isinstance(s, str) and SYMBOL.match(s) for s in symbols
+            isinstance(s, str) and SYMBOL.fullmatch(s) for s in symbols
         ):
             return web.json_response({"error": f"symbols: 1-{MAX_BATCH} symbols of 1-5 capital letters"}, status=400)
         failed = await self._serve(len(symbols))

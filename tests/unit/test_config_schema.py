@@ -63,7 +63,7 @@ def test_spawn_rate_follows_ramp() -> None:
         ({"headroom:hpa": {"targetCpuUtilization": 150}}, "headroom:hpa.targetCpuUtilization = 150"),
         ({"headroom:service": {"port": 70000}}, "headroom:service.port = 70000: Input should be less than or equal to 65535"),
         ({"headroom:loadBalancer": {"listenPort": 0}}, "headroom:loadBalancer.listenPort = 0"),
-        ({"headroom:loadBalancer": {"failTimeout": "30 seconds"}}, "headroom:loadBalancer.failTimeout = '30 seconds': not allowed; expected a whole number followed by ms, s, m or h"),
+        ({"headroom:loadBalancer": {"failTimeout": "30 seconds"}}, "headroom:loadBalancer.failTimeout = '30 seconds': not allowed; expected whole seconds: a whole number followed by s, m or h"),
         ({"headroom:loadBalancer": {"algorithm": "fastest"}}, "headroom:loadBalancer.algorithm = 'fastest': Input should be 'least_conn', 'round_robin', 'ip_hash' or 'random_two_least_conn'"),
         ({"headroom:hpa": {"minReplicas": "many"}}, "headroom:hpa.minReplicas = 'many': Input should be a valid integer"),
         ({"headroom:slo": {"rampSeconds": 60, "spawnRate": 5}}, "give rampSeconds or spawnRate, not both"),

@@ -120,7 +120,8 @@ def test_traffic_csv_resamples_and_reports_bad_rows(tmp_path: Path) -> None:
     for body, message in [
         ("0,10\n0,20\n", "traffic.csv:2: timestamp '0' is not after"),
         ("0,ten\n", None),  # a header row with a non-number is skipped, then nothing is left
-        ("0,10\n5,-3\n", "traffic.csv:2: rps '-3' must be a number >= 0"),
+        ("0,10\n5,-3\n", "traffic.csv:2: rps '-3' must be a number from 0 to 1e"),
+        ("0,10\n10,1e308\n", "traffic.csv:2: rps '1e308' must be a number from 0 to 1e"),
         ("yesterday,10\n1,5\n", "traffic.csv:1: timestamp 'yesterday' must be seconds or an ISO 8601"),
         ("0,10,3\n", "traffic.csv:1: expected two columns"),
         ("0,10\nnan,5\n", "traffic.csv:2: timestamp 'nan' must be a finite number"),
@@ -130,6 +131,17 @@ def test_traffic_csv_resamples_and_reports_bad_rows(tmp_path: Path) -> None:
         bad.write_text(body)
         with pytest.raises(ConfigError, match=message or "no traffic rows"):
             read_csv(bad)
+
+
+def test_sub_second_rows_are_averaged_not_dropped(tmp_path: Path) -> None:
+    """Rows 0.5 s apart alternating 0 and 2000 req/s arrive at 1000 req/s; none of them is lost."""
+    rows = tmp_path / "half.csv"
+    rows.write_text("timestamp,rps\n" + "".join(f"{t / 2},{0 if t % 2 == 0 else 2000}\n" for t in range(20)))
+    traffic = read_csv(rows)
+    assert traffic.seconds == 10 and traffic.rates == (1000.0,) * 10
+    uneven = tmp_path / "uneven.csv"
+    uneven.write_text("0,100\n0.25,0\n1.5,300\n")  # 100 req/s for 0.25 s, 0 until 1.5 s, then 300 for one step (0.25 s)
+    assert read_csv(uneven).rates == pytest.approx((25.0, 75.0))
 
 
 def test_the_p95_table_is_the_queueing_models_p95() -> None:

@@ -1,0 +1,159 @@
+"""Every name Kubernetes and AWS derive from the stack config, with the limit each must fit.
+
+The schema checks ``service.name`` itself, but the targets see longer names built
+from it: ``<name>-lb-service-<8 random characters>`` for the load balancer's
+Service (Pulumi auto-names a resource ``<logical name>-<8 characters>``), the
+ASG's scaling policy, label values. A name that fits the schema but not its
+target fails only at ``pulumi up``, half-way through a deploy. So each derived
+name is listed here once, with its rule, and ``StackConfig`` refuses a config
+whose names do not all fit.
+
+Adding a resource means adding one line to ``derived_names``: the value exactly
+as the target will see it (``auto_named(...)`` for a Pulumi auto-named resource)
+and the rule of its kind (``SERVICE`` for a Service, ``OBJECT`` for most other
+Kubernetes objects, ``LABEL_VALUE`` for a label's value ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .schema import StackConfig
+
+AUTO_NAME_SUFFIX = "-xxxxxxxx"
+"""Stands for what Pulumi appends to an auto-named resource: '-' and 8 random characters."""
+
+LAUNCH_TEMPLATE_SUFFIX = 26
+"""Characters Pulumi's AWS provider appends to a ``name_prefix`` (a 26-character unique id)."""
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """What one kind of name must look like on its target."""
+
+    description: str
+    max_length: int
+    pattern: re.Pattern[str]
+
+
+# Kubernetes' own validators (k8s.io/apimachinery/pkg/util/validation).
+DNS_1035_LABEL = NameRule(
+    "a DNS-1035 label: lower-case letters, digits and '-', starting with a letter",
+    63,
+    re.compile(r"[a-z](?:[-a-z0-9]*[a-z0-9])?"),
+)
+DNS_1123_LABEL = NameRule(
+    "a DNS-1123 label: lower-case letters, digits and '-'",
+    63,
+    re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"),
+)
+DNS_1123_SUBDOMAIN = NameRule(
+    "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'",
+    253,
+    re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"),
+)
+LABEL_VALUE = NameRule(
+    "a label value: letters, digits, '-', '_' and '.', starting and ending alphanumeric",
+    63,
+    re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?"),
+)
+SERVICE = DNS_1035_LABEL
+"""A Service name (and so its DNS name)."""
+OBJECT = DNS_1123_SUBDOMAIN
+"""Deployments, ConfigMaps, HPAs, PodDisruptionBudgets, NetworkPolicies ..."""
+CONTAINER = DNS_1123_LABEL
+NAMESPACE = DNS_1123_LABEL
+# botocore's autoscaling model: AutoScalingGroupName and PolicyName are XmlStringMaxLen255.
+AWS_NAME_255 = NameRule("1-255 characters", 255, re.compile(r"[^\x00-\x1f]+"))
+# botocore's ec2 model: LaunchTemplateName is 3-128 characters of [a-zA-Z0-9().\-/_].
+LAUNCH_TEMPLATE_NAME = NameRule(
+    "3-128 characters of letters, digits and ( ) . - / _", 128, re.compile(r"[a-zA-Z0-9().\-/_]{3,}")
+)
+
+
+@dataclass(frozen=True)
+class DerivedName:
+    """One name a target will see, and the config key it comes from."""
+
+    what: str
+    value: str
+    rule: NameRule
+    key: str
+    source: str
+
+    @property
+    def limit(self) -> int:
+        return self.rule.max_length
+
+    @property
+    def fits(self) -> bool:
+        return len(self.value) <= self.rule.max_length and self.rule.pattern.fullmatch(self.value) is not None
+
+    def problem(self) -> str:
+        """Why it does not fit, and the longest ``source`` that would."""
+        room = self.rule.max_length - (len(self.value) - len(self.source))
+        hint = f"; use at most {room} characters" if room > 0 and len(self.value) > self.rule.max_length else ""
+        return (
+            f"makes the {self.what} {self.value!r} ({len(self.value)} characters), "
+            f"but it must be {self.rule.description}, at most {self.rule.max_length} characters{hint}"
+        )
+
+
+def auto_named(logical_name: str) -> str:
+    """A Pulumi auto-name as long as the real one: ``<logical name>-<8 characters>``."""
+    return logical_name + AUTO_NAME_SUFFIX
+
+
+def derived_names(config: StackConfig) -> list[DerivedName]:
+    """Every Kubernetes and AWS name the program and templates build from the config.
+
+    Keep in step with ``infra/program.py``, ``infra/components/`` and ``templates/``:
+    ``tests/test_config_values.py`` runs the real program under mocks and fails
+    when a Kubernetes resource it creates is missing here.
+    """
+    name = config.service.name
+    namespace = config.service.namespace
+    lb = f"{name}-lb"  # infra/program.py: the NginxLoadBalancer component's name
+    asg_name = config.asg_name
+    asg_key = "asg.name" if config.asg.name else "service.name"
+    asg_source = config.asg.name or name
+
+    def from_name(what: str, value: str, rule: NameRule) -> DerivedName:
+        return DerivedName(what, value, rule, "service.name", name)
+
+    return [
+        # templates/deployment.yaml.j2, service.yaml.j2, hpa.yaml.j2 (explicit names)
+        from_name("Deployment name", name, OBJECT),
+        from_name("container name", name, CONTAINER),
+        from_name("Service name", name, SERVICE),
+        from_name("HorizontalPodAutoscaler name", name, OBJECT),
+        from_name("label value app.kubernetes.io/name", name, LABEL_VALUE),
+        DerivedName("Namespace name", namespace, NAMESPACE, "service.namespace", namespace),
+        # infra/components/nginx_lb.py (auto-named by Pulumi)
+        from_name("nginx ConfigMap name", auto_named(f"{lb}-conf"), OBJECT),
+        from_name("nginx Deployment name", auto_named(f"{lb}-deployment"), OBJECT),
+        from_name("nginx Service name", auto_named(f"{lb}-service"), SERVICE),
+        from_name("nginx label value app.kubernetes.io/name", f"{name}-nginx", LABEL_VALUE),
+        # infra/components/asg.py and infra.render.policy_name
+        DerivedName("ASG name", asg_name, AWS_NAME_255, asg_key, asg_source),
+        DerivedName("ASG scaling policy name", f"{asg_name}-cpu-target-tracking", AWS_NAME_255, asg_key, asg_source),
+        from_name("launch template name", f"{name}-" + "x" * LAUNCH_TEMPLATE_SUFFIX, LAUNCH_TEMPLATE_NAME),
+    ]
+
+
+class DerivedNameError(ValueError):
+    """Names that would not fit their target; ``problems`` holds (key, value, message)."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{key} = {value!r}: {message}" for key, value, message in problems))
+
+
+def check_derived_names(config: StackConfig) -> None:
+    """Raise ``DerivedNameError`` naming every derived name that does not fit its target."""
+    problems = [(name.key, name.source, name.problem()) for name in derived_names(config) if not name.fits]
+    if problems:
+        raise DerivedNameError(problems)
