@@ -13,7 +13,7 @@ from infra.render import write_atomically
 from ..analysis import analyze
 from ..console import err, out
 from ..profiles import PROFILES
-from ..reports import render_html, render_junit, render_markdown, render_text
+from ..reports import render_html, render_junit, render_markdown, render_openmetrics, render_text
 from ..reports.terminal import LiveView, summary
 from ..validation import ValidationRequest, validate_with_metrics
 from ._proposal import add_proposal_flags, present
@@ -40,6 +40,7 @@ examples:
   headroom validate --stack local --users 50 --ramp 5 --run-time 30s --html report.html
   headroom validate --stack prod --host https://api.example.com --json results.json --junit slo.xml
   headroom validate --stack local --profile spike --workers 2
+  headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
 """
@@ -95,6 +96,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per SLO criterion")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with charts")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary for a PR comment")
+    parser.add_argument("--openmetrics", type=Path, metavar="FILE",
+                        help="write the verdict, criteria, counts and proposed replicas as OpenMetrics "
+                             "(for node-exporter's textfile collector; names in docs/report.md)")
     parser.add_argument("--format", choices=("rich", "text"), default="rich", help="terminal summary: tables (rich) or the plain text report (text)")
     add_proposal_flags(parser)
     parser.set_defaults(run=run)
@@ -144,6 +148,7 @@ def write_reports(document: dict, args: argparse.Namespace) -> None:
         "junit": render_junit,
         "html": render_html,
         "markdown": render_markdown,
+        "openmetrics": render_openmetrics,
     }
     for key, render in renderers.items():
         target: Path | None = getattr(args, key)

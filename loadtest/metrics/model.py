@@ -39,6 +39,10 @@ class InfraMetrics:
     per_replica: list[ReplicaMetrics] = field(default_factory=list)
     timeline: list[tuple[float, float]] = field(default_factory=list)
     """(seconds since the run started, mean load percent): utilization, else CPU."""
+    server_p95_ms: float | None = None
+    """The service's own p95 over the run, from its latency histogram (Prometheus source), beside the client's."""
+    server_p95_bucket_ms: list[float] | None = None
+    """[lower, upper] of the histogram bucket that p95 fell in: how precisely the histogram can tell."""
 
     @property
     def load_percent(self) -> float | None:
