@@ -105,8 +105,10 @@ class PrometheusSource:
         return body["data"]
 
     def range_query(self, name: str, window: TimeWindow, step: float, rate_window: str) -> Series:
+        # From one step in: the first point's rate() then looks back over the run, not the idle time before it.
+        start = min(window.started_at + step, window.stopped_at)
         data = self._request("/api/v1/query_range", {
-            "query": self.query_text(name, rate_window), "start": f"{window.started_at:.3f}",
+            "query": self.query_text(name, rate_window), "start": f"{start:.3f}",
             "end": f"{window.stopped_at:.3f}", "step": f"{step:g}s",
         })
         return [(r["metric"], _finite((float(t), float(v)) for t, v in r["values"])) for r in data["result"]]
