@@ -122,6 +122,12 @@ def test_prometheus_figures_agree_with_the_local_source(tmp_path: Path, monkeypa
     assert lower <= server_p95 <= upper and upper - lower <= 25
     assert abs(client_p95 - server_p95) <= (upper - lower) + PROXY_SLACK_MS, (client_p95, server_p95, lower, upper)
 
+    import jsonschema
+
+    from infra.config import REPO_ROOT
+
+    jsonschema.validate(report, json.loads((REPO_ROOT / "docs" / "report.schema.json").read_text()))
+
     # The OpenMetrics export of the same run.
     text = openmetrics.read_text()
     assert 'headroom_replicas{stack="prom",' in text and "headroom_server_p95_latency_seconds{" in text
