@@ -256,12 +256,17 @@ def _is_loopback(url: str) -> bool:
         return host == "localhost"
 
 
-def _opener(settings: PrometheusSettings) -> Callable[[urllib.request.Request], Any]:
+def ssl_context(settings: PrometheusSettings) -> ssl.SSLContext:
+    """The system's CA store, hostname checked; both off only with insecureSkipVerify."""
     context = ssl.create_default_context()
     if settings.insecure_skip_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
+    return context
+
+
+def _opener(settings: PrometheusSettings) -> Callable[[urllib.request.Request], Any]:
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=ssl_context(settings))]
     if _is_loopback(settings.url):
         handlers.append(urllib.request.ProxyHandler({}))  # a proxy never reaches this machine's loopback
     opener = urllib.request.build_opener(*handlers)
