@@ -128,6 +128,10 @@ def test_prometheus_figures_agree_with_the_local_source(tmp_path: Path, monkeypa
 
     jsonschema.validate(report, json.loads((REPO_ROOT / "docs" / "report.schema.json").read_text()))
 
+    from loadtest.reports.markdown import render_markdown
+
+    assert f"Server-side p95 {server_p95:.1f} ms (histogram bucket {lower:g}-{upper:g} ms)" in render_markdown(report)
+
     # The OpenMetrics export of the same run.
     text = openmetrics.read_text()
     assert 'headroom_replicas{stack="prom",' in text and "headroom_server_p95_latency_seconds{" in text

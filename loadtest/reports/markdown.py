@@ -37,6 +37,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{judged['requests']} requests, {judged['throughput_rps']:.1f} req/s, "
         f"p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms "
         f"({verdict['latency_class'] or 'n/a'}); load generator CPU peak {report['generator']['peak_cpu_percent']:.0f} %.",
+        *_server_p95(report),
         "",
         "| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -49,6 +50,23 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     lines += _proposal(report)
     return "\n".join(lines) + "\n"
+
+
+def _server_p95(report: dict[str, Any]) -> list[str]:
+    line = server_p95_line(report)
+    return [] if line is None else ["", line[0].upper() + line[1:] + "."]
+
+
+def server_p95_line(report: dict[str, Any]) -> str | None:
+    """The service's own p95 (its histogram, via Prometheus) beside headroom's client-side p95 of the same run."""
+    infra = report.get("infrastructure") or {}
+    server = infra.get("server_p95_ms")
+    if server is None:
+        return None
+    bucket = infra.get("server_p95_bucket_ms")
+    within = f" (histogram bucket {bucket[0]:g}-{bucket[1]:g} ms)" if bucket else ""
+    client = report["results"]["whole_run"]["latency"]["p95_ms"]
+    return f"server-side p95 {server:.1f} ms{within} from the service's histogram; client-side p95 {client:.1f} ms (whole run)"
 
 
 def _proposal(report: dict[str, Any]) -> list[str]:

@@ -93,7 +93,7 @@ def summary(report: dict[str, Any]) -> Group:
     )
     status = Text.assemble(("Verdict: ", "bold"), (verdict["status"], STATUS_STYLE[verdict["status"]]))
     reasons = [Text(f"  - {reason}") for reason in verdict["reasons"]]  # Text: no markup in reasons
-    return Group(criteria, endpoints, totals, *_autoscaling(report), status, *reasons)
+    return Group(criteria, endpoints, totals, *_autoscaling(report), *server_p95_lines(report), status, *reasons)
 
 
 def _autoscaling(report: dict[str, Any]) -> list[Text]:
@@ -106,6 +106,13 @@ def _autoscaling(report: dict[str, Any]) -> list[Text]:
         f"simulated; largest difference {scaling['max_difference']} replica(s), "
         f"{scaling['seconds_beyond_one']} s more than one apart"
     )]
+
+
+def server_p95_lines(report: dict[str, Any]) -> list[Text]:
+    from .markdown import server_p95_line
+
+    line = server_p95_line(report)
+    return [] if line is None else [Text(line)]
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
