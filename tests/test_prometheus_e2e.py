@@ -164,3 +164,70 @@ def test_an_empty_query_says_which_and_why(tmp_path: Path) -> None:
     assert "container" in cpu_warning and 'container=~"sidecar"' in cpu_warning and "scrape interval" in cpu_warning
     assert metrics.replicas == 2  # the other queries still answer
     assert [pid for pid in pids if alive(pid)] == []
+
+
+def _targets_up(prometheus_url: str) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{prometheus_url}/api/v1/targets?state=active", timeout=2) as response:  # noqa: S310
+        targets = json.loads(response.read())["data"]["activeTargets"]
+    return sum(1 for target in targets if target["health"] == "up")
+
+
+def test_prometheus_follows_replicas_the_stack_adds_and_retires(tmp_path: Path) -> None:
+    import time
+
+    stack_file = tmp_path / "Pulumi.follow.yaml"
+    stack_file.write_text(STACK)
+    path, config = load_stack(str(stack_file))
+    with LocalStack("follow", config, runtime_dir_for(path, "follow"), prometheus=True) as stack:
+        url = stack.state().prometheus_url
+        assert url and _targets_up(url) == 2
+        port = stack.add_replica()  # as the autoscaler does
+        deadline = time.monotonic() + 15
+        while _targets_up(url) < 3:
+            assert time.monotonic() < deadline, "Prometheus did not pick up the new replica"
+            time.sleep(0.2)
+        stack.retire(port, drain_timeout_s=5)
+        targets = json.loads((runtime_dir_for(path, "follow") / "prometheus-targets.json").read_text())
+        assert len(targets[0]["targets"]) == 2 and f"127.0.0.1:{port}" not in targets[0]["targets"]
+        pids = stack.state().pids
+    assert [pid for pid in pids if alive(pid)] == []
+
+
+def test_local_up_prometheus_ctrl_c_and_a_stack_without_it(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import headroom
+
+    stack_file = tmp_path / "Pulumi.cc.yaml"
+    stack_file.write_text(STACK)
+    state_file = tmp_path / ".headroom" / "local" / "cc" / "state.json"
+    process = subprocess.Popen([sys.executable, "-m", "loadtest.cli", "local", "up", "--prometheus", "--stack", str(stack_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not state_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read() if process.stderr else ""
+            time.sleep(0.1)
+        state = json.loads(state_file.read_text())
+        assert alive(state["prometheus_pid"]) and _targets_up(state["prometheus_url"]) == 2
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert [pid for pid in [state["prometheus_pid"], state["nginx_pid"], *(r["pid"] for r in state["replicas"])] if alive(pid)] == []
+    assert not (state_file.parent / "prometheus-data").exists() and not state_file.exists()
+
+    # A stack started without --prometheus cannot serve a validation that reads its own Prometheus.
+    assert headroom("local", "up", "--detach", "--stack", str(stack_file)).returncode == 0
+    try:
+        refused = headroom("validate", "--stack", str(stack_file), "--json", str(tmp_path / "r.json"))
+        assert refused.returncode == 2 and "running without one" in refused.stderr and "local up --prometheus" in refused.stderr
+        assert not (tmp_path / "r.json").exists() and "Traceback" not in refused.stderr
+    finally:
+        assert headroom("local", "down", "--stack", str(stack_file)).returncode == 0
