@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -73,7 +74,8 @@ def test_token_from_the_environment_is_sent_and_never_reported(api: str, monkeyp
     metrics = _source(api, bearerTokenEnv="HEADROOM_TEST_PROM_TOKEN").stop(WINDOW)
     assert _Api.seen and all(auth == f"Bearer {TOKEN}" for _, auth, _ in _Api.seen)
     assert {path for path, _, _ in _Api.seen} == {"/api/v1/query_range", "/api/v1/query"}
-    assert "step=5s" in next(body for path, _, body in _Api.seen if path.endswith("query_range"))
+    form = urllib.parse.parse_qs(next(body for path, _, body in _Api.seen if path.endswith("query_range")))
+    assert form["step"] == ["5"] and float(form["start"][0]) == pytest.approx(WINDOW.started_at + 5, abs=0.01)
     assert TOKEN not in json.dumps(metrics.to_dict())
     # Prometheus' own error text, and which query; every empty answer named too.
     assert not metrics.available

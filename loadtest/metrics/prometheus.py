@@ -30,6 +30,7 @@ from infra.config.promql import promql_duration, render_query
 from .model import InfraMetrics, ReplicaMetrics, TimeWindow, unavailable
 
 TIMEOUT_S = 15.0
+MAX_POINTS = 10_000
 Series = list[tuple[dict[str, str], list[tuple[float, float]]]]
 """(labels, [(unix time, value)]) per series; NaN and Inf samples dropped."""
 
@@ -109,7 +110,7 @@ class PrometheusSource:
         start = min(window.started_at + step, window.stopped_at)
         data = self._request("/api/v1/query_range", {
             "query": self.query_text(name, rate_window), "start": f"{start:.3f}",
-            "end": f"{window.stopped_at:.3f}", "step": f"{step:g}s",
+            "end": f"{window.stopped_at:.3f}", "step": f"{step:g}",
         })
         return [(r["metric"], _finite((float(t), float(v)) for t, v in r["values"])) for r in data["result"]]
 
@@ -126,7 +127,8 @@ class PrometheusSource:
         if settings.bearer_token_env and settings.bearer_token_env not in os.environ:
             return unavailable(self.name, f"the environment variable {settings.bearer_token_env} "
                                           "(headroom:metrics.bearerTokenEnv) holding Prometheus' bearer token is not set")
-        step = max(1.0, settings.resolution_s)
+        # Prometheus refuses more than 11,000 points per series; a day-long run gets a coarser step.
+        step = max(1.0, settings.resolution_s, (window.stopped_at - window.started_at) / MAX_POINTS)
         rate_window = settings.rate_window or promql_duration(step)
         whole_run = promql_duration(window.stopped_at - window.started_at)
         warnings: list[str] = []
