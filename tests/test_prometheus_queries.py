@@ -66,7 +66,7 @@ def test_stack_file_with_unknown_placeholder_or_no_url_exits_2(write_stack: Call
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
     cloud = write_stack("config:\n  headroom:metrics:\n    source: prometheus\n", name="Pulumi.cloud.yaml")
-    with pytest.raises(ConfigValidationError, match="give the Prometheus server's URL"):
+    with pytest.raises(ConfigValidationError, match="give the Prometheus server's url"):
         load_stack(str(cloud))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .promql import DEFAULT_QUERIES, check_template
@@ -382,14 +382,17 @@ class StackConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
 
-    @model_validator(mode="after")
-    def _prometheus_has_url(self) -> Self:
-        if self.metrics.source == "prometheus" and self.metrics.url is None and not self.is_local:
+    @field_validator("metrics")
+    @classmethod
+    def _prometheus_has_url(cls, metrics: MetricsConfig, info: ValidationInfo) -> MetricsConfig:
+        deploy = info.data.get("deploy")  # validated before metrics; absent if it was invalid itself
+        deploys = deploy is not None and (deploy.aws or deploy.kubernetes)
+        if metrics.source == "prometheus" and metrics.url is None and deploys:
             raise ValueError(
-                "metrics.url: metrics.source is prometheus and the stack deploys to the cloud, so give the "
-                "Prometheus server's URL (only the local stack can use headroom's own Prometheus)"
+                "source is prometheus and the stack deploys to the cloud, so give the Prometheus server's url "
+                "(only the local stack can use headroom's own Prometheus, started with it)"
             )
-        return self
+        return metrics
 
     @property
     def is_local(self) -> bool:
