@@ -12,25 +12,29 @@ This module imports no Pulumi code: the validation stage loads it on every run.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .names import check_derived_names
+from .promql import DEFAULT_QUERIES, check_template
 from .types import (
     AmiId,
     AwsRegion,
     CpuQuantity,
     DnsLabel,
     Duration,
+    EnvVarName,
     Hostname,
     HttpUrl,
     ImageRef,
     InstanceType,
     MemoryQuantity,
+    MetricName,
     Percent,
     Port,
+    PrometheusUrl,
     Seconds,
     ServerName,
     ServiceName,
@@ -347,15 +351,43 @@ class LocalConfig(Section):
         return self
 
 
+PromQlTemplate = Annotated[str, Field(max_length=4000), AfterValidator(check_template)]
+"""A PromQL query with ``{placeholder}`` names (infra/config/promql.py); empty skips the query."""
+
+
+class PrometheusQueries(Section):
+    """The PromQL the Prometheus source runs, one template per figure (docs/metrics.md)."""
+
+    cpu: PromQlTemplate = DEFAULT_QUERIES["cpu"]
+    memory: PromQlTemplate = DEFAULT_QUERIES["memory"]
+    utilization: PromQlTemplate = DEFAULT_QUERIES["utilization"]
+    replicas: PromQlTemplate = DEFAULT_QUERIES["replicas"]
+    hpa_current: PromQlTemplate = DEFAULT_QUERIES["hpa_current"]
+    hpa_desired: PromQlTemplate = DEFAULT_QUERIES["hpa_desired"]
+    latency_p95: PromQlTemplate = DEFAULT_QUERIES["latency_p95"]
+    latency_buckets: PromQlTemplate = DEFAULT_QUERIES["latency_buckets"]
+
+
 class MetricsConfig(Section):
     """Where infrastructure metrics over a validation run come from."""
 
     # auto: local for the local stack, else kubernetes when deployed there, else cloudwatch.
-    source: Literal["auto", "local", "cloudwatch", "kubernetes", "none"] = "auto"
+    source: Literal["auto", "local", "cloudwatch", "kubernetes", "prometheus", "none"] = "auto"
     region: AwsRegion | None = None
     # For CloudWatch-compatible endpoints (tests use a moto server on loopback).
     endpoint_url: HttpUrl | None = None
     kubeconfig_context: DnsLabel | None = None
+    # prometheus: the server's base URL; unset on the local stack means headroom's own Prometheus.
+    url: PrometheusUrl | None = None
+    # The name of an environment variable holding a bearer token (the token itself never goes in the file).
+    bearer_token_env: EnvVarName | None = None
+    insecure_skip_verify: bool = False
+    # A named container: CPU and memory of that container only (else every container of the pod).
+    container: DnsLabel | None = None
+    histogram: MetricName = "http_server_request_duration_seconds"
+    # The rate() window; unset means the run's resolution (validate --window). Must hold two scrapes.
+    rate_window: Duration | None = None
+    queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
 
 
 class CapacityConfig(Section):
@@ -399,6 +431,18 @@ class StackConfig(Section):
     def _derived_names_fit(self) -> Self:
         check_derived_names(self)
         return self
+
+    @field_validator("metrics")
+    @classmethod
+    def _prometheus_has_url(cls, metrics: MetricsConfig, info: ValidationInfo) -> MetricsConfig:
+        deploy = info.data.get("deploy")  # validated before metrics; absent if it was invalid itself
+        deploys = deploy is not None and (deploy.aws or deploy.kubernetes)
+        if metrics.source == "prometheus" and metrics.url is None and deploys:
+            raise ValueError(
+                "source is prometheus and the stack deploys to the cloud, so give the Prometheus server's url "
+                "(only the local stack can use headroom's own Prometheus, started with it)"
+            )
+        return metrics
 
     @property
     def is_local(self) -> bool:

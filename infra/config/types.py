@@ -41,6 +41,11 @@ _IMAGE = re.compile(
     r"(?:@sha256:[a-f0-9]{64})?"  # digest
 )
 _AWS_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
+_PROMETHEUS_URL = re.compile(
+    rf"https?://(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~-]+)*/?"
+)
+_ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,199}")
 _HTTP_URL = re.compile(rf"https?://({_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{{1,5}}))?/?")
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
 _AMI = re.compile(r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})")
@@ -197,5 +202,10 @@ AmiId = Annotated[str, _matching(_AMI, "an AMI id: ami- followed by 8 or 17 hex 
 SubnetId = Annotated[str, _matching(_SUBNET, "a subnet id: subnet- followed by 8 or 17 hex digits")]
 AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region such as us-east-1")]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+PrometheusUrl = Annotated[
+    str, _matching(_PROMETHEUS_URL, "http:// or https://, a host, optionally :port and a path prefix such as /prometheus")
+]
+EnvVarName = Annotated[str, _matching(_ENV_VAR, "an environment variable name: letters, digits and '_', not starting with a digit")]
+MetricName = Annotated[str, _matching(_METRIC_NAME, "a Prometheus metric name: letters, digits, '_' and ':'")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]

@@ -17,6 +17,7 @@ from infra.config import StackConfig, load_stack
 from ..console import out
 from ..errors import LocalStackError, StackRunningError
 from ..local.launch import LocalStackRun
+from ..local.prometheus import prometheus_binary
 from ..local.stack import StackState, running_state, runtime_dir_for
 from ..local.stats import replica_stats
 from ..processes import alive, spawn, stop_pids
@@ -33,6 +34,10 @@ least_conn over the replicas, all on 127.0.0.1.
           model over them every 15 s: replicas start and stop as a Kubernetes
           HPA would decide, each joining nginx podStartSeconds after it starts;
           nginx reloads gracefully, so no in-flight request is lost.
+          --prometheus also starts a real Prometheus (Debian's package; install
+          it with scripts/setup --prometheus) on a free port of 127.0.0.1,
+          scraping every replica's /metrics each second; its URL is in
+          `local status`, and metrics.source: prometheus reads it.
   status  show what runs, its URL and each replica's utilization
           (exit 0 when running and healthy, 1 otherwise)
   down    stop a detached (or another terminal's) local stack
@@ -45,6 +50,7 @@ examples:
   headroom local up --stack local            # Ctrl-C to stop
   headroom local up --stack local --detach && headroom validate --stack local
   headroom local up --stack local --autoscale --detach && headroom validate --stack local --profile spike
+  headroom local up --stack local --prometheus --detach   # and a Prometheus scraping the replicas
   headroom local status --stack local
   headroom local down --stack local
 """
@@ -60,6 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--detach", action="store_true", help="with up: start in the background and return")
     parser.add_argument("--autoscale", action="store_true",
                         help="with up: run the HPA model as a controller over the replicas (headroom:hpa settings)")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="with up: also run a real Prometheus on 127.0.0.1 scraping the replicas (needs Debian's prometheus)")
     parser.set_defaults(run=run)
 
 
@@ -71,16 +79,18 @@ def run(args: argparse.Namespace) -> int:
         return status(name, runtime)
     if args.action == "down":
         return down(name, runtime)
+    if args.prometheus:
+        prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
     if args.detach:
-        return up_detached(name, path, runtime, args.autoscale)
-    return up_foreground(name, config, runtime, args.autoscale)
+        return up_detached(name, path, runtime, args.autoscale, args.prometheus)
+    return up_foreground(name, config, runtime, args.autoscale, args.prometheus)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool = False) -> int:
+def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool = False, prometheus: bool = False) -> int:
     """Run until Ctrl-C or `local down`; either is the normal way to stop, so it exits 0.
 
     The interrupt may land anywhere once the state file says the stack is up (even
@@ -88,7 +98,7 @@ def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool
     that lands during start-up still propagates (exit 130).
     """
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `local down` stops us like Ctrl-C does
-    run = LocalStackRun(name, config, runtime, autoscale=autoscale)
+    run = LocalStackRun(name, config, runtime, autoscale=autoscale, prometheus=prometheus)
     try:
         with run as stack:
             state = stack.state()
@@ -104,13 +114,14 @@ def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool
     return 0
 
 
-def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False) -> int:
+def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, prometheus: bool = False) -> int:
     existing = running_state(runtime)
     if existing is not None:
         raise StackRunningError(f"local stack {name!r} is already running at {existing.url}")
     runtime.mkdir(parents=True, exist_ok=True)
     supervisor = spawn(
-        [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path), *(["--autoscale"] if autoscale else [])],
+        [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path), *(["--autoscale"] if autoscale else []),
+         *(["--prometheus"] if prometheus else [])],
         log_path=runtime / "supervisor.log",
         new_session=True,
         die_with_parent=False,  # it must outlive this command
@@ -162,6 +173,9 @@ def state_table(state: StackState, with_stats: bool = False) -> Table:
     for column in ("process", "pid", "address", "alive", *(("utilization", "requests") if with_stats else ())):
         table.add_column(column)
     table.add_row("nginx (least_conn)", str(state.nginx_pid), state.url, _yes(alive(state.nginx_pid)), *(("", "") if with_stats else ()))
+    if state.prometheus_url and state.prometheus_pid:
+        table.add_row("prometheus", str(state.prometheus_pid), state.prometheus_url, _yes(alive(state.prometheus_pid)),
+                      *(("", "") if with_stats else ()))
     for index, replica in enumerate(state.replicas):
         address = f"http://127.0.0.1:{replica['port']}"
         extra: tuple[str, ...] = ()

@@ -13,7 +13,7 @@ from infra.config import load_stack
 from infra.files import write_atomically
 
 from ..console import err, out
-from ..formats import render_html, render_junit, render_markdown, render_text
+from ..formats import render_html, render_junit, render_markdown, render_openmetrics, render_text
 from ..formats.terminal import LiveView, summary
 from ..pipeline.proposal import analyze
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
@@ -54,6 +54,7 @@ examples:
   headroom validate --stack local --users 50 --ramp 5 --run-time 30s --html report.html
   headroom validate --stack prod --host https://api.example.com --json results.json --junit slo.xml
   headroom validate --stack local --profile spike --workers 2
+  headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
 """
@@ -84,6 +85,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per SLO criterion")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with charts")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary for a PR comment")
+    parser.add_argument("--openmetrics", type=Path, metavar="FILE",
+                        help="write the verdict, criteria, counts and proposed replicas as OpenMetrics "
+                             "(for node-exporter's textfile collector; names in docs/report.md)")
     parser.add_argument("--format", choices=("rich", "text"), default="rich", help="terminal summary: tables (rich) or the plain text report (text)")
     add_proposal_flags(parser)
     parser.set_defaults(run=run)
@@ -108,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         autoscale=args.autoscale,
     )
     request.check()
-    for flag in ("json", "junit", "html", "markdown"):
+    for flag in ("json", "junit", "html", "markdown", "openmetrics"):
         check_output(getattr(args, flag), f"--{flag}")
     check_proposal_outputs(args)
     err.print(Text(
@@ -140,6 +144,7 @@ def write_reports(report: Report, args: argparse.Namespace) -> None:
         "junit": render_junit,
         "html": render_html,
         "markdown": render_markdown,
+        "openmetrics": render_openmetrics,
     }
     for key, render in renderers.items():
         target: Path | None = getattr(args, key)

@@ -5,6 +5,7 @@ nothing written."""
 from .html import render_html
 from .junit import render_junit
 from .markdown import render_markdown
+from .openmetrics import render_openmetrics
 from .text import render_text
 
-__all__ = ["render_html", "render_junit", "render_markdown", "render_text"]
+__all__ = ["render_html", "render_junit", "render_markdown", "render_openmetrics", "render_text"]

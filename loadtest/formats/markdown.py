@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..report.model import Report
+from .lines import server_p95_line
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|]|<(?=[A-Za-z/!?]))")
@@ -65,6 +66,11 @@ def render_markdown(report: Report) -> str:
         )
     lines += _proposal(report)
     return "\n".join(lines) + "\n"
+
+
+def _server_p95(report: Report) -> list[str]:
+    line = server_p95_line(report)
+    return [] if line is None else ["", line[0].upper() + line[1:] + "."]
 
 
 def _proposal(report: Report) -> list[str]:

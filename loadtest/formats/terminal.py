@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.model import Report
+from .lines import server_p95_line
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -96,7 +97,7 @@ def summary(report: Report) -> Group:
     )
     status = Text.assemble(("Verdict: ", "bold"), (verdict.status.value, STATUS_STYLE[verdict.status.value]))
     reasons = [Text(f"  - {reason}") for reason in verdict.reasons]  # Text: no markup in reasons
-    return Group(criteria, endpoints, totals, *_autoscaling(report), status, *reasons)
+    return Group(criteria, endpoints, totals, *_autoscaling(report), *server_p95_lines(report), status, *reasons)
 
 
 def _autoscaling(report: Report) -> list[Text]:
@@ -109,6 +110,11 @@ def _autoscaling(report: Report) -> list[Text]:
         f"simulated; largest difference {scaling.max_difference} replica(s), "
         f"{scaling.seconds_beyond_one} s more than one apart"
     )]
+
+
+def server_p95_lines(report: Report) -> list[Text]:
+    line = server_p95_line(report)
+    return [] if line is None else [Text(line)]
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}

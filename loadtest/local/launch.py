@@ -26,14 +26,15 @@ class LocalStackRun:
     start-up can still ask ``run.stack.reached_up``.
     """
 
-    def __init__(self, name: str, config: StackConfig, runtime_dir: Path, autoscale: bool = False) -> None:
+    def __init__(self, name: str, config: StackConfig, runtime_dir: Path, autoscale: bool = False,
+                 prometheus: bool = False) -> None:
         if autoscale and config.hpa.max_replicas > MAX_LOCAL_REPLICAS:
             raise ConfigError(
                 f"headroom:hpa.maxReplicas is {config.hpa.max_replicas}; the autoscaled local stack runs at most "
                 f"{MAX_LOCAL_REPLICAS} replicas on this machine"
             )
         replicas = config.hpa.min_replicas if autoscale else config.local.replicas
-        self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale)
+        self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus)
         self.autoscaler: LocalAutoscaler | None = None
         self._autoscale = autoscale
 

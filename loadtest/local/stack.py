@@ -26,12 +26,14 @@ from typing import Any
 import psutil
 
 from infra.config import StackConfig, Upstream
+from infra.config.types import cpu_millicores, memory_bytes
 from infra.files import write_atomically
 from infra.render import NginxRuntime, render_nginx_conf
 
 from ..errors import LocalStackError, StackRunningError
 from ..processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
 from ..reference import ServiceBehaviour
+from .prometheus import LocalPrometheus
 
 READY_TIMEOUT_S = 20.0
 HEALTH_TIMEOUT_S = 20.0
@@ -75,10 +77,14 @@ class StackState:
     started_at: float = 0.0
     autoscale: bool = False
     """The HPA model runs over the replicas (`local up --autoscale`); its timeline is autoscale.jsonl."""
+    prometheus_url: str | None = None
+    """headroom's own Prometheus scraping the replicas (`local up --prometheus`)."""
+    prometheus_pid: int | None = None
 
     @property
     def pids(self) -> list[int]:
-        return [self.nginx_pid, *(r["pid"] for r in self.replicas)]
+        extra = [self.prometheus_pid] if self.prometheus_pid else []
+        return [self.nginx_pid, *(r["pid"] for r in self.replicas), *extra]
 
     def save(self, path: Path) -> None:
         write_atomically(path, json.dumps(asdict(self), indent=2))
@@ -99,15 +105,18 @@ class LocalStack:
     It knows replicas and nginx, not scaling policy: ``replicas`` is how many to start, and
     whoever scales it (``loadtest.local.autoscaler``) calls ``add_replica``, ``serve`` and
     ``retire``. ``autoscaled`` is only recorded in the state file, for other commands to see.
+    With ``prometheus``, a real Prometheus scrapes every replica (``loadtest.local.prometheus``).
     """
 
     def __init__(self, name: str, config: StackConfig, runtime_dir: Path, replicas: int | None = None,
-                 autoscaled: bool = False) -> None:
+                 autoscaled: bool = False, prometheus: bool = False) -> None:
         self.name = name
         self.config = config
         self.runtime_dir = runtime_dir
         self.initial_replicas = config.local.replicas if replicas is None else replicas
         self.autoscale = autoscaled
+        self.with_prometheus = prometheus
+        self._prometheus: LocalPrometheus | None = None
         self.state_path = runtime_dir / "state.json"
         self.replicas: list[tuple[subprocess.Popen[Any], int]] = []
         self.serving_ports: list[int] = []
@@ -134,6 +143,8 @@ class LocalStack:
                 self.serving_ports.append(self._start_replica())
             self._start_nginx()
             self._wait_healthy()
+            if self.with_prometheus:
+                self._start_prometheus()
             state = self.state()
             state.save(self.state_path)
             self.reached_up = True
@@ -146,7 +157,10 @@ class LocalStack:
             raise
 
     def stop(self) -> None:
-        """Stop nginx, then the replicas; remove the state file. Safe to call twice."""
+        """Stop Prometheus, nginx, then the replicas; remove the state file. Safe to call twice."""
+        if self._prometheus is not None:
+            self._prometheus.stop()
+            self._prometheus = None
         if self.nginx is not None:
             stop_all([self.nginx], grace_seconds=10)
             self.nginx = None
@@ -174,13 +188,25 @@ class LocalStack:
             replicas=[{"pid": process.pid, "port": port} for process, port in self.replicas],
             started_at=self._started_at,
             autoscale=self.autoscale,
+            prometheus_url=self._prometheus.url if self._prometheus else None,
+            prometheus_pid=self._prometheus.process.pid if self._prometheus and self._prometheus.process else None,
         )
+
+    def _start_prometheus(self) -> None:
+        self._prometheus = LocalPrometheus(self.runtime_dir, self.config.service.name)
+        self._prometheus.start([port for _, port in self.replicas])
+
+    def _sync_prometheus_targets(self) -> None:
+        """Prometheus scrapes every running replica, serving or not (as a Deployment counts its pods)."""
+        if self._prometheus is not None:
+            self._prometheus.set_targets([port for _, port in self.replicas if port])
 
     # replicas --------------------------------------------------------------------
 
     def add_replica(self) -> int:
         """Start one more replica and return its port; nginx does not send it traffic until ``serve``."""
         port = self._start_replica()
+        self._sync_prometheus_targets()
         self.state().save(self.state_path)
         return port
 
@@ -197,6 +223,7 @@ class LocalStack:
         process = next(p for p, q in self.replicas if q == port)
         stop_all([process], grace_seconds=10)
         self.replicas = [(p, q) for p, q in self.replicas if q != port]
+        self._sync_prometheus_targets()
         self.state().save(self.state_path)
 
     def _wait_old_workers(self, timeout_s: float) -> None:
@@ -219,7 +246,8 @@ class LocalStack:
         index = self._replicas_started
         self._replicas_started += 1
         process = spawn(
-            [sys.executable, "-m", "loadtest.reference", "--port", "0", "--behaviour", behaviour],
+            [sys.executable, "-m", "loadtest.reference", "--port", "0", "--behaviour", behaviour,
+             "--identity", self._identity(index)],
             log_path=self.runtime_dir / f"replica-{index}.log",
             stdout=subprocess.PIPE,
         )
@@ -227,6 +255,15 @@ class LocalStack:
         port = self._read_ready_port(process, index)
         self.replicas[-1] = (process, port)
         return port
+
+    def _identity(self, index: int) -> str:
+        """The labels and requests the replica's /metrics reports, as a cluster's exporters would."""
+        service = self.config.service
+        return json.dumps({
+            "namespace": service.namespace, "pod": f"{service.name}-{index}", "container": service.name,
+            "deployment": service.name, "cpu_request_cores": cpu_millicores(service.cpu_request) / 1000,
+            "memory_request_bytes": memory_bytes(service.memory_request),
+        })
 
     def _read_ready_port(self, process: subprocess.Popen[Any], index: int) -> int:
         assert process.stdout is not None

@@ -23,8 +23,11 @@ class NoSource:
         return unavailable(self.name, self.reason)
 
 
-def source_for(config: StackConfig, local_state: StackState | None) -> MetricsSource:
+def source_for(config: StackConfig, local_state: StackState | None, resolution_s: float = 5.0) -> MetricsSource:
+    """The stack's source; ``resolution_s`` is the run's timeline window, the step of range queries."""
     kind = config.metrics_source
+    if kind == "prometheus":
+        return _prometheus(config, local_state, resolution_s)
     if kind == "local":
         if local_state is None:
             return NoSource("metrics source 'local' needs the local stack; the target was another host")
@@ -41,3 +44,23 @@ def source_for(config: StackConfig, local_state: StackState | None) -> MetricsSo
         service = config.service
         return KubernetesSource(service.namespace, service.name, service.cpu_request, service.memory_request, config.metrics.kubeconfig_context)
     return NoSource("headroom:metrics.source is none: no infrastructure metrics were read")
+
+
+def _prometheus(config: StackConfig, local_state: StackState | None, resolution_s: float) -> MetricsSource:
+    from .prometheus import PrometheusSettings, PrometheusSource
+
+    metrics = config.metrics
+    url = metrics.url or (local_state.prometheus_url if local_state is not None else None)
+    if url is None:
+        return NoSource("metrics source 'prometheus' has no headroom:metrics.url, and the target is not a local stack "
+                        "running its own Prometheus (headroom local up --prometheus)")
+    return PrometheusSource(PrometheusSettings(
+        url=url,
+        queries=metrics.queries.model_dump(),
+        values={"namespace": config.service.namespace, "app": config.service.name,
+                "container": metrics.container or ".+", "histogram": metrics.histogram},
+        resolution_s=resolution_s,
+        rate_window=metrics.rate_window,
+        bearer_token_env=metrics.bearer_token_env,
+        insecure_skip_verify=metrics.insecure_skip_verify,
+    ))

@@ -29,6 +29,7 @@ from ..analysis.measurement import Measurement
 from ..load.runner import LoadPlan, ProgressCallback, RunOutcome, run_load
 from ..local.autoscaler import read_timeline
 from ..local.launch import LocalStackRun
+from ..local.prometheus import prometheus_binary
 from ..local.stack import StackState, running_state, runtime_dir_for
 from ..metrics.model import MetricsSource, TimeWindow
 from ..metrics.sources import source_for
@@ -84,6 +85,12 @@ class ValidationRequest:
         """No --host and a stack that deploys nothing: the embedded local target."""
         return self.host is None and self.config.is_local
 
+    @property
+    def own_prometheus(self) -> bool:
+        """The local stack's own Prometheus is the metrics source (prometheus, and no url of another)."""
+        metrics = self.config.metrics
+        return self.is_local and self.config.metrics_source == "prometheus" and metrics.url is None
+
     def check(self) -> None:
         ramp = self.effective_users / self.effective_spawn_rate
         if ramp >= self.effective_run_time_s:
@@ -91,6 +98,8 @@ class ValidationRequest:
                 f"the ramp ({ramp:.0f} s for {self.effective_users} users at {self.effective_spawn_rate:g}/s) must end "
                 f"before the run time ({self.effective_run_time_s:g} s); raise --run-time or the spawn rate"
             )
+        if self.own_prometheus:
+            prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
         if self.autoscale and not self.is_local:
             raise ConfigError(
                 "--autoscale starts the local stack with its HPA controller; it cannot apply to --host or to a "
@@ -135,10 +144,17 @@ def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]
             f"--autoscale: local stack {request.stack_name!r} is already running without its autoscaler at {state.url}; "
             f"stop it (headroom local down --stack {request.stack_name}) or start it with `local up --autoscale`"
         )
+    if state is not None and request.own_prometheus and not state.prometheus_url:
+        raise ConfigError(
+            f"headroom:metrics.source is prometheus without a url, so it reads the local stack's own Prometheus, but "
+            f"local stack {request.stack_name!r} is running without one at {state.url}; stop it (headroom local down "
+            f"--stack {request.stack_name}) or start it with `local up --prometheus`"
+        )
     if state is not None:
         yield state.url, state
         return
-    with LocalStackRun(request.stack_name, request.config, runtime, autoscale=request.autoscale) as stack:
+    with LocalStackRun(request.stack_name, request.config, runtime, autoscale=request.autoscale,
+                       prometheus=request.own_prometheus) as stack:
         yield stack.url, stack.state()
 
 
@@ -173,7 +189,7 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
     check = check_load(request.effective_users, profile, slo)  # before any load is sent
     workdir = run_directory(request)
     with target(request) as (host, local_state):
-        metrics = source_for(request.config, local_state)
+        metrics = source_for(request.config, local_state, request.window_s)
         metrics.start()
         try:
             outcome, measurement, infra = _load_and_measure(request, profile, host, workdir, metrics, on_progress)

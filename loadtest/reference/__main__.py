@@ -9,6 +9,7 @@ from dataclasses import fields
 import uvloop
 
 from .behaviour import ServiceBehaviour
+from .exposition import PodIdentity
 from .server import serve
 
 
@@ -21,9 +22,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--behaviour", default="{}", help=f"JSON of ServiceBehaviour fields; defaults: {json.dumps(defaults)}")
+    parser.add_argument("--identity", default="{}",
+                        help="JSON of PodIdentity fields: the namespace/pod/container labels and requests /metrics reports")
     args = parser.parse_args()
     behaviour = ServiceBehaviour(**json.loads(args.behaviour))
-    uvloop.run(serve(behaviour, args.host, args.port))
+    uvloop.run(serve(behaviour, args.host, args.port, PodIdentity(**json.loads(args.identity))))
 
 
 if __name__ == "__main__":

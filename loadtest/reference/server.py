@@ -7,6 +7,8 @@ Endpoints (shaped like the seed's stock prediction API):
   GET  /_headroom/stats           utilization, queue, counts and server-side latency histograms
                                   (all requests, and per route: predict, batch)
   POST /_headroom/reset           zero the counters and the histogram
+  GET  /metrics                   Prometheus text format (exposition.py): latency histogram,
+                                  in-flight requests, worker pool, process CPU and memory
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hdrh.histogram import HdrHistogram
 
 from . import RESET_PATH, STATS_PATH
 from .behaviour import ServiceBehaviour
+from .exposition import CONTENT_TYPE, LatencyHistogram, PodIdentity, render
 
 SYMBOL = re.compile(r"[A-Z]{1,5}")
 MAX_BATCH = 100
@@ -42,11 +45,13 @@ class WorkerPool:
         self.queued = 0
         self._slots = asyncio.Semaphore(size)
         self._busy_seconds = 0.0
+        self._lifetime_busy_seconds = 0.0  # never reset: Prometheus' counter
         self._last_change = time.monotonic()
 
     def _account(self) -> None:
         now = time.monotonic()
         self._busy_seconds += self.busy * (now - self._last_change)
+        self._lifetime_busy_seconds += self.busy * (now - self._last_change)
         self._last_change = now
 
     @property
@@ -54,6 +59,12 @@ class WorkerPool:
         """Worker-seconds spent serving since start or reset (a utilization integral)."""
         self._account()
         return self._busy_seconds
+
+    @property
+    def lifetime_busy_seconds(self) -> float:
+        """Worker-seconds since start, never reset (``/metrics``' counter)."""
+        self._account()
+        return self._lifetime_busy_seconds
 
     def reset(self) -> None:
         self._account()
@@ -119,10 +130,12 @@ def _prediction(symbol: str) -> dict[str, Any]:
 
 
 class ReferenceService:
-    def __init__(self, behaviour: ServiceBehaviour) -> None:
+    def __init__(self, behaviour: ServiceBehaviour, identity: PodIdentity | None = None) -> None:
         self.behaviour = behaviour
         self.pool = WorkerPool(behaviour.workers)
         self.stats = ServerStats()
+        self.identity = identity or PodIdentity()
+        self.latency = LatencyHistogram()  # every request served, health checks too; never reset
 
     async def _serve(self, batch_size: int) -> bool:
         """Hold a worker for one request's service time; True when the request fails."""
@@ -134,7 +147,10 @@ class ReferenceService:
         return self.behaviour.fails()
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "healthy", "model_version": MODEL_VERSION})
+        arrived = time.perf_counter()
+        response = web.json_response({"status": "healthy", "model_version": MODEL_VERSION})
+        self.latency.observe(time.perf_counter() - arrived)
+        return response
 
     async def predict(self, request: web.Request) -> web.Response:
         arrived = time.perf_counter()
@@ -146,7 +162,9 @@ class ReferenceService:
             web.json_response({"error": "injected failure"}, status=500) if failed
             else web.json_response(_prediction(symbol))
         )
-        self.stats.record("predict", time.perf_counter() - arrived, failed)
+        elapsed = time.perf_counter() - arrived
+        self.stats.record("predict", elapsed, failed)
+        self.latency.observe(elapsed)
         return response
 
     async def predict_batch(self, request: web.Request) -> web.Response:
@@ -165,11 +183,19 @@ class ReferenceService:
             web.json_response({"error": "injected failure"}, status=500) if failed
             else web.json_response({"predictions": [_prediction(s) for s in symbols], "count": len(symbols)})
         )
-        self.stats.record("batch", time.perf_counter() - arrived, failed)
+        elapsed = time.perf_counter() - arrived
+        self.stats.record("batch", elapsed, failed)
+        self.latency.observe(elapsed)
         return response
 
     async def stats_view(self, request: web.Request) -> web.Response:
         return web.json_response(self.snapshot())
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        pool = self.pool
+        text = render(self.identity, self.latency, pool.busy + pool.queued, pool.size, pool.busy, pool.queued,
+                      pool.lifetime_busy_seconds)
+        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     async def reset(self, request: web.Request) -> web.Response:
         self.stats.reset()
@@ -203,14 +229,16 @@ class ReferenceService:
                 web.post("/api/v1/predict/batch", self.predict_batch),
                 web.get(STATS_PATH, self.stats_view),
                 web.post(RESET_PATH, self.reset),
+                web.get("/metrics", self.metrics),
             ]
         )
         return app
 
 
-async def serve(behaviour: ServiceBehaviour, host: str = "127.0.0.1", port: int = 0) -> None:
+async def serve(behaviour: ServiceBehaviour, host: str = "127.0.0.1", port: int = 0,
+                identity: PodIdentity | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then finish in-flight requests and exit."""
-    runner = web.AppRunner(ReferenceService(behaviour).app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(ReferenceService(behaviour, identity).app(), access_log=None, handle_signals=False)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -246,6 +246,10 @@ class InfraMetrics(Model):
     per_replica: list[ReplicaMetrics] = Field(default_factory=list)
     timeline: list[LoadPoint] = Field(default_factory=list)
     """Seconds since the run started and mean load percent: utilization, else CPU."""
+    server_p95_ms: float | None = None
+    """The service's own p95 over the run, from its latency histogram (Prometheus source), beside the client's."""
+    server_p95_bucket_ms: list[float] | None = None
+    """[lower, upper] of the histogram bucket that p95 fell in: how precisely the histogram can tell."""
 
     @property
     def load_percent(self) -> float | None:
