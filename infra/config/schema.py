@@ -598,15 +598,15 @@ class StackConfig(Section):
         # of 1 still lets a drain proceed (a budget of 0 would block it forever).
         budget = self.kubernetes.disruption_budget
         if budget.enabled:
-            for what, count in (("hpa.minReplicas", self.hpa.min_replicas), ("loadBalancer.replicas", self.load_balancer.replicas)):
+            for what, count in (("headroom:hpa.minReplicas", self.hpa.min_replicas), ("headroom:loadBalancer.replicas", self.load_balancer.replicas)):
                 if count > 1 and budget.max_unavailable >= count:
                     raise ValueError(
-                        f"kubernetes.disruptionBudget.maxUnavailable ({budget.max_unavailable}) must be below "
+                        f"headroom:kubernetes.disruptionBudget.maxUnavailable ({budget.max_unavailable}) must be below "
                         f"{what} ({count}), or a drain may evict every pod at once"
                     )
         if len(self.service.name) > MAX_NGINX_BASE_NAME:
             raise ValueError(
-                f"service.name ({self.service.name!r}) must be at most {MAX_NGINX_BASE_NAME} characters: "
+                f"headroom:service.name ({self.service.name!r}) must be at most {MAX_NGINX_BASE_NAME} characters: "
                 f"the load balancer's objects are named '<name>-nginx', a 63-character label"
             )
         return self
