@@ -88,6 +88,8 @@ def _environment() -> Environment:
     # Plain JSON: Jinja's own tojson escapes for HTML, which a manifest does not need.
     env.filters["tojson"] = json.dumps
     env.filters["nginx_quote"] = _nginx_quote
+    # A macro's output ends in a newline, and so does the line that calls it.
+    env.filters["rstrip_newline"] = lambda text: str(text).rstrip("\n")
     return env
 
 
