@@ -208,6 +208,7 @@ ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/vcpml-api
         ({"headroom:asg": {"metadataHopLimit": 65}}, "headroom:asg.metadataHopLimit = 65"),
         ({"headroom:asg": {"rootVolume": {"deviceName": "/dev/sda1; rm"}}}, "headroom:asg.rootVolume.deviceName = '/dev/sda1; rm': not allowed"),
         ({"headroom:asg": {"rootVolume": {"type": "io2"}}}, "headroom:asg.rootVolume.type = 'io2'"),
+        ({"headroom:asg": {"rootVolume": {"deviceName": "/dev/nvme0n1"}}}, "headroom:asg.rootVolume.deviceName = '/dev/nvme0n1': not allowed"),
         ({"headroom:asg": {"targetGroupArns": ["arn:aws:elasticloadbalancing:us-east-1:1234:loadbalancer/x"]}}, "headroom:asg.targetGroupArns[0]"),
         ({"headroom:asg": {"targetGroupArns": [ARN, ARN]}}, "targetGroupArns lists a target group twice"),
         ({"headroom:asg": {"healthCheckGracePeriod": "3h"}}, "healthCheckGracePeriod (3h) must be between 0s and 2h"),

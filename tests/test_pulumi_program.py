@@ -299,6 +299,7 @@ def test_instance_refresh_and_one_warmup(deployed: tuple[StackConfig, PreviewRes
     assert group["defaultInstanceWarmup"] == policy["estimatedInstanceWarmup"] == int(refresh["preferences"]["instanceWarmup"])
     # No target groups in the shipped stacks: EC2 status checks, with the grace period.
     assert group["healthCheckType"] == "EC2"
+    assert "targetGroupArns" not in group
     assert group["healthCheckGracePeriod"] == config.asg.health_check_grace_seconds
 
 

@@ -151,7 +151,9 @@ class ScalingGroup(pulumi.ComponentResource):
             vpc_zone_identifiers=subnets,
             # ELB checks also replace instances the load balancer finds unhealthy; without
             # target groups there is nothing to ask, and EC2 status checks are all there is.
-            target_group_arns=list(asg.target_group_arns),
+            # None, not []: an explicit empty list would detach target groups that an
+            # aws.autoscaling.Attachment elsewhere added.
+            target_group_arns=list(asg.target_group_arns) or None,
             health_check_type=asg.health_check_type,
             health_check_grace_period=asg.health_check_grace_seconds,
             instance_refresh=instance_refresh(config, warmup),

@@ -98,7 +98,8 @@ def _check_target_group_arn(value: str) -> str:
 
 TargetGroupArn = Annotated[str, AfterValidator(_check_target_group_arn)]
 
-_DEVICE_NAME = re.compile(r"/dev/(?:sd[a-z][0-9]{0,2}|xvd[a-z]{1,2}|nvme[0-9]{1,2}n1)")
+# Block device mappings name devices /dev/sd* or /dev/xvd* (NVMe names appear only inside the instance).
+_DEVICE_NAME = re.compile(r"/dev/(?:sd[a-z][0-9]{0,2}|xvd[a-z]{1,2})")
 
 
 def _check_device_name(value: str) -> str:
@@ -135,7 +136,9 @@ class InstanceRefreshConfig(Section):
 class RootVolumeConfig(Section):
     """The instances' root EBS volume: always encrypted (with the account's EBS key unless kmsKeyId)."""
 
-    device_name: DeviceName = "/dev/xvda"  # Amazon Linux; Ubuntu and most others use /dev/sda1
+    # Must be the AMI's RootDeviceName (Amazon Linux: /dev/xvda; Ubuntu: /dev/sda1), or the
+    # mapping adds a second, empty volume and the root stays as the AMI has it.
+    device_name: DeviceName = "/dev/xvda"
     size_gib: int = Field(default=20, ge=1, le=16384)
     # io1/io2 would need provisioned IOPS, which headroom does not set.
     type: Literal["gp3", "gp2"] = "gp3"
