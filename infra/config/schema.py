@@ -81,7 +81,6 @@ class ServiceConfig(Section):
         return self
 
 
-
 _TARGET_GROUP_ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:elasticloadbalancing:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}"
 )
@@ -134,7 +133,7 @@ class InstanceRefreshConfig(Section):
 
 
 class RootVolumeConfig(Section):
-    """The instances' root EBS volume: always encrypted (with the account's EBS key unless kmsKeyId)."""
+    """The instances' root EBS volume: always encrypted, with the account's default EBS key."""
 
     # Must be the AMI's RootDeviceName (Amazon Linux: /dev/xvda; Ubuntu: /dev/sda1), or the
     # mapping adds a second, empty volume and the root stays as the AMI has it.
@@ -466,8 +465,6 @@ class LoadBalancerConfig(Section):
         return self
 
 
-
-
 class SloConfig(Section):
     """The service-level objective a validation run judges, and the load that tests it."""
 
@@ -596,12 +593,14 @@ class StackConfig(Section):
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
 
     @model_validator(mode="after")
-    def _budget_leaves_a_pod(self) -> Self:
+    def _across_sections(self) -> Self:
         # A budget that lets every pod go at once protects nothing; with one pod, a budget
         # of 1 still lets a drain proceed (a budget of 0 would block it forever).
         budget = self.kubernetes.disruption_budget
         if budget.enabled:
-            for what, count in (("headroom:hpa.minReplicas", self.hpa.min_replicas), ("headroom:loadBalancer.replicas", self.load_balancer.replicas)):
+            counts = (("headroom:hpa.minReplicas", self.hpa.min_replicas),
+                      ("headroom:loadBalancer.replicas", self.load_balancer.replicas))
+            for what, count in counts:
                 if count > 1 and budget.max_unavailable >= count:
                     raise ValueError(
                         f"headroom:kubernetes.disruptionBudget.maxUnavailable ({budget.max_unavailable}) must be below "
