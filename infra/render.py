@@ -8,6 +8,7 @@ is written, so a failure leaves no half-written directory behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
 
 from .config import StackConfig
+from .config.schema import STARTUP_PERIOD_SECONDS
 from .errors import ConfigError, RenderError
 from .files import write_atomically
 
@@ -28,9 +30,39 @@ ARTIFACTS: dict[str, str] = {
     "deployment.yaml": "deployment.yaml.j2",
     "service.yaml": "service.yaml.j2",
     "hpa.yaml": "hpa.yaml.j2",
+    "pdb.yaml": "pdb.yaml.j2",
+    "networkpolicy.yaml": "networkpolicy.yaml.j2",
+    "nginx-configmap.yaml": "nginx-configmap.yaml.j2",
+    "nginx-deployment.yaml": "nginx-deployment.yaml.j2",
+    "nginx-service.yaml": "nginx-service.yaml.j2",
+    "nginx-pdb.yaml": "nginx-pdb.yaml.j2",
+    "nginx-networkpolicy.yaml": "nginx-networkpolicy.yaml.j2",
     "asg-policy.json": "asg-policy.json.j2",
 }
-"""Each artifact ``headroom render`` writes, and the template it comes from."""
+"""Each artifact ``headroom render`` can write, and the template it comes from."""
+
+KUBERNETES_MANIFESTS: tuple[str, ...] = tuple(name for name in ARTIFACTS if name.endswith(".yaml"))
+"""The artifacts that are Kubernetes manifests (one object each)."""
+
+CHECKSUM_ANNOTATION = "headroom.dev/nginx-conf-sha256"
+
+NGINX_WRITABLE_DIRS: tuple[tuple[str, str], ...] = (
+    ("tmp", "/tmp"),  # noqa: S108 - an emptyDir in the nginx pod
+    ("cache", "/var/cache/nginx"),
+    ("run", "/var/run"),
+)
+"""emptyDir volumes nginx writes to under a read-only root filesystem: volume name, mount path."""
+
+
+def enabled_artifacts(config: StackConfig) -> list[str]:
+    """The artifacts this stack has: a disabled PDB or NetworkPolicy is not rendered at all."""
+    k8s = config.kubernetes
+    skipped = set()
+    if not k8s.disruption_budget.enabled:
+        skipped |= {"pdb.yaml", "nginx-pdb.yaml"}
+    if not k8s.network_policy.enabled:
+        skipped |= {"networkpolicy.yaml", "nginx-networkpolicy.yaml"}
+    return [name for name in ARTIFACTS if name not in skipped]
 
 _NGINX_UNQUOTABLE = re.compile(r'["\\$;{}\n\r\t]')
 _TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -69,6 +101,8 @@ def _environment() -> Environment:
     # Plain JSON: Jinja's own tojson escapes for HTML, which a manifest does not need.
     env.filters["tojson"] = json.dumps
     env.filters["nginx_quote"] = _nginx_quote
+    # A macro's output ends in a newline, and so does the line that calls it.
+    env.filters["rstrip_newline"] = lambda text: str(text).rstrip("\n")
     return env
 
 
@@ -113,6 +147,7 @@ def policy_name(config: StackConfig) -> str:
 
 def _context(config: StackConfig, runtime: NginxRuntime) -> dict[str, Any]:
     name = config.service.name
+    nginx_name = config.nginx_name
     return {
         "config": config,
         "service": config.service,
@@ -125,6 +160,13 @@ def _context(config: StackConfig, runtime: NginxRuntime) -> dict[str, Any]:
         "policy_name": policy_name(config),
         "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "headroom"},
         "selector": {"app.kubernetes.io/name": name},
+        "k8s": config.kubernetes,
+        "startup_period": STARTUP_PERIOD_SECONDS,
+        "nginx_name": nginx_name,
+        "nginx_labels": {"app.kubernetes.io/name": nginx_name, "app.kubernetes.io/managed-by": "headroom"},
+        "nginx_selector": {"app.kubernetes.io/name": nginx_name},
+        "nginx_writable": NGINX_WRITABLE_DIRS,
+        "checksum_annotation": CHECKSUM_ANNOTATION,
     }
 
 
@@ -132,6 +174,11 @@ def render_artifact(artifact: str, config: StackConfig, runtime: NginxRuntime | 
     """Render one artifact by its output name (``nginx.conf``, ``hpa.yaml`` ...)."""
     template_name = ARTIFACTS[artifact]
     context = _context(config, runtime or NginxRuntime.for_deploy(config))
+    if artifact.startswith("nginx-"):
+        # The pods run the deploy-time nginx.conf, whatever runtime a caller passed.
+        nginx_conf = render_artifact("nginx.conf", config)
+        context["nginx_conf"] = nginx_conf
+        context["nginx_conf_sha256"] = hashlib.sha256(nginx_conf.encode()).hexdigest()
     try:
         return _ENV.get_template(template_name).render(context)
     except TemplateError as err:
@@ -139,8 +186,8 @@ def render_artifact(artifact: str, config: StackConfig, runtime: NginxRuntime | 
 
 
 def render_all(config: StackConfig, runtime: NginxRuntime | None = None) -> dict[str, str]:
-    """Every artifact, rendered in memory: output file name -> text."""
-    return {artifact: render_artifact(artifact, config, runtime) for artifact in ARTIFACTS}
+    """Every artifact the stack has, rendered in memory: output file name -> text."""
+    return {artifact: render_artifact(artifact, config, runtime) for artifact in enabled_artifacts(config)}
 
 
 def render_nginx_conf(config: StackConfig, runtime: NginxRuntime | None = None) -> str:
@@ -148,7 +195,11 @@ def render_nginx_conf(config: StackConfig, runtime: NginxRuntime | None = None) 
 
 
 def write_artifacts(artifacts: dict[str, str], out_dir: Path) -> list[Path]:
-    """Write rendered artifacts; each file appears whole or not at all."""
+    """Write rendered artifacts; each file appears whole or not at all.
+
+    An artifact the stack no longer has (a PDB or NetworkPolicy since disabled) is
+    removed, so `kubectl apply -f DIR` never applies a stale one.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: exists and is not a directory")
     written = []
@@ -156,4 +207,7 @@ def write_artifacts(artifacts: dict[str, str], out_dir: Path) -> list[Path]:
         target = out_dir / name
         write_atomically(target, text)
         written.append(target)
+    for name in ARTIFACTS:
+        if name not in artifacts:
+            (out_dir / name).unlink(missing_ok=True)
     return written

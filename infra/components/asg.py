@@ -1,4 +1,9 @@
-"""The EC2 mechanism: launch template, Auto Scaling group and target-tracking policy."""
+"""The EC2 mechanism: launch template, Auto Scaling group and target-tracking policy.
+
+The launch template requires IMDSv2 and encrypts the root volume; the group replaces
+its instances by a rolling instance refresh when the template changes, and uses ELB
+health checks when it sits behind a load balancer's target groups.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,59 @@ class ScalingGroupArgs:
     def from_config(cls, config: StackConfig) -> ScalingGroupArgs:
         # The policy comes from the same template `headroom render` writes.
         return cls(config=config, policy=json.loads(render_artifact("asg-policy.json", config)))
+
+    @property
+    def warmup_seconds(self) -> int:
+        """The one warmup: the group's DefaultInstanceWarmup, the policy's EstimatedInstanceWarmup
+        and the instance refresh's warmup. Two different values would make target tracking and
+        the refresh judge new instances by different clocks."""
+        warmup = self.config.asg.warmup_seconds
+        if self.policy["EstimatedInstanceWarmup"] != warmup:
+            raise ValueError(
+                f"the policy's EstimatedInstanceWarmup ({self.policy['EstimatedInstanceWarmup']}) "
+                f"differs from the group's DefaultInstanceWarmup ({warmup})"
+            )
+        return warmup
+
+
+def launch_template_hardening(config: StackConfig) -> dict[str, Any]:
+    """IMDSv2 only and an encrypted root volume: the launch template's security inputs."""
+    asg = config.asg
+    return {
+        # Session tokens required: IMDSv1's plain GET is what SSRF attacks steal credentials with.
+        "metadata_options": ec2.LaunchTemplateMetadataOptionsArgs(
+            http_endpoint="enabled",
+            http_tokens="required",
+            http_put_response_hop_limit=asg.metadata_hop_limit,
+        ),
+        "block_device_mappings": [
+            ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name=asg.root_volume.device_name,
+                ebs=ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    encrypted="true",
+                    volume_size=asg.root_volume.size_gib,
+                    volume_type=asg.root_volume.type,
+                    delete_on_termination="true",
+                ),
+            )
+        ],
+    }
+
+
+def instance_refresh(config: StackConfig, warmup_seconds: int) -> autoscaling.GroupInstanceRefreshArgs | None:
+    """A rolling refresh, started by any change of the launch template (or its version)."""
+    refresh = config.asg.instance_refresh
+    if not refresh.enabled:
+        return None
+    return autoscaling.GroupInstanceRefreshArgs(
+        strategy="Rolling",
+        preferences=autoscaling.GroupInstanceRefreshPreferencesArgs(
+            min_healthy_percentage=refresh.min_healthy_percentage,
+            max_healthy_percentage=refresh.max_healthy_percentage,
+            instance_warmup=str(warmup_seconds),
+            skip_matching=refresh.skip_matching,
+        ),
+    )
 
 
 def policy_inputs(policy: dict[str, Any], group_name: pulumi.Input[str]) -> dict[str, Any]:
@@ -69,11 +127,13 @@ class ScalingGroup(pulumi.ComponentResource):
             )
             subnets = default_subnets.ids
 
+        warmup = args.warmup_seconds
         self.launch_template = ec2.LaunchTemplate(
             f"{name}-launch-template",
             name_prefix=f"{config.service.name}-",
             image_id=asg.ami,
             instance_type=asg.instance_type,
+            **launch_template_hardening(config),
             tags=tags,
             tag_specifications=[ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=tags)],
             opts=child,
@@ -86,8 +146,16 @@ class ScalingGroup(pulumi.ComponentResource):
             desired_capacity=asg.desired_capacity,
             # Without a warmup, fresh instances' low CPU drags the average down and
             # target tracking scales out too little.
-            default_instance_warmup=asg.warmup_seconds,
+            default_instance_warmup=warmup,
             vpc_zone_identifiers=subnets,
+            # ELB checks also replace instances the load balancer finds unhealthy; without
+            # target groups there is nothing to ask, and EC2 status checks are all there is.
+            # None, not []: an explicit empty list would detach target groups that an
+            # aws.autoscaling.Attachment elsewhere added.
+            target_group_arns=list(asg.target_group_arns) or None,
+            health_check_type=asg.health_check_type,
+            health_check_grace_period=asg.health_check_grace_seconds,
+            instance_refresh=instance_refresh(config, warmup),
             launch_template=autoscaling.GroupLaunchTemplateArgs(
                 id=self.launch_template.id,
                 version=self.launch_template.latest_version.apply(str),

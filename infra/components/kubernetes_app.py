@@ -1,4 +1,5 @@
-"""The Kubernetes mechanism: the Deployment, its Service and the HorizontalPodAutoscaler."""
+"""The Kubernetes mechanism: the Deployment, its Service, the HorizontalPodAutoscaler, its
+PodDisruptionBudget and (optionally) the NetworkPolicy admitting only the load balancer."""
 
 from __future__ import annotations
 
@@ -9,16 +10,12 @@ import pulumi
 import pulumi_kubernetes.apps.v1 as apps_v1
 import pulumi_kubernetes.autoscaling.v2 as autoscaling_v2
 import pulumi_kubernetes.core.v1 as core_v1
-from ruamel.yaml import YAML
+import pulumi_kubernetes.networking.v1 as networking_v1
+import pulumi_kubernetes.policy.v1 as policy_v1
 
 from ..config import StackConfig
-from ..render import render_artifact
-
-
-def _manifest(artifact: str, config: StackConfig) -> dict[str, Any]:
-    document = YAML(typ="safe", pure=True).load(render_artifact(artifact, config))
-    assert isinstance(document, dict), f"{artifact} renders to a mapping"
-    return document
+from ..render import enabled_artifacts
+from .manifests import manifest as _manifest
 
 
 @dataclass(frozen=True)
@@ -29,14 +26,20 @@ class KubernetesAppArgs:
     deployment: dict[str, Any]
     service: dict[str, Any]
     hpa: dict[str, Any]
+    # None when the stack turns it off (kubernetes.disruptionBudget / kubernetes.networkPolicy).
+    pdb: dict[str, Any] | None = None
+    network_policy: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, config: StackConfig) -> KubernetesAppArgs:
+        enabled = enabled_artifacts(config)
         return cls(
             namespace=config.service.namespace,
             deployment=_manifest("deployment.yaml", config),
             service=_manifest("service.yaml", config),
             hpa=_manifest("hpa.yaml", config),
+            pdb=_manifest("pdb.yaml", config) if "pdb.yaml" in enabled else None,
+            network_policy=_manifest("networkpolicy.yaml", config) if "networkpolicy.yaml" in enabled else None,
         )
 
 
@@ -88,6 +91,17 @@ class KubernetesApp(pulumi.ComponentResource):
             spec=hpa_spec,
             opts=in_namespace,
         )
+        if args.pdb is not None:
+            self.pdb = policy_v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata=args.pdb["metadata"], spec=args.pdb["spec"], opts=in_namespace
+            )
+        if args.network_policy is not None:
+            self.network_policy = networking_v1.NetworkPolicy(
+                f"{name}-network-policy",
+                metadata=args.network_policy["metadata"],
+                spec=args.network_policy["spec"],
+                opts=in_namespace,
+            )
         self.deployment_name = self.deployment.metadata.apply(_name_of)
         self.service_name = self.service.metadata.apply(_name_of)
         self.hpa_name = self.hpa.metadata.apply(_name_of)

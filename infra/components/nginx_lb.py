@@ -1,48 +1,69 @@
-"""The load-balancer mechanism: nginx in Kubernetes, configured by the rendered nginx.conf."""
+"""The load-balancer mechanism: nginx in Kubernetes, from the same templates `headroom render` writes.
+
+nginx-configmap.yaml (the rendered nginx.conf), nginx-deployment.yaml, nginx-service.yaml,
+nginx-pdb.yaml and nginx-networkpolicy.yaml: hardened like the app's pods, at the fixed
+size ``loadBalancer.replicas``.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import copy
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes.apps.v1 as apps_v1
 import pulumi_kubernetes.core.v1 as core_v1
+import pulumi_kubernetes.networking.v1 as networking_v1
+import pulumi_kubernetes.policy.v1 as policy_v1
 
-from ..config import LoadBalancerConfig, StackConfig
-from ..render import render_nginx_conf
+from ..config import StackConfig
+from ..render import CHECKSUM_ANNOTATION, enabled_artifacts
+from .manifests import manifest
 
-CHECKSUM_ANNOTATION = "headroom.dev/nginx-conf-sha256"
+__all__ = ["CHECKSUM_ANNOTATION", "NginxLoadBalancer", "NginxLoadBalancerArgs"]
 
 
 @dataclass(frozen=True)
 class NginxLoadBalancerArgs:
-    """The nginx.conf text (as `headroom render` writes it) and where and how to run it."""
+    """The rendered nginx manifests; PDB and NetworkPolicy are None when the stack turns them off."""
 
-    nginx_conf: str
-    namespace: str
-    app_name: str
-    settings: LoadBalancerConfig
+    config_map: dict[str, Any]
+    deployment: dict[str, Any]
+    service: dict[str, Any]
+    pdb: dict[str, Any] | None
+    network_policy: dict[str, Any] | None
 
     @classmethod
     def from_config(cls, config: StackConfig) -> NginxLoadBalancerArgs:
+        enabled = enabled_artifacts(config)
+        def optional(artifact: str) -> dict[str, Any] | None:
+            return manifest(artifact, config) if artifact in enabled else None
+
         return cls(
-            nginx_conf=render_nginx_conf(config),
-            namespace=config.service.namespace,
-            app_name=config.service.name,
-            settings=config.load_balancer,
+            config_map=manifest("nginx-configmap.yaml", config),
+            deployment=manifest("nginx-deployment.yaml", config),
+            service=manifest("nginx-service.yaml", config),
+            pdb=optional("nginx-pdb.yaml"),
+            network_policy=optional("nginx-networkpolicy.yaml"),
         )
 
     @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.nginx_conf.encode()).hexdigest()
+    def nginx_conf(self) -> str:
+        return str(self.config_map["data"]["nginx.conf"])
+
+    @property
+    def service_type(self) -> str:
+        return str(self.service["spec"]["type"])
 
 
 class NginxLoadBalancer(pulumi.ComponentResource):
-    """nginx pods mounting a ConfigMap, and a Service in front of them.
+    """nginx pods mounting a ConfigMap, a Service in front of them, their PDB and NetworkPolicy.
 
     A ConfigMap edit alone does not restart pods, so the pod template carries the
     config's checksum: a changed nginx.conf changes the template and rolls the pods.
+    The ConfigMap is auto-named (a changed nginx.conf replaces it, new before old), and
+    the Deployment mounts it by the name Kubernetes assigns.
     """
 
     address: pulumi.Output[str]
@@ -50,60 +71,37 @@ class NginxLoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NginxLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("headroom:kubernetes:NginxLoadBalancer", name, None, opts)
-        lb = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        labels = {"app.kubernetes.io/name": f"{args.app_name}-nginx", "app.kubernetes.io/managed-by": "headroom"}
-        selector = {"app.kubernetes.io/name": f"{args.app_name}-nginx"}
 
-        # Auto-named: the Deployment refers to the name Kubernetes assigns.
+        conf_metadata: Any = {k: v for k, v in args.config_map["metadata"].items() if k != "name"}
         self.config_map = core_v1.ConfigMap(
-            f"{name}-conf",
-            metadata={"namespace": args.namespace, "labels": labels},
-            data={"nginx.conf": args.nginx_conf},
-            opts=child,
+            f"{name}-conf", metadata=conf_metadata, data=args.config_map["data"], opts=child
         )
-        self.deployment = apps_v1.Deployment(  # type: ignore[call-overload]  # plain dicts, as the manifests are
-            f"{name}-deployment",
-            metadata={"namespace": args.namespace, "labels": labels},
-            spec={
-                # nginx itself is not autoscaled, so its count is set here.
-                "replicas": lb.replicas,
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels, "annotations": {CHECKSUM_ANNOTATION: args.checksum}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "nginx",
-                                "image": lb.image,
-                                "ports": [{"name": "http", "containerPort": lb.listen_port}],
-                                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
-                                "readinessProbe": {"httpGet": {"path": "/nginx-health", "port": "http"}},
-                                "volumeMounts": [
-                                    {"name": "conf", "mountPath": "/etc/nginx/nginx.conf", "subPath": "nginx.conf"}
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            {"name": "conf", "configMap": {"name": self.config_map.metadata.apply(lambda m: m.name)}}
-                        ],
-                    },
-                },
-            },
-            opts=child,
+        spec = copy.deepcopy(args.deployment["spec"])
+        pod = spec["template"]["spec"]
+        assigned = self.config_map.metadata.apply(lambda m: m.name)
+        for volume in pod["volumes"]:
+            if "configMap" in volume:
+                volume["configMap"] = {**volume["configMap"], "name": assigned}
+        self.deployment = apps_v1.Deployment(
+            f"{name}-deployment", metadata=args.deployment["metadata"], spec=spec, opts=child
         )
-        self.service = core_v1.Service(  # type: ignore[call-overload]  # plain dicts, as the manifests are
-            f"{name}-service",
-            metadata={"namespace": args.namespace, "labels": labels},
-            spec={
-                "type": lb.service_type,
-                "selector": selector,
-                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
-            },
-            opts=child,
+        self.service = core_v1.Service(
+            f"{name}-service", metadata=args.service["metadata"], spec=args.service["spec"], opts=child
         )
-        self.address = self.service.status.apply(_address_of) if lb.service_type == "LoadBalancer" else (
-            self.service.spec.apply(lambda spec: spec.cluster_ip)
+        if args.pdb is not None:
+            self.pdb = policy_v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata=args.pdb["metadata"], spec=args.pdb["spec"], opts=child
+            )
+        if args.network_policy is not None:
+            self.network_policy = networking_v1.NetworkPolicy(
+                f"{name}-network-policy",
+                metadata=args.network_policy["metadata"],
+                spec=args.network_policy["spec"],
+                opts=child,
+            )
+        self.address = self.service.status.apply(_address_of) if args.service_type == "LoadBalancer" else (
+            self.service.spec.apply(lambda spec: spec.cluster_ip or "")
         )
         self.url = self.address.apply(lambda host: f"http://{host}")
         self.register_outputs({"address": self.address, "url": self.url})

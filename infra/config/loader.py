@@ -307,7 +307,8 @@ def _problems_from(err: ValidationError, source: str) -> list[ConfigProblem]:
             for key, value, message in cause.problems:
                 problems.append(ConfigProblem(source, f"{NAMESPACE}:{key}", _Quoted(value), message))
             continue
-        key = NAMESPACE + ":" + _format_loc(loc)
+        # An empty location is a rule across sections (StackConfig's own validators).
+        key = NAMESPACE + ":" + (_format_loc(loc) if loc else "*")
         if detail["type"] == "extra_forbidden":
             allowed = _aliases_at(loc[:-1])
             problems.append(ConfigProblem(source, key, NOT_SHOWN, _unknown_key_message(str(loc[-1]), allowed)))

@@ -1,8 +1,9 @@
 """Every name Kubernetes and AWS derive from the stack config, with the limit each must fit.
 
 The schema checks ``service.name`` itself, but the targets see longer names built
-from it: ``<name>-lb-service-<8 random characters>`` for the load balancer's
-Service (Pulumi auto-names a resource ``<logical name>-<8 characters>``), the
+from it: ``<name>-nginx`` for the load balancer's objects, ``<name>-lb-conf-<8
+random characters>`` for its ConfigMap (Pulumi auto-names a resource
+``<logical name>-<8 characters>``), the
 ASG's scaling policy, label values. A name that fits the schema but not its
 target fails only at ``pulumi up``, half-way through a deploy. So each derived
 name is listed here once, with its rule, and ``StackConfig`` refuses a config
@@ -117,6 +118,7 @@ def derived_names(config: StackConfig) -> list[DerivedName]:
     name = config.service.name
     namespace = config.service.namespace
     lb = f"{name}-lb"  # infra/program.py: the NginxLoadBalancer component's name
+    nginx = f"{name}-nginx"  # StackConfig.nginx_name
     asg_name = config.asg_name
     asg_key = "asg.name" if config.asg.name else "service.name"
     asg_source = config.asg.name or name
@@ -132,11 +134,15 @@ def derived_names(config: StackConfig) -> list[DerivedName]:
         from_name("HorizontalPodAutoscaler name", name, OBJECT),
         from_name("label value app.kubernetes.io/name", name, LABEL_VALUE),
         DerivedName("Namespace name", namespace, NAMESPACE, "service.namespace", namespace),
-        # infra/components/nginx_lb.py (auto-named by Pulumi)
+        from_name("PodDisruptionBudget name", name, OBJECT),
+        from_name("NetworkPolicy name", name, OBJECT),
+        # templates/nginx-*.yaml.j2: explicit '<name>-nginx', except the ConfigMap Pulumi auto-names
         from_name("nginx ConfigMap name", auto_named(f"{lb}-conf"), OBJECT),
-        from_name("nginx Deployment name", auto_named(f"{lb}-deployment"), OBJECT),
-        from_name("nginx Service name", auto_named(f"{lb}-service"), SERVICE),
-        from_name("nginx label value app.kubernetes.io/name", f"{name}-nginx", LABEL_VALUE),
+        from_name("nginx Deployment name", nginx, OBJECT),
+        from_name("nginx Service name", nginx, SERVICE),
+        from_name("nginx PodDisruptionBudget name", nginx, OBJECT),
+        from_name("nginx NetworkPolicy name", nginx, OBJECT),
+        from_name("nginx label value app.kubernetes.io/name", nginx, LABEL_VALUE),
         # infra/components/asg.py and infra.render.policy_name
         DerivedName("ASG name", asg_name, AWS_NAME_255, asg_key, asg_source),
         DerivedName("ASG scaling policy name", f"{asg_name}-cpu-target-tracking", AWS_NAME_255, asg_key, asg_source),

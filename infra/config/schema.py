@@ -12,6 +12,8 @@ This module imports no Pulumi code: the validation stage loads it on every run.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -111,6 +113,68 @@ class ServiceConfig(Section):
         return self
 
 
+_TARGET_GROUP_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:elasticloadbalancing:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}"
+)
+
+
+def _check_target_group_arn(value: str) -> str:
+    if not _TARGET_GROUP_ARN.fullmatch(value):
+        raise ValueError(
+            "not allowed; expected a target group ARN such as "
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/my-tg/0123456789abcdef"
+        )
+    return value
+
+
+TargetGroupArn = Annotated[str, AfterValidator(_check_target_group_arn)]
+
+# Block device mappings name devices /dev/sd* or /dev/xvd* (NVMe names appear only inside the instance).
+_DEVICE_NAME = re.compile(r"/dev/(?:sd[a-z][0-9]{0,2}|xvd[a-z]{1,2})")
+
+
+def _check_device_name(value: str) -> str:
+    if not _DEVICE_NAME.fullmatch(value):
+        raise ValueError("not allowed; expected a root device name such as /dev/xvda or /dev/sda1")
+    return value
+
+
+DeviceName = Annotated[str, AfterValidator(_check_device_name)]
+
+
+class InstanceRefreshConfig(Section):
+    """A rolling instance refresh whenever the launch template changes (a new AMI, a new type)."""
+
+    enabled: bool = True
+    # Of the desired capacity, what must stay in service (0-100) and what may run at once
+    # (100-200; above 100 launches replacements before terminating). AWS also requires
+    # max - min <= 100.
+    min_healthy_percentage: int = Field(default=90, ge=0, le=100)
+    max_healthy_percentage: int = Field(default=100, ge=100, le=200)
+    # Leave instances that already run the new launch template alone (a resumed refresh).
+    skip_matching: bool = True
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.max_healthy_percentage - self.min_healthy_percentage > 100:
+            raise ValueError(
+                f"maxHealthyPercentage ({self.max_healthy_percentage}) minus minHealthyPercentage "
+                f"({self.min_healthy_percentage}) must be at most 100"
+            )
+        return self
+
+
+class RootVolumeConfig(Section):
+    """The instances' root EBS volume: always encrypted, with the account's default EBS key."""
+
+    # Must be the AMI's RootDeviceName (Amazon Linux: /dev/xvda; Ubuntu: /dev/sda1), or the
+    # mapping adds a second, empty volume and the root stays as the AMI has it.
+    device_name: DeviceName = "/dev/xvda"
+    size_gib: int = Field(default=20, ge=1, le=16384)
+    # io1/io2 would need provisioned IOPS, which headroom does not set.
+    type: Literal["gp3", "gp2"] = "gp3"
+
+
 class AsgConfig(Section):
     """The EC2 Auto Scaling group and its target-tracking policy on average CPU."""
 
@@ -127,6 +191,16 @@ class AsgConfig(Section):
     target_cpu: float = Field(default=70.0, ge=1, le=100)
     instance_warmup: Seconds = "300s"
     disable_scale_in: bool = False
+    # Replacing instances when the launch template changes; its warmup is instanceWarmup.
+    instance_refresh: InstanceRefreshConfig = Field(default_factory=InstanceRefreshConfig)
+    # IMDSv2 only (http_tokens=required); the hop limit counts network hops to the metadata
+    # service: 1 keeps it from containers on a bridge network, 2 allows them.
+    metadata_hop_limit: int = Field(default=1, ge=1, le=64)
+    root_volume: RootVolumeConfig = Field(default_factory=RootVolumeConfig)
+    # Target groups the instances register with; only then are ELB health checks used.
+    target_group_arns: list[TargetGroupArn] = Field(default_factory=list, max_length=50)
+    # Time a new instance gets before a failed health check replaces it.
+    health_check_grace_period: Duration = "300s"
 
     @model_validator(mode="after")
     def _sizes_ordered(self) -> Self:
@@ -149,9 +223,27 @@ class AsgConfig(Section):
             )
         return value
 
+    @model_validator(mode="after")
+    def _seconds_in_range(self) -> Self:
+        # AWS takes whole seconds: HealthCheckGracePeriod 0-7200 (instanceWarmup: above).
+        if not 0 <= duration_seconds(self.health_check_grace_period) <= 7200:
+            raise ValueError(f"healthCheckGracePeriod ({self.health_check_grace_period}) must be between 0s and 2h")
+        if len(set(self.target_group_arns)) != len(self.target_group_arns):
+            raise ValueError("targetGroupArns lists a target group twice")
+        return self
+
     @property
     def warmup_seconds(self) -> int:
         return int(duration_seconds(self.instance_warmup))
+
+    @property
+    def health_check_grace_seconds(self) -> int:
+        return int(duration_seconds(self.health_check_grace_period))
+
+    @property
+    def health_check_type(self) -> Literal["ELB", "EC2"]:
+        """ELB checks need a load balancer to ask; without target groups EC2 status checks are all there is."""
+        return "ELB" if self.target_group_arns else "EC2"
 
 
 HPA_SYNC_PERIOD_S = 15.0
@@ -222,6 +314,129 @@ class HpaConfig(Section):
         return self
 
 
+_MOUNT_PATH = re.compile(r"(?:/[A-Za-z0-9._-]+)+")
+
+
+def _check_mount_path(value: str) -> str:
+    parts = value.split("/")[1:]
+    if not _MOUNT_PATH.fullmatch(value) or any(part in (".", "..") for part in parts):
+        raise ValueError(
+            "not allowed; expected an absolute directory such as /tmp: '/' and names of letters, "
+            "digits and . _ - (no '..', no trailing '/')"
+        )
+    return value
+
+
+MountPath = Annotated[str, AfterValidator(_check_mount_path)]
+
+STARTUP_PERIOD_SECONDS = 5
+"""The startup probe's period: short, so a pod that starts fast serves fast."""
+
+MAX_KUBERNETES_ID = 2147483647
+"""The largest user or group id the Kubernetes API accepts in a securityContext."""
+
+
+class SecurityContextConfig(Section):
+    """What a container may do: restrictive unless relaxed here (a root-only image, say).
+
+    The defaults satisfy the Pod Security Standards' "restricted" profile.
+    """
+
+    run_as_non_root: bool = True
+    # A high UID cannot collide with a host account; unset, the image's USER applies.
+    run_as_user: int | None = Field(default=10001, ge=0, le=MAX_KUBERNETES_ID)
+    run_as_group: int | None = Field(default=10001, ge=0, le=MAX_KUBERNETES_ID)
+    allow_privilege_escalation: bool = False
+    read_only_root_filesystem: bool = True
+    drop_all_capabilities: bool = True
+    seccomp_profile: Literal["RuntimeDefault", "Unconfined"] = "RuntimeDefault"
+
+    @model_validator(mode="after")
+    def _root_is_explicit(self) -> Self:
+        # The kubelet refuses to start a container with runAsNonRoot and UID 0.
+        if self.run_as_non_root and self.run_as_user == 0:
+            raise ValueError("runAsUser 0 is root: set runAsNonRoot: false to run as root")
+        return self
+
+    @property
+    def non_root(self) -> bool:
+        """The container's processes certainly run as a user other than root."""
+        return self.run_as_non_root or (self.run_as_user is not None and self.run_as_user != 0)
+
+
+class TopologySpreadConfig(Section):
+    """Spread pods across zones and nodes so one failure takes out few of them."""
+
+    max_skew: int = Field(default=1, ge=1, le=100)
+    # DoNotSchedule leaves a pod Pending rather than skew; ScheduleAnyway prefers spread; Off omits it.
+    zone: Literal["DoNotSchedule", "ScheduleAnyway", "Off"] = "ScheduleAnyway"
+    node: Literal["DoNotSchedule", "ScheduleAnyway", "Off"] = "ScheduleAnyway"
+
+
+class DisruptionBudgetConfig(Section):
+    """A PodDisruptionBudget for the app and for nginx: voluntary evictions (drains) one pod at a time."""
+
+    enabled: bool = True
+    max_unavailable: int = Field(default=1, ge=1, le=1000)
+
+
+class NetworkPolicyConfig(Section):
+    """Optional: the app's port admits only the nginx pods and the namespaces named here."""
+
+    enabled: bool = False
+    allow_namespaces: list[DnsLabel] = Field(default_factory=list, max_length=32)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        if len(set(self.allow_namespaces)) != len(self.allow_namespaces):
+            raise ValueError("allowNamespaces lists a namespace twice")
+        return self
+
+
+def _default_writable_paths() -> list[str]:
+    return ["/tmp"]  # noqa: S108 - an emptyDir mounted in the pod, not the host's /tmp
+
+
+class KubernetesConfig(Section):
+    """How the app's and nginx's pods run: security, draining, spread, disruption budget, network policy."""
+
+    # The app container; nginx has its own under loadBalancer.securityContext.
+    security_context: SecurityContextConfig = Field(default_factory=SecurityContextConfig)
+    # Directories the app may write although its root filesystem is read-only (emptyDir volumes).
+    writable_paths: list[MountPath] = Field(default_factory=_default_writable_paths, max_length=16)
+    # The API token is mounted only for apps that call the Kubernetes API.
+    automount_service_account_token: bool = False
+    # How long a pod may take to pass its first health check before it is restarted.
+    startup_timeout: Duration = "120s"
+    # Draining: on deletion the pod leaves the Service's endpoints while preStop sleeps, so
+    # kube-proxy and nginx stop sending before SIGTERM; then the app finishes in-flight requests.
+    pre_stop_seconds: int = Field(default=10, ge=0, le=300)
+    termination_grace_period_seconds: int = Field(default=40, ge=1, le=3600)
+    topology_spread: TopologySpreadConfig = Field(default_factory=TopologySpreadConfig)
+    disruption_budget: DisruptionBudgetConfig = Field(default_factory=DisruptionBudgetConfig)
+    network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if len(set(self.writable_paths)) != len(self.writable_paths):
+            raise ValueError("writablePaths lists a directory twice")
+        startup = duration_seconds(self.startup_timeout)
+        if not STARTUP_PERIOD_SECONDS <= startup <= 3600:
+            raise ValueError(f"startupTimeout ({self.startup_timeout}) must be between 5s and 1h")
+        # The grace period counts from the start of preStop: it must leave time after it.
+        if self.termination_grace_period_seconds <= self.pre_stop_seconds:
+            raise ValueError(
+                f"terminationGracePeriodSeconds ({self.termination_grace_period_seconds}) must exceed "
+                f"preStopSeconds ({self.pre_stop_seconds}), or pods are killed while they drain"
+            )
+        return self
+
+    @property
+    def startup_failure_threshold(self) -> int:
+        """Failed startup probes, STARTUP_PERIOD_SECONDS apart, tolerated within startupTimeout."""
+        return math.ceil(duration_seconds(self.startup_timeout) / STARTUP_PERIOD_SECONDS)
+
+
 class Upstream(Section):
     """One server in the nginx upstream block."""
 
@@ -238,7 +453,8 @@ class LoadBalancerConfig(Section):
     """The nginx load balancer: algorithm, upstreams, passive health checks and proxy limits."""
 
     algorithm: Literal["least_conn", "round_robin", "ip_hash", "random_two_least_conn"] = "least_conn"
-    listen_port: Port = 80
+    # Unprivileged by default: a non-root nginx cannot bind a port below 1024.
+    listen_port: Port = 8080
     server_name: ServerName = "_"
     upstreams: list[Upstream] = Field(default_factory=_default_upstreams, min_length=1, max_length=256)
     # Passive checks, the open-source mechanism: after maxFails failures within
@@ -256,10 +472,16 @@ class LoadBalancerConfig(Section):
     # `health_check` exists only in NGINX Plus; open-source `nginx -t` rejects it.
     nginx_plus: bool = False
     worker_connections: int = Field(default=1024, ge=64, le=65535)
-    # The nginx Deployment in Kubernetes.
+    # The nginx Deployment in Kubernetes: a fixed size, not autoscaled.
     replicas: int = Field(default=2, ge=1, le=100)
     image: ImageRef = "nginx:1.27"
     service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # The Service's port; listenPort is the container's, unprivileged so nginx needs no root.
+    service_port: Port = 80
+    cpu_request: CpuQuantity = "100m"
+    memory_request: MemoryQuantity = "64Mi"
+    memory_limit: MemoryQuantity = "128Mi"
+    security_context: SecurityContextConfig = Field(default_factory=SecurityContextConfig)
 
     @model_validator(mode="after")
     def _upstreams_unique(self) -> Self:
@@ -269,6 +491,20 @@ class LoadBalancerConfig(Section):
             if key in seen:
                 raise ValueError(f"upstream {upstream.host}:{upstream.port} is listed twice")
             seen.add(key)
+        return self
+
+    @model_validator(mode="after")
+    def _port_bindable(self) -> Self:
+        if self.listen_port < 1024 and self.security_context.non_root:
+            raise ValueError(
+                f"listenPort ({self.listen_port}) is below 1024, which nginx running as a non-root user "
+                "cannot bind: use 1024-65535 (clients still reach servicePort), or run nginx as root "
+                "with securityContext.runAsNonRoot: false and runAsUser: 0"
+            )
+        if memory_bytes(self.memory_limit) < memory_bytes(self.memory_request):
+            raise ValueError(
+                f"memoryLimit ({self.memory_limit}) must be at least memoryRequest ({self.memory_request})"
+            )
         return self
 
 
@@ -414,6 +650,8 @@ class CapacityConfig(Section):
     spike_hold_seconds: int = Field(default=300, ge=1, le=86_400)
 
 
+
+
 class StackConfig(Section):
     """Everything headroom reads from one stack: the ``headroom:*`` keys of ``Pulumi.<stack>.yaml``."""
 
@@ -426,6 +664,28 @@ class StackConfig(Section):
     local: LocalConfig = Field(default_factory=LocalConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> Self:
+        # A budget that lets every pod go at once protects nothing; with one pod, a budget
+        # of 1 still lets a drain proceed (a budget of 0 would block it forever).
+        budget = self.kubernetes.disruption_budget
+        if budget.enabled:
+            counts = (("headroom:hpa.minReplicas", self.hpa.min_replicas),
+                      ("headroom:loadBalancer.replicas", self.load_balancer.replicas))
+            for what, count in counts:
+                if count > 1 and budget.max_unavailable >= count:
+                    raise ValueError(
+                        f"headroom:kubernetes.disruptionBudget.maxUnavailable ({budget.max_unavailable}) must be below "
+                        f"{what} ({count}), or a drain may evict every pod at once"
+                    )
+        return self
+
+    @property
+    def nginx_name(self) -> str:
+        """Name and label value of the load balancer's Kubernetes objects."""
+        return f"{self.service.name}-nginx"
 
     @model_validator(mode="after")
     def _derived_names_fit(self) -> Self:

@@ -18,6 +18,8 @@ Render every artifact of a stack through the Jinja templates in templates/:
   deployment.yaml  the Deployment, with CPU requests and no spec.replicas
   service.yaml     the Service in front of it
   hpa.yaml         the autoscaling/v2 HorizontalPodAutoscaler, behavior written out
+  pdb.yaml, networkpolicy.yaml   the app's PodDisruptionBudget and NetworkPolicy (when enabled)
+  nginx-*.yaml     the load balancer: ConfigMap, Deployment, Service, PDB, NetworkPolicy
   asg-policy.json  the input of AutoScaling PutScalingPolicy (target tracking on CPU)
 
 The config is validated first; on any problem nothing is written and the exit code is 2.

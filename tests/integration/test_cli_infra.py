@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import REPO_ROOT, load_stack
-from infra.render import ARTIFACTS, render_all
+from infra.render import ARTIFACTS, enabled_artifacts, render_all
 from loadtest.cli import main
 
 BAD_STACKS = {
@@ -32,10 +32,22 @@ def test_render_writes_every_artifact(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["render", "--stack", "dev", "--project-dir", str(REPO_ROOT), "--out", str(out)]) == 0
     _, config = load_stack("dev", REPO_ROOT)
     expected = render_all(config)
-    assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS)
+    # dev enables the PDBs and NetworkPolicies, so it has every artifact there is.
+    assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS) == sorted(enabled_artifacts(config))
     for name, text in expected.items():
         assert (out / name).read_text() == text
-    assert "rendered 5 artifacts" in capsys.readouterr().out
+    assert f"rendered {len(ARTIFACTS)} artifacts" in capsys.readouterr().out
+
+
+def test_render_removes_artifacts_the_stack_turned_off(tmp_path: Path, write_stack: Callable[[str], Path]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", "--stack", "dev", "--project-dir", str(REPO_ROOT), "--out", str(out)]) == 0
+    assert (out / "pdb.yaml").exists() and (out / "networkpolicy.yaml").exists()
+    stack = write_stack("config:\n  headroom:kubernetes:\n    disruptionBudget: {enabled: false}\n")
+    assert main(["render", "--stack", str(stack), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert not names & {"pdb.yaml", "nginx-pdb.yaml", "networkpolicy.yaml", "nginx-networkpolicy.yaml"}
+    assert "nginx-deployment.yaml" in names
 
 
 @pytest.mark.parametrize("case", sorted(BAD_STACKS))
@@ -116,7 +128,7 @@ def test_preview_text_is_deterministic(capsys: pytest.CaptureFixture[str]) -> No
         assert main(["preview", "--stack", "prod", "--project-dir", str(REPO_ROOT)]) == 0
         texts.append(capsys.readouterr().out)
     assert texts[0] == texts[1]
-    assert "stack headroom/prod: 13 resources" in texts[0]
+    assert "stack headroom/prod: 17 resources" in texts[0]
     assert "no Pulumi CLI" in texts[0]
 
 

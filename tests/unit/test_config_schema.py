@@ -176,3 +176,66 @@ def test_docs_describe_every_key() -> None:
                 for inner in getattr(candidate, "__args__", ()):
                     if isinstance(inner, type) and issubclass(inner, BaseModel):
                         pending.append(inner)
+
+
+# --- production settings: every value the schema accepts is one Kubernetes and AWS accept
+
+ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/vcpml-api/0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"headroom:loadBalancer": {"listenPort": 80}}, "headroom:loadBalancer: listenPort (80) is below 1024"),
+        ({"headroom:kubernetes": {"securityContext": {"runAsUser": 0}}}, "runAsUser 0 is root: set runAsNonRoot: false"),
+        ({"headroom:kubernetes": {"securityContext": {"runAsUser": 2147483648}}}, "headroom:kubernetes.securityContext.runAsUser = 2147483648"),
+        ({"headroom:kubernetes": {"securityContext": {"seccompProfile": "Localhost"}}}, "headroom:kubernetes.securityContext.seccompProfile = 'Localhost'"),
+        ({"headroom:kubernetes": {"preStopSeconds": 30, "terminationGracePeriodSeconds": 30}}, "terminationGracePeriodSeconds (30) must exceed preStopSeconds (30)"),
+        ({"headroom:kubernetes": {"startupTimeout": "2s"}}, "startupTimeout (2s) must be between 5s and 1h"),
+        ({"headroom:kubernetes": {"writablePaths": ["/tmp/../etc"]}}, "headroom:kubernetes.writablePaths[0] = '/tmp/../etc': not allowed"),
+        ({"headroom:kubernetes": {"writablePaths": ["tmp"]}}, "headroom:kubernetes.writablePaths[0] = 'tmp': not allowed"),
+        ({"headroom:kubernetes": {"writablePaths": ["/tmp", "/tmp"]}}, "writablePaths lists a directory twice"),
+        ({"headroom:kubernetes": {"topologySpread": {"zone": "Sometimes"}}}, "headroom:kubernetes.topologySpread.zone = 'Sometimes'"),
+        ({"headroom:kubernetes": {"networkPolicy": {"allowNamespaces": ["Bad_NS"]}}}, "headroom:kubernetes.networkPolicy.allowNamespaces[0] = 'Bad_NS': not allowed"),
+        ({"headroom:hpa": {"minReplicas": 2}, "headroom:kubernetes": {"disruptionBudget": {"maxUnavailable": 2}}},
+         "headroom:*: headroom:kubernetes.disruptionBudget.maxUnavailable (2) must be below headroom:hpa.minReplicas (2)"),
+        ({"headroom:loadBalancer": {"replicas": 2}, "headroom:hpa": {"minReplicas": 5}, "headroom:kubernetes": {"disruptionBudget": {"maxUnavailable": 3}}},
+         "must be below headroom:loadBalancer.replicas (2)"),
+        ({"headroom:service": {"name": "a" * 58}}, "use at most 57 characters"),
+        ({"headroom:loadBalancer": {"memoryRequest": "256Mi", "memoryLimit": "128Mi"}}, "memoryLimit (128Mi) must be at least memoryRequest (256Mi)"),
+        ({"headroom:asg": {"instanceRefresh": {"minHealthyPercentage": 50, "maxHealthyPercentage": 200}}}, "maxHealthyPercentage (200) minus minHealthyPercentage (50) must be at most 100"),
+        ({"headroom:asg": {"instanceRefresh": {"maxHealthyPercentage": 99}}}, "headroom:asg.instanceRefresh.maxHealthyPercentage = 99"),
+        ({"headroom:asg": {"metadataHopLimit": 65}}, "headroom:asg.metadataHopLimit = 65"),
+        ({"headroom:asg": {"rootVolume": {"deviceName": "/dev/sda1; rm"}}}, "headroom:asg.rootVolume.deviceName = '/dev/sda1; rm': not allowed"),
+        ({"headroom:asg": {"rootVolume": {"type": "io2"}}}, "headroom:asg.rootVolume.type = 'io2'"),
+        ({"headroom:asg": {"rootVolume": {"deviceName": "/dev/nvme0n1"}}}, "headroom:asg.rootVolume.deviceName = '/dev/nvme0n1': not allowed"),
+        ({"headroom:asg": {"targetGroupArns": ["arn:aws:elasticloadbalancing:us-east-1:1234:loadbalancer/x"]}}, "headroom:asg.targetGroupArns[0]"),
+        ({"headroom:asg": {"targetGroupArns": [ARN, ARN]}}, "targetGroupArns lists a target group twice"),
+        ({"headroom:asg": {"healthCheckGracePeriod": "3h"}}, "healthCheckGracePeriod (3h) must be between 0s and 2h"),
+        ({"headroom:asg": {"instanceWarmup": "2h"}}, "AWS accepts an instance warmup of 0 to 3600 seconds"),
+        ({"headroom:kubernetes": {"securityContex": {}}}, "headroom:kubernetes.securityContex: unknown key"),
+    ],
+)
+def test_production_settings_are_checked(keys: dict, expected: str) -> None:
+    found = problems(keys)
+    assert any(expected in problem for problem in found), found
+
+
+def test_production_defaults_and_relaxing_them() -> None:
+    config = config_from_keys({}, "x")
+    security = config.kubernetes.security_context
+    assert (security.run_as_non_root, security.run_as_user, security.read_only_root_filesystem) == (True, 10001, True)
+    assert config.load_balancer.listen_port == 8080 and config.load_balancer.service_port == 80
+    assert config.asg.health_check_type == "EC2"
+    assert config.kubernetes.startup_failure_threshold == 24  # 120 s at 5 s
+    relaxed = config_from_keys({
+        "headroom:kubernetes": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}},
+        "headroom:loadBalancer": {"listenPort": 80, "securityContext": {"runAsNonRoot": False, "runAsUser": 0}},
+        "headroom:asg": {"targetGroupArns": [ARN]},
+        "headroom:hpa": {"minReplicas": 1},
+    }, "x")
+    assert relaxed.kubernetes.security_context.run_as_user == 0
+    assert relaxed.load_balancer.listen_port == 80
+    assert relaxed.asg.health_check_type == "ELB"
+    # One replica: a budget of one still lets a drain proceed, so it is accepted.
+    assert relaxed.kubernetes.disruption_budget.max_unavailable == 1

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_keys
 from infra.preview import PreviewResource, PreviewResult, run_preview
-from infra.render import render_nginx_conf
+from infra.render import enabled_artifacts, render_artifact, render_nginx_conf
 
 CHECKSUM = "headroom.dev/nginx-conf-sha256"
 
@@ -109,8 +112,8 @@ def test_configmap_holds_the_rendered_nginx_conf(deployed: tuple[StackConfig, Pr
 def test_rendered_file_equals_configmap(deployed: tuple[StackConfig, PreviewResult], tmp_path: Path) -> None:
     from loadtest.cli import main
 
-    config, result = deployed
-    stack = "dev" if config.service.namespace == "default" else "prod"
+    _config, result = deployed
+    stack = result.stack
     assert main(["render", "--stack", stack, "--project-dir", str(REPO_ROOT), "--out", str(tmp_path)]) == 0
     config_map = one(result, "kubernetes:core/v1:ConfigMap")
     assert (tmp_path / "nginx.conf").read_text() == config_map.inputs["data"]["nginx.conf"]
@@ -174,3 +177,149 @@ def test_bad_config_fails_the_program() -> None:
 
     with pytest.raises(ConfigValidationError, match="minReplicas"):
         preview("bad", {"headroom:hpa": {"minReplicas": 5, "maxReplicas": 2}})
+
+
+# --- the production settings: the program deploys exactly what `headroom render` writes
+
+KUBERNETES_RESOURCES = {
+    # rendered artifact -> (resource type, logical name suffix)
+    "deployment.yaml": ("kubernetes:apps/v1:Deployment", "api-deployment"),
+    "service.yaml": ("kubernetes:core/v1:Service", "api-service"),
+    "hpa.yaml": ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "api-hpa"),
+    "pdb.yaml": ("kubernetes:policy/v1:PodDisruptionBudget", "api-pdb"),
+    "networkpolicy.yaml": ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "api-network-policy"),
+    "nginx-deployment.yaml": ("kubernetes:apps/v1:Deployment", "lb-deployment"),
+    "nginx-service.yaml": ("kubernetes:core/v1:Service", "lb-service"),
+    "nginx-pdb.yaml": ("kubernetes:policy/v1:PodDisruptionBudget", "lb-pdb"),
+    "nginx-networkpolicy.yaml": ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "lb-network-policy"),
+}
+
+
+def rendered(artifact: str, config: StackConfig) -> dict[str, Any]:
+    return YAML(typ="safe", pure=True).load(render_artifact(artifact, config))
+
+
+def test_kubernetes_resources_are_the_rendered_manifests(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    config, result = deployed
+    # Both shipped stacks enable every optional object, so every pair is compared.
+    assert set(KUBERNETES_RESOURCES) <= set(enabled_artifacts(config))
+    for artifact, (type_, suffix) in KUBERNETES_RESOURCES.items():
+        manifest = rendered(artifact, config)
+        resource = one(result, type_, suffix)
+        spec = copy.deepcopy(manifest["spec"])
+        if artifact == "nginx-deployment.yaml":
+            # The only difference: the ConfigMap is auto-named, and mounted by its assigned name.
+            conf = one(result, "kubernetes:core/v1:ConfigMap")
+            spec["template"]["spec"]["volumes"][0]["configMap"]["name"] = conf.assigned["metadata.name"]
+        assert resource.inputs["metadata"] == manifest["metadata"], artifact
+        assert resource.inputs["spec"] == spec, artifact
+
+
+def test_pods_run_hardened_and_drain(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    config, result = deployed
+    k8s = config.kubernetes
+    for suffix, security in (("api-deployment", k8s.security_context), ("lb-deployment", config.load_balancer.security_context)):
+        pod = one(result, "kubernetes:apps/v1:Deployment", suffix).inputs["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"] == {
+            "runAsNonRoot": True, "runAsUser": security.run_as_user, "runAsGroup": security.run_as_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        assert security.run_as_user >= 10000
+        (container,) = pod["containers"]
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+        }
+        assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": k8s.pre_stop_seconds}}
+        assert pod["terminationGracePeriodSeconds"] == k8s.termination_grace_period_seconds > k8s.pre_stop_seconds
+        assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] >= 120
+        spread = {c["topologyKey"]: c["whenUnsatisfiable"] for c in pod["topologySpreadConstraints"]}
+        assert spread == {"topology.kubernetes.io/zone": k8s.topology_spread.zone, "kubernetes.io/hostname": k8s.topology_spread.node}
+        # Every directory the pod writes to is an emptyDir mounted in the container.
+        empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        mounted = {m["mountPath"] for m in container["volumeMounts"] if m["name"] in empty_dirs}
+        assert "/tmp" in mounted
+        if suffix == "lb-deployment":
+            assert mounted == {"/tmp", "/var/cache/nginx", "/var/run"}
+            assert container["ports"][0]["containerPort"] == config.load_balancer.listen_port >= 1024
+
+
+def test_disruption_budgets_select_their_pods(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    config, result = deployed
+    for prefix in ("api", "lb"):
+        pdb = one(result, "kubernetes:policy/v1:PodDisruptionBudget", f"{prefix}-pdb")
+        deployment = one(result, "kubernetes:apps/v1:Deployment", f"{prefix}-deployment")
+        assert pdb.inputs["spec"]["maxUnavailable"] == config.kubernetes.disruption_budget.max_unavailable
+        assert pdb.inputs["spec"]["selector"] == deployment.inputs["spec"]["selector"]
+    assert config.kubernetes.disruption_budget.max_unavailable < config.hpa.min_replicas
+
+
+def test_network_policy_admits_only_the_load_balancer(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    config, result = deployed
+    policy = one(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "api-network-policy").inputs["spec"]
+    app = one(result, "kubernetes:apps/v1:Deployment", "api-deployment").inputs["spec"]
+    nginx = one(result, "kubernetes:apps/v1:Deployment", "lb-deployment").inputs["spec"]
+    assert policy["podSelector"] == app["selector"]
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": config.service.port}]
+    assert rule["from"][0] == {"podSelector": nginx["selector"]}
+    named = config.kubernetes.network_policy.allow_namespaces
+    assert rule["from"][1:] == ([{"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": named}]}}] if named else [])
+
+
+def test_optional_objects_follow_the_stack() -> None:
+    keys = read_stack_keys(REPO_ROOT / "Pulumi.dev.yaml")
+    keys["headroom:kubernetes"] = {"disruptionBudget": {"enabled": False}, "networkPolicy": {"enabled": False}}
+    types = {r.type for r in preview("dev", keys).resources}
+    assert "kubernetes:policy/v1:PodDisruptionBudget" not in types
+    assert "kubernetes:networking.k8s.io/v1:NetworkPolicy" not in types
+    assert "kubernetes:apps/v1:Deployment" in types
+
+
+def test_launch_template_requires_imdsv2_and_encrypts_the_root_volume(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    config, result = deployed
+    template = one(result, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    (root,) = template["blockDeviceMappings"]
+    assert root["deviceName"] == config.asg.root_volume.device_name
+    assert root["ebs"] == {"encrypted": "true", "volumeSize": config.asg.root_volume.size_gib, "volumeType": "gp3", "deleteOnTermination": "true"}
+
+
+def test_instance_refresh_and_one_warmup(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    config, result = deployed
+    group = one(result, "aws:autoscaling/group:Group").inputs
+    policy = one(result, "aws:autoscaling/policy:Policy").inputs
+    refresh = group["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["minHealthyPercentage"] == config.asg.instance_refresh.min_healthy_percentage
+    assert refresh["preferences"]["maxHealthyPercentage"] == config.asg.instance_refresh.max_healthy_percentage
+    # One warmup for the group, the policy and the refresh.
+    assert group["defaultInstanceWarmup"] == policy["estimatedInstanceWarmup"] == int(refresh["preferences"]["instanceWarmup"])
+    # No target groups in the shipped stacks: EC2 status checks, with the grace period.
+    assert group["healthCheckType"] == "EC2"
+    assert "targetGroupArns" not in group
+    assert group["healthCheckGracePeriod"] == config.asg.health_check_grace_seconds
+
+
+def test_target_groups_switch_to_elb_health_checks() -> None:
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/vcpml-api/0123456789abcdef"
+    keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
+    keys["headroom:asg"] = {**keys["headroom:asg"], "targetGroupArns": [arn], "healthCheckGracePeriod": "4m",
+                            "instanceRefresh": {"enabled": False}}
+    group = one(preview("prod", keys), "aws:autoscaling/group:Group").inputs
+    assert group["targetGroupArns"] == [arn]
+    assert group["healthCheckType"] == "ELB"
+    assert group["healthCheckGracePeriod"] == 240
+    assert "instanceRefresh" not in group
+
+
+def test_a_policy_with_another_warmup_is_refused() -> None:
+    from infra.components.asg import ScalingGroupArgs
+
+    args = ScalingGroupArgs.from_config(StackConfig())
+    assert args.warmup_seconds == 300
+    skewed = ScalingGroupArgs(config=args.config, policy={**args.policy, "EstimatedInstanceWarmup": 60})
+    with pytest.raises(ValueError, match="EstimatedInstanceWarmup"):
+        _ = skewed.warmup_seconds

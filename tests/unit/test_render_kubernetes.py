@@ -7,7 +7,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from infra.config import StackConfig, config_from_keys
-from infra.render import render_artifact
+from infra.render import KUBERNETES_MANIFESTS, enabled_artifacts, render_artifact, render_nginx_conf
 
 KUBERNETES_VERSION = "1.37.0"
 
@@ -16,8 +16,9 @@ def manifest(name: str, config: StackConfig) -> dict:
     return YAML(typ="safe", pure=True).load(render_artifact(name, config))
 
 
-@pytest.mark.parametrize("artifact", ["deployment.yaml", "service.yaml", "hpa.yaml"])
+@pytest.mark.parametrize("artifact", KUBERNETES_MANIFESTS)
 def test_manifests_pass_strict_schema(shipped_stack: tuple[str, StackConfig], artifact: str) -> None:
+    # Rendered even where the stack turns it off: what it would deploy must be valid too.
     _, config = shipped_stack
     kubernetes_validate.validate(manifest(artifact, config), KUBERNETES_VERSION, strict=True)
 
@@ -77,3 +78,86 @@ def test_per_direction_tolerance_renders_only_when_set() -> None:
     assert hpa["spec"]["behavior"]["scaleUp"]["tolerance"] == 0.05
     assert "tolerance" not in hpa["spec"]["behavior"]["scaleDown"]
     kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)
+
+
+RELAXED = {
+    "headroom:service": {"name": "legacy"},
+    "headroom:kubernetes": {
+        "securityContext": {"runAsNonRoot": False, "runAsUser": 0, "runAsGroup": None, "readOnlyRootFilesystem": False,
+                            "allowPrivilegeEscalation": True, "dropAllCapabilities": False, "seccompProfile": "Unconfined"},
+        "writablePaths": [],
+        "automountServiceAccountToken": True,
+        "preStopSeconds": 0,
+        "topologySpread": {"zone": "Off", "node": "Off"},
+        "disruptionBudget": {"enabled": False},
+    },
+    "headroom:loadBalancer": {"listenPort": 80, "securityContext": {"runAsNonRoot": False, "runAsUser": 0}},
+}
+
+
+def test_defaults_are_restrictive() -> None:
+    config = StackConfig()
+    pod = manifest("deployment.yaml", config)["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    assert container["volumeMounts"] == [{"name": "writable-0", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "writable-0", "emptyDir": {}}]
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+    assert pod["terminationGracePeriodSeconds"] == 40
+    assert container["startupProbe"] == {"httpGet": {"path": "/api/v1/health", "port": "http"}, "periodSeconds": 5, "failureThreshold": 24}
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in pod["topologySpreadConstraints"]] == [
+        ("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "ScheduleAnyway")]
+    assert "networkpolicy.yaml" not in enabled_artifacts(config)
+    pdb = manifest("pdb.yaml", config)
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "vcpml-api"}},
+                           "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+def test_a_root_only_image_can_be_allowed_explicitly() -> None:
+    config = config_from_keys(RELAXED, "x")
+    pod = manifest("deployment.yaml", config)["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": False, "runAsUser": 0, "seccompProfile": {"type": "Unconfined"}}
+    assert pod["automountServiceAccountToken"] is True
+    assert "topologySpreadConstraints" not in pod and "volumes" not in pod
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": True, "readOnlyRootFilesystem": False}
+    assert "lifecycle" not in container and "volumeMounts" not in container
+    assert "pdb.yaml" not in enabled_artifacts(config) and "nginx-pdb.yaml" not in enabled_artifacts(config)
+    nginx = manifest("nginx-deployment.yaml", config)["spec"]["template"]["spec"]
+    assert nginx["containers"][0]["ports"] == [{"name": "http", "containerPort": 80}]
+    for artifact in ("deployment.yaml", "nginx-deployment.yaml"):
+        kubernetes_validate.validate(manifest(artifact, config), KUBERNETES_VERSION, strict=True)
+
+
+def test_nginx_listens_where_its_pod_and_service_say(shipped_stack: tuple[str, StackConfig]) -> None:
+    _, config = shipped_stack
+    lb = config.load_balancer
+    conf = manifest("nginx-configmap.yaml", config)["data"]["nginx.conf"]
+    assert conf == render_nginx_conf(config)
+    assert f"listen {lb.listen_port};" in conf
+    deployment = manifest("nginx-deployment.yaml", config)
+    assert deployment["spec"]["replicas"] == lb.replicas
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": lb.listen_port}]
+    assert container["image"] == lb.image
+    service = manifest("nginx-service.yaml", config)["spec"]
+    assert service["ports"] == [{"name": "http", "protocol": "TCP", "port": lb.service_port, "targetPort": "http"}]
+    assert service["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_network_policy_names_the_allowed_namespaces() -> None:
+    config = config_from_keys({"headroom:kubernetes": {"networkPolicy": {"enabled": True, "allowNamespaces": ["monitoring", "ops"]}}}, "x")
+    policy = manifest("networkpolicy.yaml", config)
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vcpml-api-nginx"}}},
+        {"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring", "ops"]}]}},
+    ]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+    kubernetes_validate.validate(policy, KUBERNETES_VERSION, strict=True)
+    nginx_policy = manifest("nginx-networkpolicy.yaml", config)
+    assert nginx_policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    kubernetes_validate.validate(nginx_policy, KUBERNETES_VERSION, strict=True)
