@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.test_render_nginx import local_runtime, nginx_test
+from test_render_nginx import local_runtime, nginx_test
 
 from infra.config import StackConfig, config_from_keys
 from infra.render import NginxRuntime, render_nginx_conf

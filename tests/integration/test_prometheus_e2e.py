@@ -24,10 +24,10 @@ import pytest
 from conftest import leftover_processes
 
 from infra.config import load_stack
-from loadtest import validation
 from loadtest.local.stack import LocalStack, runtime_dir_for
 from loadtest.metrics import InfraMetrics, TimeWindow
 from loadtest.metrics.local import LocalSource
+from loadtest.pipeline import validation
 from loadtest.processes import alive
 
 pytestmark = pytest.mark.slow
@@ -148,7 +148,7 @@ def test_prometheus_figures_agree_with_the_local_source(tmp_path: Path, monkeypa
 
 
 def test_an_empty_query_says_which_and_why(tmp_path: Path) -> None:
-    from loadtest.metrics import source_for
+    from loadtest.metrics.sources import source_for
 
     stack_file = tmp_path / "Pulumi.empty.yaml"
     stack_file.write_text(STACK + "    container: sidecar\n")

@@ -19,8 +19,9 @@ import pytest
 from conftest import free_port
 
 from infra.config import StackConfig
-from loadtest.metrics import TimeWindow, source_for
+from loadtest.metrics import TimeWindow
 from loadtest.metrics.prometheus import PrometheusSource
+from loadtest.metrics.sources import source_for
 
 TOKEN = "s3cr3t-token-value"
 
