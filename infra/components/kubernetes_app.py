@@ -10,11 +10,10 @@ import pulumi
 import pulumi_kubernetes.apps.v1 as apps_v1
 import pulumi_kubernetes.autoscaling.v2 as autoscaling_v2
 import pulumi_kubernetes.core.v1 as core_v1
-import pulumi_kubernetes.networking.v1 as networking_v1
-import pulumi_kubernetes.policy.v1 as policy_v1
 
 from ..config import StackConfig
 from ..render import enabled_artifacts
+from .manifests import guard_rails
 from .manifests import manifest as _manifest
 
 
@@ -91,17 +90,7 @@ class KubernetesApp(pulumi.ComponentResource):
             spec=hpa_spec,
             opts=in_namespace,
         )
-        if args.pdb is not None:
-            self.pdb = policy_v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata=args.pdb["metadata"], spec=args.pdb["spec"], opts=in_namespace
-            )
-        if args.network_policy is not None:
-            self.network_policy = networking_v1.NetworkPolicy(
-                f"{name}-network-policy",
-                metadata=args.network_policy["metadata"],
-                spec=args.network_policy["spec"],
-                opts=in_namespace,
-            )
+        self.pdb, self.network_policy = guard_rails(name, args.pdb, args.network_policy, in_namespace)
         self.deployment_name = self.deployment.metadata.apply(_name_of)
         self.service_name = self.service.metadata.apply(_name_of)
         self.hpa_name = self.hpa.metadata.apply(_name_of)

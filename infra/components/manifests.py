@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes.networking.v1 as networking_v1
+import pulumi_kubernetes.policy.v1 as policy_v1
 from ruamel.yaml import YAML
 
 from ..config import StackConfig
@@ -15,3 +18,16 @@ def manifest(artifact: str, config: StackConfig) -> dict[str, Any]:
     document = YAML(typ="safe", pure=True).load(render_artifact(artifact, config))
     assert isinstance(document, dict), f"{artifact} renders to a mapping"
     return document
+
+
+def guard_rails(
+    name: str, pdb: dict[str, Any] | None, network_policy: dict[str, Any] | None, opts: pulumi.ResourceOptions
+) -> tuple[policy_v1.PodDisruptionBudget | None, networking_v1.NetworkPolicy | None]:
+    """The optional PodDisruptionBudget and NetworkPolicy a workload's component declares beside it."""
+    budget = None if pdb is None else policy_v1.PodDisruptionBudget(
+        f"{name}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=opts
+    )
+    policy = None if network_policy is None else networking_v1.NetworkPolicy(
+        f"{name}-network-policy", metadata=network_policy["metadata"], spec=network_policy["spec"], opts=opts
+    )
+    return budget, policy

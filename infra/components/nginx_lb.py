@@ -14,12 +14,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes.apps.v1 as apps_v1
 import pulumi_kubernetes.core.v1 as core_v1
-import pulumi_kubernetes.networking.v1 as networking_v1
-import pulumi_kubernetes.policy.v1 as policy_v1
 
 from ..config import StackConfig
 from ..render import CHECKSUM_ANNOTATION, enabled_artifacts
-from .manifests import manifest
+from .manifests import guard_rails, manifest
 
 __all__ = ["CHECKSUM_ANNOTATION", "NginxLoadBalancer", "NginxLoadBalancerArgs"]
 
@@ -89,17 +87,7 @@ class NginxLoadBalancer(pulumi.ComponentResource):
         self.service = core_v1.Service(
             f"{name}-service", metadata=args.service["metadata"], spec=args.service["spec"], opts=child
         )
-        if args.pdb is not None:
-            self.pdb = policy_v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata=args.pdb["metadata"], spec=args.pdb["spec"], opts=child
-            )
-        if args.network_policy is not None:
-            self.network_policy = networking_v1.NetworkPolicy(
-                f"{name}-network-policy",
-                metadata=args.network_policy["metadata"],
-                spec=args.network_policy["spec"],
-                opts=child,
-            )
+        self.pdb, self.network_policy = guard_rails(name, args.pdb, args.network_policy, child)
         self.address = self.service.status.apply(_address_of) if args.service_type == "LoadBalancer" else (
             self.service.spec.apply(lambda spec: spec.cluster_ip or "")
         )

@@ -54,6 +54,7 @@ def render_markdown(report: Report) -> str:
         (f"{judged.requests} requests, {judged.throughput_rps:.1f} req/s, "
         f"p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, p99 {latency.p99_ms:.1f} ms "
         f"({verdict.latency_class or 'n/a'}); load generator CPU peak {report.generator.peak_cpu_percent:.0f} %."),
+        *_server_p95(report),
         "",
         "| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -145,6 +145,7 @@ def test_top_level_help_lists_every_command_though_a_run_imports_only_its_own() 
     assert listing.returncode == 0 and all(f"    {name}" in listing.stdout for name in COMMANDS)
     unknown = subprocess.run([sys.executable, "-m", "loadtest.cli", "deploy", "--stack", "dev"], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "invalid choice: 'deploy'" in unknown.stderr and "'plan'" in unknown.stderr
-    probe = "import sys; from loadtest.cli import build_parser; build_parser(['render', '--stack', 'dev']); print(sorted(m for m in sys.modules if m.startswith('loadtest.commands.')))"
+    probe = ("import sys; from loadtest.cli import build_parser; build_parser(['render', '--stack', 'dev']); "
+             "print(sorted(m for m in sys.modules if m.startswith('loadtest.commands.') and not m.startswith('loadtest.commands._')))")
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert imported.stdout.strip() == "['loadtest.commands.render']"

@@ -78,7 +78,7 @@ def test_token_from_the_environment_is_sent_and_never_reported(api: str, monkeyp
     assert {path for path, _, _ in _Api.seen} == {"/api/v1/query_range", "/api/v1/query"}
     form = urllib.parse.parse_qs(next(body for path, _, body in _Api.seen if path.endswith("query_range")))
     assert form["step"] == ["5"] and float(form["start"][0]) == pytest.approx(WINDOW.started_at + 5, abs=0.01)
-    assert TOKEN not in json.dumps(metrics.to_dict())
+    assert TOKEN not in metrics.model_dump_json()
     # Prometheus' own error text, and which query; every empty answer named too.
     assert not metrics.available
     assert any(w.startswith("query cpu failed: HTTP 400: bad_data: 1:2: parse error") for w in metrics.warnings), metrics.warnings
