@@ -1,0 +1,162 @@
+"""What the validation stage reads: ``headroom:slo``, ``headroom:local``, ``headroom:metrics`` and ``headroom:capacity``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from .promql import DEFAULT_QUERIES, check_template
+from .section import Section
+from .types import (
+    AwsRegion,
+    DnsLabel,
+    Duration,
+    EnvVarName,
+    HttpUrl,
+    MetricName,
+    PrometheusUrl,
+    duration_seconds,
+)
+
+
+class SloConfig(Section):
+    """The service-level objective a validation run judges, and the load that tests it."""
+
+    users: int = Field(default=500, ge=1, le=100000)
+    # Give the ramp either as seconds or as users spawned per second, not both.
+    ramp_seconds: int | None = Field(default=None, ge=0, le=86400)
+    spawn_rate: float | None = Field(default=None, gt=0, le=10000)
+    run_time: Duration = "10m"
+    p95_ms: float = Field(default=200.0, gt=0, le=600000)
+    error_rate_percent: float = Field(default=5.0, ge=0, le=100)
+    min_throughput_rps: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ramp_fits_run(self) -> Self:
+        if self.ramp_seconds is not None and self.spawn_rate is not None:
+            raise ValueError("give rampSeconds or spawnRate, not both")
+        if self.ramp_duration_seconds >= duration_seconds(self.run_time):
+            raise ValueError(
+                f"the ramp ({self.ramp_duration_seconds:g} s) must end before runTime ({self.run_time}), "
+                "or no request is ever made at full load"
+            )
+        return self
+
+    @property
+    def ramp_duration_seconds(self) -> float:
+        if self.spawn_rate is not None:
+            return self.users / self.spawn_rate
+        return float(300 if self.ramp_seconds is None else self.ramp_seconds)
+
+    @property
+    def effective_spawn_rate(self) -> float:
+        """Users started per second: users / ramp time, or all at once for a zero ramp."""
+        if self.spawn_rate is not None:
+            return self.spawn_rate
+        ramp = self.ramp_duration_seconds
+        return float(self.users) if ramp == 0 else self.users / ramp
+
+    @property
+    def run_seconds(self) -> float:
+        return duration_seconds(self.run_time)
+
+
+class ServiceTimeConfig(Section):
+    """How long one request holds a worker of the reference service."""
+
+    distribution: Literal["constant", "exponential", "lognormal", "uniform"] = "lognormal"
+    mean_ms: float = Field(default=40.0, ge=0, le=60000)
+    # lognormal: standard deviation of the log; uniform: spread as a fraction of the mean.
+    sigma: float = Field(default=0.5, ge=0, le=3)
+
+
+MAX_LOCAL_REPLICAS = 32
+"""The most replicas one machine runs for the local stack: local.replicas, and an autoscaled stack's maxReplicas."""
+
+
+class LocalConfig(Section):
+    """The embedded local target: replicas of the reference service behind a real nginx.
+
+    Each replica serves at most ``workers`` requests at once for a service time drawn
+    from ``serviceTime``; its capacity is workers / mean service time.
+    """
+
+    replicas: int = Field(default=3, ge=1, le=MAX_LOCAL_REPLICAS)
+    workers: int = Field(default=8, ge=1, le=1024)
+    service_time: ServiceTimeConfig = Field(default_factory=ServiceTimeConfig)
+    cpu_ms: float = Field(default=1.0, ge=0, le=1000)
+    batch_item_cost: float = Field(default=0.3, ge=0, le=10)
+    failure_rate_percent: float = Field(default=0.0, ge=0, le=100)
+    injected_latency_ms: float = Field(default=0.0, ge=0, le=60000)
+    # 0 picks a free port; otherwise an unprivileged port.
+    nginx_port: int = Field(default=0, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _unprivileged_port(self) -> Self:
+        if 0 < self.nginx_port < 1024:
+            raise ValueError(f"nginxPort ({self.nginx_port}) must be 0 (a free port) or 1024-65535")
+        return self
+
+
+PromQlTemplate = Annotated[str, Field(max_length=4000), AfterValidator(check_template)]
+"""A PromQL query with ``{placeholder}`` names (infra/config/promql.py); empty skips the query."""
+
+
+class PrometheusQueries(Section):
+    """The PromQL the Prometheus source runs, one template per figure (docs/metrics.md)."""
+
+    cpu: PromQlTemplate = DEFAULT_QUERIES["cpu"]
+    memory: PromQlTemplate = DEFAULT_QUERIES["memory"]
+    utilization: PromQlTemplate = DEFAULT_QUERIES["utilization"]
+    replicas: PromQlTemplate = DEFAULT_QUERIES["replicas"]
+    hpa_current: PromQlTemplate = DEFAULT_QUERIES["hpa_current"]
+    hpa_desired: PromQlTemplate = DEFAULT_QUERIES["hpa_desired"]
+    latency_p95: PromQlTemplate = DEFAULT_QUERIES["latency_p95"]
+    latency_buckets: PromQlTemplate = DEFAULT_QUERIES["latency_buckets"]
+
+
+class MetricsConfig(Section):
+    """Where infrastructure metrics over a validation run come from."""
+
+    # auto: local for the local stack, else kubernetes when deployed there, else cloudwatch.
+    source: Literal["auto", "local", "cloudwatch", "kubernetes", "prometheus", "none"] = "auto"
+    region: AwsRegion | None = None
+    # For CloudWatch-compatible endpoints (tests use a moto server on loopback).
+    endpoint_url: HttpUrl | None = None
+    kubeconfig_context: DnsLabel | None = None
+    # prometheus: the server's base URL; unset on the local stack means headroom's own Prometheus.
+    url: PrometheusUrl | None = None
+    # The name of an environment variable holding a bearer token (the token itself never goes in the file).
+    bearer_token_env: EnvVarName | None = None
+    insecure_skip_verify: bool = False
+    # A named container: CPU and memory of that container only (else every container of the pod).
+    container: DnsLabel | None = None
+    histogram: MetricName = "http_server_request_duration_seconds"
+    # The rate() window; unset means the run's resolution (validate --window). Must hold two scrapes.
+    rate_window: Duration | None = None
+    queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
+
+
+class CapacityConfig(Section):
+    """Assumptions of the capacity model, stated so a review can challenge them."""
+
+    # Room above the SLO's users that the autoscaler's maximum must leave (2 = a spike to twice the users).
+    spike_factor: float = Field(default=2.0, ge=1, le=20)
+    # Seconds from a pod's creation to serving traffic; HPA's reaction lag is the 15 s sync plus this.
+    pod_start_seconds: int = Field(default=30, ge=0, le=3600)
+    # Traffic growth the target utilization keeps room for during the scale-out lag.
+    growth_percent_per_minute: float = Field(default=10.0, ge=0, le=1000)
+    # Seconds from an EC2 launch to InService (the ASG model's Pending time; warmup follows).
+    instance_start_seconds: int = Field(default=60, ge=0, le=3600)
+    # The service model for `headroom plan` when no --results is given: one replica's
+    # capacity at 100 % load, its mean service time at low load, and p95 / mean of that time.
+    replica_rps: float | None = Field(default=None, gt=0, le=1_000_000)
+    service_time_ms: float = Field(default=50.0, gt=0, le=600_000)
+    p95_over_mean: float = Field(default=2.0, gt=1, le=20)
+    # What one replica (one instance for the ASG) costs per hour; plan reports a monthly cost with it.
+    price_per_replica_hour: float | None = Field(default=None, ge=0, le=10_000)
+    # The spike profile: a surge from the SLO's users to spikeFactor times them at this rate,
+    # held this long, then back (and held long enough to watch the scale-in).
+    spike_users_per_second: float = Field(default=50.0, gt=0, le=100_000)
+    spike_hold_seconds: int = Field(default=300, ge=1, le=86_400)
