@@ -14,8 +14,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import psutil
 
 _PR_SET_PDEATHSIG = 1
 
@@ -80,19 +83,76 @@ def stop_all(processes: Iterable[subprocess.Popen[Any]], grace_seconds: float = 
             process.wait()
 
 
-def stop_pids(pids: Iterable[int], grace_seconds: float = 10.0) -> None:
-    """The same for processes known only by pid (a detached stack's state file)."""
-    pending = [pid for pid in pids if alive(pid)]
-    for pid in pending:
+@dataclass(frozen=True)
+class ProcessRecord:
+    """Who a PID was when headroom started it: enough to tell it from a later process reusing the PID.
+
+    A PID alone proves nothing: after a crash, a kill -9 or a reboot (a persistent CI
+    workspace keeps ``.headroom/``) the number may belong to anyone, and a state file
+    can be edited. The kernel's start time of the process (to the clock tick) and its
+    command line together identify it; a process is signalled only while both match.
+    """
+
+    pid: int
+    create_time: float
+    cmdline: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "create_time": self.create_time, "cmdline": list(self.cmdline)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProcessRecord | None:
+        """The record, or None when ``data`` is not one (a forged or truncated state file)."""
+        if not isinstance(data, dict):
+            return None
+        pid, created, cmdline = data.get("pid"), data.get("create_time"), data.get("cmdline")
+        if (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1 or not isinstance(created, (int, float))
+                or not isinstance(cmdline, list) or not cmdline or not all(isinstance(a, str) for a in cmdline)):
+            return None
+        return cls(pid, float(created), tuple(cmdline))
+
+
+_START_TIME_TOLERANCE_S = 0.02
+"""psutil derives the start time from clock ticks (10 ms); two reads of one process agree within a tick."""
+
+
+def record_of(pid: int) -> ProcessRecord | None:
+    """The running process ``pid`` as a record, or None when there is none (or it is a zombie)."""
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return ProcessRecord(pid, process.create_time(), tuple(process.cmdline()))
+    except psutil.Error:
+        return None
+
+
+def is_ours(record: ProcessRecord) -> bool:
+    """The process ``record`` describes is still the one running under its PID."""
+    current = record_of(record.pid)
+    return (current is not None and current.cmdline == record.cmdline
+            and abs(current.create_time - record.create_time) <= _START_TIME_TOLERANCE_S)
+
+
+def stop_owned(records: Iterable[ProcessRecord], grace_seconds: float = 10.0) -> None:
+    """SIGTERM, a grace period, then SIGKILL: only to processes still provably the recorded ones.
+
+    Ownership is checked again before every signal, so a PID that exits and is reused
+    during the grace period is not killed either.
+    """
+    pending = [record for record in records if is_ours(record)]
+    for record in pending:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     while pending and time.monotonic() < deadline:
-        pending = [pid for pid in pending if alive(pid)]
+        pending = [record for record in pending if is_ours(record)]
         time.sleep(0.05)
-    for pid in pending:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    for record in pending:
+        if is_ours(record):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGKILL)
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
