@@ -29,7 +29,7 @@ from ..analysis.measurement import Measurement
 from ..load.runner import LoadPlan, ProgressCallback, RunOutcome, run_load
 from ..local.autoscaler import read_timeline
 from ..local.launch import LocalStackRun
-from ..local.stack import StackState, running_state, runtime_dir_for
+from ..local.stack import StackState, config_digest, running_state, runtime_dir_for
 from ..metrics.model import MetricsSource, TimeWindow
 from ..metrics.sources import source_for
 from ..planning.compare import compare
@@ -134,6 +134,13 @@ def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]
         raise ConfigError(
             f"--autoscale: local stack {request.stack_name!r} is already running without its autoscaler at {state.url}; "
             f"stop it (headroom local down --stack {request.stack_name}) or start it with `local up --autoscale`"
+        )
+    if state is not None and state.config_digest != config_digest(request.config):
+        started = time.strftime("%H:%M:%S", time.localtime(state.started_at))
+        raise ConfigError(
+            f"local stack {request.stack_name!r} at {state.url} was started (at {started}) from an older version of "
+            f"{request.stack_path.name}: its replicas, nginx.conf or autoscaler may not be what the file says now; "
+            f"restart it (headroom local down --stack {request.stack_name}, then local up) before validating"
         )
     if state is not None:
         yield state.url, state

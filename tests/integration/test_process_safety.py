@@ -85,3 +85,17 @@ def test_validate_with_a_forged_state_file_kills_nothing_and_loads_its_own_stack
     assert result.returncode in (0, 1, 3), result.stderr
     assert not path.exists()
     assert leftover_processes(str(stack.parent)) == []
+
+
+def test_a_stack_started_from_an_older_stack_file_is_refused(local_stack_file: Callable[..., Path]) -> None:
+    stack = local_stack_file(replicas=2)
+    try:
+        assert headroom("local", "up", "--stack", str(stack), "--detach", timeout=90).returncode == 0
+        stack.write_text(stack.read_text().replace("replicas: 2", "replicas: 3"))
+        result = headroom("validate", "--stack", str(stack), "--users", "2", "--ramp", "1", "--run-time", "4s", timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert "older version" in result.stderr and "Traceback" not in result.stderr
+        assert "requests" not in result.stdout  # refused before any load
+    finally:
+        headroom("local", "down", "--stack", str(stack))
+    assert leftover_processes(str(stack.parent)) == []
