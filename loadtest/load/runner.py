@@ -12,6 +12,7 @@ Locust is never imported here: it monkey-patches the process with gevent.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from ..report.model import CpuSample
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 30.0
+IN_FLIGHT_GRACE_S = 5
+"""How long requests still in flight when the run time ends are awaited (Locust's --stop-timeout),
+never longer than the request timeout; after it the recorder counts them as failures."""
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -46,6 +50,8 @@ class LoadPlan:
     master_bind_host: str = "127.0.0.1"
     master_port: int = 0
     window_s: float = 5.0
+    request_timeout_s: float = 30.0
+    """Every request's timeout (``headroom:slo.requestTimeout``): past it, a failure with the reason "timeout"."""
     locustfile: Path = LOCUSTFILE
     """Any locustfile that imports ``loadtest.load.recorder``; benchmarks bring their own."""
 
@@ -61,6 +67,11 @@ def _locust(plan: LoadPlan, *args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(plan.locustfile), *args]
 
 
+def in_flight_grace_s(plan: LoadPlan) -> int:
+    """Whole seconds (Locust's --stop-timeout is whole): at most IN_FLIGHT_GRACE_S, at most the request timeout rounded up."""
+    return max(1, min(IN_FLIGHT_GRACE_S, math.ceil(plan.request_timeout_s)))
+
+
 def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: int) -> list[str]:
     command = _locust(
         plan,
@@ -69,13 +80,14 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
         "--users", str(plan.users),
         "--spawn-rate", f"{plan.spawn_rate:g}",
         "--run-time", f"{max(1, round(plan.run_time_s))}s",
-        "--stop-timeout", "0",
+        "--stop-timeout", str(in_flight_grace_s(plan)),
         "--exit-code-on-error", "0",
         "--only-summary",
         "--loglevel", "WARNING",
         "--headroom-results", str(results),
         "--headroom-progress", str(progress),
         "--headroom-window", f"{plan.window_s:g}",
+        "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
     )
     expected = plan.workers + plan.remote_workers
     if expected:
@@ -96,6 +108,7 @@ def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
         "--master-port", str(master_port),
         "--loglevel", "WARNING",
         "--headroom-window", f"{plan.window_s:g}",
+        "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
         plan.user_class,
     )
 

@@ -234,6 +234,7 @@ def _load_and_measure(
         remote_workers=request.remote_workers,
         master_bind_host=request.master_bind_host,
         window_s=request.window_s,
+        request_timeout_s=request.config.slo.request_timeout_seconds,
     )
     outcome = run_load(load, workdir, on_progress)
     measurement = Measurement.from_results(outcome.results)

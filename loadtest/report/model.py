@@ -64,6 +64,8 @@ class SloInfo(Model):
     p95_ms: float = Field(gt=0)
     error_rate_percent: float = Field(ge=0, le=100)
     min_throughput_rps: float | None = None
+    request_timeout_s: float | None = None
+    """``headroom:slo.requestTimeout``: a request that took longer failed ("timeout"). None in reports before it existed."""
 
 
 class LoadCheckInfo(Model):

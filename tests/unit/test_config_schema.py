@@ -176,3 +176,11 @@ def test_docs_describe_every_key() -> None:
                 for inner in getattr(candidate, "__args__", ()):
                     if isinstance(inner, type) and issubclass(inner, BaseModel):
                         pending.append(inner)
+
+
+def test_request_timeout_defaults_to_30s_and_must_be_positive_and_bounded() -> None:
+    assert StackConfig().slo.request_timeout_seconds == 30.0
+    assert config_from_keys({"headroom:slo": {"requestTimeout": "500ms"}}, source="x").slo.request_timeout_seconds == 0.5
+    for bad in ("0s", "11m", "soon"):
+        found = problems({"headroom:slo": {"requestTimeout": bad}})
+        assert found and "requestTimeout" in " ".join(found), (bad, found)
