@@ -248,6 +248,9 @@ class InfraMetrics(Model):
     per_replica: list[ReplicaMetrics] = Field(default_factory=list)
     timeline: list[LoadPoint] = Field(default_factory=list)
     """Seconds since the run started and mean load percent: utilization, else CPU."""
+    lost_replicas: list[str] = Field(default_factory=list)
+    """Replicas that stopped answering during the run (killed, hung): not in ``replicas`` nor ``per_replica``,
+    so capacity is not credited to them; each is also named in ``warnings``."""
 
     @property
     def load_percent(self) -> float | None:
