@@ -101,8 +101,8 @@ class LocalSource:
         cpu_seconds = requests = 0.0
         lost = [replica for replica in self._replicas if replica.lost]
         for replica in lost:
-            last = replica.samples[-1].at - window.started_at if replica.samples else None
-            since = f"after +{last:.0f} s" if last is not None else "from the start"
+            answered = replica.samples[-1].at - window.started_at if replica.samples else None
+            since = f"after +{answered:.0f} s" if answered is not None else "from the start"
             self._warnings.append(
                 f"{replica.name} (pid {replica.pid}, port {replica.port}) stopped answering {since} and was not answering "
                 "at the end of the run: it is not counted as serving capacity"
