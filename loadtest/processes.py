@@ -3,29 +3,83 @@
 Every child gets ``PR_SET_PDEATHSIG``: if headroom itself dies, even by SIGKILL,
 the kernel sends the child SIGTERM. Normal paths stop children explicitly with
 ``stop_all`` (TERM, a grace period, then KILL).
+
+Two details make that safe with threads (the local autoscaler starts replicas from
+its own thread):
+- The death signal is tied to the *thread* that forked the child, not the process:
+  a replica forked by the autoscaler thread got SIGTERM as soon as that thread
+  stopped. So a child wanted from any thread other than the main one is forked by
+  one spawner thread that lives as long as the process (``_SPAWNER``).
+- ``preexec_fn`` runs Python between fork and exec, which can deadlock when other
+  threads hold locks. Instead the child execs a tiny Python wrapper that sets the
+  death signal, checks its parent is still the one that started it (the parent may
+  die before the prctl), and execs the real command. (util-linux's ``setpriv
+  --pdeathsig`` does the first half but not the check, and is not everywhere.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import queue
 import signal
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import psutil
 
+T = TypeVar("T")
 _PR_SET_PDEATHSIG = 1
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)  # the parent died before the prctl: no one would stop us\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def with_death_signal(command: Sequence[str]) -> list[str]:
+    """``command`` behind the exec wrapper that makes it receive SIGTERM when this process dies."""
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
+class _Spawner:
+    """Forks children wanted by threads other than the main one, from one thread that never exits."""
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, start: Callable[[], T]) -> T:
+        if threading.current_thread() is threading.main_thread():
+            return start()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="headroom-spawner", daemon=True)
+                self._thread.start()
+        result: Future[T] = Future()
+        self._requests.put((start, result))
+        return result.result()
+
+    def _loop(self) -> None:
+        while True:
+            start, result = self._requests.get()
+            try:
+                result.set_result(start())
+            except BaseException as error:  # noqa: BLE001 - handed to the thread that asked
+                result.set_exception(error)
+
+
+_SPAWNER = _Spawner()
 
 
 def spawn(
@@ -38,16 +92,16 @@ def spawn(
 ) -> subprocess.Popen[Any]:
     """Start a child whose stderr (and stdout, unless given) go to ``log_path``."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    argv = with_death_signal(command) if die_with_parent else list(command)
     try:
-        return subprocess.Popen(
-            list(command),
+        return _SPAWNER.run(lambda: subprocess.Popen(
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=stdout if stdout is not None else log,
             stderr=log,
             env=env,
             start_new_session=new_session,
-            preexec_fn=_die_with_parent if die_with_parent else None,  # noqa: PLW1509 - prctl only, no locks taken
-        )
+        ))
     finally:
         if log_path:
             log.close()  # type: ignore[union-attr]

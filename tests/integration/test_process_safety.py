@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -99,3 +100,48 @@ def test_a_stack_started_from_an_older_stack_file_is_refused(local_stack_file: C
     finally:
         headroom("local", "down", "--stack", str(stack))
     assert leftover_processes(str(stack.parent)) == []
+
+
+def test_a_replica_started_from_a_thread_outlives_the_thread(local_stack_file: Callable[..., Path]) -> None:
+    """The autoscaler starts replicas from its own thread; PR_SET_PDEATHSIG fires when the *thread*
+    that forked a child exits, so such replicas must not be forked from that thread."""
+    import threading
+
+    from infra.config import load_stack
+    from loadtest.local.stack import LocalStack, runtime_dir_for
+
+    path, config = load_stack(str(local_stack_file(replicas=1)), None)
+    stack = LocalStack("t", config, runtime_dir_for(path, "t"))
+    with stack:
+        ports: list[int] = []
+        worker = threading.Thread(target=lambda: ports.append(stack.add_replica()))
+        worker.start()
+        worker.join()
+        time.sleep(1.0)  # a parent-death signal would have arrived by now
+        assert len(ports) == 1
+        assert [process.poll() for process, _ in stack.replicas] == [None, None]
+    assert leftover_processes(str(stack.runtime_dir)) == []
+
+
+def test_the_autoscaler_s_error_is_reported_when_it_stops(tmp_path: Path) -> None:
+    from infra.config import StackConfig
+    from loadtest.local.autoscaler import LocalAutoscaler
+
+    class Pool:
+        @property
+        def serving_ports(self) -> list[int]:
+            return []
+
+        def add_replica(self) -> int:
+            raise OSError("fork refused")
+
+        def serve(self, port: int) -> None: ...
+
+        def retire(self, port: int) -> None: ...
+
+    autoscaler = LocalAutoscaler(Pool(), StackConfig(), tmp_path / "autoscale.jsonl", sync_s=0.1)
+    autoscaler.hpa.reconcile = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("model broke"))  # type: ignore[method-assign]
+    autoscaler.start()
+    time.sleep(0.5)
+    error = autoscaler.stop()
+    assert isinstance(error, RuntimeError) and "model broke" in str(error)
