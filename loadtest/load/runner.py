@@ -145,19 +145,19 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
 
     master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path)
     processes = [master]
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     samples: list[CpuSample] = []
     try:
         for index in range(plan.workers):
             processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log"))
         samples = _watch(plan, processes, progress_path, log_path, on_progress)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as interrupt:
+        interrupted = interrupt  # Ctrl-C or SIGTERM (cli.Terminated): re-raised as it came
     finally:
         # Locust writes its recording when it quits; SIGTERM makes it quit cleanly.
         stop_all(processes, grace_seconds=STOP_GRACE_S)
-    if interrupted:
-        raise KeyboardInterrupt  # every process is stopped; the caller cleans up the rest
+    if interrupted is not None:
+        raise interrupted  # every process is stopped; the caller cleans up the rest
     if not results_path.exists():
         raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{log_tail(log_path)}")
     results = json.loads(results_path.read_text())
