@@ -150,7 +150,7 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     try:
         for index in range(plan.workers):
             processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log"))
-        samples = _watch(plan, processes, progress_path, log_path, on_progress)
+        samples = _watch(plan, processes, progress_path, log_path, on_progress, master_port)
     except KeyboardInterrupt as interrupt:
         interrupted = interrupt  # Ctrl-C or SIGTERM (cli.Terminated): re-raised as it came
     finally:
@@ -170,6 +170,7 @@ def _watch(
     progress_path: Path,
     log_path: Path,
     on_progress: ProgressCallback | None,
+    master_port: int = 0,
 ) -> list[CpuSample]:
     master = processes[0]
     names = {"locust-master" if len(processes) > 1 else "locust": master.pid}
@@ -186,7 +187,9 @@ def _watch(
         offset += sum(len(line) + 1 for line in lines)
         for line in lines:
             progress = json.loads(line)
-            if load_started is None:
+            # The recorder writes a line a second from Locust's start; the load starts with the first user
+            # (a master waiting for its workers has none).
+            if load_started is None and progress.get("users", 0) > 0:
                 # CPU counts from the first second of load, not Locust's start-up imports.
                 load_started = time.monotonic()
                 watch = _CpuWatch(names)
@@ -197,10 +200,26 @@ def _watch(
             if elapsed - (samples[-1].offset_s if samples else 0.0) >= 1.0:
                 samples.append(watch.sample(elapsed))
         if load_started is None and time.monotonic() - started > START_TIMEOUT_S:
-            raise LoadGeneratorError(f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}")
+            raise LoadGeneratorError(_not_started(plan, progress_path, log_path, master_port))
         if time.monotonic() > deadline:
             break
     return samples
+
+
+def _not_started(plan: LoadPlan, progress_path: Path, log_path: Path, master_port: int) -> str:
+    """Why no load started within START_TIMEOUT_S, and what to do about it."""
+    lines = _read_new_lines(progress_path, 0)
+    connected = json.loads(lines[-1]).get("workers", 0) if lines else 0
+    expected = plan.workers + plan.remote_workers
+    if plan.remote_workers and connected < expected:
+        return (
+            f"no Locust worker connected within {START_TIMEOUT_S:.0f} s ({connected} of {expected} expected, "
+            f"{plan.remote_workers} of them remote): start each remote worker with "
+            f"`locust -f loadtest/locustfile.py --worker --master-host <this host's address> --master-port {master_port} "
+            f"{plan.user_class}` (docs/cli.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
+            "or run without --remote-workers"
+        )
+    return f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}"
 
 
 def _read_new_lines(path: Path, offset: int) -> list[str]:
