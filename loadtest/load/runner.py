@@ -28,6 +28,8 @@ from ..report.model import CpuSample
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 START_TIMEOUT_S = 60.0
+LOCUST_MASTER_PORT = 5557
+"""Locust's own default: what a remote worker started without --master-port connects to."""
 STOP_GRACE_S = 30.0
 IN_FLIGHT_GRACE_S = 5
 """How long requests still in flight when the run time ends are awaited (Locust's --stop-timeout),
@@ -141,7 +143,8 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     log_path = workdir / "locust.log"
     for stale in (results_path, progress_path, log_path):
         stale.unlink(missing_ok=True)
-    master_port = plan.master_port or (free_port() if plan.workers or plan.remote_workers else 0)
+    # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
+    master_port = plan.master_port or (LOCUST_MASTER_PORT if plan.remote_workers else free_port() if plan.workers else 0)
 
     master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path)
     processes = [master]
