@@ -52,7 +52,8 @@ class LocalSource:
         self._replicas = []
         for index, replica in enumerate(state.replicas):
             try:
-                process: psutil.Process | None = psutil.Process(replica["pid"])
+                # Only a process the state proves is the replica (not a later owner of its PID) is measured.
+                process: psutil.Process | None = psutil.Process(replica["pid"]) if state.owns(replica["pid"]) else None
             except psutil.Error:
                 process = None
             self._replicas.append(SampledReplica(f"replica {index}", replica["port"], process, pid=replica["pid"]))
