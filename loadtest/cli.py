@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import tempfile
 import traceback
 from pathlib import Path
+from types import FrameType
 
 from rich.text import Text
 
@@ -65,16 +67,30 @@ def _commands_for(argv: list[str]) -> tuple[str, ...]:
     return (words[0],) if words and words[0] in COMMANDS else COMMANDS
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, as a CI runner or a supervisor stops a job: handled exactly like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Once: a second SIGTERM must not cut short the clean-up the first one started
+    # (stopping Locust and the local stack); SIGKILL still ends us, and PR_SET_PDEATHSIG our children.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # `local up` installs its own: for it SIGTERM is the normal stop
     try:
         return int(args.run(args))
     except HeadroomError as error:
         print_error(str(error))
         return error.exit_code
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+    except KeyboardInterrupt as interrupt:
+        terminated = isinstance(interrupt, Terminated)
+        err.print(f"interrupted{' (SIGTERM)' if terminated else ''}" + (f": {interrupt.args[0]}" if interrupt.args else ""),
+                  markup=False, highlight=False)
+        return 128 + signal.SIGTERM if terminated else 130
     except Exception as error:  # noqa: BLE001 - the exit-code contract: anything else is headroom's own failure
         where = save_traceback()
         print_error(f"headroom could not carry out the command: {type(error).__name__}: {_first_line(error)} "

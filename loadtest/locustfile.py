@@ -16,7 +16,7 @@ from typing import Any
 
 from locust import FastHttpUser, between, task
 
-from loadtest.load import recorder  # noqa: F401  (registers the exact-recording listeners)
+from loadtest.load import recorder  # registers the exact-recording listeners; failure_reason labels failures
 from loadtest.scenario.profiles import PROFILES, TASK_WEIGHTS
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "WMT")
@@ -74,8 +74,7 @@ class StressTestUser(VCPMLUser):
 def _failed_transport_or_status(response: Any) -> bool:
     """Mark connection errors and non-200 answers as failures, labelled with the reason."""
     if not response.status_code:
-        error = getattr(response, "error", None)
-        response.failure(f"connection error: {type(error).__name__ if error else 'no response'}")
+        response.failure(recorder.failure_reason(getattr(response, "error", None)))
         return True
     if response.status_code != 200:
         response.failure(f"HTTP {response.status_code}")

@@ -3,26 +3,83 @@
 Every child gets ``PR_SET_PDEATHSIG``: if headroom itself dies, even by SIGKILL,
 the kernel sends the child SIGTERM. Normal paths stop children explicitly with
 ``stop_all`` (TERM, a grace period, then KILL).
+
+Two details make that safe with threads (the local autoscaler starts replicas from
+its own thread):
+- The death signal is tied to the *thread* that forked the child, not the process:
+  a replica forked by the autoscaler thread got SIGTERM as soon as that thread
+  stopped. So a child wanted from any thread other than the main one is forked by
+  one spawner thread that lives as long as the process (``_SPAWNER``).
+- ``preexec_fn`` runs Python between fork and exec, which can deadlock when other
+  threads hold locks. Instead the child execs a tiny Python wrapper that sets the
+  death signal, checks its parent is still the one that started it (the parent may
+  die before the prctl), and execs the real command. (util-linux's ``setpriv
+  --pdeathsig`` does the first half but not the check, and is not everywhere.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import queue
 import signal
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
+import psutil
+
+T = TypeVar("T")
 _PR_SET_PDEATHSIG = 1
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)  # the parent died before the prctl: no one would stop us\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def with_death_signal(command: Sequence[str]) -> list[str]:
+    """``command`` behind the exec wrapper that makes it receive SIGTERM when this process dies."""
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
+class _Spawner:
+    """Forks children wanted by threads other than the main one, from one thread that never exits."""
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, start: Callable[[], T]) -> T:
+        if threading.current_thread() is threading.main_thread():
+            return start()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="headroom-spawner", daemon=True)
+                self._thread.start()
+        result: Future[T] = Future()
+        self._requests.put((start, result))
+        return result.result()
+
+    def _loop(self) -> None:
+        while True:
+            start, result = self._requests.get()
+            try:
+                result.set_result(start())
+            except BaseException as error:  # noqa: BLE001 - handed to the thread that asked
+                result.set_exception(error)
+
+
+_SPAWNER = _Spawner()
 
 
 def spawn(
@@ -35,16 +92,16 @@ def spawn(
 ) -> subprocess.Popen[Any]:
     """Start a child whose stderr (and stdout, unless given) go to ``log_path``."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    argv = with_death_signal(command) if die_with_parent else list(command)
     try:
-        return subprocess.Popen(
-            list(command),
+        return _SPAWNER.run(lambda: subprocess.Popen(
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=stdout if stdout is not None else log,
             stderr=log,
             env=env,
             start_new_session=new_session,
-            preexec_fn=_die_with_parent if die_with_parent else None,  # noqa: PLW1509 - prctl only, no locks taken
-        )
+        ))
     finally:
         if log_path:
             log.close()  # type: ignore[union-attr]
@@ -80,19 +137,76 @@ def stop_all(processes: Iterable[subprocess.Popen[Any]], grace_seconds: float = 
             process.wait()
 
 
-def stop_pids(pids: Iterable[int], grace_seconds: float = 10.0) -> None:
-    """The same for processes known only by pid (a detached stack's state file)."""
-    pending = [pid for pid in pids if alive(pid)]
-    for pid in pending:
+@dataclass(frozen=True)
+class ProcessRecord:
+    """Who a PID was when headroom started it: enough to tell it from a later process reusing the PID.
+
+    A PID alone proves nothing: after a crash, a kill -9 or a reboot (a persistent CI
+    workspace keeps ``.headroom/``) the number may belong to anyone, and a state file
+    can be edited. The kernel's start time of the process (to the clock tick) and its
+    command line together identify it; a process is signalled only while both match.
+    """
+
+    pid: int
+    create_time: float
+    cmdline: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "create_time": self.create_time, "cmdline": list(self.cmdline)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProcessRecord | None:
+        """The record, or None when ``data`` is not one (a forged or truncated state file)."""
+        if not isinstance(data, dict):
+            return None
+        pid, created, cmdline = data.get("pid"), data.get("create_time"), data.get("cmdline")
+        if (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1 or not isinstance(created, (int, float))
+                or not isinstance(cmdline, list) or not cmdline or not all(isinstance(a, str) for a in cmdline)):
+            return None
+        return cls(pid, float(created), tuple(cmdline))
+
+
+_START_TIME_TOLERANCE_S = 0.02
+"""psutil derives the start time from clock ticks (10 ms); two reads of one process agree within a tick."""
+
+
+def record_of(pid: int) -> ProcessRecord | None:
+    """The running process ``pid`` as a record, or None when there is none (or it is a zombie)."""
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return ProcessRecord(pid, process.create_time(), tuple(process.cmdline()))
+    except psutil.Error:
+        return None
+
+
+def is_ours(record: ProcessRecord) -> bool:
+    """The process ``record`` describes is still the one running under its PID."""
+    current = record_of(record.pid)
+    return (current is not None and current.cmdline == record.cmdline
+            and abs(current.create_time - record.create_time) <= _START_TIME_TOLERANCE_S)
+
+
+def stop_owned(records: Iterable[ProcessRecord], grace_seconds: float = 10.0) -> None:
+    """SIGTERM, a grace period, then SIGKILL: only to processes still provably the recorded ones.
+
+    Ownership is checked again before every signal, so a PID that exits and is reused
+    during the grace period is not killed either.
+    """
+    pending = [record for record in records if is_ours(record)]
+    for record in pending:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     while pending and time.monotonic() < deadline:
-        pending = [pid for pid in pending if alive(pid)]
+        pending = [record for record in pending if is_ours(record)]
         time.sleep(0.05)
-    for pid in pending:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    for record in pending:
+        if is_ours(record):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGKILL)
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

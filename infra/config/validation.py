@@ -19,6 +19,9 @@ from .types import (
     duration_seconds,
 )
 
+MAX_REQUEST_TIMEOUT_S = 600
+"""No request is worth waiting for longer: a hung target must end in a verdict, not in a CI job's timeout."""
+
 
 class SloConfig(Section):
     """The service-level objective a validation run judges, and the load that tests it."""
@@ -31,9 +34,15 @@ class SloConfig(Section):
     p95_ms: float = Field(default=200.0, gt=0, le=600000)
     error_rate_percent: float = Field(default=5.0, ge=0, le=100)
     min_throughput_rps: float | None = Field(default=None, gt=0)
+    request_timeout: Duration = "30s"
+    """How long one request may take before it counts as a failure ("timeout"); see docs/config.md."""
 
     @model_validator(mode="after")
     def _ramp_fits_run(self) -> Self:
+        if not 0 < duration_seconds(self.request_timeout) <= MAX_REQUEST_TIMEOUT_S:
+            raise ValueError(
+                f"requestTimeout {self.request_timeout} must be more than 0 and at most {MAX_REQUEST_TIMEOUT_S // 60:.0f}m"
+            )
         if self.ramp_seconds is not None and self.spawn_rate is not None:
             raise ValueError("give rampSeconds or spawnRate, not both")
         if self.ramp_duration_seconds >= duration_seconds(self.run_time):
@@ -42,6 +51,10 @@ class SloConfig(Section):
                 "or no request is ever made at full load"
             )
         return self
+
+    @property
+    def request_timeout_seconds(self) -> float:
+        return duration_seconds(self.request_timeout)
 
     @property
     def ramp_duration_seconds(self) -> float:

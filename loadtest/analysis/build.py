@@ -63,7 +63,7 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
                       ramp_s=run.users / run.spawn_rate if run.spawn_rate else 0.0,
                       run_time_s=run.run_time_s, workers=run.workers),
         slo=SloInfo(p95_ms=slo.p95_ms, error_rate_percent=slo.error_rate_percent,
-                    min_throughput_rps=slo.min_throughput_rps),
+                    min_throughput_rps=slo.min_throughput_rps, request_timeout_s=slo.request_timeout_seconds),
         plan=LoadCheckInfo(think_time_s=check.think_time_s, max_throughput_rps=check.max_throughput_rps,
                            expected_throughput_rps=check.expected_throughput_rps,
                            required_throughput_rps=check.required_throughput_rps, notes=check.notes),

@@ -83,6 +83,18 @@ def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, li
     return p95, notes
 
 
+def _why(failed: Criterion, summary: PhaseSummary) -> str:
+    """For a missed error rate, what the failures were (a hung target's "timeout" says more than 100 %)."""
+    if failed.key != "error_rate_percent" or not summary.failure_reasons:
+        return ""
+    counts: dict[str, int] = {}
+    for by_reason in summary.failure_reasons.values():
+        for reason, count in by_reason.items():
+            counts[reason] = counts.get(reason, 0) + count
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
+    return " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")"
+
+
 def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo) -> Judgement:
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
@@ -95,7 +107,8 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo) -> Ju
                                   ">=", "req/s", decisive=True))
     label = latency_class(p95.measured) if summary.requests else ""
     failed = [c for c in criteria if c.decisive and not c.passed]
-    reasons = [f"{c.name} {c.measured:.2f} {c.unit} is not {c.comparison} {c.threshold:g} {c.unit}" for c in failed]
+    reasons = [f"{c.name} {c.measured:.2f} {c.unit} is not {c.comparison} {c.threshold:g} {c.unit}" + _why(c, summary)
+               for c in failed]
 
     if generator.saturated:
         reason = (

@@ -20,7 +20,7 @@ from ..local.launch import LocalStackRun
 from ..local.prometheus import prometheus_binary
 from ..local.stack import StackState, running_state, runtime_dir_for
 from ..local.stats import replica_stats
-from ..processes import alive, spawn, stop_pids
+from ..processes import ProcessRecord, is_ours, spawn, stop_all, stop_owned
 
 HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
 DESCRIPTION = """\
@@ -137,21 +137,31 @@ def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, p
             log = (runtime / "supervisor.log").read_text(errors="replace")[-2000:]
             raise LocalStackError(f"the local stack failed to start:\n{log}")
         time.sleep(0.1)
-    stop_pids([supervisor.pid])
+    stop_all([supervisor])
     raise LocalStackError(f"the local stack did not come up within {DETACH_TIMEOUT_S:.0f} s; see {runtime / 'supervisor.log'}")
 
 
 def down(name: str, runtime: Path) -> int:
-    state = StackState.load(runtime / "state.json")
+    """Stop the stack through its supervisor (it stops its children), then any provable leftovers.
+
+    ``running_state`` has already dealt with a stale file (reported, removed, only provable
+    leftovers stopped); every signal here goes to a process whose start time and command
+    line still match the state file.
+    """
+    state = running_state(runtime)
     if state is None:
         out.print(f"local stack {name} is not running")
         return 0
-    if alive(state.supervisor_pid) and state.supervisor_pid != os.getpid():
+    supervisor = state.record(state.supervisor_pid)
+    if supervisor is not None and state.supervisor_pid != os.getpid() and is_ours(supervisor):
         os.kill(state.supervisor_pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
-        while alive(state.supervisor_pid) and time.monotonic() < deadline:
+        while is_ours(supervisor) and time.monotonic() < deadline:
             time.sleep(0.1)
-    stop_pids([state.supervisor_pid, *state.pids])
+    leftovers: list[ProcessRecord] = state.owned_children(runtime)
+    if supervisor is not None and state.supervisor_pid != os.getpid():
+        leftovers.append(supervisor)
+    stop_owned(leftovers)
     (runtime / "state.json").unlink(missing_ok=True)
     out.print(f"local stack {name} stopped")
     return 0
@@ -164,7 +174,7 @@ def status(name: str, runtime: Path) -> int:
         return 1
     out.print(f"local stack {name} is running at {state.url} (supervisor pid {state.supervisor_pid})")
     out.print(state_table(state, with_stats=True))
-    healthy = all(alive(pid) for pid in state.pids)
+    healthy = all(state.owns(pid) for pid in state.pids)
     return 0 if healthy else 1
 
 
@@ -172,9 +182,9 @@ def state_table(state: StackState, with_stats: bool = False) -> Table:
     table = Table(show_header=True)
     for column in ("process", "pid", "address", "alive", *(("utilization", "requests") if with_stats else ())):
         table.add_column(column)
-    table.add_row("nginx (least_conn)", str(state.nginx_pid), state.url, _yes(alive(state.nginx_pid)), *(("", "") if with_stats else ()))
+    table.add_row("nginx (least_conn)", str(state.nginx_pid), state.url, _yes(state.owns(state.nginx_pid)), *(("", "") if with_stats else ()))
     if state.prometheus_url and state.prometheus_pid:
-        table.add_row("prometheus", str(state.prometheus_pid), state.prometheus_url, _yes(alive(state.prometheus_pid)),
+        table.add_row("prometheus", str(state.prometheus_pid), state.prometheus_url, _yes(state.owns(state.prometheus_pid)),
                       *(("", "") if with_stats else ()))
     for index, replica in enumerate(state.replicas):
         address = f"http://127.0.0.1:{replica['port']}"
@@ -185,7 +195,7 @@ def state_table(state: StackState, with_stats: bool = False) -> Table:
                 extra = (f"{stats['utilization'] * 100:.1f} %", str(stats["requests"]))
             except OSError:
                 extra = ("unreachable", "")
-        table.add_row(f"replica {index}", str(replica["pid"]), address, _yes(alive(replica["pid"])), *extra)
+        table.add_row(f"replica {index}", str(replica["pid"]), address, _yes(state.owns(replica["pid"])), *extra)
     return table
 
 

@@ -66,8 +66,12 @@ def run(args: argparse.Namespace) -> int:
         request = ValidationRequest(stack_name=name, stack_path=path, config=config, profile=args.profile,
                                     users=args.users, ramp_s=args.ramp, run_time_s=args.run_time, window_s=args.window)
         err.print(f"round {number}: {config.local.replicas} replicas")
-        with LiveView(err, request.effective_run_time_s) as view:
-            result = validate_with_metrics(request, on_progress=view.update)
+        try:
+            with LiveView(err, request.effective_run_time_s) as view:
+                result = validate_with_metrics(request, on_progress=view.update)
+        except KeyboardInterrupt as interrupt:
+            applied = f"rounds 1-{number - 1} applied their changes to {path}" if number > 1 else f"{path} is unchanged"
+            raise type(interrupt)(f"in round {number}, which wrote no report; {applied}; Locust and the local stack are stopped") from None
         report = result.report
         analysis = analyze(report, result.infra, stack)
         judged = report.results.judged

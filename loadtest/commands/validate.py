@@ -119,18 +119,24 @@ def run(args: argparse.Namespace) -> int:
         f"validating stack {request.stack_name}: {request.effective_users} users ({args.profile}), "
         f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
     ))
-    with LiveView(err, request.effective_run_time_s) as view:
-        run_ = validate_with_metrics(request, on_progress=view.update)
-    analysis = analyze(run_.report, run_.infra, stack, args.plan_users)
-    report = analysis.added_to(run_.report, run_.infra)
-    write_atomically(run_.workdir / "report.json", render_json(report))
-    if args.format == "text":
-        out.print(render_text(report), end="", markup=False, highlight=False)
-    else:
-        out.print(summary(report))
-    present(report, analysis, args)
-    write_reports(report, args)
-    apply_proposal(report, analysis, args)
+    written: list[Path] = []
+    try:
+        with LiveView(err, request.effective_run_time_s) as view:
+            run_ = validate_with_metrics(request, on_progress=view.update)
+        analysis = analyze(run_.report, run_.infra, stack, args.plan_users)
+        report = analysis.added_to(run_.report, run_.infra)
+        write_atomically(run_.workdir / "report.json", render_json(report))
+        if args.format == "text":
+            out.print(render_text(report), end="", markup=False, highlight=False)
+        else:
+            out.print(summary(report))
+        present(report, analysis, args)
+        write_reports(report, args, written)
+        apply_proposal(report, analysis, args)
+    except KeyboardInterrupt as interrupt:
+        # Locust and the local stack are stopped by now (their own clean-up ran on the way out).
+        said = f"only {', '.join(map(str, written))} was written" if written else "no report was written"
+        raise type(interrupt)(f"{said}; Locust and the local stack are stopped") from None
     return report.exit_code
 
 
@@ -138,7 +144,7 @@ def render_json(report: Report) -> str:
     return json.dumps(report.to_json_dict(), indent=2) + "\n"
 
 
-def write_reports(report: Report, args: argparse.Namespace) -> None:
+def write_reports(report: Report, args: argparse.Namespace, written: list[Path] | None = None) -> None:
     renderers: dict[str, Callable[[Report], str]] = {
         "json": render_json,
         "junit": render_junit,
@@ -150,3 +156,5 @@ def write_reports(report: Report, args: argparse.Namespace) -> None:
         target: Path | None = getattr(args, key)
         if target is not None:
             err.print(Text(f"wrote {write_output(target, render(report))}"))
+            if written is not None:
+                written.append(target)

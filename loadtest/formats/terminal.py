@@ -126,6 +126,9 @@ def proposal(report: Report) -> Group:
     infra = report.infrastructure
     if infra is not None and not infra.available:
         parts.append(Text(f"  infrastructure metrics ({infra.source}) unavailable: " + "; ".join(infra.warnings), "yellow"))
+    elif infra is not None and infra.lost_replicas:
+        lost = [w for w in infra.warnings if w.split(" (pid", 1)[0] in infra.lost_replicas and "not counted" in w]
+        parts.append(Text(f"  lost during the run: {', '.join(infra.lost_replicas)}; " + "; ".join(lost), "yellow"))
     for item in report.recommendations or []:
         parts.append(Text.assemble(f"  [{item.severity}] ", (item.title, SEVERITY_STYLE.get(item.severity, ""))))
         parts.append(Text(f"      {item.detail}", style="dim"))

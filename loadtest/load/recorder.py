@@ -6,18 +6,38 @@ carries the HDR cells recorded since the previous report (Locust's own
 exact union of every worker's. The master (or the single local runner) also
 writes a progress line each second and, when Locust quits, the whole recording.
 
+Every request has a timeout (``--headroom-request-timeout``, from
+``headroom:slo.requestTimeout``): past it the request fails with the reason
+``timeout``. A request still in flight when the run ends is not lost either. Locust
+gives running users a grace period (``--stop-timeout``) and then kills their
+greenlets, which raises ``GreenletExit`` inside the request call; Locust fires no
+request event for it. ``track_in_flight`` wraps the request method of Locust's two
+HTTP clients, so that exit is recorded as a failure with the reason ``in flight at
+the end of the run`` (and its elapsed time as its latency) before the greenlet dies.
+Wrapping the client (not the user's tasks) covers every locustfile that uses
+Locust's clients, and it sees exactly the requests that started and never ended.
+Only requests that started before the run began to stop count: Locust kills a
+waiting user at once, and a user whose wait ends in that same instant starts one
+more request and dies a millisecond into it; that request belongs to no measured
+time (seen as 2-3 such per run with 60 users), and counting it would fail good runs.
+
 Runs inside Locust (gevent); keep it free of anything that blocks.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import events
+from gevent import GreenletExit
+from locust import FastHttpUser, events
+from locust.clients import HttpSession
+from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -26,6 +46,9 @@ from infra.files import write_atomically
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
 
 PAYLOAD_KEY = "headroom"
+TIMEOUT = "timeout"
+IN_FLIGHT_AT_END = "in flight at the end of the run"
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
 
 class Recorder:
     def __init__(self, environment: Environment, window_seconds: float, results_path: str, progress_path: str) -> None:
@@ -37,6 +60,7 @@ class Recorder:
         self.started_at: float | None = None
         self.spawn_complete_at: float | None = None
         self.workers_seen: set[str] = set()
+        self.stopping_at: float | None = None
 
     @property
     def is_worker(self) -> bool:
@@ -48,6 +72,17 @@ class Recorder:
         completed = (start_time if start_time is not None else time.time() - response_time / 1000) + response_time / 1000
         failure = None if exception is None else _reason(exception)
         self.recording.record(name, float(response_time), completed, failure)
+
+    def on_cut_off(self, name: str, started_at: float) -> None:
+        """A request whose greenlet was killed at the end of the run, before any answer."""
+        if self.stopping_at is not None and started_at >= self.stopping_at:
+            return  # started while Locust was already stopping its users: see the module's docstring
+        now = time.time()
+        self.recording.record(name, max(0.0, (now - started_at) * 1000), now, IN_FLIGHT_AT_END)
+
+    def on_test_stopping(self, **_: Any) -> None:
+        if self.stopping_at is None:
+            self.stopping_at = time.time()
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[PAYLOAD_KEY] = self.recording.drain()
@@ -126,7 +161,27 @@ class Recorder:
             "workers": len(getattr(runner, "clients", {}) or {}) if isinstance(runner, MasterRunner) else 0,
         }
 
+def is_timeout(exception: Any) -> bool:
+    """A timeout, however the client wrapped it (geventhttpclient keeps the cause in ``original``)."""
+    for _ in range(5):
+        if exception is None:
+            return False
+        if isinstance(exception, (TimeoutError, gevent.Timeout)):
+            return True
+        exception = getattr(exception, "original", None) or exception.__cause__ or exception.__context__
+    return False
+
+
+def failure_reason(error: Any) -> str:
+    """The label of a request that got no answer: ``timeout``, or the kind of connection error."""
+    if is_timeout(error):
+        return TIMEOUT
+    return f"connection error: {type(error).__name__ if error else 'no response'}"
+
+
 def _reason(exception: Any) -> str:
+    if is_timeout(exception):
+        return TIMEOUT
     text = str(exception).strip() or type(exception).__name__
     # CatchResponseError carries our own labels ("HTTP 500", "bad body: ..."); keep them short.
     return text.splitlines()[0][:200]
@@ -137,6 +192,42 @@ def _add_arguments(parser: Any) -> None:
     group.add_argument("--headroom-results", default="", help="write the exact recording here when Locust quits")
     group.add_argument("--headroom-progress", default="", help="append a progress line (JSON) here every second")
     group.add_argument("--headroom-window", type=float, default=DEFAULT_WINDOW_SECONDS, help="seconds per timeline window")
+    group.add_argument("--headroom-request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_S,
+                       help="seconds a request may take before it fails with the reason 'timeout'")
+
+
+def apply_request_timeout(user_classes: list[type[Any]], timeout_s: float) -> None:
+    """Locust's FastHttpUser reads its timeouts from class attributes when a user starts."""
+    for user_class in user_classes:
+        if issubclass(user_class, FastHttpUser):
+            user_class.network_timeout = timeout_s
+            user_class.connection_timeout = timeout_s
+
+
+def track_in_flight(on_cut_off: Callable[[str, float], None], timeout_s: float) -> None:
+    """Wrap the request method of Locust's HTTP clients: a request cut off by the end of the run is recorded.
+
+    ``HttpSession`` (requests) takes its timeout per request, so it gets the default here too.
+    """
+    for session_class in (FastHttpSession, HttpSession):
+        original = session_class.__dict__["request"]
+        original = getattr(original, "__wrapped__", original)  # imported twice (tests): wrap once
+        needs_timeout = session_class is HttpSession
+
+        @functools.wraps(original)
+        def request(self: Any, method: str, url: str, *args: Any, _original: Any = original,
+                    _needs_timeout: bool = needs_timeout, **kwargs: Any) -> Any:
+            started = time.time()
+            if _needs_timeout:
+                kwargs.setdefault("timeout", timeout_s)
+            try:
+                return _original(self, method, url, *args, **kwargs)
+            except GreenletExit:
+                name = kwargs.get("name") or (args[0] if args and isinstance(args[0], str) else None)
+                on_cut_off(name or getattr(self, "request_name", None) or url, started)
+                raise
+
+        setattr(session_class, "request", request)  # noqa: B010 - replacing Locust's method on purpose
 
 @events.init.add_listener
 def _attach(environment: Environment, **_: Any) -> None:
@@ -147,8 +238,12 @@ def _attach(environment: Environment, **_: Any) -> None:
         results_path=getattr(options, "headroom_results", "") or "",
         progress_path=getattr(options, "headroom_progress", "") or "",
     )
+    timeout_s = float(getattr(options, "headroom_request_timeout", DEFAULT_REQUEST_TIMEOUT_S) or DEFAULT_REQUEST_TIMEOUT_S)
+    apply_request_timeout(list(environment.user_classes), timeout_s)
+    track_in_flight(recorder.on_cut_off, timeout_s)
     environment.events.request.add_listener(recorder.on_request)
     environment.events.test_start.add_listener(recorder.on_test_start)
+    environment.events.test_stopping.add_listener(recorder.on_test_stopping)
     environment.events.spawning_complete.add_listener(recorder.on_spawning_complete)
     environment.events.quitting.add_listener(recorder.on_quitting)
     if recorder.is_worker:

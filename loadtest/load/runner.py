@@ -12,6 +12,7 @@ Locust is never imported here: it monkey-patches the process with gevent.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,12 @@ from ..report.model import CpuSample
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 START_TIMEOUT_S = 60.0
+LOCUST_MASTER_PORT = 5557
+"""Locust's own default: what a remote worker started without --master-port connects to."""
 STOP_GRACE_S = 30.0
+IN_FLIGHT_GRACE_S = 5
+"""How long requests still in flight when the run time ends are awaited (Locust's --stop-timeout),
+never longer than the request timeout; after it the recorder counts them as failures."""
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -46,6 +52,8 @@ class LoadPlan:
     master_bind_host: str = "127.0.0.1"
     master_port: int = 0
     window_s: float = 5.0
+    request_timeout_s: float = 30.0
+    """Every request's timeout (``headroom:slo.requestTimeout``): past it, a failure with the reason "timeout"."""
     locustfile: Path = LOCUSTFILE
     """Any locustfile that imports ``loadtest.load.recorder``; benchmarks bring their own."""
 
@@ -61,6 +69,11 @@ def _locust(plan: LoadPlan, *args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(plan.locustfile), *args]
 
 
+def in_flight_grace_s(plan: LoadPlan) -> int:
+    """Whole seconds (Locust's --stop-timeout is whole): at most IN_FLIGHT_GRACE_S, at most the request timeout rounded up."""
+    return max(1, min(IN_FLIGHT_GRACE_S, math.ceil(plan.request_timeout_s)))
+
+
 def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: int) -> list[str]:
     command = _locust(
         plan,
@@ -69,13 +82,14 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
         "--users", str(plan.users),
         "--spawn-rate", f"{plan.spawn_rate:g}",
         "--run-time", f"{max(1, round(plan.run_time_s))}s",
-        "--stop-timeout", "0",
+        "--stop-timeout", str(in_flight_grace_s(plan)),
         "--exit-code-on-error", "0",
         "--only-summary",
         "--loglevel", "WARNING",
         "--headroom-results", str(results),
         "--headroom-progress", str(progress),
         "--headroom-window", f"{plan.window_s:g}",
+        "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
     )
     expected = plan.workers + plan.remote_workers
     if expected:
@@ -96,6 +110,7 @@ def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
         "--master-port", str(master_port),
         "--loglevel", "WARNING",
         "--headroom-window", f"{plan.window_s:g}",
+        "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
         plan.user_class,
     )
 
@@ -128,23 +143,24 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     log_path = workdir / "locust.log"
     for stale in (results_path, progress_path, log_path):
         stale.unlink(missing_ok=True)
-    master_port = plan.master_port or (free_port() if plan.workers or plan.remote_workers else 0)
+    # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
+    master_port = plan.master_port or (LOCUST_MASTER_PORT if plan.remote_workers else free_port() if plan.workers else 0)
 
     master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path)
     processes = [master]
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     samples: list[CpuSample] = []
     try:
         for index in range(plan.workers):
             processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log"))
-        samples = _watch(plan, processes, progress_path, log_path, on_progress)
-    except KeyboardInterrupt:
-        interrupted = True
+        samples = _watch(plan, processes, progress_path, log_path, on_progress, master_port)
+    except KeyboardInterrupt as interrupt:
+        interrupted = interrupt  # Ctrl-C or SIGTERM (cli.Terminated): re-raised as it came
     finally:
         # Locust writes its recording when it quits; SIGTERM makes it quit cleanly.
         stop_all(processes, grace_seconds=STOP_GRACE_S)
-    if interrupted:
-        raise KeyboardInterrupt  # every process is stopped; the caller cleans up the rest
+    if interrupted is not None:
+        raise interrupted  # every process is stopped; the caller cleans up the rest
     if not results_path.exists():
         raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{log_tail(log_path)}")
     results = json.loads(results_path.read_text())
@@ -157,6 +173,7 @@ def _watch(
     progress_path: Path,
     log_path: Path,
     on_progress: ProgressCallback | None,
+    master_port: int = 0,
 ) -> list[CpuSample]:
     master = processes[0]
     names = {"locust-master" if len(processes) > 1 else "locust": master.pid}
@@ -173,7 +190,9 @@ def _watch(
         offset += sum(len(line) + 1 for line in lines)
         for line in lines:
             progress = json.loads(line)
-            if load_started is None:
+            # The recorder writes a line a second from Locust's start; the load starts with the first user
+            # (a master waiting for its workers has none).
+            if load_started is None and progress.get("users", 0) > 0:
                 # CPU counts from the first second of load, not Locust's start-up imports.
                 load_started = time.monotonic()
                 watch = _CpuWatch(names)
@@ -184,10 +203,26 @@ def _watch(
             if elapsed - (samples[-1].offset_s if samples else 0.0) >= 1.0:
                 samples.append(watch.sample(elapsed))
         if load_started is None and time.monotonic() - started > START_TIMEOUT_S:
-            raise LoadGeneratorError(f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}")
+            raise LoadGeneratorError(_not_started(plan, progress_path, log_path, master_port))
         if time.monotonic() > deadline:
             break
     return samples
+
+
+def _not_started(plan: LoadPlan, progress_path: Path, log_path: Path, master_port: int) -> str:
+    """Why no load started within START_TIMEOUT_S, and what to do about it."""
+    lines = _read_new_lines(progress_path, 0)
+    connected = json.loads(lines[-1]).get("workers", 0) if lines else 0
+    expected = plan.workers + plan.remote_workers
+    if plan.remote_workers and connected < expected:
+        return (
+            f"no Locust worker connected within {START_TIMEOUT_S:.0f} s ({connected} of {expected} expected, "
+            f"{plan.remote_workers} of them remote): start each remote worker with "
+            f"`locust -f loadtest/locustfile.py --worker --master-host <this host's address> --master-port {master_port} "
+            f"{plan.user_class}` (docs/cli.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
+            "or run without --remote-workers"
+        )
+    return f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}"
 
 
 def _read_new_lines(path: Path, offset: int) -> list[str]:

@@ -20,6 +20,7 @@ directory: time, replicas (started), serving, utilization and any action, which
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -82,9 +83,12 @@ class LocalAutoscaler:
             self._read_stats(replica)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self) -> BaseException | None:
+        """Stop the thread and return the error that ended it early, if one did (the caller reports it)."""
         self._stop.set()
-        self._thread.join(timeout=60)
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
+        return self.error
 
     def _run(self) -> None:
         started = time.time()
@@ -101,6 +105,12 @@ class LocalAutoscaler:
                 self._stop.wait(max(0.0, 1.0 - (time.time() - now)))
         except BaseException as error:  # noqa: BLE001 - the stack keeps serving; the error is kept for whoever stops it
             self.error = error
+            self._record_error(error)
+
+    def _record_error(self, error: BaseException) -> None:
+        """A row in the timeline too, so `local up --detach` leaves a trace of it."""
+        with contextlib.suppress(OSError), self.timeline_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"t": round(time.time(), 3), "error": f"{type(error).__name__}: {error}"}) + "\n")
 
     def _promote(self, now: float) -> None:
         """Replicas whose start delay has passed join nginx."""
@@ -168,4 +178,4 @@ def read_timeline(runtime_dir: Path, start: float, stop: float) -> list[dict[str
     except FileNotFoundError:
         return []
     rows = [json.loads(line) for line in lines if line.strip()]
-    return [row for row in rows if start <= row["t"] <= stop]
+    return [row for row in rows if start <= row["t"] <= stop and "error" not in row]

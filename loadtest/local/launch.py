@@ -15,6 +15,7 @@ from infra.config import StackConfig
 from infra.config.schema import MAX_LOCAL_REPLICAS
 from infra.errors import ConfigError
 
+from ..console import err
 from .autoscaler import TIMELINE_FILE, LocalAutoscaler
 from .stack import LocalStack
 
@@ -36,6 +37,7 @@ class LocalStackRun:
         replicas = config.hpa.min_replicas if autoscale else config.local.replicas
         self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus)
         self.autoscaler: LocalAutoscaler | None = None
+        self.autoscaler_error: BaseException | None = None
         self._autoscale = autoscale
 
     def __enter__(self) -> LocalStack:
@@ -53,8 +55,16 @@ class LocalStackRun:
         self.stop()
 
     def stop(self) -> None:
-        """The autoscaler first (it may be starting a replica), then the stack. Safe to call twice."""
+        """The autoscaler first (it may be starting a replica), then the stack. Safe to call twice.
+
+        An autoscaler that died early left the replica count fixed from then on: say so
+        (``autoscaler_error`` keeps it for callers), since the run was not autoscaled throughout.
+        """
         if self.autoscaler is not None:
-            self.autoscaler.stop()
+            error = self.autoscaler.stop()
             self.autoscaler = None
+            if error is not None:
+                self.autoscaler_error = error
+                err.print(f"error: the local autoscaler stopped early ({type(error).__name__}: {error}); the replica count "
+                          "stayed fixed from then on", markup=False, highlight=False)
         self.stack.stop()

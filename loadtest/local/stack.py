@@ -9,6 +9,7 @@ deployment would run. The stack's processes and ports are kept in a state file
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -30,8 +31,9 @@ from infra.config.types import cpu_millicores, memory_bytes
 from infra.files import write_atomically
 from infra.render import NginxRuntime, render_nginx_conf
 
+from ..console import err
 from ..errors import LocalStackError, StackRunningError
-from ..processes import alive, free_port, log_tail, spawn, stop_all, stop_pids
+from ..processes import ProcessRecord, free_port, is_ours, log_tail, record_of, spawn, stop_all, stop_owned
 from ..reference import ServiceBehaviour
 from .prometheus import LocalPrometheus
 
@@ -64,9 +66,24 @@ def nginx_binary() -> str:
     return found
 
 
+RUNNING_CONFIG_SECTIONS = frozenset({"service", "hpa", "load_balancer", "local", "capacity"})
+"""What a running local stack was built from: its replicas' behaviour, nginx.conf, health path, autoscaler."""
+
+
+def config_digest(config: StackConfig) -> str:
+    """A digest of the sections a running local stack depends on (not the SLO, which only the judge reads)."""
+    sections = config.model_dump(mode="json", include=set(RUNNING_CONFIG_SECTIONS))
+    return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass
 class StackState:
-    """What is running, as written to the state file."""
+    """What is running, as written to the state file.
+
+    ``processes`` proves ownership: for the supervisor, nginx and every replica, the
+    PID with its start time and command line when the state was written
+    (``ProcessRecord``). Only processes that still match are ever signalled.
+    """
 
     stack: str
     url: str
@@ -80,11 +97,50 @@ class StackState:
     prometheus_url: str | None = None
     """headroom's own Prometheus scraping the replicas (`local up --prometheus`)."""
     prometheus_pid: int | None = None
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    """``ProcessRecord.to_json()`` of the supervisor, nginx and each replica."""
+    config_digest: str = ""
+    """``config_digest`` of the stack file the stack was started from."""
 
     @property
     def pids(self) -> list[int]:
         extra = [self.prometheus_pid] if self.prometheus_pid else []
         return [self.nginx_pid, *(r["pid"] for r in self.replicas), *extra]
+
+    def record(self, pid: int) -> ProcessRecord | None:
+        """What was recorded for ``pid`` when it was started, if anything."""
+        for data in self.processes:
+            record = ProcessRecord.from_json(data)
+            if record is not None and record.pid == pid:
+                return record
+        return None
+
+    def owns(self, pid: int) -> bool:
+        """``pid`` is still the process this state recorded (not a reuse of its number)."""
+        record = self.record(pid)
+        return record is not None and is_ours(record)
+
+    def supervisor_running(self) -> bool:
+        return self.owns(self.supervisor_pid)
+
+    def owned_children(self, runtime_dir: Path) -> list[ProcessRecord]:
+        """nginx and replicas that are provably this stack's: recorded, still matching, and started as ours
+        (nginx with this runtime directory as its prefix, a replica running ``loadtest.reference``)."""
+        found = []
+        for pid in self.pids:
+            record = self.record(pid)
+            if record is None or not is_ours(record):
+                continue
+            command = " ".join(record.cmdline)
+            if pid == self.prometheus_pid:
+                started_here = f"{runtime_dir}/" in command and "prometheus" in command
+            elif pid == self.nginx_pid:
+                started_here = f"{runtime_dir}/" in command
+            else:
+                started_here = "loadtest.reference" in command
+            if started_here:
+                found.append(record)
+        return found
 
     def save(self, path: Path) -> None:
         write_atomically(path, json.dumps(asdict(self), indent=2))
@@ -92,11 +148,14 @@ class StackState:
     @classmethod
     def load(cls, path: Path) -> StackState | None:
         try:
-            return cls(**json.loads(path.read_text()))
-        except FileNotFoundError:
+            state = cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
             return None
-        except (ValueError, TypeError):
+        if not (isinstance(state.supervisor_pid, int) and isinstance(state.nginx_pid, int) and isinstance(state.replicas, list)
+                and all(isinstance(r, dict) and isinstance(r.get("pid"), int) for r in state.replicas)
+                and isinstance(state.processes, list)):
             return None
+        return state
 
 
 class LocalStack:
@@ -179,6 +238,9 @@ class LocalStack:
 
     def state(self) -> StackState:
         assert self.nginx is not None
+        prometheus_pid = self._prometheus.process.pid if self._prometheus and self._prometheus.process else None
+        pids = [os.getpid(), self.nginx.pid, *(process.pid for process, _ in self.replicas), *([prometheus_pid] if prometheus_pid else [])]
+        records = [record for record in map(record_of, pids) if record is not None]
         return StackState(
             stack=self.name,
             url=self.url,
@@ -189,7 +251,9 @@ class LocalStack:
             started_at=self._started_at,
             autoscale=self.autoscale,
             prometheus_url=self._prometheus.url if self._prometheus else None,
-            prometheus_pid=self._prometheus.process.pid if self._prometheus and self._prometheus.process else None,
+            prometheus_pid=prometheus_pid,
+            processes=[record.to_json() for record in records],
+            config_digest=config_digest(self.config),
         )
 
     def _start_prometheus(self) -> None:
@@ -339,15 +403,14 @@ class LocalStack:
             time.sleep(0.1)
 
     def _refuse_if_running(self) -> None:
-        existing = StackState.load(self.state_path)
+        existing = running_state(self.runtime_dir)  # a stale file is reported and removed there
         if existing is None:
             return
-        if alive(existing.supervisor_pid) and existing.supervisor_pid != os.getpid():
+        if existing.supervisor_pid != os.getpid():
             raise StackRunningError(
                 f"local stack {self.name!r} is already running at {existing.url} (pid {existing.supervisor_pid}); "
                 f"stop it with `headroom local down --stack {self.name}`"
             )
-        stop_pids(existing.pids)  # leftovers of a crashed run
         self.state_path.unlink(missing_ok=True)
 
 
@@ -361,14 +424,29 @@ def _healthy(url: str) -> bool:
 
 
 def running_state(runtime_dir: Path) -> StackState | None:
-    """The state of a live stack, or None; a stale state file (crashed supervisor) is cleaned up."""
+    """The state of a live stack, or None.
+
+    A state file whose supervisor is not provably running (not recorded, gone, or its
+    PID now someone else's) is stale: one line says so, naming the file, and it is
+    removed. Only nginx and replicas that are provably this stack's own leftovers (a
+    crashed supervisor's) are stopped; no other PID the file lists is signalled.
+    """
     path = runtime_dir / "state.json"
+    if not path.exists():
+        return None
     state = StackState.load(path)
     if state is None:
-        path.unlink(missing_ok=True)
+        _discard_stale(path, "it is not a state file headroom wrote; no process was signalled")
         return None
-    if not alive(state.supervisor_pid):
-        stop_pids(state.pids)
-        path.unlink(missing_ok=True)
-        return None
-    return state
+    if state.supervisor_running():
+        return state
+    leftovers = state.owned_children(runtime_dir)
+    stop_owned(leftovers)
+    stopped = f"stopped {len(leftovers)} leftover process(es) it had started" if leftovers else "no process was signalled"
+    _discard_stale(path, f"its supervisor (pid {state.supervisor_pid}) is not the process that wrote it; {stopped}")
+    return None
+
+
+def _discard_stale(path: Path, why: str) -> None:
+    path.unlink(missing_ok=True)
+    err.print(f"warning: removed stale state file {path}: {why}", markup=False, highlight=False)

@@ -34,6 +34,13 @@ class SampledReplica:
     port: int
     process: psutil.Process | None
     samples: list[_Sample] = field(default_factory=list)
+    pid: int = 0
+    last_failure: float | None = None
+    """When it last failed to answer; a replica whose last read failed is lost (killed or hung)."""
+
+    @property
+    def lost(self) -> bool:
+        return self.last_failure is not None and (not self.samples or self.last_failure > self.samples[-1].at)
 
 
 class LocalSource:
@@ -45,10 +52,11 @@ class LocalSource:
         self._replicas = []
         for index, replica in enumerate(state.replicas):
             try:
-                process: psutil.Process | None = psutil.Process(replica["pid"])
+                # Only a process the state proves is the replica (not a later owner of its PID) is measured.
+                process: psutil.Process | None = psutil.Process(replica["pid"]) if state.owns(replica["pid"]) else None
             except psutil.Error:
                 process = None
-            self._replicas.append(SampledReplica(f"replica {index}", replica["port"], process))
+            self._replicas.append(SampledReplica(f"replica {index}", replica["port"], process, pid=replica["pid"]))
         self._cpu_cores = cpu_request_cores
         self._memory_bytes = memory_request_bytes
         self._stop = threading.Event()
@@ -78,6 +86,7 @@ class LocalSource:
                 stats = replica_stats(replica.port)
                 rss = replica.process.memory_info().rss if replica.process else 0
             except (OSError, ValueError, psutil.Error) as error:
+                replica.last_failure = time.time()
                 warning = f"{replica.name} did not answer its stats: {error}"
                 if warning not in self._warnings:
                     self._warnings.append(warning)
@@ -91,7 +100,17 @@ class LocalSource:
         per_replica: list[ReplicaMetrics] = []
         timeline: dict[float, list[float]] = {}
         cpu_seconds = requests = 0.0
+        lost = [replica for replica in self._replicas if replica.lost]
+        for replica in lost:
+            answered = replica.samples[-1].at - window.started_at if replica.samples else None
+            since = f"after +{answered:.0f} s" if answered is not None else "from the start"
+            self._warnings.append(
+                f"{replica.name} (pid {replica.pid}, port {replica.port}) stopped answering {since} and was not answering "
+                "at the end of the run: it is not counted as serving capacity"
+            )
         for replica in self._replicas:
+            if replica.lost:
+                continue
             samples = [s for s in replica.samples if s.at >= window.started_at - SAMPLE_EVERY_S]
             if len(samples) < 2:
                 continue
@@ -117,7 +136,8 @@ class LocalSource:
             source=self.name,
             available=True,
             warnings=list(self._warnings),
-            replicas=len(self._replicas),
+            replicas=len(self._replicas) - len(lost),
+            lost_replicas=[replica.name for replica in lost],
             utilization_percent=sum(utilizations) / len(utilizations),
             cpu_percent_avg=sum(cpus) / len(cpus) if cpus else None,
             cpu_percent_max=max(cpus) if cpus else None,

@@ -30,7 +30,7 @@ from ..load.runner import LoadPlan, ProgressCallback, RunOutcome, run_load
 from ..local.autoscaler import read_timeline
 from ..local.launch import LocalStackRun
 from ..local.prometheus import prometheus_binary
-from ..local.stack import StackState, running_state, runtime_dir_for
+from ..local.stack import StackState, config_digest, running_state, runtime_dir_for
 from ..metrics.model import MetricsSource, TimeWindow
 from ..metrics.sources import source_for
 from ..planning.compare import compare
@@ -150,6 +150,13 @@ def target(request: ValidationRequest) -> Iterator[tuple[str, StackState | None]
             f"local stack {request.stack_name!r} is running without one at {state.url}; stop it (headroom local down "
             f"--stack {request.stack_name}) or start it with `local up --prometheus`"
         )
+    if state is not None and state.config_digest != config_digest(request.config):
+        started = time.strftime("%H:%M:%S", time.localtime(state.started_at))
+        raise ConfigError(
+            f"local stack {request.stack_name!r} at {state.url} was started (at {started}) from an older version of "
+            f"{request.stack_path.name}: its replicas, nginx.conf or autoscaler may not be what the file says now; "
+            f"restart it (headroom local down --stack {request.stack_name}, then local up) before validating"
+        )
     if state is not None:
         yield state.url, state
         return
@@ -243,6 +250,7 @@ def _load_and_measure(
         remote_workers=request.remote_workers,
         master_bind_host=request.master_bind_host,
         window_s=request.window_s,
+        request_timeout_s=request.config.slo.request_timeout_seconds,
     )
     outcome = run_load(load, workdir, on_progress)
     measurement = Measurement.from_results(outcome.results)

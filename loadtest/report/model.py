@@ -64,6 +64,8 @@ class SloInfo(Model):
     p95_ms: float = Field(gt=0)
     error_rate_percent: float = Field(ge=0, le=100)
     min_throughput_rps: float | None = None
+    request_timeout_s: float | None = None
+    """``headroom:slo.requestTimeout``: a request that took longer failed ("timeout"). None in reports before it existed."""
 
 
 class LoadCheckInfo(Model):
@@ -250,6 +252,9 @@ class InfraMetrics(Model):
     """The service's own p95 over the run, from its latency histogram (Prometheus source), beside the client's."""
     server_p95_bucket_ms: list[float] | None = None
     """[lower, upper] of the histogram bucket that p95 fell in: how precisely the histogram can tell."""
+    lost_replicas: list[str] = Field(default_factory=list)
+    """Replicas that stopped answering during the run (killed, hung): not in ``replicas`` nor ``per_replica``,
+    so capacity is not credited to them; each is also named in ``warnings``."""
 
     @property
     def load_percent(self) -> float | None:

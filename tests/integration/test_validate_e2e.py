@@ -209,3 +209,32 @@ def test_programmatic_api_runs_the_real_thing(local_stack_file: Callable[..., Pa
     assert analysis["slo_compliance"]["error_rate_under_5pct"] is True
     assert "LOAD TEST REPORT" in tester.generate_report(metrics, analysis)
     assert leftover_processes(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_stops_a_run_like_ctrl_c(local_stack_file: Callable[..., Path], tmp_path: Path, sig: int, code: int) -> None:
+    """CI runners stop a job with SIGTERM to headroom alone: it must stop its Locust and its stack before it exits."""
+    stack = local_stack_file(run_time="60s")
+    report = tmp_path / "r.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loadtest.cli", "validate", "--stack", str(stack), "--profile", "stress", "--ramp", "1",
+         "--json", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        runs = stack.parent / ".headroom" / "runs" / "t"
+        deadline = time.monotonic() + 120
+        while not _answered_requests(runs):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
+        # Checked at once: no Locust or replica may outlive headroom, not even for a second.
+        assert leftover_processes(str(tmp_path)) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, stderr
+    assert "interrupted" in stderr and "no report was written" in stderr and "Traceback" not in stderr
+    assert not report.exists()
+    assert not (stack.parent / ".headroom" / "local" / "t" / "state.json").exists()

@@ -239,3 +239,11 @@ def test_production_defaults_and_relaxing_them() -> None:
     assert relaxed.asg.health_check_type == "ELB"
     # One replica: a budget of one still lets a drain proceed, so it is accepted.
     assert relaxed.kubernetes.disruption_budget.max_unavailable == 1
+
+
+def test_request_timeout_defaults_to_30s_and_must_be_positive_and_bounded() -> None:
+    assert StackConfig().slo.request_timeout_seconds == 30.0
+    assert config_from_keys({"headroom:slo": {"requestTimeout": "500ms"}}, source="x").slo.request_timeout_seconds == 0.5
+    for bad in ("0s", "11m", "soon"):
+        found = problems({"headroom:slo": {"requestTimeout": bad}})
+        assert found and "requestTimeout" in " ".join(found), (bad, found)

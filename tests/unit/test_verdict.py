@@ -90,3 +90,14 @@ def test_throughput_criterion_when_asked() -> None:
 @pytest.mark.parametrize(("p95", "label"), [(10, "Excellent"), (49.9, "Excellent"), (50, "Good"), (150, "Acceptable"), (200, "Poor")])
 def test_latency_classes(p95: float, label: str) -> None:
     assert latency_class(p95) == label
+
+
+def test_a_hung_target_fails_saying_why() -> None:
+    """Three requests, all timed out: a FAIL on the error rate that names the reason (issue 10), not INCONCLUSIVE."""
+    recording = Recording(window_seconds=5.0)
+    for index in range(3):
+        recording.record("/x", 1000.0, START + index, "timeout")
+    m = Measurement(recording, START, START + 60, None, {})
+    verdict = judge(m.summarize(m.whole_run()), SLO, IDLE)
+    assert verdict.status is Status.FAIL
+    assert verdict.reasons[0] == "error rate 100.00 % is not < 5 % (3 timeout)"
