@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 from ..report.model import InfraMetrics, LoadPoint, unavailable
-from .model import TimeWindow
+from .model import ReadAfterTheRun, TimeWindow
 
 PERIOD_S = 60
 
 
-class CloudWatchSource:
+class CloudWatchSource(ReadAfterTheRun):
     """Reads the group's metrics for the run's window after the run (CloudWatch keeps them)."""
 
     name = "cloudwatch"
@@ -22,14 +22,9 @@ class CloudWatchSource:
         self.endpoint_url = endpoint_url
         self._client = client
 
-    def start(self) -> None:
-        return None
-
-    def stop(self, window: TimeWindow) -> InfraMetrics:
-        try:
-            return self._read(window)
-        except Exception as error:  # noqa: BLE001 - any failure becomes a warning, never a crash
-            return unavailable(self.name, f"CloudWatch could not be read for group {self.group_name}: {type(error).__name__}: {error}")
+    @property
+    def unreadable(self) -> str:
+        return f"CloudWatch could not be read for group {self.group_name}"
 
     def _cloudwatch(self) -> Any:
         if self._client is None:

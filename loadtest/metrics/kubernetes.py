@@ -7,7 +7,7 @@ from typing import Any
 from infra.config.types import cpu_millicores, memory_bytes
 
 from ..report.model import InfraMetrics, ReplicaMetrics, unavailable
-from .model import TimeWindow
+from .model import ReadAfterTheRun, TimeWindow
 
 
 def _cpu_millicores(quantity: str) -> float:
@@ -23,7 +23,7 @@ def _memory_bytes(quantity: str) -> float:
     return float(memory_bytes(quantity))
 
 
-class KubernetesSource:
+class KubernetesSource(ReadAfterTheRun):
     """Reads pod usage and the HPA's status through the official client when the run ends."""
 
     name = "kubernetes"
@@ -36,14 +36,9 @@ class KubernetesSource:
         self.context = context
         self._api_client = api_client
 
-    def start(self) -> None:
-        return None
-
-    def stop(self, window: TimeWindow) -> InfraMetrics:
-        try:
-            return self._read()
-        except Exception as error:  # noqa: BLE001 - any failure becomes a warning, never a crash
-            return unavailable(self.name, f"the Kubernetes metrics API could not be read: {type(error).__name__}: {str(error)[:300]}")
+    @property
+    def unreadable(self) -> str:
+        return "the Kubernetes metrics API could not be read"
 
     def _client(self) -> Any:
         if self._api_client is None:
@@ -52,7 +47,7 @@ class KubernetesSource:
             self._api_client = config.new_client_from_config(context=self.context)
         return self._api_client
 
-    def _read(self) -> InfraMetrics:
+    def _read(self, window: TimeWindow) -> InfraMetrics:
         from kubernetes import client
 
         api = self._client()

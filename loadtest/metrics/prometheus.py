@@ -28,7 +28,7 @@ from typing import Any
 from infra.config.promql import promql_duration, render_query
 
 from ..report.model import InfraMetrics, LoadPoint, ReplicaMetrics, unavailable
-from .model import TimeWindow
+from .model import ReadAfterTheRun, TimeWindow
 
 TIMEOUT_S = 15.0
 MAX_POINTS = 10_000
@@ -67,7 +67,7 @@ class PrometheusSettings:
     insecure_skip_verify: bool = False
 
 
-class PrometheusSource:
+class PrometheusSource(ReadAfterTheRun):
     """Reads the run's window from Prometheus when the run ends (Prometheus keeps the history)."""
 
     name = "prometheus"
@@ -76,14 +76,9 @@ class PrometheusSource:
         self.settings = settings
         self._open = opener or _opener(settings)
 
-    def start(self) -> None:
-        return None
-
-    def stop(self, window: TimeWindow) -> InfraMetrics:
-        try:
-            return self._read(window)
-        except Exception as error:  # noqa: BLE001 - any failure becomes a warning, never a crash
-            return unavailable(self.name, f"Prometheus at {self.settings.url} could not be read: {type(error).__name__}: {str(error)[:300]}")
+    @property
+    def unreadable(self) -> str:
+        return f"Prometheus at {self.settings.url} could not be read"
 
     # queries ------------------------------------------------------------------------
 
