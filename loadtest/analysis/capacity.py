@@ -134,10 +134,12 @@ def estimate(
     inputs = _Inputs.of(report, infra, config, replicas)
     if inputs is None:
         judged = report.results.judged
+        why = ("no request was served in the judged window" if judged.throughput_rps <= 0
+               else "no utilization or CPU figure for the run")
         return CapacityEstimate(
             available=False, users=config.slo.users, think_time_s=report.plan.think_time_s,
             throughput_rps=judged.throughput_rps,
-            explanation=["no utilization or CPU figure for the run, so no per-replica capacity could be estimated"],
+            explanation=[f"{why}, so no per-replica capacity could be estimated"],
         )
     notes = [inputs.describe_capacity()]                                       # step 1
     mean_ms, spread, windows, low_load = service_time(report, inputs.capacity, inputs.replicas)  # step 2
@@ -186,7 +188,9 @@ class _Inputs:
         judged = report.results.judged
         count = replicas or infra.replicas
         load = _judged_load(infra, judged.window)
-        if not infra.available or load is None or not count or load <= 0:
+        # Capacity is throughput over load: both must be measured and above zero (a run whose judged
+        # window served nothing, a hung target say, tells nothing about what a replica can serve).
+        if not infra.available or load is None or not count or load <= 0 or judged.throughput_rps <= 0:
             return None
         return cls(count, judged.throughput_rps, load, config.slo.users, report.plan.think_time_s, report.slo.p95_ms,
                    infra.cpu_ms_per_request)

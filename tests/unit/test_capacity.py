@@ -139,3 +139,11 @@ def test_no_utilization_no_estimate() -> None:
     report, _ = synthetic()
     result = estimate(report, InfraMetrics(source="none", available=False, warnings=["x"]), config())
     assert not result.available and result.replicas_for_slo is None
+
+
+def test_a_judged_window_that_served_nothing_estimates_nothing() -> None:
+    """A run whose judged window completed no request (a hung target, a tiny run) still has load: no division by zero."""
+    report, infra = synthetic()
+    report["results"]["judged"].update(requests=0, throughput_rps=0.0)
+    result = estimate(report, infra, config())
+    assert not result.available and "no request was served in the judged window" in result.explanation[0]
