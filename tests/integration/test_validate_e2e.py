@@ -103,10 +103,16 @@ def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: C
     # idle machine (docs/benchmarks.md), but a busy one delays Locust's greenlets after the response
     # has arrived, which no test can tell from a recording error (170.6 ms against nginx's 161.0 ms
     # while another checkout ran its load tests): hence the generous 15 %.
+    # nginx also logs the few requests still in flight when Locust stopped (the client ended them as
+    # failures or never saw their answer), and those are the slow ones: so the lower bound is nginx's
+    # p95 with that many of its slowest requests left out, the lowest p95 the client's own set can have.
     nginx = sorted(float(rt) * 1000 for rt in re.findall(r'"GET /api/v1/predict/[A-Z]+ HTTP/1.1" 200 \d+ rt=([\d.]+)', access_log))
-    assert 0 <= len(nginx) - client["requests"] <= 30
+    extra = len(nginx) - client["requests"]
+    assert 0 <= extra <= 30
     nginx_p95 = nginx[math.ceil(0.95 * len(nginx)) - 1]
-    assert nginx_p95 * 0.99 - 1.0 <= client["latency"]["p95_ms"] <= nginx_p95 * 1.15, (client["latency"], nginx_p95)
+    same_requests = nginx[: len(nginx) - extra]
+    lowest_p95 = same_requests[math.ceil(0.95 * len(same_requests)) - 1]
+    assert lowest_p95 * 0.99 - 1.0 <= client["latency"]["p95_ms"] <= nginx_p95 * 1.15, (client["latency"], lowest_p95, nginx_p95)
 
 
 def test_unreachable_host_fails_with_connection_errors(tmp_path: Path, local_stack_file: Callable[..., Path]) -> None:
