@@ -5,6 +5,7 @@ never do, so the validation stage stays fast.
 """
 
 from .asg import ScalingGroup, ScalingGroupArgs
+from .gate import ValidationGate, ValidationGateArgs
 from .kubernetes_app import KubernetesApp, KubernetesAppArgs
 from .nginx_lb import NginxLoadBalancer, NginxLoadBalancerArgs
 
@@ -15,4 +16,6 @@ __all__ = [
     "NginxLoadBalancerArgs",
     "ScalingGroup",
     "ScalingGroupArgs",
+    "ValidationGate",
+    "ValidationGateArgs",
 ]

@@ -23,6 +23,7 @@ from typing import Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .aws import INSTANCE_WARMUP_MAX_SECONDS, AsgConfig, InstanceRefreshConfig, RootVolumeConfig
+from .gate import GateConfig, check_gate
 from .kubernetes import (
     HPA_SYNC_PERIOD_S,
     MAX_KUBERNETES_ID,
@@ -36,7 +37,6 @@ from .kubernetes import (
     SecurityContextConfig,
     TopologySpreadConfig,
 )
-from .gate import GateConfig, check_gate
 from .load_balancer import LoadBalancerConfig, Upstream
 from .load_generator import LoadGeneratorConfig, LoadGeneratorResources, check_load_generator
 from .names import check_derived_names
