@@ -14,6 +14,8 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from .components import (
     KubernetesApp,
     KubernetesAppArgs,
+    LoadGenerator,
+    LoadGeneratorArgs,
     NginxLoadBalancer,
     NginxLoadBalancerArgs,
     ScalingGroup,
@@ -77,6 +79,11 @@ def define_pipeline(
     """The opt-in pipeline resources (issue 15): the load generator, and the gate after everything it judges."""
     outputs: dict[str, pulumi.Output[Any]] = {}
     name = config.service.name
+    if config.load_generator.enabled:
+        # After the target: load sent before the load balancer exists would only measure connection errors.
+        generator = LoadGenerator(f"{name}-loadgen", LoadGeneratorArgs.from_config(config, deployed))
+        outputs["loadGeneratorJob"] = generator.job_name
+        outputs["loadGeneratorNamespace"] = generator.namespace
     if config.gate.enabled:
         gate_args = ValidationGateArgs.from_config(config, pulumi.get_stack(), balancer_url, deployed)
         gate = ValidationGate(f"{name}-gate", gate_args)
