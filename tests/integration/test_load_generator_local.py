@@ -132,7 +132,7 @@ def test_master_and_two_workers_merge_an_exact_recording(tmp_path: Path) -> None
             server = HdrHistogram.decode(json.loads(response.read())["histograms"]["predict"]).get_total_count()
         (client,) = [e for e in report["results"]["whole_run"]["endpoints"] if e["name"] == "/api/v1/predict/[symbol]"]
         assert client["requests"] > 0
-        assert 0 <= server - client["requests"] <= 5, (server, client["requests"])
+        assert 0 <= server - client["requests"] <= 20, (server, client["requests"])  # at most one per user
     finally:
         for process in reversed(processes):
             if process.poll() is None:
