@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import leftover_processes
+from conftest import headroom, leftover_processes
 
 from infra.config import REPO_ROOT, read_stack_keys
 from infra.preview import run_preview
@@ -79,3 +79,20 @@ def test_bad_input_fails_the_update_even_when_told_to_warn(local_stack_file: Cal
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1].startswith("headroom-gate: verdict=ERROR exit=2 ")
     assert "headroom:slo.users" in result.stderr
+
+
+def test_headroom_preview_shows_the_gate_and_the_generator_with_what_they_wait_for(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.pv.yaml"
+    stack.write_text((REPO_ROOT / "Pulumi.dev.yaml").read_text() + (
+        "  headroom:gate: {enabled: true, users: 20, runTime: 30s, rampSeconds: 5}\n"
+        "  headroom:loadGenerator: {enabled: true, workers: 2}\n"
+    ))
+    result = headroom("preview", "--stack", str(stack), env={**os.environ, "COLUMNS": "400"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    (command,) = [line for line in lines if "vcpml-api-gate-validate  command:local:Command" in line]
+    assert "depends on" in command and "vcpml-api-hpa" in command and "vcpml-api-lb-service" in command
+    (job,) = [line for line in lines if "vcpml-api-loadgen-master  kubernetes:batch/v1:Job" in line]
+    assert "depends on" in job and "vcpml-api-loadgen-files" in job
+    assert any("gateVerdict = UNKNOWN" in line for line in lines)
+    assert any("loadGeneratorJob = vcpml-api-loadgen-master" in line for line in lines)
