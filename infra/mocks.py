@@ -75,6 +75,10 @@ class PreviewMocks(Mocks):
             state.setdefault("name", args.name + "-" + _suffix(args.typ, args.name))
             state["arn"] = f"arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:{_suffix(args.name)}:policyName/{state['name']}"
             return state["name"], state
+        if args.typ == "command:local:Command":
+            # The command's output exists only once it ran: empty stand-ins, so outputs built on it stay known.
+            state.setdefault("stdout", "")
+            state.setdefault("stderr", "")
         return f"{args.name}-id" if args.custom else None, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

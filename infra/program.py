@@ -14,10 +14,14 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from .components import (
     KubernetesApp,
     KubernetesAppArgs,
+    LoadGenerator,
+    LoadGeneratorArgs,
     NginxLoadBalancer,
     NginxLoadBalancerArgs,
     ScalingGroup,
     ScalingGroupArgs,
+    ValidationGate,
+    ValidationGateArgs,
 )
 from .config import NAMESPACE, SECTION_KEYS, StackConfig, config_from_keys
 from .errors import ConfigError
@@ -46,8 +50,11 @@ def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
     """Declare every enabled mechanism; return the stack outputs by name."""
     outputs: dict[str, pulumi.Output[Any]] = {}
     name = config.service.name
+    deployed: list[pulumi.Resource] = []  # what the gate waits for: the scaling resources and the load balancer
+    balancer_url: pulumi.Output[str] | None = None
     if config.deploy.aws:
         group = ScalingGroup(name, ScalingGroupArgs.from_config(config))
+        deployed.append(group)
         outputs["asgName"] = group.group_name
         outputs["scalingPolicyName"] = group.policy_name
     if config.deploy.kubernetes:
@@ -60,6 +67,29 @@ def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
         outputs["hpaName"] = app.hpa_name
         outputs["loadBalancerAddress"] = balancer.address
         outputs["loadBalancerUrl"] = balancer.url
+        deployed += [app, balancer]
+        balancer_url = balancer.url
+    outputs.update(define_pipeline(config, deployed, balancer_url))
+    return outputs
+
+
+def define_pipeline(
+    config: StackConfig, deployed: list[pulumi.Resource], balancer_url: pulumi.Output[str] | None
+) -> dict[str, pulumi.Output[Any]]:
+    """The opt-in pipeline resources (issue 15): the load generator, and the gate after everything it judges."""
+    outputs: dict[str, pulumi.Output[Any]] = {}
+    name = config.service.name
+    if config.load_generator.enabled:
+        # After the target: load sent before the load balancer exists would only measure connection errors.
+        generator = LoadGenerator(f"{name}-loadgen", LoadGeneratorArgs.from_config(config, deployed))
+        outputs["loadGeneratorJob"] = generator.job_name
+        outputs["loadGeneratorNamespace"] = generator.namespace
+    if config.gate.enabled:
+        gate_args = ValidationGateArgs.from_config(config, pulumi.get_stack(), balancer_url, deployed)
+        gate = ValidationGate(f"{name}-gate", gate_args)
+        outputs["gateVerdict"] = gate.verdict
+        outputs["gateReportPath"] = gate.report_path
+        outputs["gateJunitPath"] = gate.junit_path
     return outputs
 
 

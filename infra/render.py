@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError
 
+from . import load_generator
 from .config import StackConfig
 from .config.schema import STARTUP_PERIOD_SECONDS
 from .errors import ConfigError, RenderError
@@ -38,6 +39,12 @@ ARTIFACTS: dict[str, str] = {
     "nginx-pdb.yaml": "nginx-pdb.yaml.j2",
     "nginx-networkpolicy.yaml": "nginx-networkpolicy.yaml.j2",
     "asg-policy.json": "asg-policy.json.j2",
+    # headroom:loadGenerator (opt-in): Locust's master and workers in the cluster.
+    "loadgen-configmap.yaml": "loadgen-configmap.yaml.j2",
+    "loadgen-master-service.yaml": "loadgen-master-service.yaml.j2",
+    "loadgen-master-job.yaml": "loadgen-master-job.yaml.j2",
+    "loadgen-worker-deployment.yaml": "loadgen-worker-deployment.yaml.j2",
+    "loadgen-networkpolicy.yaml": "loadgen-networkpolicy.yaml.j2",
 }
 """Each artifact ``headroom render`` can write, and the template it comes from."""
 
@@ -61,7 +68,9 @@ def enabled_artifacts(config: StackConfig) -> list[str]:
     if not k8s.disruption_budget.enabled:
         skipped |= {"pdb.yaml", "nginx-pdb.yaml"}
     if not k8s.network_policy.enabled:
-        skipped |= {"networkpolicy.yaml", "nginx-networkpolicy.yaml"}
+        skipped |= {"networkpolicy.yaml", "nginx-networkpolicy.yaml", "loadgen-networkpolicy.yaml"}
+    if not config.load_generator.enabled:
+        skipped |= {name for name in ARTIFACTS if name.startswith("loadgen-")}
     return [name for name in ARTIFACTS if name not in skipped]
 
 _NGINX_UNQUOTABLE = re.compile(r'["\\$;{}\n\r\t]')
@@ -179,6 +188,8 @@ def render_artifact(artifact: str, config: StackConfig, runtime: NginxRuntime | 
         nginx_conf = render_artifact("nginx.conf", config)
         context["nginx_conf"] = nginx_conf
         context["nginx_conf_sha256"] = hashlib.sha256(nginx_conf.encode()).hexdigest()
+    if artifact.startswith("loadgen-"):
+        context["loadgen"] = load_generator.template_context(config)
     try:
         return _ENV.get_template(template_name).render(context)
     except TemplateError as err:

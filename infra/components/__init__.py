@@ -5,14 +5,20 @@ never do, so the validation stage stays fast.
 """
 
 from .asg import ScalingGroup, ScalingGroupArgs
+from .gate import ValidationGate, ValidationGateArgs
 from .kubernetes_app import KubernetesApp, KubernetesAppArgs
+from .load_generator import LoadGenerator, LoadGeneratorArgs
 from .nginx_lb import NginxLoadBalancer, NginxLoadBalancerArgs
 
 __all__ = [
     "KubernetesApp",
     "KubernetesAppArgs",
+    "LoadGenerator",
+    "LoadGeneratorArgs",
     "NginxLoadBalancer",
     "NginxLoadBalancerArgs",
     "ScalingGroup",
     "ScalingGroupArgs",
+    "ValidationGate",
+    "ValidationGateArgs",
 ]

@@ -126,7 +126,7 @@ def derived_names(config: StackConfig) -> list[DerivedName]:
     def from_name(what: str, value: str, rule: NameRule) -> DerivedName:
         return DerivedName(what, value, rule, "service.name", name)
 
-    return [
+    listed = [
         # templates/deployment.yaml.j2, service.yaml.j2, hpa.yaml.j2 (explicit names)
         from_name("Deployment name", name, OBJECT),
         from_name("container name", name, CONTAINER),
@@ -148,6 +148,24 @@ def derived_names(config: StackConfig) -> list[DerivedName]:
         DerivedName("ASG scaling policy name", f"{asg_name}-cpu-target-tracking", AWS_NAME_255, asg_key, asg_source),
         from_name("launch template name", f"{name}-" + "x" * LAUNCH_TEMPLATE_SUFFIX, LAUNCH_TEMPLATE_NAME),
     ]
+    generator = config.load_generator
+    if generator.enabled:
+        # templates/loadgen-*.yaml.j2 (infra/load_generator.py: LoadGeneratorNames), explicit names
+        base, master, workers = f"{name}-loadgen", f"{name}-loadgen-master", f"{name}-loadgen-worker"
+        listed += [
+            from_name("load generator ConfigMap and NetworkPolicy name", base, OBJECT),
+            from_name("load generator master Job name", master, OBJECT),
+            # The Job controller labels its pods job-name=<Job name>.
+            from_name("load generator master Job's job-name label value", master, LABEL_VALUE),
+            from_name("load generator master Service name", master, SERVICE),
+            from_name("load generator workers' Deployment name", workers, OBJECT),
+            from_name("load generator label value app.kubernetes.io/name", base, LABEL_VALUE),
+        ]
+        if generator.namespace is not None:
+            listed.append(
+                DerivedName("load generator Namespace name", generator.namespace, NAMESPACE, "loadGenerator.namespace", generator.namespace)
+            )
+    return listed
 
 
 class DerivedNameError(ValueError):

@@ -23,6 +23,7 @@ from typing import Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .aws import INSTANCE_WARMUP_MAX_SECONDS, AsgConfig, InstanceRefreshConfig, RootVolumeConfig
+from .gate import GateConfig, check_gate
 from .kubernetes import (
     HPA_SYNC_PERIOD_S,
     MAX_KUBERNETES_ID,
@@ -37,6 +38,7 @@ from .kubernetes import (
     TopologySpreadConfig,
 )
 from .load_balancer import LoadBalancerConfig, Upstream
+from .load_generator import LoadGeneratorConfig, LoadGeneratorResources, check_load_generator
 from .names import check_derived_names
 from .section import Section
 from .types import (
@@ -70,12 +72,15 @@ __all__ = [
     "CapacityConfig",
     "DeployConfig",
     "DisruptionBudgetConfig",
+    "GateConfig",
     "HpaConfig",
     "HpaPolicy",
     "HpaScalingRules",
     "InstanceRefreshConfig",
     "KubernetesConfig",
     "LoadBalancerConfig",
+    "LoadGeneratorConfig",
+    "LoadGeneratorResources",
     "LocalConfig",
     "MetricsConfig",
     "NetworkPolicyConfig",
@@ -137,6 +142,15 @@ class StackConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    # Opt-in pipeline sections (issue 15): validation inside `pulumi up`, and Locust on Kubernetes.
+    gate: GateConfig = Field(default_factory=GateConfig)
+    load_generator: LoadGeneratorConfig = Field(default_factory=LoadGeneratorConfig)
+
+    @model_validator(mode="after")
+    def _pipeline_sections(self) -> Self:
+        check_gate(self.gate, self.deploy.kubernetes, self.is_local, self.slo.ramp_duration_seconds, self.slo.run_seconds)
+        check_load_generator(self.load_generator, self.deploy.kubernetes)
+        return self
 
     @model_validator(mode="after")
     def _across_sections(self) -> Self:
