@@ -54,6 +54,10 @@ class NginxLoadBalancerArgs:
     def service_type(self) -> str:
         return str(self.service["spec"]["type"])
 
+    @property
+    def service_port(self) -> int:
+        return int(self.service["spec"]["ports"][0]["port"])
+
 
 class NginxLoadBalancer(pulumi.ComponentResource):
     """nginx pods mounting a ConfigMap, a Service in front of them, their PDB and NetworkPolicy.
@@ -91,7 +95,8 @@ class NginxLoadBalancer(pulumi.ComponentResource):
         self.address = self.service.status.apply(_address_of) if args.service_type == "LoadBalancer" else (
             self.service.spec.apply(lambda spec: spec.cluster_ip or "")
         )
-        self.url = self.address.apply(lambda host: f"http://{host}")
+        port = "" if args.service_port == 80 else f":{args.service_port}"
+        self.url = self.address.apply(lambda host: f"http://{host}{port}")
         self.register_outputs({"address": self.address, "url": self.url})
 
 

@@ -154,6 +154,13 @@ def test_stack_outputs_name_what_was_made(deployed: tuple[StackConfig, PreviewRe
     assert result.outputs["loadBalancerUrl"] == "http://" + result.outputs["loadBalancerAddress"]
 
 
+def test_load_balancer_url_carries_a_service_port_other_than_80() -> None:
+    keys = read_stack_keys(REPO_ROOT / "Pulumi.dev.yaml")
+    keys["headroom:loadBalancer"] = {**keys.get("headroom:loadBalancer", {}), "servicePort": 8080}
+    result = preview("dev", keys)
+    assert result.outputs["loadBalancerUrl"] == "http://" + result.outputs["loadBalancerAddress"] + ":8080"
+
+
 def test_mechanisms_are_enabled_per_stack() -> None:
     aws_only = preview("aws-only", {"headroom:deploy": {"aws": True, "kubernetes": False}})
     assert {r.type.split(":")[0] for r in aws_only.resources} == {"headroom", "aws"}
