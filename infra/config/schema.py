@@ -38,6 +38,7 @@ from .kubernetes import (
 )
 from .load_balancer import LoadBalancerConfig, Upstream
 from .names import check_derived_names
+from .pipeline import PipelineConfig
 from .section import Section
 from .types import (
     CpuQuantity,
@@ -79,6 +80,7 @@ __all__ = [
     "LocalConfig",
     "MetricsConfig",
     "NetworkPolicyConfig",
+    "PipelineConfig",
     "PrometheusQueries",
     "RootVolumeConfig",
     "Section",
@@ -137,6 +139,7 @@ class StackConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @model_validator(mode="after")
     def _across_sections(self) -> Self:
