@@ -96,7 +96,8 @@ class FlaggerConfig(Section):
     """The rendered Flagger ``Canary``: its analysis block with headroom's webhooks."""
 
     hooks: list[FlaggerHook] = Field(default_factory=_default_hooks, min_length=1, max_length=3)
-    interval: FlaggerDuration = "15m"
+    # Flagger's analysis interval; unset: the whole minutes just above a webhook's timeout.
+    interval: FlaggerDuration | None = None
     threshold: int = Field(default=2, ge=1, le=100)
     max_weight: int = Field(default=50, ge=1, le=100)
     step_weight: int = Field(default=10, ge=1, le=100)
@@ -109,9 +110,14 @@ class FlaggerConfig(Section):
             raise ValueError(f"stepWeight ({self.step_weight}) must not exceed maxWeight ({self.max_weight})")
         return self
 
-    @property
-    def interval_seconds(self) -> int:
-        return int(self.interval[:-1]) * (60 if self.interval.endswith("m") else 1)
+    def interval_for(self, timeout_seconds: int) -> str:
+        """The interval as written in the Canary: the configured one, or whole minutes above ``timeout_seconds``."""
+        return self.interval if self.interval is not None else f"{timeout_seconds // 60 + 1}m"
+
+
+def flagger_seconds(duration: str) -> int:
+    """Seconds in a validated Flagger duration (``90s``, ``10m``)."""
+    return int(duration[:-1]) * (60 if duration.endswith("m") else 1)
 
 
 class PipelineConfig(Section):
