@@ -37,7 +37,7 @@ JSON_PATH = "{$}"
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
-def pipeline_settings(config: StackConfig) -> tuple[int, str, float]:
+def pipeline_settings(config: StackConfig) -> tuple[int, str, int]:
     """The users, run time and timeout (seconds) of a pipeline-triggered validation; exit 2 if they cannot work."""
     pipeline, slo = config.pipeline, config.slo
     users = pipeline.users if pipeline.users is not None else slo.users

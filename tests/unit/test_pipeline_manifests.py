@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+from argo_analysis import measurement
 from ruamel.yaml import YAML
 
-from argo_analysis import measurement
 from infra.config import StackConfig, config_from_keys
 from infra.errors import ConfigError, ConfigValidationError
 from infra.pipelines import FAILURE_CONDITION, STARTUP_MARGIN_S, SUCCESS_CONDITION, render_pipelines
