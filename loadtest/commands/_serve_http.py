@@ -27,6 +27,7 @@ import hmac
 import json
 import re
 import socket
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -119,6 +120,9 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
                 self._send(reply.status, reply.body, reply.content_type)
             except BrokenPipeError:
                 pass  # the caller gave up (a webhook timeout); the run is recorded all the same
+            except Exception as error:  # noqa: BLE001 - a bug in serve answers 500 and is logged; serve goes on
+                err.print(Text(f"serve: {method} {self.path} failed:\n{traceback.format_exc()}"), highlight=False)
+                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"headroom serve failed: {type(error).__name__}: {error}"})
 
         # -- plumbing ---------------------------------------------------------------------------
         def _send(self, status: HTTPStatus, body: Any, content_type: str = "application/json") -> None:

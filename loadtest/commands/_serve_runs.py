@@ -259,20 +259,23 @@ class Runs:
             command += ["--host", self.default_host]
         command += spec.flags()
         env = {key: value for key, value in os.environ.items() if key not in self.hidden_env}
-        with self._lock:
-            if self._stopping:
-                raise RunFailedError("headroom serve is shutting down", stopped=True)
-            self._runs[run_id] = record
-            while len(self._runs) > KEPT_RUNS:
-                self._runs.popitem(last=False)
-            # In a session of its own: a Ctrl-C meant for serve reaches it only through serve's own stop.
-            self._child = spawn(command, directory / "validate.log", env=env, new_session=True)
-        child = self._child
-        code = child.wait()
-        with self._lock:
-            self._child = None
-        record.exit_code = code
         try:
+            with self._lock:
+                if self._stopping:
+                    raise RunFailedError("headroom serve is shutting down", stopped=True)
+                self._runs[run_id] = record
+                while len(self._runs) > KEPT_RUNS:
+                    self._runs.popitem(last=False)
+                try:
+                    # In a session of its own: a Ctrl-C meant for serve reaches it only through serve's own stop.
+                    child = self._child = spawn(command, directory / "validate.log", env=env, new_session=True)
+                except OSError as error:
+                    record.error = f"cannot start headroom validate: {error}"
+                    raise RunFailedError(record.error) from None
+            code = child.wait()
+            with self._lock:
+                self._child = None
+            record.exit_code = code
             self._finish(record, code)
         finally:
             record.finished_at = time.time()
