@@ -31,6 +31,8 @@ PIPELINE_ARTIFACTS: dict[str, str] = {
 PIPELINES_DIR = "pipelines"
 """The subdirectory of ``render --out`` they are written to."""
 STARTUP_MARGIN_S = 60
+ARGO_ERROR_RETRY_S = 10
+"""Argo Rollouts retries an errored measurement after this long (analysis.DefaultErrorRetryInterval)."""
 SUCCESS_CONDITION = 'result.verdict == "PASS"'
 FAILURE_CONDITION = 'result.verdict == "FAIL"'
 JSON_PATH = "{$}"
@@ -86,6 +88,7 @@ def _context(config: StackConfig, stack_name: str) -> dict[str, Any]:
         "run_time": run_time,
         "profile": pipeline.profile,
         "timeout_seconds": timeout,
+        "error_limit": math.ceil(timeout / ARGO_ERROR_RETRY_S) + 1,
         "flagger_timeout": f"{timeout}s",
         "flagger_interval": interval,
         "success_condition": SUCCESS_CONDITION,

@@ -83,6 +83,7 @@ def test_web_metric_runs_a_validation_and_reads_its_verdict() -> None:
     web = metric["provider"]["web"]
     assert (metric["successCondition"], metric["failureCondition"]) == (SUCCESS_CONDITION, FAILURE_CONDITION)
     assert (web["method"], web["url"], web["timeoutSeconds"]) == ("POST", "http://headroom.ci:8787/runs", 90 + STARTUP_MARGIN_S)
+    assert metric["consecutiveErrorLimit"] * 10 > web["timeoutSeconds"]  # a 409 is retried every 10 s until a run could end
     assert web["jsonBody"] == {"url": "{{args.canary-url}}", "users": 25, "runTime": "90s", "profile": "stress"}
     assert web["headers"] == [{"key": "Authorization", "value": "Bearer {{args.headroom-token}}"}]
     token = next(arg for arg in template["spec"]["args"] if arg["name"] == "headroom-token")
