@@ -7,6 +7,7 @@ of the stress profile for 10 s), run by serve as the real ``headroom validate``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -228,13 +229,13 @@ def test_inconclusive_holds_a_promotion_but_not_a_rollout(serve: Callable[..., t
 def test_sigterm_stops_the_validation_and_every_process(serve: Callable[..., tuple[subprocess.Popen[str], str]],
                                                         targets: dict[str, str]) -> None:
     process, url = serve()
-    worker = threading.Thread(target=lambda: call("POST", f"{url}/runs", {"url": targets["slow"], "profile": "stress"}))
+    worker = threading.Thread(target=_post_quietly, args=(f"{url}/runs", {"url": targets["slow"], "profile": "stress"}))
     worker.start()
     deadline = time.monotonic() + 30
     while not any(r["state"] == "running" for r in call("GET", f"{url}/runs")[1]["runs"]):
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.2)
-    time.sleep(2)  # Locust is up
+    _wait_for_locust()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=45) == 143
     worker.join(timeout=10)
@@ -242,6 +243,38 @@ def test_sigterm_stops_the_validation_and_every_process(serve: Callable[..., tup
     assert "stopped the validation in progress" in stderr
     ours = {str(pid) for pid in _target_pids()}
     assert [line for line in leftover_processes() if line.split(":")[0] not in ours] == []
+
+
+def test_a_killed_serve_leaves_no_process(serve: Callable[..., tuple[subprocess.Popen[str], str]], targets: dict[str, str]) -> None:
+    """SIGKILL gives serve no chance to stop anything: the kernel's death signal still ends the validation and Locust."""
+    process, url = serve()
+    threading.Thread(target=_post_quietly, args=(f"{url}/runs", {"url": targets["slow"], "profile": "stress"}), daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not any(r["state"] == "running" for r in call("GET", f"{url}/runs")[1]["runs"]):
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    _wait_for_locust()
+    process.kill()
+    process.wait(timeout=10)
+    ours = {str(pid) for pid in _target_pids()}
+    deadline = time.monotonic() + 40
+    while left := [line for line in leftover_processes() if line.split(":")[0] not in ours]:
+        assert time.monotonic() < deadline, left
+        time.sleep(0.5)
+
+
+def _post_quietly(url: str, body: Any) -> None:
+    """A request whose server is stopped under it: no answer is expected."""
+    with contextlib.suppress(OSError):
+        call("POST", url, body)
+
+
+def _wait_for_locust() -> None:
+    """Until the validation's Locust runs: what the clean-up checks must then find gone."""
+    deadline = time.monotonic() + 30
+    while not any("-m locust" in line for line in leftover_processes()):
+        assert time.monotonic() < deadline, "Locust never started"
+        time.sleep(0.2)
 
 
 def _target_pids() -> list[int]:
