@@ -24,8 +24,9 @@ DESCRIPTION = f"""\
 Run validations of the stack on request, one at a time (409 while one runs), and answer
 with their verdicts:
 
-  POST /flagger/{{{','.join(FLAGGER_HOOKS)}}}   a Flagger webhook (payload: name, namespace,
-                                   phase, metadata with url, users, runTime, profile ...)
+  POST /flagger/HOOK               a Flagger webhook, HOOK one of {', '.join(FLAGGER_HOOKS)}
+                                   (payload: name, namespace, phase, metadata with url,
+                                   users, runTime, profile ...)
   POST /runs                       run now; the run's JSON (verdict, criteria, counts)
   GET  /runs/latest, /runs/ID      a finished run's JSON, for an Argo Rollouts web metric
   GET  /metrics                    the latest verdict as OpenMetrics
