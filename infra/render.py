@@ -222,3 +222,11 @@ def write_artifacts(artifacts: dict[str, str], out_dir: Path) -> list[Path]:
         if name not in artifacts:
             (out_dir / name).unlink(missing_ok=True)
     return written
+
+
+def render_template(template_name: str, context: dict[str, Any]) -> str:
+    """Render one template of ``templates/`` with the same environment (StrictUndefined, plain tojson) as the artifacts."""
+    try:
+        return _ENV.get_template(template_name).render(context)
+    except TemplateError as err:
+        raise RenderError(f"template {template_name}: {err}") from None

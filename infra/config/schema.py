@@ -40,6 +40,7 @@ from .kubernetes import (
 from .load_balancer import LoadBalancerConfig, Upstream
 from .load_generator import LoadGeneratorConfig, LoadGeneratorResources, check_load_generator
 from .names import check_derived_names
+from .pipeline import PipelineConfig
 from .section import Section
 from .types import (
     CpuQuantity,
@@ -84,6 +85,7 @@ __all__ = [
     "LocalConfig",
     "MetricsConfig",
     "NetworkPolicyConfig",
+    "PipelineConfig",
     "PrometheusQueries",
     "RootVolumeConfig",
     "Section",
@@ -142,7 +144,8 @@ class StackConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
-    # Opt-in pipeline sections (issue 15): validation inside `pulumi up`, and Locust on Kubernetes.
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    # Opt-in: validation inside `pulumi up`, and Locust on Kubernetes.
     gate: GateConfig = Field(default_factory=GateConfig)
     load_generator: LoadGeneratorConfig = Field(default_factory=LoadGeneratorConfig)
 

@@ -1,0 +1,133 @@
+"""``headroom serve``: validations on request over HTTP, for Flagger webhooks and Argo Rollouts' web metric."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+
+from rich.text import Text
+
+from infra.config import load_stack
+from infra.errors import ConfigError
+
+from ..console import out
+from ._flags import http_url, non_negative_int
+from ._serve_http import FLAGGER_HOOKS, ServeSettings, make_server
+from ._serve_runs import Runs
+
+MIN_TOKEN_LENGTH = 16
+
+HELP = "serve validations over HTTP: Flagger webhooks, an Argo Rollouts web metric, /metrics"
+DESCRIPTION = f"""\
+Run validations of the stack on request, one at a time (409 while one runs), and answer
+with their verdicts:
+
+  POST /flagger/HOOK               a Flagger webhook, HOOK one of {', '.join(FLAGGER_HOOKS)}
+                                   (payload: name, namespace, phase, metadata with url,
+                                   users, runTime, profile ...)
+  POST /runs                       run now; the run's JSON (verdict, criteria, counts)
+  GET  /runs/latest, /runs/ID      a finished run's JSON, for an Argo Rollouts web metric
+  GET  /metrics                    the latest verdict as OpenMetrics
+  GET  /healthz                    200, no token needed
+
+Every route but /healthz needs the bearer token held by the environment variable
+--token-env names (default: headroom:pipeline.serve.tokenEnv, HEADROOM_TOKEN); Flagger,
+which sends no headers, may pass it as metadata.token. Without the variable serve refuses
+to start, unless --no-auth on a loopback address.
+
+Each validation is `headroom validate` in a child process with its reports in
+.headroom/serve/STACK/RUN/; Ctrl-C or SIGTERM stops it (and Locust, and the local stack)
+before serve exits. Which verdict each hook answers with: docs/pipelines.md.
+"""
+EXAMPLES = """\
+examples:
+  HEADROOM_TOKEN=$(openssl rand -hex 24) headroom serve --stack prod --bind 0.0.0.0 --port 8787
+  headroom serve --stack local --no-auth
+  curl -H "Authorization: Bearer $HEADROOM_TOKEN" -d '{"users": 50, "runTime": "60s"}' http://127.0.0.1:8787/runs
+
+exit codes: 0 stopped cleanly, 2 bad flags or configuration (for example no token), 130 Ctrl-C, 143 SIGTERM
+"""
+
+
+def _bind(text: str) -> str:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address; e.g. 127.0.0.1, 0.0.0.0 or ::1") from None
+    return text
+
+
+def _port(text: str) -> int:
+    value = non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0-65535 (0 picks a free one)")
+    return value
+
+
+def _env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an environment variable name")
+    return text
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "serve", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--bind", type=_bind, metavar="ADDR", help="address to listen on (default: headroom:pipeline.serve.bind, 127.0.0.1)")
+    parser.add_argument("--port", type=_port, metavar="PORT", help="port (default: headroom:pipeline.serve.port, 8787; 0 picks a free one)")
+    parser.add_argument("--token-env", type=_env_name, metavar="NAME",
+                        help="environment variable holding the bearer token (default: headroom:pipeline.serve.tokenEnv)")
+    parser.add_argument("--no-auth", action="store_true", help="accept requests without a token: only on a loopback address")
+    parser.add_argument("--host", type=http_url, metavar="URL",
+                        help="the URL a request that names none loads (default: as `validate`: the local stack, or the deployed one)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = load_stack(args.stack, args.project_dir)
+    serve = stack.config.pipeline.serve
+    bind = args.bind or serve.bind
+    port = serve.port if args.port is None else args.port
+    token_env = args.token_env or serve.token_env
+    token = _token(token_env, bind, args.no_auth)
+    runs = Runs(stack.path, args.host, hidden_env=(token_env,))
+    try:
+        server = make_server((bind, port), runs, ServeSettings(token, stack.name))
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {bind}:{port}: {error.strerror}") from None
+    host, bound_port = server.server_address[:2]
+    host_text = host.decode() if isinstance(host, bytes) else str(host)
+    shown = f"[{host_text}]" if ":" in host_text else host_text
+    auth = "no authentication (--no-auth)" if token is None else f"bearer token from ${token_env}"
+    out.print(Text(f"headroom serve: stack {stack.name} on http://{shown}:{bound_port} ({auth}); Ctrl-C stops"), highlight=False)
+    out.file.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt as interrupt:
+        stopped = runs.stop()
+        server.server_close()
+        said = "stopped the validation in progress and its processes" if stopped else "no validation was running"
+        raise type(interrupt)(said) from None
+    return 0
+
+
+def _token(name: str, bind: str, no_auth: bool) -> str | None:
+    """The bearer token, or None with --no-auth (loopback only); exit 2 for anything else."""
+    loopback = ipaddress.ip_address(bind).is_loopback
+    if no_auth:
+        if not loopback:
+            raise ConfigError(f"--no-auth is allowed only on a loopback address, not on {bind}: anyone who reaches "
+                              "the port could make this machine send load anywhere; set a token instead")
+        return None
+    token = os.environ.get(name, "")
+    if not token:
+        raise ConfigError(f"${name} is not set: headroom serve requires a bearer token in it (for example "
+                          f"`export {name}=$(openssl rand -hex 24)`), or --no-auth on a loopback address")
+    if len(token) < MIN_TOKEN_LENGTH or token != token.strip():
+        raise ConfigError(f"${name} holds a token of {len(token)} characters; use at least {MIN_TOKEN_LENGTH}, "
+                          "without surrounding spaces")
+    return token
