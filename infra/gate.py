@@ -33,7 +33,7 @@ LINE_PREFIX = "headroom-gate:"
 VERDICT_BY_EXIT = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}
 """``headroom validate``'s exit codes that are verdicts (docs/cli.md); any other is ERROR."""
 HEADROOM = "headroom"
-"""The CLI, found on PATH where ``pulumi up`` runs (the project's virtualenv, see docs/pipelines-kubernetes.md)."""
+"""The CLI, found on PATH where ``pulumi up`` runs (the project's virtualenv, see docs/pipelines.md)."""
 INTERPRETER = ("/bin/sh", "-c")
 """What runs the script: POSIX sh (pulumi-command's own default on Linux and macOS, stated explicitly)."""
 

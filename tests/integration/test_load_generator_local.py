@@ -118,7 +118,7 @@ def test_master_and_two_workers_merge_an_exact_recording(tmp_path: Path) -> None
         code = master.wait(timeout=150)
         log = (tmp_path / "master.log").read_text()
         assert code in (0, 1, 3), log[-3000:]
-        # The workers end with their master (docs/pipelines-kubernetes.md: the Deployment then restarts them).
+        # The workers end with their master (docs/pipelines.md: the Deployment then restarts them).
         for worker in processes[2:]:
             worker.wait(timeout=30)
 
