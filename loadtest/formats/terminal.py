@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.model import Report
-from .lines import server_p95_line
+from .lines import no_requests, server_p95_line
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -79,7 +79,10 @@ def summary(report: Report) -> Group:
         result = Text("pass", "green") if c.passed else Text("fail", "red")
         if not c.decisive:
             result = Text(f"{result.plain}, not decisive", "yellow")
-        criteria.add_row(Text(c.name), measured, f"{c.comparison} {c.threshold:g} {c.unit}", f"{c.margin:+.2f}", result)
+        margin = f"{c.margin:+.2f}"
+        if no_requests(c):
+            measured, margin = "no requests", "n/a"
+        criteria.add_row(Text(c.name), measured, f"{c.comparison} {c.threshold:g} {c.unit}", margin, result)
 
     endpoints = Table(title="Endpoints", title_justify="left")
     for column in ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"):

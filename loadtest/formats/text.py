@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..report.model import Report
+from .lines import further, no_requests
 
 RULE = "=" * 64
 
@@ -48,9 +49,16 @@ def render_text(report: Report) -> str:
         state = "PASS" if criterion.passed else "FAIL"
         if not criterion.decisive:
             state += " (not decisive)"
+        measured = f"measured {criterion.measured:.2f} {criterion.unit}"
+        if no_requests(criterion):
+            measured = "no requests in the judged window"
+        elif further(criterion):
+            # The seed's p95 line has its interval under Response Times; the further criteria carry theirs here.
+            if criterion.interval:
+                measured += f", 95% CI {criterion.interval.lower:.2f}-{criterion.interval.upper:.2f}"
+            measured += f", {criterion.requests} requests"
         lines.append(
-            f"  {criterion.name} {criterion.comparison} {criterion.threshold:g} {criterion.unit}: "
-            f"{state} (measured {criterion.measured:.2f} {criterion.unit})"
+            f"  {criterion.name} {criterion.comparison} {criterion.threshold:g} {criterion.unit}: {state} ({measured})"
         )
     lines += [
         "",
