@@ -11,7 +11,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ..report.model import Report
-from .lines import further, no_requests
 
 
 def render_junit(report: Report) -> str:
@@ -32,9 +31,9 @@ def render_junit(report: Report) -> str:
         detail = f"measured {c.measured:.3f} {c.unit}, threshold {c.comparison} {c.threshold:g} {c.unit}"
         if c.interval:
             detail += f", 95% CI [{c.interval.lower:.3f}, {c.interval.upper:.3f}]"
-        if no_requests(c):
+        if c.no_requests:
             detail = f"no requests in the judged window, threshold {c.comparison} {c.threshold:g} {c.unit}"
-        elif further(c):
+        elif c.further:
             detail += f", {c.requests} requests"
         if not c.decisive:
             ET.SubElement(case, "error", message=f"not decisive: {detail}", type="inconclusive").text = "; ".join(report.verdict.reasons)

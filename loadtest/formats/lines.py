@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from ..report.model import Criterion, Report
-
-
-def no_requests(criterion: Criterion) -> bool:
-    """An endpoint's criterion with nothing to measure: its 0 is not a figure, so formats say "no requests" instead."""
-    return criterion.endpoint is not None and criterion.requests == 0
-
-
-def further(criterion: Criterion) -> bool:
-    """A criterion beyond the seed's p95, error rate and throughput of all requests (headroom:slo.p99Ms, endpoints)."""
-    return criterion.endpoint is not None or criterion.key not in {"p95_ms", "error_rate_percent", "throughput_rps"}
+from ..report.model import Report
 
 
 def server_p95_line(report: Report) -> str | None:

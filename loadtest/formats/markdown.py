@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..report.model import Report
-from .lines import no_requests, server_p95_line
+from .lines import server_p95_line
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|]|<(?=[A-Za-z/!?]))")
@@ -42,8 +42,8 @@ def render_markdown(report: Report) -> str:
         if not c.decisive:
             result += " (not decisive)"
         interval = f" (95% CI {c.interval.lower:.1f}-{c.interval.upper:.1f})" if c.interval else ""
-        measured = "no requests" if no_requests(c) else f"{c.measured:.2f} {c.unit}{interval}"
-        margin = "n/a" if no_requests(c) else f"{c.margin:+.2f} {c.unit}"
+        measured = "no requests" if c.no_requests else f"{c.measured:.2f} {c.unit}{interval}"
+        margin = "n/a" if c.no_requests else f"{c.margin:+.2f} {c.unit}"
         lines.append(
             f"| {text(c.name)} | {measured} | {c.comparison} {c.threshold:g} {c.unit} "
             f"| {margin} | {result} |"

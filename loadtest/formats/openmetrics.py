@@ -90,7 +90,7 @@ def render_openmetrics(report: Report) -> str:
         labels = {"criterion": label, "unit": unit}
         if criterion.endpoint is not None:
             labels["request"] = criterion.endpoint  # "endpoint" is the URL validated, on every sample
-        nothing = criterion.endpoint is not None and criterion.requests == 0
+        nothing = criterion.no_requests
         out.add("headroom_criterion_passed", "1 when the criterion held.", criterion.passed, **labels)
         out.add("headroom_criterion_decisive", "1 when the measurement decides the criterion (0: inconclusive).",
                 criterion.decisive, **labels)

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.model import Report
-from .lines import no_requests, server_p95_line
+from .lines import server_p95_line
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -80,7 +80,7 @@ def summary(report: Report) -> Group:
         if not c.decisive:
             result = Text(f"{result.plain}, not decisive", "yellow")
         margin = f"{c.margin:+.2f}"
-        if no_requests(c):
+        if c.no_requests:
             measured, margin = "no requests", "n/a"
         criteria.add_row(Text(c.name), measured, f"{c.comparison} {c.threshold:g} {c.unit}", margin, result)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..report.model import Report
-from .lines import further, no_requests
 
 RULE = "=" * 64
 
@@ -50,9 +49,9 @@ def render_text(report: Report) -> str:
         if not criterion.decisive:
             state += " (not decisive)"
         measured = f"measured {criterion.measured:.2f} {criterion.unit}"
-        if no_requests(criterion):
+        if criterion.no_requests:
             measured = "no requests in the judged window"
-        elif further(criterion):
+        elif criterion.further:
             # The seed's p95 line has its interval under Response Times; the further criteria carry theirs here.
             if criterion.interval:
                 measured += f", 95% CI {criterion.interval.lower:.2f}-{criterion.interval.upper:.2f}"

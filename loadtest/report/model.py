@@ -230,6 +230,16 @@ class Criterion(Model):
     requests: int | None = Field(default=None, ge=0)
     """How many requests of the judged window the measured value comes from (None in older reports)."""
 
+    @property
+    def no_requests(self) -> bool:
+        """An endpoint's criterion with nothing to measure: its 0 is not a figure, so formats say "no requests"."""
+        return self.endpoint is not None and self.requests == 0
+
+    @property
+    def further(self) -> bool:
+        """Beyond the seed's p95, error rate and throughput of all requests (``headroom:slo.p99Ms``, ``endpoints``)."""
+        return self.endpoint is not None or self.key not in {"p95_ms", "error_rate_percent", "throughput_rps"}
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def outcome(self) -> Status:
@@ -344,7 +354,7 @@ class ChangeInfo(Model):
 
 
 class RecommendationInfo(Model):
-    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "healthy"]
+    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "healthy"]
     severity: Literal["critical", "high", "medium", "info"]
     title: str
     detail: str
