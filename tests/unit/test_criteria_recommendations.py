@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from test_recommendations import LOADS, rules, run, synthetic
 
 from loadtest.analysis.recommendations import all_changes
@@ -10,7 +12,7 @@ BATCH = "/api/v1/predict/batch"
 
 
 def criterion(name: str, key: str, measured: float, threshold: float, endpoint: str | None, requests: int,
-              decisive: bool = True) -> dict:
+              decisive: bool = True) -> dict[str, Any]:
     return {"name": name, "key": key, "measured": measured, "threshold": threshold, "comparison": "<", "unit": "ms",
             "passed": measured < threshold and requests > 0, "decisive": decisive, "margin": threshold - measured,
             "margin_percent": 0.0, "interval": None, "endpoint": endpoint, "requests": requests}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from infra.config import config_from_keys
 from infra.errors import ConfigValidationError
 
 
-def problems(slo: dict) -> list[str]:
+def problems(slo: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigValidationError) as caught:
         config_from_keys({"headroom:slo": slo}, source="Pulumi.t.yaml")
     return [str(problem) for problem in caught.value.problems]
@@ -58,7 +60,7 @@ def test_every_percentile_globally_and_per_endpoint() -> None:
         ({"p90ms": 1}, "headroom:slo.p90ms: unknown key (likely a typo); did you mean 'p90Ms'?"),
     ],
 )
-def test_bad_values_name_the_key_the_value_and_what_is_allowed(slo: dict, expected: str) -> None:
+def test_bad_values_name_the_key_the_value_and_what_is_allowed(slo: dict[str, Any], expected: str) -> None:
     found = problems(slo)
     assert any(expected in line for line in found), found
     assert all(line.startswith("Pulumi.t.yaml: headroom:slo") for line in found)
