@@ -38,6 +38,7 @@ QUOTE_LIMIT = 200
 """At most this many characters of a user's value are quoted back in a message."""
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """headroom's checkout when run from one (editable install); site-packages for a wheel."""
 
@@ -324,6 +325,10 @@ def _problems_from(err: ValidationError, source: str) -> list[ConfigProblem]:
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
+        if isinstance(part, str) and not _PLAIN_KEY.fullmatch(part):
+            # A mapping's own key (slo.endpoints["/api/v1/health"]), quoted so a newline or a dot in it shows as such.
+            text += "" if part == "[key]" else f"[{json.dumps(part)}]"
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
@@ -334,6 +339,8 @@ def _aliases_at(loc: tuple[int | str, ...]) -> list[str]:
     for part in loc:
         if isinstance(part, int) or model is None:
             continue
+        if part not in {field.alias or name for name, field in model.model_fields.items()}:
+            continue  # a mapping's own key (slo.endpoints.NAME): the model is its values'
         model = _field_model(model, part)
     if model is None:
         return []

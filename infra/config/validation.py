@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
@@ -23,6 +24,52 @@ MAX_REQUEST_TIMEOUT_S = 600
 """No request is worth waiting for longer: a hung target must end in a verdict, not in a CI job's timeout."""
 
 
+_REQUEST_NAME = re.compile(r"[!-~](?:[ -~]{0,198}[!-~])?")
+MAX_SLO_ENDPOINTS = 100
+
+
+def _check_request_name(value: str) -> str:
+    if not _REQUEST_NAME.fullmatch(value):
+        raise ValueError(
+            "not allowed; expected a Locust request name (the `name=` of the request, else its path): "
+            "1-200 printable ASCII characters, spaces inside only"
+        )
+    return value
+
+
+RequestName = Annotated[str, AfterValidator(_check_request_name)]
+"""A Locust request name as the report's endpoints list it (``/api/v1/predict/[symbol]``).
+
+Printable ASCII only: the name reaches the JUnit, HTML, Markdown and OpenMetrics
+outputs, and every one of them escapes it, but a control character has no business
+in any of them.
+"""
+
+LatencyMs = Annotated[float, Field(gt=0, le=600000)]
+
+
+class EndpointSlo(Section):
+    """The criteria of one endpoint (``headroom:slo.endpoints.NAME``), each judged on that endpoint's requests only.
+
+    Every key is optional but one is needed: an endpoint listed with no criterion is
+    most likely a mistake (an indentation slip), and would judge nothing.
+    """
+
+    p50_ms: LatencyMs | None = None
+    p90_ms: LatencyMs | None = None
+    p95_ms: LatencyMs | None = None
+    p99_ms: LatencyMs | None = None
+    p999_ms: LatencyMs | None = None
+    error_rate_percent: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Self:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            allowed = ", ".join(field.alias or name for name, field in type(self).model_fields.items())
+            raise ValueError(f"an endpoint needs at least one criterion: {allowed}")
+        return self
+
+
 class SloConfig(Section):
     """The service-level objective a validation run judges, and the load that tests it."""
 
@@ -33,6 +80,13 @@ class SloConfig(Section):
     run_time: Duration = "10m"
     p95_ms: float = Field(default=200.0, gt=0, le=600000)
     error_rate_percent: float = Field(default=5.0, ge=0, le=100)
+    # Further percentiles of all requests, judged like the p95 (each with its confidence interval); unset: not judged.
+    p50_ms: LatencyMs | None = None
+    p90_ms: LatencyMs | None = None
+    p99_ms: LatencyMs | None = None
+    p999_ms: LatencyMs | None = None
+    # Per-endpoint criteria, keyed by the Locust request name (docs/config.md, "Per-endpoint SLOs").
+    endpoints: dict[RequestName, EndpointSlo] = Field(default_factory=dict, max_length=MAX_SLO_ENDPOINTS)
     min_throughput_rps: float | None = Field(default=None, gt=0)
     request_timeout: Duration = "30s"
     """How long one request may take before it counts as a failure ("timeout"); see docs/config.md."""

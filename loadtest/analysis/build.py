@@ -24,6 +24,7 @@ from ..report.model import (
     ThinkTime,
 )
 from ..scenario.profiles import Profile
+from .criteria import endpoint_slo_info
 from .littles_law import LoadCheck
 from .measurement import Measurement, Phase
 from .verdict import judge
@@ -51,7 +52,7 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
     """Judge a measured run: the full-load phase when there is one, else the whole run."""
     phase = measurement.full_load() or measurement.whole_run()
     judged = measurement.summarize(phase)
-    judgement = judge(judged, slo, generator)
+    judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names())
     return Report(
         generated_at=_iso(run.started_at),
         stack=run.stack,
@@ -63,7 +64,9 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
                       ramp_s=run.users / run.spawn_rate if run.spawn_rate else 0.0,
                       run_time_s=run.run_time_s, workers=run.workers),
         slo=SloInfo(p95_ms=slo.p95_ms, error_rate_percent=slo.error_rate_percent,
-                    min_throughput_rps=slo.min_throughput_rps, request_timeout_s=slo.request_timeout_seconds),
+                    min_throughput_rps=slo.min_throughput_rps, request_timeout_s=slo.request_timeout_seconds,
+                    p50_ms=slo.p50_ms, p90_ms=slo.p90_ms, p99_ms=slo.p99_ms, p999_ms=slo.p999_ms,
+                    endpoints=endpoint_slo_info(slo)),
         plan=LoadCheckInfo(think_time_s=check.think_time_s, max_throughput_rps=check.max_throughput_rps,
                            expected_throughput_rps=check.expected_throughput_rps,
                            required_throughput_rps=check.required_throughput_rps, notes=check.notes),

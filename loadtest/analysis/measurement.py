@@ -70,7 +70,7 @@ def quantile_interval(histogram: HdrHistogram, quantile: float) -> QuantileInter
     spread = Z_TWO_SIDED_95 * math.sqrt(n * quantile * (1 - quantile))
     lower_rank = max(1, math.floor(n * quantile - spread))
     upper_rank = math.ceil(n * quantile + spread) + 1
-    enough = n * (1 - quantile) >= MIN_TAIL_SAMPLES and upper_rank <= n
+    enough = round(n * (1 - quantile), 6) >= MIN_TAIL_SAMPLES and upper_rank <= n  # round: 1 - 0.9 is 0.0999...
     upper_rank = min(upper_rank, n)
 
     def at_rank(rank: int) -> float:
@@ -80,7 +80,7 @@ def quantile_interval(histogram: HdrHistogram, quantile: float) -> QuantileInter
 
 
 def minimum_requests_for(quantile: float) -> int:
-    return math.ceil(MIN_TAIL_SAMPLES / (1 - quantile))
+    return math.ceil(round(MIN_TAIL_SAMPLES / (1 - quantile), 6))
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,17 @@ class Measurement:
         for _, _, cell in self._cells_in(phase):
             merged.add(cell.histogram)
         return merged
+
+    def endpoint_histograms(self, phase: Phase) -> dict[str, HdrHistogram]:
+        """Each endpoint's response times in the phase, merged over its windows: what per-endpoint criteria judge."""
+        merged: dict[str, HdrHistogram] = {}
+        for _, name, cell in self._cells_in(phase):
+            merged.setdefault(name, new_histogram()).add(cell.histogram)
+        return merged
+
+    def endpoint_names(self) -> set[str]:
+        """Every endpoint that completed a request at any time in the run, ramp included."""
+        return {name for _, name in self.recording.cells}
 
     def summarize(self, phase: Phase, quantile: float = 0.95) -> PhaseSummary:
         overall = self.histogram(phase)

@@ -8,6 +8,9 @@ The seed's rules, each citing the numbers that triggered it:
   cpu         CPU (or pool utilization) above 80 %: scale now, and target below 70 % (high)
   memory      memory above 85 % of the request: raise the request, or add replicas (medium)
   throughput  below 200 req/s: which bottleneck, if any, explains it (info)
+  criteria    a further percentile or an endpoint's criterion (headroom:slo.p99Ms, endpoints) not
+              met: which, by how much, and where to look; no change, since one slow endpoint is
+              its own cost, not a replica count (high)
   healthy     none of the above: no change, with the p95, CPU and throughput quoted (info)
 
 Changes go to the keys of the mechanisms the stack uses: ``local.replicas`` for the
@@ -24,10 +27,10 @@ from infra.config import StackConfig
 from infra.config.schema import MAX_LOCAL_REPLICAS
 from infra.config.types import memory_bytes
 
-from ..report.model import CapacityEstimate, InfraMetrics, RecommendationInfo, Report
+from ..report.model import CapacityEstimate, Criterion, InfraMetrics, RecommendationInfo, Report
 from .changes import ConfigChange
 
-Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "healthy"]
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
@@ -135,6 +138,11 @@ class _Figures:
         return self.infra.cpu_percent_max if self.infra.cpu_percent_max is not None else self.load
 
     @property
+    def missed_further(self) -> list[Criterion]:
+        """The further percentiles and endpoint criteria that did not hold (decisively or not): never "no change"."""
+        return [c for c in self.report.criteria if c.further and not c.passed]
+
+    @property
     def errors_first(self) -> bool:
         """Errors above the SLO come before any scaling: more replicas would hide a bug."""
         return self.error_rate >= self.report.slo.error_rate_percent
@@ -143,9 +151,10 @@ class _Figures:
 def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, config: StackConfig) -> list[Recommendation]:
     """Every rule in turn (module docstring); 'healthy' only when no other proposed a change."""
     figures = _Figures(report, infra, capacity, config)
-    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput)]
+    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria)]
     recommendations = [r for r in found if r is not None]
-    if not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95:
+    if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
+            and not figures.missed_further):
         recommendations.append(_healthy(figures))
     return recommendations
 
@@ -238,6 +247,29 @@ def _throughput(f: _Figures) -> Recommendation | None:
         "throughput", "info", "Throughput below 200 req/s",
         f"{f.throughput:.1f} req/s in the judged window. Bottleneck: {cause}.",
         {"throughput_rps": f.throughput, "littles_law_ceiling_rps": ceiling, "load_percent": f.load},
+    )
+
+
+def _criteria(f: _Figures) -> Recommendation | None:
+    missed = f.missed_further
+    if not missed:
+        return None
+    parts = []
+    for c in missed:
+        if c.endpoint is not None and c.requests == 0:
+            parts.append(f"{c.name}: no requests (is {c.endpoint} the request name the scenario sends?)")
+        else:
+            undecided = "" if c.decisive else ", not decisive"
+            parts.append(f"{c.name} {c.measured:.2f} {c.unit} against < {c.threshold:g} {c.unit}{undecided}")
+    endpoints = sorted({c.endpoint for c in missed if c.endpoint is not None})
+    where = f" of {', '.join(endpoints)}" if endpoints else ""
+    return Recommendation(
+        "criteria", "high", f"SLO criteria{where} not met",
+        "; ".join(parts) + ". An endpoint slower than the rest at this load is its own cost (its code path, payload "
+        "or dependencies), which more replicas do not remove unless the service is saturated (see the latency and "
+        "cpu rules): profile that endpoint, or revisit its threshold. No config change is proposed for it.",
+        {"criteria": [{"name": c.name, "endpoint": c.endpoint, "key": c.key, "measured": c.measured,
+                       "threshold": c.threshold, "requests": c.requests, "outcome": c.outcome.value} for c in missed]},
     )
 
 

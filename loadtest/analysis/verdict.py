@@ -8,12 +8,16 @@ decisively still makes the run FAIL, unless the generator itself was saturated.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from hdrh.histogram import HdrHistogram
 
 from infra.config import SloConfig
 
 from ..report.model import Criterion, GeneratorInfo, Interval, PhaseSummary, Status, Verdict, Window
+from .criteria import further_criteria
 from .measurement import minimum_requests_for
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
@@ -48,7 +52,7 @@ def latency_class(p95_ms: float) -> LatencyClass:
 
 
 def criterion(name: str, key: str, measured: float, threshold: float, comparison: str, unit: str, decisive: bool,
-              interval: tuple[float, float] | None = None) -> Criterion:
+              interval: tuple[float, float] | None = None, requests: int | None = None) -> Criterion:
     """A criterion with its pass/fail and margin worked out from the comparison."""
     passed = measured < threshold if comparison == "<" else measured >= threshold
     margin = threshold - measured if comparison == "<" else measured - threshold
@@ -57,6 +61,7 @@ def criterion(name: str, key: str, measured: float, threshold: float, comparison
         "unit": unit, "passed": passed, "decisive": decisive, "margin": margin,
         "margin_percent": 100.0 * margin / threshold if threshold else 0.0,
         "interval": None if interval is None else Interval(lower=interval[0], upper=interval[1]),
+        "requests": requests,
     })
 
 
@@ -79,7 +84,7 @@ def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, li
             f"straddles the {threshold:g} ms threshold"
         )
     p95 = criterion("p95 response time", "p95_ms", measured, threshold, "<", "ms", decisive,
-                    (interval.lower_ms, interval.upper_ms))
+                    (interval.lower_ms, interval.upper_ms), summary.requests)
     return p95, notes
 
 
@@ -88,27 +93,40 @@ def _why(failed: Criterion, summary: PhaseSummary) -> str:
     if failed.key != "error_rate_percent" or not summary.failure_reasons:
         return ""
     counts: dict[str, int] = {}
-    for by_reason in summary.failure_reasons.values():
+    for name, by_reason in summary.failure_reasons.items():
+        if failed.endpoint is not None and name != failed.endpoint:
+            continue
         for reason, count in by_reason.items():
             counts[reason] = counts.get(reason, 0) + count
     top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
     return " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")"
 
 
-def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo) -> Judgement:
+def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
+          histograms: Mapping[str, HdrHistogram] | None = None, recorded: Collection[str] = ()) -> Judgement:
+    """The verdict on the judged window.
+
+    ``histograms`` (the window's, per endpoint) and ``recorded`` (every endpoint the run
+    completed a request for) are needed only for the SLO's further percentiles and
+    per-endpoint criteria (``criteria``), which follow the p95, error rate and throughput.
+    """
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
         p95,
         criterion("error rate", "error_rate_percent", summary.error_rate_percent, slo.error_rate_percent, "<", "%",
-                  decisive=summary.requests > 0),
+                  decisive=summary.requests > 0, requests=summary.requests),
     ]
     if slo.min_throughput_rps is not None:
         criteria.append(criterion("throughput", "throughput_rps", summary.throughput_rps, slo.min_throughput_rps,
-                                  ">=", "req/s", decisive=True))
+                                  ">=", "req/s", decisive=True, requests=summary.requests))
+    further = further_criteria(summary, slo, histograms, recorded)
+    criteria += further.criteria
+    notes += further.notes
     label = latency_class(p95.measured) if summary.requests else ""
     failed = [c for c in criteria if c.decisive and not c.passed]
+    # An endpoint that received nothing fails with one reason of its own (further.failures), not one per criterion.
     reasons = [f"{c.name} {c.measured:.2f} {c.unit} is not {c.comparison} {c.threshold:g} {c.unit}" + _why(c, summary)
-               for c in failed]
+               for c in failed if not (c.endpoint is not None and c.requests == 0)] + further.failures
 
     if generator.saturated:
         reason = (

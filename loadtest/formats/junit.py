@@ -1,7 +1,9 @@
 """JUnit XML with one test case per SLO criterion, for CI systems' test tabs (``--junit FILE``).
 
 A criterion that failed is a <failure>; one the measurement could not decide
-(INCONCLUSIVE) is an <error>, so a CI never shows it green.
+(INCONCLUSIVE) is an <error>, so a CI never shows it green. Every criterion is its own
+case: each further percentile and each endpoint's (``headroom:slo.endpoints``), whose
+name says which endpoint it judges.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def render_junit(report: Report) -> str:
         detail = f"measured {c.measured:.3f} {c.unit}, threshold {c.comparison} {c.threshold:g} {c.unit}"
         if c.interval:
             detail += f", 95% CI [{c.interval.lower:.3f}, {c.interval.upper:.3f}]"
+        if c.no_requests:
+            detail = f"no requests in the judged window, threshold {c.comparison} {c.threshold:g} {c.unit}"
+        elif c.further:
+            detail += f", {c.requests} requests"
         if not c.decisive:
             ET.SubElement(case, "error", message=f"not decisive: {detail}", type="inconclusive").text = "; ".join(report.verdict.reasons)
         elif not c.passed:

@@ -42,9 +42,11 @@ def render_markdown(report: Report) -> str:
         if not c.decisive:
             result += " (not decisive)"
         interval = f" (95% CI {c.interval.lower:.1f}-{c.interval.upper:.1f})" if c.interval else ""
+        measured = "no requests" if c.no_requests else f"{c.measured:.2f} {c.unit}{interval}"
+        margin = "n/a" if c.no_requests else f"{c.margin:+.2f} {c.unit}"
         lines.append(
-            f"| {c.name} | {c.measured:.2f} {c.unit}{interval} | {c.comparison} {c.threshold:g} {c.unit} "
-            f"| {c.margin:+.2f} {c.unit} | {result} |"
+            f"| {text(c.name)} | {measured} | {c.comparison} {c.threshold:g} {c.unit} "
+            f"| {margin} | {result} |"
         )
     if verdict.reasons:
         lines += ["", *[f"- {text(reason)}" for reason in verdict.reasons]]

@@ -9,7 +9,9 @@ with ``# EOF``: valid OpenMetrics, and a comment to the Prometheus text parser.
 
 Stable names (docs/report.md lists them; add, never rename):
 ``headroom_verdict{status}``, ``headroom_exit_code``, ``headroom_last_run_timestamp_seconds``,
-``headroom_criterion_{passed,decisive,measured,threshold,margin,lower_bound,upper_bound}{criterion,unit}``,
+``headroom_criterion_{passed,decisive,measured,threshold,margin,lower_bound,upper_bound}{criterion,unit}``
+(an endpoint's criterion also carries ``request``, its Locust request name; one with no requests has no
+``measured`` nor ``margin`` sample),
 ``headroom_requests{window}``, ``headroom_failures{window}``, ``headroom_replicas``,
 ``headroom_proposed_replicas{target}``, ``headroom_proposed_setting{setting}``,
 ``headroom_server_p95_latency_seconds``.
@@ -28,6 +30,10 @@ CRITERIA: dict[str, tuple[str, str, float]] = {
     "p95_ms": ("p95_latency", "seconds", 0.001),
     "error_rate_percent": ("error_rate", "ratio", 0.01),
     "throughput_rps": ("throughput", "requests_per_second", 1.0),
+    "p50_ms": ("p50_latency", "seconds", 0.001),
+    "p90_ms": ("p90_latency", "seconds", 0.001),
+    "p99_ms": ("p99_latency", "seconds", 0.001),
+    "p999_ms": ("p999_latency", "seconds", 0.001),
 }
 PROPOSED = ("replicas_for_slo", "replicas_for_plan", "hpa_min", "hpa_max", "asg_min", "asg_max")
 
@@ -82,14 +88,17 @@ def render_openmetrics(report: Report) -> str:
     for criterion in report.criteria:
         label, unit, factor = CRITERIA.get(criterion.key, (criterion.key, criterion.unit, 1.0))
         labels = {"criterion": label, "unit": unit}
+        if criterion.endpoint is not None:
+            labels["request"] = criterion.endpoint  # "endpoint" is the URL validated, on every sample
+        nothing = criterion.no_requests
         out.add("headroom_criterion_passed", "1 when the criterion held.", criterion.passed, **labels)
         out.add("headroom_criterion_decisive", "1 when the measurement decides the criterion (0: inconclusive).",
                 criterion.decisive, **labels)
         out.add("headroom_criterion_measured", "The criterion's measured value, in the unit label's base unit.",
-                criterion.measured * factor, **labels)
+                None if nothing else criterion.measured * factor, **labels)
         out.add("headroom_criterion_threshold", "The SLO's threshold for the criterion.", criterion.threshold * factor, **labels)
         out.add("headroom_criterion_margin", "Room between the measured value and the threshold (negative: missed).",
-                criterion.margin * factor, **labels)
+                None if nothing else criterion.margin * factor, **labels)
         if criterion.interval:
             out.add("headroom_criterion_lower_bound", "Lower bound of the measured value's 95 % confidence interval.",
                     criterion.interval.lower * factor, **labels)

@@ -79,7 +79,10 @@ def summary(report: Report) -> Group:
         result = Text("pass", "green") if c.passed else Text("fail", "red")
         if not c.decisive:
             result = Text(f"{result.plain}, not decisive", "yellow")
-        criteria.add_row(Text(c.name), measured, f"{c.comparison} {c.threshold:g} {c.unit}", f"{c.margin:+.2f}", result)
+        margin = f"{c.margin:+.2f}"
+        if c.no_requests:
+            measured, margin = "no requests", "n/a"
+        criteria.add_row(Text(c.name), measured, f"{c.comparison} {c.threshold:g} {c.unit}", margin, result)
 
     endpoints = Table(title="Endpoints", title_justify="left")
     for column in ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"):

@@ -48,9 +48,16 @@ def render_text(report: Report) -> str:
         state = "PASS" if criterion.passed else "FAIL"
         if not criterion.decisive:
             state += " (not decisive)"
+        measured = f"measured {criterion.measured:.2f} {criterion.unit}"
+        if criterion.no_requests:
+            measured = "no requests in the judged window"
+        elif criterion.further:
+            # The seed's p95 line has its interval under Response Times; the further criteria carry theirs here.
+            if criterion.interval:
+                measured += f", 95% CI {criterion.interval.lower:.2f}-{criterion.interval.upper:.2f}"
+            measured += f", {criterion.requests} requests"
         lines.append(
-            f"  {criterion.name} {criterion.comparison} {criterion.threshold:g} {criterion.unit}: "
-            f"{state} (measured {criterion.measured:.2f} {criterion.unit})"
+            f"  {criterion.name} {criterion.comparison} {criterion.threshold:g} {criterion.unit}: {state} ({measured})"
         )
     lines += [
         "",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 FORMAT: Final = "headroom-report/1"
 
@@ -66,6 +66,24 @@ class SloInfo(Model):
     min_throughput_rps: float | None = None
     request_timeout_s: float | None = None
     """``headroom:slo.requestTimeout``: a request that took longer failed ("timeout"). None in reports before it existed."""
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    """The further percentiles of all requests (``headroom:slo.p50Ms`` ...); None: not judged."""
+    endpoints: dict[str, EndpointSloInfo] = Field(default_factory=dict)
+    """``headroom:slo.endpoints``: each endpoint's own criteria, by Locust request name."""
+
+
+class EndpointSloInfo(Model):
+    """One endpoint's thresholds (``headroom:slo.endpoints.NAME``); None: not judged."""
+
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    error_rate_percent: float | None = None
 
 
 class LoadCheckInfo(Model):
@@ -187,11 +205,15 @@ class Interval(Model):
     upper: float
 
 
+CriterionKey = Literal["p95_ms", "error_rate_percent", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms"]
+"""What a criterion measures; the percentile keys are the ``headroom:slo`` keys in snake_case."""
+
+
 class Criterion(Model):
-    """One SLO criterion measured against its threshold."""
+    """One SLO criterion measured against its threshold: of all requests, or of one endpoint's (``endpoint``)."""
 
     name: str
-    key: Literal["p95_ms", "error_rate_percent", "throughput_rps"]
+    key: CriterionKey
     measured: float
     threshold: float
     comparison: Literal["<", ">="]
@@ -203,6 +225,28 @@ class Criterion(Model):
     """Room left: positive when the criterion holds, in the criterion's unit."""
     margin_percent: float
     interval: Interval | None = None
+    endpoint: str | None = None
+    """The Locust request name this criterion judges (``headroom:slo.endpoints``); None: all requests."""
+    requests: int | None = Field(default=None, ge=0)
+    """How many requests of the judged window the measured value comes from (None in older reports)."""
+
+    @property
+    def no_requests(self) -> bool:
+        """An endpoint's criterion with nothing to measure: its 0 is not a figure, so formats say "no requests"."""
+        return self.endpoint is not None and self.requests == 0
+
+    @property
+    def further(self) -> bool:
+        """Beyond the seed's p95, error rate and throughput of all requests (``headroom:slo.p99Ms``, ``endpoints``)."""
+        return self.endpoint is not None or self.key not in {"p95_ms", "error_rate_percent", "throughput_rps"}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def outcome(self) -> Status:
+        """The criterion's own verdict: INCONCLUSIVE when not decisive, else PASS or FAIL."""
+        if not self.decisive:
+            return Status.INCONCLUSIVE
+        return Status.PASS if self.passed else Status.FAIL
 
 
 class Verdict(Model):
@@ -310,7 +354,7 @@ class ChangeInfo(Model):
 
 
 class RecommendationInfo(Model):
-    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "healthy"]
+    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "healthy"]
     severity: Literal["critical", "high", "medium", "info"]
     title: str
     detail: str

@@ -104,6 +104,14 @@ def test_label_values_are_escaped_and_still_valid() -> None:
     assert promtool_check(text).returncode == 0
 
 
+def test_endpoint_criteria_with_their_request_label_are_valid() -> None:
+    """Per-endpoint criteria add a ``request`` label to some samples of a family, and omit ``measured`` for none sent."""
+    text = _render_openmetrics(synthetic_report(further=True))
+    assert 'request="/api/v1/predict/batch"' in text and 'criterion="p99_latency"' in text
+    result = promtool_check(text)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_promtool_catches_a_broken_file() -> None:
     # The check the tests rely on can fail: a sample without a value is refused.
     assert promtool_check("# TYPE headroom_verdict gauge\nheadroom_verdict{stack=\"x\"}\n").returncode != 0

@@ -1,0 +1,74 @@
+"""A per-endpoint SLO on the real local stack: batches miss theirs while the global p95 holds.
+
+The reference service charges a batch ``1 + batchItemCost * (symbols - 1)`` service times
+and the locustfile sends 2-5 symbols, so with a constant 20 ms and a cost of 2 every batch
+takes 60-180 ms while a single prediction takes 20 ms. A batch p50 below 50 ms therefore
+fails on every batch request, however busy the machine, and a global p95 below 1 s holds.
+A few seconds with 20 users.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import headroom, leftover_processes
+
+pytestmark = pytest.mark.slow
+
+BATCH, PREDICT, HEALTH = "/api/v1/predict/batch", "/api/v1/predict/[symbol]", "/api/v1/health"
+STACK = """\
+config:
+  headroom:deploy:
+    aws: false
+    kubernetes: false
+  headroom:slo:
+    users: 20
+    rampSeconds: 1
+    runTime: 10s
+    p95Ms: 1000
+    errorRatePercent: 5
+    endpoints:
+      /api/v1/predict/batch:
+        p50Ms: 50
+      /api/v1/health:
+        errorRatePercent: 1
+  headroom:local:
+    replicas: 2
+    workers: 32
+    serviceTime:
+      distribution: constant
+      meanMs: 20
+    batchItemCost: 2
+    cpuMs: 0.2
+"""
+
+
+def test_a_slow_endpoint_fails_its_own_slo_while_the_global_one_holds(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.t.yaml"
+    stack.write_text(STACK)
+    junit, report_path = tmp_path / "slo.xml", tmp_path / "report.json"
+    result = headroom("validate", "--stack", str(stack), "--profile", "stress", "--ramp", "1", "--run-time", "10s",
+                      "--json", str(report_path), "--junit", str(junit))
+    assert result.returncode == 1, (result.returncode, result.stdout[-3000:], result.stderr[-3000:])
+    report = json.loads(report_path.read_text())
+    criteria = {(c["key"], c["endpoint"]): c for c in report["criteria"]}
+    assert criteria[("p95_ms", None)]["passed"] and criteria[("error_rate_percent", None)]["passed"]
+    batch = criteria[("p50_ms", BATCH)]
+    assert batch["outcome"] == "FAIL" and batch["decisive"] and batch["measured"] >= 60 and batch["requests"] >= 20
+    assert batch["interval"]["lower"] >= 50
+    assert criteria[("error_rate_percent", HEALTH)]["outcome"] == "PASS"
+    # The endpoint table agrees: the batches are the slow ones.
+    endpoints = {e["name"]: e for e in report["results"]["judged"]["endpoints"]}
+    assert endpoints[BATCH]["latency"]["p50_ms"] > 2 * endpoints[PREDICT]["latency"]["p50_ms"]
+    assert report["verdict"]["reasons"][0].startswith(f"p50 response time of {BATCH} ")
+    assert "criteria" in [r["rule"] for r in report["recommendations"]]
+    assert "healthy" not in [r["rule"] for r in report["recommendations"]]
+    cases = ET.parse(junit).getroot().findall("testcase")
+    assert len(cases) == len(report["criteria"]) + 1 == 5
+    failed = [case.get("name") for case in cases if case.find("failure") is not None]
+    assert failed == [f"p50 response time of {BATCH} < 50 ms"]
+    assert f"p50 response time of {BATCH}" in result.stdout and "Verdict: FAIL" in result.stdout
+    assert leftover_processes(str(tmp_path)) == []
