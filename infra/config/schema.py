@@ -38,6 +38,7 @@ from .kubernetes import (
 )
 from .load_balancer import LoadBalancerConfig, Upstream
 from .names import check_derived_names
+from .scenario import ScenarioConfig
 from .section import Section
 from .types import (
     CpuQuantity,
@@ -81,6 +82,7 @@ __all__ = [
     "NetworkPolicyConfig",
     "PrometheusQueries",
     "RootVolumeConfig",
+    "ScenarioConfig",
     "Section",
     "SecurityContextConfig",
     "ServiceConfig",
@@ -137,6 +139,8 @@ class StackConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    scenario: ScenarioConfig | None = None
+    """What a validation run sends; None is the reference scenario (docs/scenarios.md)."""
 
     @model_validator(mode="after")
     def _across_sections(self) -> Self:
