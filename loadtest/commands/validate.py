@@ -10,12 +10,15 @@ from pathlib import Path
 from rich.text import Text
 
 from infra.config import load_stack
+from infra.config.scenario import IDENTIFIER
+from infra.errors import ConfigError
 from infra.files import write_atomically
 
 from ..console import err, out
 from ..formats import render_html, render_junit, render_markdown, render_openmetrics, render_text
 from ..formats.terminal import LiveView, summary
 from ..pipeline.proposal import analyze
+from ..pipeline.scenario import LocustfileOverride
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ..report.model import Report
 from ..scenario.profiles import PROFILES
@@ -54,6 +57,7 @@ examples:
   headroom validate --stack local --users 50 --ramp 5 --run-time 30s --html report.html
   headroom validate --stack prod --host https://api.example.com --json results.json --junit slo.xml
   headroom validate --stack local --profile spike --workers 2
+  headroom validate --stack prod --host https://api.example.com --locustfile locustfile.py WebsiteUser
   headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
@@ -68,6 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--host", type=http_url, metavar="URL", help="base URL to load (default: see above)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="normal",
                         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
+    parser.add_argument("--locustfile", nargs="+", metavar=("FILE", "USERCLASS"),
+                        help="run this Locust file (and these of its user classes; default all) instead of the stack's "
+                             "headroom:scenario, for this run only; FILE is relative to the current directory (docs/scenarios.md)")
     parser.add_argument("--users", type=positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
     ramp = parser.add_mutually_exclusive_group()
     ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         master_bind_host=args.master_bind_host,
         window_s=args.window,
         autoscale=args.autoscale,
+        locustfile=locustfile_override(args.locustfile),
     )
     request.check()
     for flag in ("json", "junit", "html", "markdown", "openmetrics"):
@@ -138,6 +146,17 @@ def run(args: argparse.Namespace) -> int:
         said = f"only {', '.join(map(str, written))} was written" if written else "no report was written"
         raise type(interrupt)(f"{said}; Locust and the local stack are stopped") from None
     return report.exit_code
+
+
+def locustfile_override(words: list[str] | None) -> LocustfileOverride | None:
+    """``--locustfile F [UserClass ...]``; the names are checked here, the file when the run is prepared."""
+    if not words:
+        return None
+    for name in words[1:]:
+        if not IDENTIFIER.fullmatch(name):
+            raise ConfigError(f"--locustfile {words[0]} {name}: not a user class name; allowed: letters, digits and '_', "
+                              "not starting with a digit")
+    return LocustfileOverride(Path(words[0]), tuple(dict.fromkeys(words[1:])))
 
 
 def render_json(report: Report) -> str:
