@@ -243,3 +243,50 @@ def test_bad_scenarios_are_refused_before_any_load(tmp_path: Path, scenario: str
     for fragment in fragments:
         assert fragment in result.stderr, result.stderr
     assert not (tmp_path / "r.json").exists() and not (tmp_path / ".headroom").exists()
+
+
+LOCUST_SIDE = """
+import json, random
+from locust import HttpUser, between
+from loadtest.load.scenario_users import check_failure, declared_user, scale_wait_time, field_at
+from loadtest.load.probe import sample_wait
+
+class Shop(HttpUser):
+    wait_time = between(1, 3)
+
+scale_wait_time(Shop, 0.5)
+scale_wait_time(Shop, 0.5)  # imported twice: scaled once
+body = lambda: {"id": "7", "n": 3, "items": [{"sku": "A1"}]}
+spec = {"class": "ScenarioUser", "wait": {"pacing": 2.0}, "variables": {"id": {"from": 1, "to": 3}},
+        "requests": [{"name": "get", "method": "GET", "path": "/o/{id}", "headers": {"A": "${env:T}"}, "body": None,
+                      "has_body": False, "weight": 3, "status": None, "checks": []}]}
+user = declared_user(spec, {"T": "x"})
+print(json.dumps({
+    "shop": sample_wait(Shop),
+    "paced": sample_wait(user),
+    "weights": len(user.tasks),  # Locust expands {task: 3} to the task three times
+    "ok": check_failure(200, None, [{"field": "items.0.sku", "equals": "A1"}, {"field": "n", "type": "integer"}], body),
+    "status": [check_failure(201, None, [], body), check_failure(201, [201], [], body), check_failure(401, [200, 201], [], body)],
+    "missing": check_failure(200, None, [{"field": "items.1.sku", "present": True}], body),
+    "unequal": check_failure(200, None, [{"field": "id", "equals": 7}], body),
+    "type": check_failure(200, None, [{"field": "id", "type": "number"}], body),
+    "not_json": check_failure(200, None, [{"field": "id", "present": True}], lambda: (_ for _ in ()).throw(ValueError())),
+}))
+"""
+
+
+def test_the_locust_side_scales_waits_builds_users_and_judges_answers() -> None:
+    """The pieces that run inside Locust, in a child process (Locust patches the process it is imported in)."""
+    result = subprocess.run([sys.executable, "-c", LOCUST_SIDE], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 0.5 <= found["shop"]["min"] < 0.55 and 1.45 < found["shop"]["max"] <= 1.5  # 1-3 s scaled by 0.5
+    assert found["shop"]["mean"] == pytest.approx(1.0, abs=0.05)
+    assert found["paced"]["mean"] == pytest.approx(2.0, abs=0.01)
+    assert found["weights"] == 3
+    assert found["ok"] is None
+    assert found["status"] == [None, None, "HTTP 401"]
+    assert found["missing"] == "bad body: no field items.1.sku"
+    assert found["unequal"] == "bad body: id is not the expected value"
+    assert found["type"] == "bad body: id is not of type number"
+    assert found["not_json"] == "bad body: not JSON"
