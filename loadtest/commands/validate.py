@@ -50,6 +50,10 @@ means the measurement cannot be trusted: the load generator saturated its CPU,
 too few requests for a p95, or the p95's 95 % confidence interval straddles the
 threshold. Before any load, Little's law checks that the users can produce the
 throughput the SLO asks for.
+
+What is sent is the stack's headroom:scenario (a locustfile, or declared requests;
+`headroom scenario show` prints it), --locustfile for this run, or else the reference
+scenario (docs/scenarios.md).
 """
 EXAMPLES = """\
 examples:

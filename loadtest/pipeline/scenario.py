@@ -93,6 +93,7 @@ def _declared(scenario: ScenarioConfig, stack_path: Path, env: Mapping[str, str]
 def _locustfile(path: Path, where: str, classes: list[tuple[str, int | None]], mean_think: float | None,
                 factor: float) -> PreparedScenario:
     allowed = "a Python file defining Locust user classes (docs/scenarios.md)"
+    path = path.resolve()  # the probe runs in the file's directory
     if not path.is_file():
         raise ConfigError(f"{where}: no such file ({path}); allowed: {allowed}")
     found = probe_locustfile(path, [name for name, _ in classes])

@@ -187,8 +187,10 @@ def test_a_plain_locustfile_runs_unchanged_with_exact_recording(orders: Callable
 def test_validate_locustfile_flag_distributed_over_two_workers(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders()
     stack = _declared(tmp_path)  # its declared scenario (and its token) are replaced by the flag's locustfile
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "orders_locustfile.py").write_text((SERVICES / "orders_locustfile.py").read_text())
     result = _validate(stack, url, tmp_path / "out", None, "--workers", "2",
-                       "--locustfile", str(SERVICES / "orders_locustfile.py"), "OrdersUser")
+                       "--locustfile", "load/orders_locustfile.py", "OrdersUser")  # relative to the current directory
     assert result.returncode == 0, _why(result, tmp_path / "out")
     report = _report(tmp_path / "out")
     assert report["load"]["workers"] == 2  # type: ignore[index]
