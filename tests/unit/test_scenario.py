@@ -149,3 +149,37 @@ def test_an_unresolvable_secret_is_exit_2_and_shows_no_value(env: dict[str, str]
     assert caught.value.exit_code == 2
     assert fragment in str(caught.value) and "Pulumi.t.yaml" in str(caught.value)
     assert "AAABAJ" not in str(caught.value) and "X: y" not in str(caught.value)
+
+
+def _show(tmp_path: Any, capsys: pytest.CaptureFixture[str], section: str, *flags: str) -> tuple[int, str]:
+    from loadtest import cli
+
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text("config:\n  orders:apiKey: key-1234567\n" + section)
+    code = cli.main(["scenario", "show", "--stack", str(stack), *flags])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_scenario_show_prints_what_is_sent_with_secrets_masked(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    section = "  headroom:scenario: " + json.dumps(ORDERS) + "\n"
+    monkeypatch.delenv("ORDERS_TOKEN", raising=False)
+    code, text = _show(tmp_path, capsys, section)
+    assert code == 0, text
+    assert "Authorization: Bearer ${env:ORDERS_TOKEN} (NOT SET)" in text
+    assert "X-Api-Key: ${config:orders:apiKey} (from the stack file)" in text
+    assert "POST /orders" in text and "GET /orders/{order}" in text and "create order 25%, read order 75%" in text
+    assert "key-1234567" not in text
+    monkeypatch.setenv("ORDERS_TOKEN", "tok-abcdef")
+    code, text = _show(tmp_path, capsys, section, "--spec", "--profile", "spike")
+    assert code == 0 and "tok-abcdef" not in text and "key-1234567" not in text
+    spec = json.loads(text)
+    assert spec["wait"] == {"min": 0.25, "max": 0.75}
+    assert spec["requests"][0]["headers"]["X-Api-Key"] == "${env:HEADROOM_CONFIG_ORDERS_APIKEY}"
+
+
+def test_scenario_show_without_a_scenario_is_the_reference(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _show(tmp_path, capsys, "")
+    assert code == 0
+    assert "the reference scenario" in text and "mean 2 s" in text
