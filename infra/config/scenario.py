@@ -178,10 +178,13 @@ class ThinkTime(Section):
         return (self.min + self.max) / 2
 
 
+FieldPath = Annotated[str, _fullmatch(_FIELD_PATH, "a dotted field path such as id or order.items.0.sku")]
+
+
 class JsonCheck(_JsonSection):
     """One check of a JSON answer: a field is present, equals a value, or has a JSON type."""
 
-    field: Annotated[str, _fullmatch(_FIELD_PATH, "a dotted field path such as id or order.items.0.sku")]
+    field: FieldPath
     present: bool | None = None
     equals: JsonValue = None
     type: Literal["string", "number", "integer", "boolean", "object", "array", "null"] | None = None
@@ -220,6 +223,8 @@ class RequestSpec(_JsonSection):
     body: JsonValue = None
     weight: Weight = 1
     expect: Expect = Field(default_factory=Expect)
+    capture: dict[Identifier, FieldPath] = Field(default_factory=dict, max_length=20)
+    """variable -> JSON field of a good answer: later requests of the same user may use ``{variable}``."""
 
     @property
     def label(self) -> str:
@@ -283,15 +288,49 @@ class ScenarioConfig(Section):
         twice = sorted({label for label in labels if labels.count(label) > 1})
         if twice:
             raise ValueError(f"two requests share the name {twice[0]!r}: give each its own name (it labels the results)")
+        captured = self.captured
+        both = sorted(set(captured) & set(self.variables))
+        if both:
+            raise ValueError(f"{both[0]} is both declared under variables and captured by requests[{captured[both[0]]}]: "
+                             "give the captured one another name")
         for index, request in enumerate(self.requests):
-            unknown = [name for name in request.variables if name not in self.variables]
+            unknown = [name for name in request.variables if name not in self.variables and name not in captured]
             if unknown:
                 known = ", ".join(sorted(self.variables)) or "none declared under variables"
+                also = f"; captured: {', '.join(sorted(captured))}" if captured else ""
                 raise ValueError(
                     f"requests[{index}] ({request.label}) uses the variable {{{unknown[0]}}} (path = {request.path!r}), "
-                    f"which is not declared under variables; declared: {known}"
+                    f"which is neither declared under variables nor captured; declared: {known}{also}"
                 )
+            self._check_no_cycle(index)
         return self
+
+    def _check_no_cycle(self, start: int) -> None:
+        """A user without a captured value sends its capturing request first: that chain must end."""
+        captured = self.captured
+        chain = [start]
+        pending = [start]
+        while pending:
+            index = pending.pop()
+            for name in self.requests[index].variables:
+                producer = captured.get(name)
+                if producer is None:
+                    continue
+                if producer == start:
+                    label = f"requests[{start}] ({self.requests[start].label})"
+                    raise ValueError(
+                        (f"{label} uses {{{name}}}, which only it captures" if index == start else
+                         f"{label} waits for a capture of requests[{index}], which uses {{{name}}} that {label} captures")
+                        + ": another request must capture it first, using no captured variable itself "
+                        "(for example a POST that creates, read back by a GET)")
+                if producer not in chain:
+                    chain.append(producer)
+                    pending.append(producer)
+
+    @property
+    def captured(self) -> dict[str, int]:
+        """Captured variable -> the index of the (first) request that captures it."""
+        return {name: index for index, request in reversed(list(enumerate(self.requests))) for name in request.capture}
 
     @property
     def is_locustfile(self) -> bool:

@@ -46,6 +46,8 @@ def describe(scenario: ScenarioConfig | None, shape: ScenarioShape, env: Mapping
         status = ", ".join(map(str, request.expect.status)) if request.expect.status else "any 2xx"
         lines.append(f"    expect: status {status}" + "".join(f"; {_check(c.model_dump(include={'field', *c.model_fields_set}))}"
                                                           for c in request.expect.json_))
+        if request.capture:
+            lines.append("    capture: " + ", ".join(f"{{{name}}} <- {field}" for name, field in request.capture.items()))
     for name, variable in scenario.variables.items():
         values = (f"{variable.from_}..{variable.to}" if isinstance(variable, RangeVariable)
                   else ", ".join(map(str, variable[:10])) + (f", ... ({len(variable)} values)" if len(variable) > 10 else ""))

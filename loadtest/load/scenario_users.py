@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from locust import FastHttpUser, User, between, constant_pacing
 
@@ -178,15 +179,28 @@ def _check(document: Any, check: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[str, str]) -> Callable[[Any], None]:
+def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[str, str],
+          producers: dict[str, Callable[[Any], None]]) -> Callable[[Any], None]:
+    """One declared request as a Locust task.
+
+    A ``{variable}`` some request captures comes from this user's last capture; a user that
+    has none yet sends the capturing request instead (create before read, as a real client).
+    """
     headers = {name: resolve(value, env) for name, value in request["headers"].items()}
     names = list(dict.fromkeys(PATH_VARIABLE.findall(request["path"]) + PATH_VARIABLE.findall(json.dumps(request["body"]))))
     method, path, label = request["method"], request["path"], request["name"]
     status, checks, has_body = request["status"], request["checks"], request["has_body"]
+    capture = dict(request.get("capture") or {})
+    checks = [*checks, *({"field": field, "present": True} for field in capture.values())]
 
     def task(user: Any) -> None:
-        values = {name: draws[name]() for name in names}
-        url = PATH_VARIABLE.sub(lambda m: str(values[m.group(1)]), path)
+        captured: dict[str, Any] = user.__dict__.setdefault("_headroom_captured", {})
+        missing = [name for name in names if name not in draws and name not in captured]
+        if missing:
+            producers[missing[0]](user)
+            return
+        values = {name: draws[name]() if name in draws else captured[name] for name in names}
+        url = PATH_VARIABLE.sub(lambda m: quote(str(values[m.group(1)]), safe=""), path)
         kwargs: dict[str, Any] = {"name": label, "headers": headers, "catch_response": True}
         if has_body:
             kwargs["json"] = _fill(request["body"], values)
@@ -197,8 +211,10 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
             failure = check_failure(response.status_code, status, checks, response.json)
             if failure:
                 response.failure(failure)
-            else:
-                response.success()
+                return
+            response.success()
+            for name, field in capture.items():
+                captured[name] = field_at(response.json(), field)
 
     task.__name__ = label
     return task
@@ -207,7 +223,13 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
 def declared_user(spec: Mapping[str, Any], env: Mapping[str, str]) -> type[User]:
     """One FastHttpUser whose tasks are the declared requests, weighted."""
     draws = {name: _draw(variable) for name, variable in spec["variables"].items()}
-    tasks = {_task(request, draws, env): int(request["weight"]) for request in spec["requests"]}
+    producers: dict[str, Callable[[Any], None]] = {}
+    tasks: dict[Callable[[Any], None], int] = {}
+    for request in spec["requests"]:
+        task = _task(request, draws, env, producers)
+        tasks[task] = int(request["weight"])
+        for name in request.get("capture") or {}:
+            producers.setdefault(name, task)
     wait = spec["wait"]
     wait_time = constant_pacing(wait["pacing"]) if "pacing" in wait else between(wait["min"], wait["max"])
     return type(spec["class"], (FastHttpUser,), {

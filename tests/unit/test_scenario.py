@@ -84,6 +84,11 @@ def test_no_scenario_is_the_reference() -> None:
     ({"locustfile": "lf.py", "userClasses": ["A", "A"]}, ["names a class twice"]),
     ({"userClasses": ["A"]}, ["give locustfile too"]),
     ({}, ["give locustfile (with userClasses) or a non-empty requests list"]),
+    ({"requests": [{"path": "/o/{oid}", "capture": {"oid": "id"}}]}, ["uses {oid}, which only it captures"]),
+    ({"requests": [{"name": "a", "path": "/a/{x}", "capture": {"y": "id"}}, {"name": "b", "path": "/b/{y}", "capture": {"x": "id"}}]},
+     ["requests[0] (a) waits for a capture of requests[1]"]),
+    ({"variables": {"oid": [1]}, "requests": [{"path": "/o", "capture": {"oid": "id"}}]}, ["oid is both declared under variables and captured"]),
+    ({"requests": [{"path": "/o", "capture": {"oid": "a b"}}]}, ["requests[0].capture.oid = 'a b'", "dotted field path"]),
     ({"requests": [{"path": "/o", "weight": True}]}, ["requests[0].weight = True", "not a boolean"]),
 ])
 def test_bad_scenarios_name_the_key_the_value_and_what_is_allowed(section: dict[str, Any], fragments: list[str]) -> None:
@@ -91,6 +96,13 @@ def test_bad_scenarios_name_the_key_the_value_and_what_is_allowed(section: dict[
     assert "Pulumi.t.yaml" in message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_a_captured_variable_may_be_used_by_later_requests() -> None:
+    config = scenario({"requests": [{"name": "create", "method": "POST", "path": "/orders", "capture": {"orderId": "order.id"}},
+                                    {"name": "read", "path": "/orders/{orderId}", "weight": 3}]})
+    assert config.captured == {"orderId": 0}
+    assert declared_spec(config, 1.0)["requests"][0]["capture"] == {"orderId": "order.id"}
 
 
 def test_a_declared_scenario_s_shape_is_its_own_think_time_and_mix() -> None:
@@ -183,3 +195,18 @@ def test_scenario_show_without_a_scenario_is_the_reference(tmp_path: Any, capsys
     code, text = _show(tmp_path, capsys, "")
     assert code == 0
     assert "the reference scenario" in text and "mean 2 s" in text
+
+
+def test_the_worked_examples_in_docs_scenarios_md_are_valid() -> None:
+    import re
+
+    from ruamel.yaml import YAML
+
+    from infra.config import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "scenarios.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    declared = YAML(typ="safe", pure=True).load(blocks[0])["config"]
+    assert declared_shape(scenario(declared["headroom:scenario"])).mix == (("create order", 0.25), ("read order", 0.75))
+    located = YAML(typ="safe", pure=True).load("config:\n" + blocks[1])["config"]
+    assert scenario(located["headroom:scenario"]).locustfile == "loadtests/orders_locustfile.py"
