@@ -187,7 +187,7 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
     has none yet sends the capturing request instead (create before read, as a real client).
     """
     headers = {name: resolve(value, env) for name, value in request["headers"].items()}
-    names = list(dict.fromkeys(PATH_VARIABLE.findall(request["path"]) + PATH_VARIABLE.findall(json.dumps(request["body"]))))
+    names = list(request["variables"])  # those of the path and of the body's string values, as the schema checked
     method, path, label = request["method"], request["path"], request["name"]
     status, checks, has_body = request["status"], request["checks"], request["has_body"]
     capture = dict(request.get("capture") or {})

@@ -48,6 +48,7 @@ def declared_spec(scenario: ScenarioConfig, think_factor: float) -> dict[str, An
             "status": request.expect.status,
             "checks": [check.model_dump(mode="json", include={"field", *check.model_fields_set}) for check in request.expect.json_],
             "capture": dict(request.capture),
+            "variables": request.variables,
         })
     wait: dict[str, float] = (
         {"pacing": think.constant_pacing * think_factor} if think.constant_pacing is not None

@@ -266,7 +266,7 @@ scale_wait_time(Shop, 0.5)  # imported twice: scaled once
 body = lambda: {"id": "7", "n": 3, "items": [{"sku": "A1"}]}
 spec = {"class": "ScenarioUser", "wait": {"pacing": 2.0}, "variables": {"id": {"from": 1, "to": 3}},
         "requests": [{"name": "get", "method": "GET", "path": "/o/{id}", "headers": {"A": "${env:T}"}, "body": None,
-                      "has_body": False, "weight": 3, "status": None, "checks": []}]}
+                      "has_body": False, "weight": 3, "status": None, "checks": [], "variables": ["id"]}]}
 user = declared_user(spec, {"T": "x"})
 print(json.dumps({
     "shop": sample_wait(Shop),
