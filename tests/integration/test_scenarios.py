@@ -297,3 +297,23 @@ def test_the_locust_side_scales_waits_builds_users_and_judges_answers() -> None:
     assert found["unequal"] == "bad body: id is not the expected value"
     assert found["type"] == "bad body: id is not of type number"
     assert found["not_json"] == "bad body: not JSON"
+
+
+def test_plan_simulates_the_scenario_s_think_time_scaled_by_the_profile(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.plan.yaml"
+    stack.write_text(textwrap.dedent("""\
+        config:
+          headroom:deploy: {aws: false, kubernetes: false}
+          headroom:slo: {users: 100, rampSeconds: 10, runTime: 60s}
+          headroom:scenario:
+            thinkTime: {min: 0.1, max: 0.3}
+            requests: [{path: /orders}]
+        """))
+    thinks = {}
+    for name in ("normal", "spike"):
+        result = headroom("plan", "--stack", str(stack), "--profile", name, "--json", str(tmp_path / f"{name}.json"))
+        assert result.returncode in (0, 1), result.stderr
+        traffic = json.loads((tmp_path / f"{name}.json").read_text())["traffic"]
+        assert "7 predictions" not in traffic["description"]
+        thinks[name] = traffic["think_time_s"]
+    assert thinks == pytest.approx({"normal": 0.2, "spike": 0.1})  # not the reference's 2 s and 1 s
