@@ -127,14 +127,16 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("json", "junit", "html", "markdown", "openmetrics"):
         check_output(getattr(args, flag), f"--{flag}")
     check_proposal_outputs(args)
+    scenario = request.scenario()  # a bad scenario is exit 2 before anything is said to start
     err.print(Text(
         f"validating stack {request.stack_name}: {request.effective_users} users ({args.profile}), "
         f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
+        + ("" if scenario.shape.is_reference else f", scenario {scenario.shape.name} ({', '.join(scenario.user_classes)})")
     ))
     written: list[Path] = []
     try:
         with LiveView(err, request.effective_run_time_s) as view:
-            run_ = validate_with_metrics(request, on_progress=view.update)
+            run_ = validate_with_metrics(request, on_progress=view.update, scenario=scenario)
         analysis = analyze(run_.report, run_.infra, stack, args.plan_users)
         report = analysis.added_to(run_.report, run_.infra)
         write_atomically(run_.workdir / "report.json", render_json(report))

@@ -83,6 +83,10 @@ class ValidationRequest:
     def effective_run_time_s(self) -> float:
         return self.run_time_s if self.run_time_s is not None else self.config.slo.run_seconds
 
+    def scenario(self) -> PreparedScenario:
+        """What this run sends (ConfigError, exit 2, for a bad scenario); see ``pipeline.scenario``."""
+        return prepare_scenario(self.config, self.stack_path, self.profile_spec, self.locustfile)
+
     @property
     def is_local(self) -> bool:
         """No --host and a stack that deploys nothing: the embedded local target."""
@@ -192,9 +196,11 @@ def run_directory(request: ValidationRequest) -> Path:
     return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))
 
 
-def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationRun:
+def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallback | None = None,
+                          scenario: PreparedScenario | None = None) -> ValidationRun:
+    """One run; ``scenario`` is the request's scenario if the caller already prepared it (``request.scenario()``)."""
     request.check()
-    scenario = prepare_scenario(request.config, request.stack_path, request.profile_spec, request.locustfile)
+    scenario = scenario or request.scenario()
     profile = scenario.profile(request.profile_spec)  # the scenario's think time, for Little's law and capacity
     slo = request.config.slo
     check = check_load(request.effective_users, profile, slo)  # before any load is sent
