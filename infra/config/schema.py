@@ -41,6 +41,7 @@ from .load_balancer import LoadBalancerConfig, Upstream
 from .load_generator import LoadGeneratorConfig, LoadGeneratorResources, check_load_generator
 from .names import check_derived_names
 from .pipeline import PipelineConfig
+from .scenario import ScenarioConfig
 from .section import Section
 from .types import (
     CpuQuantity,
@@ -88,6 +89,7 @@ __all__ = [
     "PipelineConfig",
     "PrometheusQueries",
     "RootVolumeConfig",
+    "ScenarioConfig",
     "Section",
     "SecurityContextConfig",
     "ServiceConfig",
@@ -144,6 +146,8 @@ class StackConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    scenario: ScenarioConfig | None = None
+    """What a validation run sends; None is the reference scenario (docs/scenarios.md)."""
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     # Opt-in: validation inside `pulumi up`, and Locust on Kubernetes.
     gate: GateConfig = Field(default_factory=GateConfig)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
 from infra.config import Stack, load_stack
+from infra.config.loader import stack_file_path
 from infra.errors import ConfigError
 
 from ..console import err, out
 from ..formats.plan_html import render_plan_html
 from ..formats.plan_terminal import optimization_table, plan_table
+from ..pipeline.scenario import prepare_scenario
 from ..pipeline.stack_edit import StackEdit
 from ..planning.document import plan_document
 from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
@@ -76,7 +80,15 @@ def _traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-un
         return read_csv(args.traffic)
     if args.users is not None and args.users < 1:
         raise ConfigError(f"--users {args.users}: must be at least 1")
-    return profile(args.profile, config, args.users)
+    traffic = profile(args.profile, config, args.users)
+    if config.scenario is not None:  # the stack's own scenario thinks its own time (docs/scenarios.md), scaled by the profile
+        spec = PROFILES[args.profile]
+        scenario = prepare_scenario(config, stack_file_path(args.stack, args.project_dir), spec, check_secrets=False)
+        think = scenario.profile(spec).mean_think_time_s
+        described = re.sub(r"\(users [0-9.]+-[0-9.]+ s apart\)", f"(users {think:g} s apart on average)",
+                           traffic.description.replace(spec.description, f"the stack's scenario, users {think:g} s apart on average"))
+        traffic = replace(traffic, think_s=think, description=described)
+    return traffic
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,12 +10,15 @@ from pathlib import Path
 from rich.text import Text
 
 from infra.config import load_stack
+from infra.config.scenario import IDENTIFIER
+from infra.errors import ConfigError
 from infra.files import write_atomically
 
 from ..console import err, out
 from ..formats import render_html, render_junit, render_markdown, render_openmetrics, render_text
 from ..formats.terminal import LiveView, summary
 from ..pipeline.proposal import analyze
+from ..pipeline.scenario import LocustfileOverride
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ..report.model import Report
 from ..scenario.profiles import PROFILES
@@ -47,6 +50,10 @@ means the measurement cannot be trusted: the load generator saturated its CPU,
 too few requests for a p95, or the p95's 95 % confidence interval straddles the
 threshold. Before any load, Little's law checks that the users can produce the
 throughput the SLO asks for.
+
+What is sent is the stack's headroom:scenario (a locustfile, or declared requests;
+`headroom scenario show` prints it), --locustfile for this run, or else the reference
+scenario (docs/scenarios.md).
 """
 EXAMPLES = """\
 examples:
@@ -54,6 +61,7 @@ examples:
   headroom validate --stack local --users 50 --ramp 5 --run-time 30s --html report.html
   headroom validate --stack prod --host https://api.example.com --json results.json --junit slo.xml
   headroom validate --stack local --profile spike --workers 2
+  headroom validate --stack prod --host https://api.example.com --locustfile locustfile.py WebsiteUser
   headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
@@ -68,6 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--host", type=http_url, metavar="URL", help="base URL to load (default: see above)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="normal",
                         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
+    parser.add_argument("--locustfile", nargs="+", metavar=("FILE", "USERCLASS"),
+                        help="run this Locust file (and these of its user classes; default all) instead of the stack's "
+                             "headroom:scenario, for this run only; FILE is relative to the current directory (docs/scenarios.md)")
     parser.add_argument("--users", type=positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
     ramp = parser.add_mutually_exclusive_group()
     ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
@@ -110,19 +121,22 @@ def run(args: argparse.Namespace) -> int:
         master_bind_host=args.master_bind_host,
         window_s=args.window,
         autoscale=args.autoscale,
+        locustfile=locustfile_override(args.locustfile),
     )
     request.check()
     for flag in ("json", "junit", "html", "markdown", "openmetrics"):
         check_output(getattr(args, flag), f"--{flag}")
     check_proposal_outputs(args)
+    scenario = request.scenario()  # a bad scenario is exit 2 before anything is said to start
     err.print(Text(
         f"validating stack {request.stack_name}: {request.effective_users} users ({args.profile}), "
         f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
+        + ("" if scenario.shape.is_reference else f", scenario {scenario.shape.name} ({', '.join(scenario.user_classes)})")
     ))
     written: list[Path] = []
     try:
         with LiveView(err, request.effective_run_time_s) as view:
-            run_ = validate_with_metrics(request, on_progress=view.update)
+            run_ = validate_with_metrics(request, on_progress=view.update, scenario=scenario)
         analysis = analyze(run_.report, run_.infra, stack, args.plan_users)
         report = analysis.added_to(run_.report, run_.infra)
         write_atomically(run_.workdir / "report.json", render_json(report))
@@ -138,6 +152,17 @@ def run(args: argparse.Namespace) -> int:
         said = f"only {', '.join(map(str, written))} was written" if written else "no report was written"
         raise type(interrupt)(f"{said}; Locust and the local stack are stopped") from None
     return report.exit_code
+
+
+def locustfile_override(words: list[str] | None) -> LocustfileOverride | None:
+    """``--locustfile F [UserClass ...]``; the names are checked here, the file when the run is prepared."""
+    if not words:
+        return None
+    for name in words[1:]:
+        if not IDENTIFIER.fullmatch(name):
+            raise ConfigError(f"--locustfile {words[0]} {name}: not a user class name; allowed: letters, digits and '_', "
+                              "not starting with a digit")
+    return LocustfileOverride(Path(words[0]), tuple(dict.fromkeys(words[1:])))
 
 
 def render_json(report: Report) -> str:

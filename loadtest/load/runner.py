@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ class LoadPlan:
     """Every request's timeout (``headroom:slo.requestTimeout``): past it, a failure with the reason "timeout"."""
     locustfile: Path = LOCUSTFILE
     """Any locustfile that imports ``loadtest.load.recorder``; benchmarks bring their own."""
+    user_classes: tuple[str, ...] = ()
+    """Locust user classes to run (a scenario's); empty means ``user_class`` alone."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Added to every Locust process's environment (a scenario's spec and config-key secrets)."""
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.user_classes or (self.user_class,)
 
 
 @dataclass
@@ -99,7 +108,7 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
             "--master-bind-host", plan.master_bind_host,
             "--master-bind-port", str(master_port),
         ]
-    return [*command, plan.user_class]
+    return [*command, *plan.classes]
 
 
 def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
@@ -111,7 +120,7 @@ def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
         "--loglevel", "WARNING",
         "--headroom-window", f"{plan.window_s:g}",
         "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
-        plan.user_class,
+        *plan.classes,
     )
 
 
@@ -146,13 +155,14 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
     master_port = plan.master_port or (LOCUST_MASTER_PORT if plan.remote_workers else free_port() if plan.workers else 0)
 
-    master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path)
+    env = {**os.environ, **plan.env} if plan.env else None
+    master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path, env=env)
     processes = [master]
     interrupted: KeyboardInterrupt | None = None
     samples: list[CpuSample] = []
     try:
         for index in range(plan.workers):
-            processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log"))
+            processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log", env=env))
         samples = _watch(plan, processes, progress_path, log_path, on_progress, master_port)
     except KeyboardInterrupt as interrupt:
         interrupted = interrupt  # Ctrl-C or SIGTERM (cli.Terminated): re-raised as it came
@@ -218,8 +228,10 @@ def _not_started(plan: LoadPlan, progress_path: Path, log_path: Path, master_por
         return (
             f"no Locust worker connected within {START_TIMEOUT_S:.0f} s ({connected} of {expected} expected, "
             f"{plan.remote_workers} of them remote): start each remote worker with "
-            f"`locust -f loadtest/locustfile.py --worker --master-host <this host's address> --master-port {master_port} "
-            f"{plan.user_class}` (docs/cli.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
+            f"`{'HEADROOM_SCENARIO=... ' if plan.env else ''}locust -f "
+            f"{'loadtest/locustfile.py' if plan.locustfile == LOCUSTFILE else plan.locustfile} --worker "
+            f"--master-host <this host's address> --master-port {master_port} "
+            f"{' '.join(plan.classes)}` (docs/cli.md, docs/scenarios.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
             "or run without --remote-workers"
         )
     return f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}"

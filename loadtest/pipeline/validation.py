@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infra.config import StackConfig
@@ -36,6 +36,7 @@ from ..metrics.sources import source_for
 from ..planning.compare import compare
 from ..report.model import AutoscalingComparison, InfraMetrics, Report
 from ..scenario.profiles import PROFILES, Profile
+from .scenario import LocustfileOverride, PreparedScenario, prepare_scenario
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class ValidationRequest:
     window_s: float = 5.0
     autoscale: bool = False
     """Start the local stack (when none is running) with the HPA model as its controller."""
+    locustfile: LocustfileOverride | None = None
+    """``--locustfile F [UserClass ...]``: this run's scenario instead of the stack's ``headroom:scenario``."""
 
     @property
     def profile_spec(self) -> Profile:
@@ -79,6 +82,10 @@ class ValidationRequest:
     @property
     def effective_run_time_s(self) -> float:
         return self.run_time_s if self.run_time_s is not None else self.config.slo.run_seconds
+
+    def scenario(self) -> PreparedScenario:
+        """What this run sends (ConfigError, exit 2, for a bad scenario); see ``pipeline.scenario``."""
+        return prepare_scenario(self.config, self.stack_path, self.profile_spec, self.locustfile)
 
     @property
     def is_local(self) -> bool:
@@ -189,9 +196,12 @@ def run_directory(request: ValidationRequest) -> Path:
     return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))
 
 
-def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallback | None = None) -> ValidationRun:
+def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallback | None = None,
+                          scenario: PreparedScenario | None = None) -> ValidationRun:
+    """One run; ``scenario`` is the request's scenario if the caller already prepared it (``request.scenario()``)."""
     request.check()
-    profile = request.profile_spec
+    scenario = scenario or request.scenario()
+    profile = scenario.profile(request.profile_spec)  # the scenario's think time, for Little's law and capacity
     slo = request.config.slo
     check = check_load(request.effective_users, profile, slo)  # before any load is sent
     workdir = run_directory(request)
@@ -199,7 +209,7 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
         metrics = source_for(request.config, local_state, request.window_s)
         metrics.start()
         try:
-            outcome, measurement, infra = _load_and_measure(request, profile, host, workdir, metrics, on_progress)
+            outcome, measurement, infra = _load_and_measure(request, profile, host, workdir, metrics, on_progress, scenario)
         except BaseException:
             metrics.stop(TimeWindow(0.0, 0.0))  # stops a sampling thread; the figures are not needed
             raise
@@ -239,6 +249,7 @@ def _load_and_measure(
     workdir: Path,
     metrics: MetricsSource,
     on_progress: ProgressCallback | None,
+    scenario: PreparedScenario | None = None,
 ) -> tuple[RunOutcome, Measurement, InfraMetrics]:
     load = LoadPlan(
         host=host,
@@ -252,6 +263,8 @@ def _load_and_measure(
         window_s=request.window_s,
         request_timeout_s=request.config.slo.request_timeout_seconds,
     )
+    if scenario is not None and scenario.user_classes:
+        load = replace(load, locustfile=scenario.locustfile, user_classes=scenario.user_classes, env=scenario.env)
     outcome = run_load(load, workdir, on_progress)
     measurement = Measurement.from_results(outcome.results)
     infra = metrics.stop(TimeWindow(measurement.started_at, measurement.stopped_at))
