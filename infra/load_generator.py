@@ -9,20 +9,22 @@ The topology is the one ``headroom validate --remote-workers`` already has
 (loadtest/load/runner.py): the master Job runs ``headroom validate --remote-workers
 N --master-bind-host 0.0.0.0``, so Locust's master merges every worker's exact HDR
 recording (loadtest/load/recorder.py) and headroom judges the merged recording; the
-workers run ``locust --worker`` with the same locustfile, user class, timeline window
-and request timeout as the master. The Job's log is the plain text report and its
-status is the verdict (Complete on PASS; Failed on FAIL, INCONCLUSIVE or an error).
+workers run ``headroom scenario worker`` on the same stack file, which becomes a
+Locust worker with the same scenario (the reference, or the stack's declared
+requests), user classes, timeline window and request timeout as the master. The
+Job's log is the plain text report and its status is the verdict (Complete on PASS;
+Failed on FAIL, INCONCLUSIVE or an error).
 
-``scenario_files`` is the hook for "the stack's scenario file": today it ships
-headroom's own locustfile; a stack-level scenario (``headroom:scenario``, being added
-in parallel) plugs in there and in ``master_args`` (``--locustfile``).
+Both sides read one stack file from the ConfigMap, so they cannot disagree on what to
+send. A ``headroom:scenario.locustfile`` is refused with the generator (the schema says
+so): the user's file is not part of the stack config, and shipping it is left to an
+image that holds it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .config import StackConfig
@@ -30,20 +32,15 @@ from .config import StackConfig
 LOCUST_MASTER_PORT = 5557
 """Locust's default master port: ``headroom validate --remote-workers`` binds exactly this one
 (loadtest.load.runner.LOCUST_MASTER_PORT; tests/unit/test_load_generator.py keeps them equal)."""
-USER_CLASS = "VCPMLUser"
-"""The user class of ``validate``'s default profile (``normal``); the workers must run the master's class."""
 WINDOW_SECONDS = 5
 """The timeline window, passed to the master (``--window``) and to every worker (``--headroom-window``)."""
 CONFIG_DIR = "/etc/headroom"
-"""Where the ConfigMap is mounted read-only: the locustfile."""
+"""Where the workers mount the ConfigMap read-only: the stack file."""
 WORK_DIR = "/work"
 """The master's writable emptyDir: the stack file is mounted into it (validate writes its runs beside it)."""
 STACK_FILE = "Pulumi.loadgen.yaml"
 """The stack file the master validates: the stack's own settings, as the pod sees them (``pod_stack_file``)."""
 REPORT_FILE = f"{WORK_DIR}/report.json"
-LOCUSTFILE = "locustfile.py"
-HEADROOM_LOCUSTFILE = Path(__file__).resolve().parents[1] / "loadtest" / "locustfile.py"
-"""headroom's locustfile, read as text (infra never imports loadtest): beside ``infra`` in a checkout and in a wheel."""
 
 
 @dataclass(frozen=True)
@@ -85,16 +82,6 @@ def target_url(config: StackConfig) -> str:
     return f"http://{config.nginx_name}.{config.service.namespace}.svc:{config.load_balancer.service_port}"
 
 
-def scenario_files(config: StackConfig) -> dict[str, str]:
-    """The files the ConfigMap carries for the workers: the hook for the stack's own scenario.
-
-    Today headroom's locustfile (the reference users). A stack-level scenario returns its
-    locustfile here under ``LOCUSTFILE`` (and the master gets ``--locustfile``, see ``master_args``).
-    """
-    del config  # the reference scenario does not depend on the stack
-    return {LOCUSTFILE: HEADROOM_LOCUSTFILE.read_text(encoding="utf-8")}
-
-
 def pod_stack_file(config: StackConfig) -> str:
     """The stack file the master validates: the stack's settings, with metrics off and no pipeline sections.
 
@@ -127,17 +114,13 @@ def master_args(config: StackConfig) -> list[str]:
 
 
 def worker_args(config: StackConfig) -> list[str]:
-    """Each worker's command: Locust's worker with headroom's recorder options, as runner._worker_command has them."""
+    """Each worker's command: ``headroom scenario worker`` on the master's stack file, exec'ing Locust's worker."""
     return [
-        "locust",
-        "-f", f"{CONFIG_DIR}/{LOCUSTFILE}",
-        "--worker",
+        "headroom", "scenario", "worker",
+        "--stack", f"{CONFIG_DIR}/{STACK_FILE}",
         "--master-host", names(config).master,
         "--master-port", str(LOCUST_MASTER_PORT),
-        "--loglevel", "WARNING",
-        "--headroom-window", str(WINDOW_SECONDS),
-        "--headroom-request-timeout", f"{config.slo.request_timeout_seconds:g}",
-        USER_CLASS,
+        "--window", str(WINDOW_SECONDS),
     ]
 
 
@@ -171,8 +154,7 @@ def template_context(config: StackConfig) -> dict[str, Any]:
         "master_args": master_args(config),
         "worker_args": worker_args(config),
         "resources": {"requests": {"cpu": resources.cpu_request, "memory": resources.memory_request}, "limits": limits},
-        "files": {**scenario_files(config), STACK_FILE: pod_stack_file(config)},
-        "locustfile": LOCUSTFILE,
+        "files": {STACK_FILE: pod_stack_file(config)},
         "config_dir": CONFIG_DIR,
         "work_dir": WORK_DIR,
         "stack_file": STACK_FILE,

@@ -157,6 +157,12 @@ class StackConfig(Section):
     def _pipeline_sections(self) -> Self:
         check_gate(self.gate, self.deploy.kubernetes, self.is_local, self.slo.ramp_duration_seconds, self.slo.run_seconds)
         check_load_generator(self.load_generator, self.deploy.kubernetes)
+        if self.load_generator.enabled and self.scenario is not None and self.scenario.locustfile is not None:
+            raise ValueError(
+                "headroom:loadGenerator with headroom:scenario.locustfile is not supported: the pods get the stack "
+                "file only; declare the scenario's requests (docs/scenarios.md) or run the locustfile from a machine "
+                "(validate --remote-workers)"
+            )
         return self
 
     @model_validator(mode="after")

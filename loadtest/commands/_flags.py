@@ -90,6 +90,23 @@ def remote_workers(text: str) -> int:
     return value
 
 
+_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def host(text: str) -> str:
+    """A hostname or IP address (a Locust master's), nothing that could carry an option or a path."""
+    if not _HOST.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a hostname or IP address; expected e.g. 10.0.0.5 or locust-master")
+    return text
+
+
+def port(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 1-65535")
+    return value
+
+
 def http_url(text: str) -> str:
     """A base URL to load: http:// or https://, a host, an optional port and path; nothing else."""
     if not _URL.fullmatch(text):

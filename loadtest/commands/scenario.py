@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from infra.config import load_stack
 
 from ..console import out
 from ..formats.scenario import describe
+from ..load.runner import LOCUST_MASTER_PORT, LoadPlan, worker_command
 from ..pipeline.scenario import prepare_scenario
 from ..scenario.profiles import PROFILES
 from ..scenario.spec import encode
+from ._flags import host, port, positive_number
 
 HELP = "show what a validation run would send: the stack's scenario (headroom:scenario), secrets masked"
 DESCRIPTION = """\
@@ -43,6 +46,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
                       help="print only the spec headroom hands Locust in HEADROOM_SCENARIO (no secrets in it)")
     show.set_defaults(run=run)
 
+    worker = actions.add_parser("worker", parents=[parent], help=WORKER_HELP, description=WORKER_DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker.add_argument("--master-host", type=host, required=True, help="the Locust master (headroom validate --remote-workers) to join")
+    worker.add_argument("--master-port", type=port, default=LOCUST_MASTER_PORT, help="its port (default %(default)s)")
+    worker.add_argument("--profile", choices=sorted(PROFILES), default="normal", help="the master's --profile (default normal)")
+    worker.add_argument("--window", type=positive_number, default=5.0, help="the master's --window in seconds (default 5)")
+    worker.set_defaults(run=run_worker)
+
+
+WORKER_HELP = "become a Locust worker for this stack's scenario (what a remote or Kubernetes worker runs)"
+WORKER_DESCRIPTION = """\
+Replace this process with a Locust worker that joins a `headroom validate
+--remote-workers N` master and sends this stack's scenario: the same locustfile,
+user classes, think time, request timeout and exact recording as the master's own
+workers. Give the master's stack file, --profile and --window, so both sides agree.
+Header secrets (${env:NAME}) must be set in this worker's environment: an unset one
+is exit 2 here, before the worker joins.
+"""
+
 
 def run(args: argparse.Namespace) -> int:
     stack = load_stack(args.stack, args.project_dir)
@@ -54,3 +76,17 @@ def run(args: argparse.Namespace) -> int:
     out.print(describe(stack.config.scenario, prepared.shape, os.environ, str(stack.path)), end="",
               markup=False, highlight=False)
     return 0
+
+
+def run_worker(args: argparse.Namespace) -> NoReturn:
+    """Exec Locust's worker: no headroom process stays between Locust and the signals sent to the worker."""
+    stack = load_stack(args.stack, args.project_dir)
+    profile = PROFILES[args.profile]
+    prepared = prepare_scenario(stack.config, stack.path, profile)
+    plan = LoadPlan(host="http://unused.invalid", user_class=profile.user_class, users=1,
+                    spawn_rate=1, run_time_s=1, window_s=args.window,
+                    request_timeout_s=stack.config.slo.request_timeout_seconds,
+                    locustfile=prepared.locustfile, user_classes=prepared.user_classes)
+    command = worker_command(plan, args.master_host, args.master_port)
+    sys.stdout.flush()
+    os.execve(command[0], command, {**os.environ, **prepared.env})  # noqa: S606 - an argument list of checked values

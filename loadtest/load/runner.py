@@ -111,11 +111,12 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
     return [*command, *plan.classes]
 
 
-def _worker_command(plan: LoadPlan, master_port: int) -> list[str]:
+def worker_command(plan: LoadPlan, master_host: str, master_port: int) -> list[str]:
+    """A Locust worker for this plan's master: the same locustfile, classes, window and request timeout."""
     return _locust(
         plan,
         "--worker",
-        "--master-host", "127.0.0.1",
+        "--master-host", master_host,
         "--master-port", str(master_port),
         "--loglevel", "WARNING",
         "--headroom-window", f"{plan.window_s:g}",
@@ -162,7 +163,7 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     samples: list[CpuSample] = []
     try:
         for index in range(plan.workers):
-            processes.append(spawn(_worker_command(plan, master_port), log_path=workdir / f"locust-worker-{index}.log", env=env))
+            processes.append(spawn(worker_command(plan, "127.0.0.1", master_port), log_path=workdir / f"locust-worker-{index}.log", env=env))
         samples = _watch(plan, processes, progress_path, log_path, on_progress, master_port)
     except KeyboardInterrupt as interrupt:
         interrupted = interrupt  # Ctrl-C or SIGTERM (cli.Terminated): re-raised as it came

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -14,11 +13,10 @@ from ruamel.yaml import YAML
 from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_keys
 from infra.config.names import derived_names
 from infra.errors import ConfigValidationError
-from infra.load_generator import LOCUST_MASTER_PORT, STACK_FILE, USER_CLASS, master_args, worker_args
+from infra.load_generator import LOCUST_MASTER_PORT, STACK_FILE, master_args, worker_args
 from infra.preview import PreviewResource, PreviewResult, run_preview
 from infra.render import enabled_artifacts, render_artifact
 from loadtest.load import runner
-from loadtest.scenario.profiles import PROFILES
 
 KUBERNETES_VERSION = "1.37.0"
 LOADGEN = ("loadgen-configmap.yaml", "loadgen-master-service.yaml", "loadgen-master-job.yaml",
@@ -107,25 +105,29 @@ def test_the_preview_has_master_workers_and_files_after_the_target(preview: Prev
     (worker,) = workers.inputs["spec"]["template"]["spec"]["containers"]
     assert worker["command"] == worker_args(config)
     assert worker["command"][worker["command"].index("--master-host") + 1] == service.inputs["metadata"]["name"]
-    assert files.inputs["data"]["locustfile.py"] == (REPO_ROOT / "loadtest" / "locustfile.py").read_text()
+    assert set(files.inputs["data"]) == {STACK_FILE}
     assert job.inputs["metadata"]["namespace"] == "load" and namespace.inputs["metadata"]["name"] == "load"
     assert preview.outputs["loadGeneratorJob"] == "vcpml-api-loadgen-master"
     assert preview.outputs["loadGeneratorNamespace"] == "load"
 
 
-def test_the_command_lines_match_how_headroom_runs_locust_locally(config: StackConfig) -> None:
-    """Same port, user class and recorder options as `validate --workers` (loadtest/load/runner.py)."""
+def test_the_workers_join_the_masters_port_with_its_window_from_its_stack_file(config: StackConfig) -> None:
+    """The workers read the stack file the master validates, so both sides run one scenario."""
     assert LOCUST_MASTER_PORT == runner.LOCUST_MASTER_PORT
-    assert PROFILES["normal"].user_class == USER_CLASS
-    plan = runner.LoadPlan(host="http://x", user_class=USER_CLASS, users=1, spawn_rate=1, run_time_s=1,
-                           request_timeout_s=config.slo.request_timeout_seconds)
-    local = runner._worker_command(plan, LOCUST_MASTER_PORT)
-    local_flags = {arg for arg in local if arg.startswith("--")} - {"--master-host"}
-    ours = worker_args(config)
-    assert local_flags <= set(ours)
-    for flag in ("--headroom-request-timeout", "--master-port", "--headroom-window"):
-        assert float(local[local.index(flag) + 1]) == float(ours[ours.index(flag) + 1]), flag
-    assert local[-1] == ours[-1] == USER_CLASS
+    ours, master = worker_args(config), master_args(config)
+    assert ours[:3] == ["headroom", "scenario", "worker"]
+    assert ours[ours.index("--master-port") + 1] == str(LOCUST_MASTER_PORT)
+    assert ours[ours.index("--window") + 1] == master[master.index("--window") + 1]
+    assert ours[ours.index("--stack") + 1].endswith("/" + STACK_FILE)
+    assert master[master.index("--stack") + 1].endswith("/" + STACK_FILE)
+
+
+def test_a_locustfile_scenario_is_refused_with_the_generator() -> None:
+    keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
+    keys["headroom:loadGenerator"] = {"enabled": True}
+    keys["headroom:scenario"] = {"locustfile": "users.py", "userClasses": ["WebUser"]}
+    with pytest.raises(ConfigValidationError, match=r"headroom:scenario.locustfile is not supported"):
+        config_from_keys(keys, "Pulumi.prod.yaml")
 
 
 def test_the_masters_stack_file_is_the_stacks_slo_with_metrics_off(config: StackConfig) -> None:
@@ -188,8 +190,3 @@ def test_the_longest_accepted_names_fit_every_generator_object() -> None:
     with pytest.raises(ConfigValidationError, match=r"headroom:service\.name"):
         config_from_keys(keys, "x")
 
-
-def test_the_locustfile_in_the_configmap_is_the_packaged_one() -> None:
-    from infra import load_generator
-
-    assert Path(runner.LOCUSTFILE) == load_generator.HEADROOM_LOCUSTFILE

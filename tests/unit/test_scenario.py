@@ -210,3 +210,31 @@ def test_the_worked_examples_in_docs_scenarios_md_are_valid() -> None:
     assert declared_shape(scenario(declared["headroom:scenario"])).mix == (("create order", 0.25), ("read order", 0.75))
     located = YAML(typ="safe", pure=True).load("config:\n" + blocks[1])["config"]
     assert scenario(located["headroom:scenario"]).locustfile == "loadtests/orders_locustfile.py"
+
+
+@pytest.mark.parametrize(("flags", "fragment"), [
+    (["--master-host", "a;b"], "is not a hostname"),
+    (["--master-host", "m", "--master-port", "70000"], "a port is 1-65535"),
+    (["--master-host", "m", "--window", "0"], "--window"),
+])
+def test_scenario_worker_refuses_bad_flags(tmp_path: Any, capsys: pytest.CaptureFixture[str], flags: list[str],
+                                           fragment: str) -> None:
+    from loadtest import cli
+
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text("config: {}\n")
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["scenario", "worker", "--stack", str(stack), *flags])
+    assert caught.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_scenario_worker_refuses_an_unset_secret_before_joining(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadtest import cli
+
+    monkeypatch.delenv("ORDERS_TOKEN", raising=False)
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text("config:\n  orders:apiKey: k\n  headroom:scenario: " + json.dumps(ORDERS) + "\n")
+    assert cli.main(["scenario", "worker", "--stack", str(stack), "--master-host", "m"]) == 2
+    assert "ORDERS_TOKEN" in capsys.readouterr().err
