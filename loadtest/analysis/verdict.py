@@ -13,7 +13,8 @@ from typing import Literal
 
 from infra.config import SloConfig
 
-from ..report.model import Criterion, GeneratorInfo, Interval, PhaseSummary, Status, Verdict, Window
+from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
+from .arrivals import lag_exceeded
 from .measurement import minimum_requests_for
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
@@ -95,7 +96,9 @@ def _why(failed: Criterion, summary: PhaseSummary) -> str:
     return " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")"
 
 
-def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo) -> Judgement:
+def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
+          open_model: OpenModelInfo | None = None) -> Judgement:
+    """``open_model``: an open-model run, whose summary holds the corrected latency; its lag can void the run."""
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
         p95,
@@ -117,6 +120,9 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo) -> Ju
             "its measurements are unreliable. Use --workers to spread the load."
         )
         return Judgement(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
+    behind = lag_exceeded(open_model) if open_model is not None else None
+    if behind is not None:
+        return Judgement(Status.INCONCLUSIVE, criteria, [behind, *reasons, *notes], label)
     if summary.requests == 0:
         return Judgement(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
     if failed:
