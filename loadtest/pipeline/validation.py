@@ -19,9 +19,11 @@ from pathlib import Path
 
 from infra.config import StackConfig
 from infra.config.schema import HPA_SYNC_PERIOD_S
+from infra.config.types import duration_seconds
 from infra.errors import ConfigError
 from infra.files import write_atomically
 
+from ..analysis.arrivals import OpenLoad, OpenRun, open_load_for
 from ..analysis.build import RunInfo, build_report
 from ..analysis.generator_load import judge_generator
 from ..analysis.littles_law import check_load
@@ -35,6 +37,7 @@ from ..metrics.model import MetricsSource, TimeWindow
 from ..metrics.sources import source_for
 from ..planning.compare import compare
 from ..report.model import AutoscalingComparison, InfraMetrics, Report
+from ..scenario.arrivals import ArrivalMode
 from ..scenario.profiles import PROFILES, Profile
 
 
@@ -55,6 +58,17 @@ class ValidationRequest:
     window_s: float = 5.0
     autoscale: bool = False
     """Start the local stack (when none is running) with the HPA model as its controller."""
+    arrival_rate: float | None = None
+    """The open model at this constant rate (``validate --arrival-rate``); else ``headroom:slo``'s arrival keys."""
+    arrivals: ArrivalMode | None = None
+    open_equivalent: bool = False
+    """``validate --open``: the closed SLO's users and think time, run as their equivalent open rate."""
+
+    @property
+    def open_load(self) -> OpenLoad | None:
+        """The open model's schedule, or None for Locust's closed users (see docs/config.md, "Open model")."""
+        return open_load_for(self.config.slo, self.profile_spec, self.effective_users, self.run_time_s,
+                             self.arrival_rate, self.arrivals, self.open_equivalent)
 
     @property
     def profile_spec(self) -> Profile:
@@ -78,7 +92,12 @@ class ValidationRequest:
 
     @property
     def effective_run_time_s(self) -> float:
-        return self.run_time_s if self.run_time_s is not None else self.config.slo.run_seconds
+        if self.run_time_s is not None:
+            return self.run_time_s
+        stages = self.config.slo.arrival_stages
+        if stages is not None and self.arrival_rate is None and not self.open_equivalent:
+            return sum(duration_seconds(stage.duration) for stage in stages)
+        return self.config.slo.run_seconds
 
     @property
     def is_local(self) -> bool:
@@ -93,7 +112,7 @@ class ValidationRequest:
 
     def check(self) -> None:
         ramp = self.effective_users / self.effective_spawn_rate
-        if ramp >= self.effective_run_time_s:
+        if self.open_load is None and ramp >= self.effective_run_time_s:
             raise ConfigError(
                 f"the ramp ({ramp:.0f} s for {self.effective_users} users at {self.effective_spawn_rate:g}/s) must end "
                 f"before the run time ({self.effective_run_time_s:g} s); raise --run-time or the spawn rate"
@@ -194,6 +213,7 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
     profile = request.profile_spec
     slo = request.config.slo
     check = check_load(request.effective_users, profile, slo)  # before any load is sent
+    open_load = request.open_load
     workdir = run_directory(request)
     with target(request) as (host, local_state):
         metrics = source_for(request.config, local_state, request.window_s)
@@ -209,13 +229,14 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
             stack_file=str(request.stack_path),
             host=host,
             profile=profile,
-            users=request.effective_users,
-            spawn_rate=request.effective_spawn_rate,
+            users=request.effective_users if open_load is None else open_load.max_users,
+            spawn_rate=request.effective_spawn_rate if open_load is None else float(open_load.max_users),
             run_time_s=request.effective_run_time_s,
             workers=request.workers + request.remote_workers,
             started_at=measurement.started_at,
         ),
         measurement, check, slo, judge_generator(outcome.cpu_samples),
+        OpenRun.from_results(open_load, outcome.results) if open_load is not None else None,
     )
     autoscaling = _autoscaling(request, measurement) if local_state is not None and local_state.autoscale else None
     report = report.model_copy(update={"infrastructure": infra, "autoscaling": autoscaling})
@@ -251,6 +272,7 @@ def _load_and_measure(
         master_bind_host=request.master_bind_host,
         window_s=request.window_s,
         request_timeout_s=request.config.slo.request_timeout_seconds,
+        open_load=request.open_load,
     )
     outcome = run_load(load, workdir, on_progress)
     measurement = Measurement.from_results(outcome.results)
