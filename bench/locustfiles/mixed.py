@@ -15,3 +15,9 @@ class MixedUser(FastHttpUser):
     @task(1)
     def write(self) -> None:
         self.client.post("/write", json={"x": 1})
+
+
+class StressMixedUser(MixedUser):
+    """The stress profile's think time (0.1-0.5 s): the closed model of the coordinated-omission demonstration."""
+
+    wait_time = between(0.1, 0.5)
