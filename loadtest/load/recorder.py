@@ -45,6 +45,7 @@ from infra.files import write_atomically
 
 from ..analysis.arrivals import ArrivalStats
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
+from .keepalive import patch_connection_check
 
 PAYLOAD_KEY = "headroom"
 OPEN_PAYLOAD_KEY = "headroom_open"
@@ -288,6 +289,7 @@ def _attach(environment: Environment, **_: Any) -> None:
     timeout_s = float(getattr(options, "headroom_request_timeout", DEFAULT_REQUEST_TIMEOUT_S) or DEFAULT_REQUEST_TIMEOUT_S)
     apply_request_timeout(list(environment.user_classes), timeout_s)
     track_in_flight(recorder.on_cut_off, timeout_s)
+    patch_connection_check()  # keep-alive above 1,024 open files (loadtest/load/keepalive.py)
     environment.events.request.add_listener(recorder.on_request)
     environment.events.test_start.add_listener(recorder.on_test_start)
     environment.events.test_stopping.add_listener(recorder.on_test_stopping)
