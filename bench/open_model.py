@@ -34,30 +34,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from static_nginx import Nginx
 
 from loadtest.analysis.arrivals import OpenLoad, OpenRun
 from loadtest.analysis.measurement import Measurement
 from loadtest.load.runner import LoadPlan, run_load
-from loadtest.local.stack import nginx_binary
-from loadtest.processes import free_port, spawn, stop_all
 from loadtest.report.model import CpuSample
 from loadtest.scenario.arrivals import hold
 
 LOCUSTFILE = ROOT / "bench" / "locustfiles" / "mixed.py"
-NGINX_CONF = """
-worker_processes 1;
-pid "{dir}/nginx.pid";
-error_log "{dir}/error.log" warn;
-events {{ worker_connections 65536; }}
-http {{
-    log_format timing '$request_time';
-    access_log "{dir}/{log}" timing buffer=256k flush=1s;
-    client_body_temp_path "{dir}/body"; proxy_temp_path "{dir}/proxy"; fastcgi_temp_path "{dir}/fcgi";
-    uwsgi_temp_path "{dir}/uwsgi"; scgi_temp_path "{dir}/scgi";
-    keepalive_requests 1000000;
-    server {{ listen 127.0.0.1:{port} backlog=65535; location / {{ return 200 "ok"; }} }}
-}}
-"""
 
 
 @dataclass
@@ -76,43 +63,6 @@ class Row:
         if self.p95_ms is None or self.nginx_p95_ms is None:
             return None
         return self.p95_ms - self.nginx_p95_ms
-
-
-class Nginx:
-    """One nginx; each row reads the access log lines written since it started (the log is buffered 1 s)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.conf = workdir / "nginx.conf"
-        self.log = "access.log"
-        self.conf.write_text(NGINX_CONF.format(dir=workdir, port=self.port, log=self.log))
-        self.process = spawn([nginx_binary(), "-e", str(workdir / "error.log"), "-c", str(self.conf), "-g", "daemon off;"])
-        self.offset = 0
-        time.sleep(0.5)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def fresh_log(self) -> None:
-        time.sleep(1.5)  # the previous row's last buffer reaches the file
-        self.offset = self._size()
-
-    def p95_ms(self) -> float | None:
-        time.sleep(1.5)
-        with open(self.workdir / self.log, "rb") as handle:
-            handle.seek(self.offset)
-            lines = handle.read().split()
-        values = sorted(float(v) * 1000 for v in lines if v)
-        return values[min(len(values) - 1, int(0.95 * len(values)))] if values else None
-
-    def _size(self) -> int:
-        path = self.workdir / self.log
-        return path.stat().st_size if path.exists() else 0
-
-    def stop(self) -> None:
-        stop_all([self.process])
 
 
 def children_cpu_s() -> float:
