@@ -16,6 +16,7 @@ of stalled requests, as a stalled service with a deep queue would.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.server
 import time
 
@@ -48,11 +49,13 @@ def main() -> None:
                 time.sleep(args.stall - phase)
             time.sleep(args.service_ms / 1000)
             body = b'{"status": "healthy"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            # The client may have given up (a request cut off at the end of a run).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         def do_GET(self) -> None:
             self.answer()
