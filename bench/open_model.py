@@ -88,7 +88,7 @@ def open_row(nginx: Nginx, rate: float, seconds: int, workers: int, max_users: i
     info = run.info(measurement, measurement.whole_run())
     requests = info.corrected.count
     return Row(
-        f"open model, {workers or 1} process(es)", requests / max(measurement.duration_s, 1e-9), info.raw.p95_ms,
+        f"open model, {workers or 1} process(es)", requests / seconds, info.raw.p95_ms,
         nginx.p95_ms(), peak_cpu(outcome.cpu_samples), 1e6 * cpu / max(requests, 1),
         f"{info.due} due, {info.late} late, {info.dropped} dropped; generator lag p99 {info.generator_lag.p99_ms:.1f} ms",
         corrected_p95_ms=info.corrected.p95_ms,

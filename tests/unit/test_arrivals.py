@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,8 @@ from loadtest.analysis.generator_load import judge_generator
 from loadtest.analysis.measurement import Measurement
 from loadtest.analysis.recording import Recording
 from loadtest.analysis.verdict import judge
+from loadtest.formats import render_html, render_junit, render_markdown, render_text
+from loadtest.report.load import load_report
 from loadtest.report.model import Status
 from loadtest.scenario.arrivals import Stage, arrival_offsets, equivalent_rate, expected_arrivals, hold
 from loadtest.scenario.profiles import PROFILES
@@ -190,3 +193,17 @@ def test_generator_lag_beyond_the_bound_is_inconclusive() -> None:
     kept = judge(on_time.summarize(on_time.whole_run()), SloConfig(), judge_generator([]),
                  run.info(on_time, on_time.whole_run()))
     assert kept.status is Status.PASS
+
+
+def test_every_format_states_the_open_model_and_junit_flags_a_late_generator() -> None:
+    base = load_report(Path(__file__).parents[1] / "data" / "report.json")
+    measurement, run = _open_run(LAG_BOUND_MS * 3, [10.0] * 1000, [10.0] * 900 + [900.0] * 100)
+    info = run.info(measurement, measurement.whole_run())
+    report = base.model_copy(update={"open_model": info})
+    assert "open_model" not in base.to_json_dict() and report.to_json_dict()["open_model"]["late"] == info.late
+    for rendered in (render_text(report), render_markdown(report), render_html(report)):
+        assert "latency from the scheduled time (corrected, judged): p50 10.0 ms, p95 900" in rendered.replace("Latency", "latency")
+        assert "from the send (raw): p50 10.0 ms, p95 10.0 ms" in rendered
+    junit = render_junit(report)
+    assert 'name="open-model arrivals on schedule"' in junit and "fell behind its arrival schedule" in junit
+    assert 'name="open-model arrivals on schedule"' not in render_junit(base)
