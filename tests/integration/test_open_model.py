@@ -75,3 +75,21 @@ def test_corrected_latency_sees_the_stall_that_raw_latency_hides(stalling_target
     assert info.raw.count == info.corrected.count
     assert info.raw.max_ms <= info.corrected.max_ms
     assert leftover_processes() == []
+
+
+def test_the_rate_is_split_over_workers_and_merged_exactly(stalling_target: str, tmp_path: Path) -> None:
+    # The same target (its stalls do not matter here): only the counts are checked.
+    load = OpenLoad(tuple(hold(RATE, RUN_S)), "constant", max_users=40)
+    plan = LoadPlan(host=stalling_target, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=RUN_S, workers=2,
+                    window_s=1.0, request_timeout_s=5.0, locustfile=REPO_ROOT / "bench" / "locustfiles" / "mixed.py",
+                    open_load=load)
+    outcome = run_load(plan, tmp_path)
+    assert outcome.results["workers"] == 2
+    run = OpenRun.from_results(load, outcome.results)
+    measurement = Measurement.from_results(outcome.results)
+    # Each worker took half the rate: together the whole schedule, recorded from both.
+    assert abs(run.stats.due - RATE * RUN_S) <= RATE * 1.5, run.stats
+    assert run.stats.generator_lag.get_total_count() == run.stats.due
+    recorded = sum(cell.requests for cell in measurement.recording.cells.values())
+    assert recorded == sum(cell.requests for cell in run.raw.cells.values()) >= run.stats.sent - 5
+    assert leftover_processes() == []
