@@ -185,6 +185,11 @@ class OpenModelDriver(User):
         except gevent.GreenletExit:
             stats.drop()  # still waiting for a free user when the run ended
             raise
+        except Exception as error:  # a new user's on_start failed: as in Locust, an error, and the next one tries again
+            stats.drop()
+            self.environment.events.user_error.fire(user_instance=self, exception=error, tb=error.__traceback__)
+            logger.exception("on_start of a new %s failed", pool.user_class.__name__)
+            return
         keep = True
         try:
             if waited and self._state == LOCUST_STATE_STOPPING:
