@@ -70,6 +70,16 @@ class EndpointSlo(Section):
         return self
 
 
+MAX_ARRIVAL_STAGES = 100
+
+
+class ArrivalStageConfig(Section):
+    """One stage of the open model: over ``duration`` the arrival rate moves in a straight line to ``rate``."""
+
+    duration: Duration
+    rate: float = Field(ge=0, le=1_000_000)
+
+
 class SloConfig(Section):
     """The service-level objective a validation run judges, and the load that tests it."""
 
@@ -90,6 +100,20 @@ class SloConfig(Section):
     min_throughput_rps: float | None = Field(default=None, gt=0)
     request_timeout: Duration = "30s"
     """How long one request may take before it counts as a failure ("timeout"); see docs/config.md."""
+
+    # The open model (docs/config.md, "Open model"): arrivals at a rate, independent of the answers.
+    arrival_rate: float | None = Field(default=None, gt=0, le=1_000_000)
+    arrivals: Literal["constant", "poisson"] = "constant"
+    arrival_stages: list[ArrivalStageConfig] | None = Field(default=None, min_length=1, max_length=MAX_ARRIVAL_STAGES)
+    arrival_max_users: int = Field(default=1000, ge=1, le=100000)
+
+    @model_validator(mode="after")
+    def _one_arrival_schedule(self) -> Self:
+        if self.arrival_rate is not None and self.arrival_stages is not None:
+            raise ValueError("give arrivalRate (a constant rate for runTime) or arrivalStages, not both")
+        if self.arrival_stages is not None and not any(duration_seconds(s.duration) > 0 for s in self.arrival_stages):
+            raise ValueError("arrivalStages must last more than 0 s in all")
+        return self
 
     @model_validator(mode="after")
     def _ramp_fits_run(self) -> Self:

@@ -24,6 +24,7 @@ from ..report.model import (
     ThinkTime,
 )
 from ..scenario.profiles import Profile
+from .arrivals import OpenRun
 from .criteria import endpoint_slo_info
 from .littles_law import LoadCheck
 from .measurement import Measurement, Phase
@@ -48,11 +49,17 @@ class RunInfo:
 
 
 def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: SloConfig,
-                 generator: GeneratorInfo) -> Report:
-    """Judge a measured run: the full-load phase when there is one, else the whole run."""
+                 generator: GeneratorInfo, open_run: OpenRun | None = None) -> Report:
+    """Judge a measured run: the full-load phase when there is one, else the whole run.
+
+    An open-model run's measurement holds the corrected latency (from each scheduled time), which is judged;
+    ``open_run`` adds the raw latency and the arrivals (the report's ``open_model``).
+    """
     phase = measurement.full_load() or measurement.whole_run()
     judged = measurement.summarize(phase)
-    judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names())
+    open_model = open_run.info(measurement, phase) if open_run is not None else None
+    judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names(),
+                      open_model=open_model)
     return Report(
         generated_at=_iso(run.started_at),
         stack=run.stack,
@@ -76,6 +83,7 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
                         latency_distribution=distribution_of(measurement, judged)),
         timeline=measurement.timeline(),
         generator=generator,
+        open_model=open_model,
     )
 
 

@@ -16,7 +16,8 @@ from hdrh.histogram import HdrHistogram
 
 from infra.config import SloConfig
 
-from ..report.model import Criterion, GeneratorInfo, Interval, PhaseSummary, Status, Verdict, Window
+from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
+from .arrivals import lag_exceeded
 from .criteria import further_criteria
 from .measurement import minimum_requests_for
 
@@ -103,12 +104,14 @@ def _why(failed: Criterion, summary: PhaseSummary) -> str:
 
 
 def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
-          histograms: Mapping[str, HdrHistogram] | None = None, recorded: Collection[str] = ()) -> Judgement:
+          histograms: Mapping[str, HdrHistogram] | None = None, recorded: Collection[str] = (), *,
+          open_model: OpenModelInfo | None = None) -> Judgement:
     """The verdict on the judged window.
 
     ``histograms`` (the window's, per endpoint) and ``recorded`` (every endpoint the run
     completed a request for) are needed only for the SLO's further percentiles and
     per-endpoint criteria (``criteria``), which follow the p95, error rate and throughput.
+    ``open_model``: an open-model run, whose summary holds the corrected latency; its lag can void the run.
     """
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
@@ -135,6 +138,9 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
             "its measurements are unreliable. Use --workers to spread the load."
         )
         return Judgement(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
+    behind = lag_exceeded(open_model) if open_model is not None else None
+    if behind is not None:
+        return Judgement(Status.INCONCLUSIVE, criteria, [behind, *reasons, *notes], label)
     if summary.requests == 0:
         return Judgement(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
     if failed:

@@ -62,6 +62,8 @@ examples:
   headroom validate --stack prod --host https://api.example.com --json results.json --junit slo.xml
   headroom validate --stack local --profile spike --workers 2
   headroom validate --stack prod --host https://api.example.com --locustfile locustfile.py WebsiteUser
+  headroom validate --stack local --arrival-rate 200 --arrivals poisson --run-time 60s
+  headroom validate --stack local --open --users 500
   headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
@@ -84,6 +86,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
     ramp.add_argument("--ramp", type=duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
     parser.add_argument("--run-time", type=positive_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    open_model = parser.add_mutually_exclusive_group()
+    open_model.add_argument("--arrival-rate", type=positive_number, metavar="R",
+                            help="open model: R arrivals a second for the run time, each one task of the profile's user class, "
+                                 "whatever the answers (default: headroom:slo.arrivalRate / arrivalStages, else closed users)")
+    open_model.add_argument("--open", action="store_true",
+                            help="open model at the closed SLO's equivalent rate: users / (mean think time + the p95 threshold), "
+                                 "at most that many users at once; the report states the rate")
+    parser.add_argument("--arrivals", choices=("constant", "poisson"),
+                        help="open model: evenly spaced or Poisson arrivals (default: headroom:slo.arrivals)")
     parser.add_argument("--autoscale", action="store_true",
                         help="local stack only: start it with the HPA model as its controller (as `local up --autoscale`); "
                              "the report shows the real replica timeline next to the simulator's prediction")
@@ -122,17 +133,20 @@ def run(args: argparse.Namespace) -> int:
         window_s=args.window,
         autoscale=args.autoscale,
         locustfile=locustfile_override(args.locustfile),
+        arrival_rate=args.arrival_rate,
+        arrivals=args.arrivals,
+        open_equivalent=args.open,
     )
     request.check()
     for flag in ("json", "junit", "html", "markdown", "openmetrics"):
         check_output(getattr(args, flag), f"--{flag}")
     check_proposal_outputs(args)
     scenario = request.scenario()  # a bad scenario is exit 2 before anything is said to start
-    err.print(Text(
-        f"validating stack {request.stack_name}: {request.effective_users} users ({args.profile}), "
-        f"{request.effective_spawn_rate:g}/s, {request.effective_run_time_s:g} s"
-        + ("" if scenario.shape.is_reference else f", scenario {scenario.shape.name} ({', '.join(scenario.user_classes)})")
-    ))
+    open_load = request.open_load_with(scenario.profile(request.profile_spec))
+    load = (f"{request.effective_users} users ({args.profile}), {request.effective_spawn_rate:g}/s" if open_load is None
+            else f"open model, {open_load.mode} arrivals up to {open_load.peak_rate:.4g}/s ({args.profile}'s tasks)")
+    named = "" if scenario.shape.is_reference else f", scenario {scenario.shape.name} ({', '.join(scenario.user_classes)})"
+    err.print(Text(f"validating stack {request.stack_name}: {load}, {request.effective_run_time_s:g} s{named}"))
     written: list[Path] = []
     try:
         with LiveView(err, request.effective_run_time_s) as view:

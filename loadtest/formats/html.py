@@ -6,6 +6,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from ..report.model import Report
 from .charts import Series, line_chart, nines
+from .lines import open_model_lines
 
 ENV = Environment(
     loader=PackageLoader("loadtest.formats", "."),
@@ -60,4 +61,5 @@ def _window(report: Report) -> float:
 
 
 def render_html(report: Report) -> str:
-    return ENV.get_template("report.html.j2").render(report=report, charts=charts_for(report))
+    return ENV.get_template("report.html.j2").render(report=report, charts=charts_for(report),
+                                                     open_model_lines=open_model_lines(report))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from ..analysis.arrivals import lag_exceeded
 from ..report.model import Report
 
 
@@ -44,5 +45,24 @@ def render_junit(report: Report) -> str:
     case = ET.SubElement(suite, "testcase", classname=classname, name="load generator below CPU saturation")
     if generator.saturated:
         ET.SubElement(case, "error", message=f"load generator peaked at {generator.peak_cpu_percent:.0f}% CPU", type="inconclusive")
+    _open_model_case(report, suite, classname)
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _open_model_case(report: Report, suite: ET.Element, classname: str) -> None:
+    """An open-model run: one more case, an error when the generator fell behind its arrival schedule."""
+    model = report.open_model
+    if model is None:
+        return
+    case = ET.SubElement(suite, "testcase", classname=classname, name="open-model arrivals on schedule")
+    suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+    behind = lag_exceeded(model)
+    detail = (f"{model.due} due, {model.sent} sent, {model.late} late, {model.dropped} dropped; generator lag p99 "
+              f"{model.generator_lag.p99_ms:.1f} ms (bound {model.lag_bound_ms:g} ms); p95 corrected "
+              f"{model.corrected.p95_ms:.3f} ms, raw {model.raw.p95_ms:.3f} ms")
+    if behind is not None:
+        ET.SubElement(case, "error", message=behind, type="inconclusive").text = detail
+        suite.set("errors", str(int(suite.get("errors", "0")) + 1))
+    else:
+        ET.SubElement(case, "system-out").text = detail

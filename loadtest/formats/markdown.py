@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..report.model import Report
-from .lines import server_p95_line
+from .lines import open_model_lines, server_p95_line
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|]|<(?=[A-Za-z/!?]))")
@@ -57,6 +57,7 @@ def render_markdown(report: Report) -> str:
         f"p50 {latency.p50_ms:.1f} ms, p95 {latency.p95_ms:.1f} ms, p99 {latency.p99_ms:.1f} ms "
         f"({verdict.latency_class or 'n/a'}); load generator CPU peak {report.generator.peak_cpu_percent:.0f} %."),
         *_server_p95(report),
+        *_open_model(report),
         "",
         "| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -74,6 +75,11 @@ def render_markdown(report: Report) -> str:
 def _server_p95(report: Report) -> list[str]:
     line = server_p95_line(report)
     return [] if line is None else ["", line[0].upper() + line[1:] + "."]
+
+
+def _open_model(report: Report) -> list[str]:
+    lines = open_model_lines(report)
+    return ["", *[f"- {text(line)}" for line in lines]] if lines else []
 
 
 def _proposal(report: Report) -> list[str]:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.model import Report
-from .lines import server_p95_line
+from .lines import open_model_lines, server_p95_line
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -117,7 +117,7 @@ def _autoscaling(report: Report) -> list[Text]:
 
 def server_p95_lines(report: Report) -> list[Text]:
     line = server_p95_line(report)
-    return [] if line is None else [Text(line)]
+    return [Text(open_line) for open_line in open_model_lines(report)] + ([] if line is None else [Text(line)])
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..report.model import Report
+from .lines import open_model_lines
 
 RULE = "=" * 64
 
@@ -42,6 +43,7 @@ def render_text(report: Report) -> str:
         f"  99.9th pct:       {latency.p999_ms:.2f}",
         f"  Max:              {latency.max_ms:.2f}",
         "",
+        *_open_model(report),
         "SLO Compliance:",
     ]
     for criterion in report.criteria:
@@ -69,3 +71,8 @@ def render_text(report: Report) -> str:
     lines += [f"  - {reason}" for reason in verdict.reasons]
     lines.append(RULE)
     return "\n".join(lines) + "\n"
+
+
+def _open_model(report: Report) -> list[str]:
+    lines = open_model_lines(report)
+    return ["Open Model:", *[f"  {line[0].upper()}{line[1:]}" for line in lines], ""] if lines else []

@@ -43,9 +43,16 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from infra.files import write_atomically
 
+from ..analysis.arrivals import ArrivalStats
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
+from .keepalive import patch_connection_check
 
 PAYLOAD_KEY = "headroom"
+OPEN_PAYLOAD_KEY = "headroom_open"
+SCHEDULED_AT = "headroom_scheduled_at"
+"""The greenlet attribute holding an open-model arrival's scheduled time (epoch seconds; loadtest.load.open_model)."""
+SEND_OFFSET = "headroom_send_offset"
+"""The greenlet attribute holding how late the arrival's first request was sent, added to its later requests too."""
 TIMEOUT = "timeout"
 IN_FLIGHT_AT_END = "in flight at the end of the run"
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
@@ -61,6 +68,9 @@ class Recorder:
         self.spawn_complete_at: float | None = None
         self.workers_seen: set[str] = set()
         self.stopping_at: float | None = None
+        # The open model only: latency from the send (the main recording has it from the schedule), and the arrivals.
+        self.raw = Recording(window_seconds=window_seconds)
+        self.arrivals = ArrivalStats()
 
     @property
     def is_worker(self) -> bool:
@@ -71,14 +81,24 @@ class Recorder:
     def on_request(self, name: str, response_time: float, exception: Any = None, start_time: float | None = None, **_: Any) -> None:
         completed = (start_time if start_time is not None else time.time() - response_time / 1000) + response_time / 1000
         failure = None if exception is None else _reason(exception)
-        self.recording.record(name, float(response_time), completed, failure)
+        offset_ms = scheduled_latency_offset_ms(start_time)
+        if offset_ms is None:
+            self.recording.record(name, float(response_time), completed, failure)
+            return
+        self.raw.record(name, float(response_time), completed, failure)
+        self.recording.record(name, float(response_time) + offset_ms, completed, failure)
 
     def on_cut_off(self, name: str, started_at: float) -> None:
         """A request whose greenlet was killed at the end of the run, before any answer."""
         if self.stopping_at is not None and started_at >= self.stopping_at:
             return  # started while Locust was already stopping its users: see the module's docstring
         now = time.time()
-        self.recording.record(name, max(0.0, (now - started_at) * 1000), now, IN_FLIGHT_AT_END)
+        elapsed_ms = max(0.0, (now - started_at) * 1000)
+        offset_ms = scheduled_latency_offset_ms(started_at)
+        if offset_ms is not None:
+            self.raw.record(name, elapsed_ms, now, IN_FLIGHT_AT_END)
+            elapsed_ms += offset_ms
+        self.recording.record(name, elapsed_ms, now, IN_FLIGHT_AT_END)
 
     def on_test_stopping(self, **_: Any) -> None:
         if self.stopping_at is None:
@@ -86,12 +106,18 @@ class Recorder:
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[PAYLOAD_KEY] = self.recording.drain()
+        if self.arrivals.due or self.raw.cells:
+            data[OPEN_PAYLOAD_KEY] = {"raw": self.raw.drain(), "arrivals": self.arrivals.drain()}
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         self.workers_seen.add(client_id)
         payload = data.get(PAYLOAD_KEY)
         if payload:
             self.recording.absorb(payload)
+        open_payload = data.get(OPEN_PAYLOAD_KEY)
+        if open_payload:
+            self.raw.absorb(open_payload["raw"])
+            self.arrivals.absorb(open_payload["arrivals"])
 
     def on_test_start(self, **_: Any) -> None:
         if not self.is_worker and self.started_at is None:
@@ -114,6 +140,9 @@ class Recorder:
             "workers": len(self.workers_seen),
             "recording": self.recording.to_payload(),
         }
+        if self.arrivals.due or self.raw.cells:
+            results["raw_recording"] = self.raw.to_payload()
+            results["arrivals"] = self.arrivals.to_payload()
         write_atomically(Path(self.results_path), json.dumps(results))
 
     # progress ----------------------------------------------------------------
@@ -160,6 +189,25 @@ class Recorder:
             "total_failures": sum(f for _, f in totals),
             "workers": len(getattr(runner, "clients", {}) or {}) if isinstance(runner, MasterRunner) else 0,
         }
+
+def scheduled_latency_offset_ms(start_time: float | None) -> float | None:
+    """For a request made by an open-model arrival: ms to add to its raw latency for the corrected one.
+
+    The first request of an arrival is measured from its scheduled time (the offset is how late it was
+    sent); later requests of the same task add that same offset, so a task's own sequence is not
+    counted as lateness. None for a closed-model user's request (no scheduled time on its greenlet).
+    """
+    current = gevent.getcurrent()
+    scheduled = getattr(current, SCHEDULED_AT, None)
+    if scheduled is None:
+        return None
+    offset = getattr(current, SEND_OFFSET, None)
+    if offset is None:
+        sent = start_time if start_time is not None else time.time()
+        offset = max(0.0, sent - scheduled)
+        setattr(current, SEND_OFFSET, offset)
+    return float(offset) * 1000
+
 
 def is_timeout(exception: Any) -> bool:
     """A timeout, however the client wrapped it (geventhttpclient keeps the cause in ``original``)."""
@@ -241,6 +289,7 @@ def _attach(environment: Environment, **_: Any) -> None:
     timeout_s = float(getattr(options, "headroom_request_timeout", DEFAULT_REQUEST_TIMEOUT_S) or DEFAULT_REQUEST_TIMEOUT_S)
     apply_request_timeout(list(environment.user_classes), timeout_s)
     track_in_flight(recorder.on_cut_off, timeout_s)
+    patch_connection_check()  # keep-alive above 1,024 open files (loadtest/load/keepalive.py)
     environment.events.request.add_listener(recorder.on_request)
     environment.events.test_start.add_listener(recorder.on_test_start)
     environment.events.test_stopping.add_listener(recorder.on_test_stopping)

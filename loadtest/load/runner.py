@@ -23,11 +23,15 @@ from typing import Any
 
 import psutil
 
+from ..analysis.arrivals import OpenLoad
 from ..errors import LoadGeneratorError
 from ..processes import free_port, log_tail, spawn, stop_all
 from ..report.model import CpuSample
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
+OPEN_LOCUSTFILE = Path(__file__).resolve().parent / "open_locustfile.py"
+OPEN_DRIVER_CLASS = "HeadroomOpenModel"
+"""The driver class in OPEN_LOCUSTFILE: one per Locust process dispatches the arrivals (loadtest.load.open_model)."""
 START_TIMEOUT_S = 60.0
 LOCUST_MASTER_PORT = 5557
 """Locust's own default: what a remote worker started without --master-port connects to."""
@@ -61,10 +65,28 @@ class LoadPlan:
     """Locust user classes to run (a scenario's); empty means ``user_class`` alone."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Added to every Locust process's environment (a scenario's spec and config-key secrets)."""
+    open_load: OpenLoad | None = None
+    """The open model: arrivals on this schedule, each one task of these classes; None runs Locust's closed users."""
 
     @property
     def classes(self) -> tuple[str, ...]:
+        """The scenario's user classes: what closed users are, or what open-model arrivals run a task of."""
         return self.user_classes or (self.user_class,)
+
+    @property
+    def processes(self) -> int:
+        """Locust processes that generate load: the workers, or the one local runner."""
+        return max(1, self.workers + self.remote_workers)
+
+    @property
+    def locust_users(self) -> int:
+        """What Locust is told to start: the closed model's users, or one open-model driver per process."""
+        return self.processes if self.open_load is not None else self.users
+
+    @property
+    def locust_classes(self) -> tuple[str, ...]:
+        """The classes Locust itself runs: the scenario's, or the open model's driver."""
+        return (OPEN_DRIVER_CLASS,) if self.open_load is not None else self.classes
 
 
 @dataclass
@@ -75,7 +97,23 @@ class RunOutcome:
 
 
 def _locust(plan: LoadPlan, *args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(plan.locustfile), *args]
+    return [sys.executable, "-m", "locust", "-f", locustfiles(plan), *args]
+
+
+def locustfiles(plan: LoadPlan) -> str:
+    """Locust's -f: the scenario's file, and for the open model the driver's file beside it."""
+    return f"{plan.locustfile},{OPEN_LOCUSTFILE}" if plan.open_load is not None else str(plan.locustfile)
+
+
+def open_model_arguments(load: OpenLoad, user_classes: tuple[str, ...]) -> list[str]:
+    """The open model's options; Locust's master passes them on to every worker, remote ones too."""
+    stages = json.dumps([[stage.duration_s, stage.rate] for stage in load.stages])
+    return [
+        "--headroom-open-user", ",".join(user_classes),
+        "--headroom-open-stages", stages,
+        "--headroom-open-mode", load.mode,
+        "--headroom-open-max-users", str(load.max_users),
+    ]
 
 
 def in_flight_grace_s(plan: LoadPlan) -> int:
@@ -88,8 +126,8 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
         plan,
         "--headless",
         "--host", plan.host,
-        "--users", str(plan.users),
-        "--spawn-rate", f"{plan.spawn_rate:g}",
+        "--users", str(plan.locust_users),
+        "--spawn-rate", f"{plan.spawn_rate if plan.open_load is None else plan.locust_users:g}",
         "--run-time", f"{max(1, round(plan.run_time_s))}s",
         "--stop-timeout", str(in_flight_grace_s(plan)),
         "--exit-code-on-error", "0",
@@ -100,6 +138,8 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
         "--headroom-window", f"{plan.window_s:g}",
         "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
     )
+    if plan.open_load is not None:
+        command += open_model_arguments(plan.open_load, plan.classes)
     expected = plan.workers + plan.remote_workers
     if expected:
         command += [
@@ -108,7 +148,7 @@ def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: 
             "--master-bind-host", plan.master_bind_host,
             "--master-bind-port", str(master_port),
         ]
-    return [*command, *plan.classes]
+    return [*command, *plan.locust_classes]
 
 
 def worker_command(plan: LoadPlan, master_host: str, master_port: int) -> list[str]:
@@ -121,7 +161,7 @@ def worker_command(plan: LoadPlan, master_host: str, master_port: int) -> list[s
         "--loglevel", "WARNING",
         "--headroom-window", f"{plan.window_s:g}",
         "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
-        *plan.classes,
+        *plan.locust_classes,
     )
 
 
@@ -229,13 +269,17 @@ def _not_started(plan: LoadPlan, progress_path: Path, log_path: Path, master_por
         return (
             f"no Locust worker connected within {START_TIMEOUT_S:.0f} s ({connected} of {expected} expected, "
             f"{plan.remote_workers} of them remote): start each remote worker with "
-            f"`{'HEADROOM_SCENARIO=... ' if plan.env else ''}locust -f "
-            f"{'loadtest/locustfile.py' if plan.locustfile == LOCUSTFILE else plan.locustfile} --worker "
+            f"`{'HEADROOM_SCENARIO=... ' if plan.env else ''}locust -f {_remote_locustfiles(plan)} --worker "
             f"--master-host <this host's address> --master-port {master_port} "
-            f"{' '.join(plan.classes)}` (docs/cli.md, docs/scenarios.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
+            f"{' '.join(plan.locust_classes)}` (docs/cli.md, docs/scenarios.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
             "or run without --remote-workers"
         )
     return f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}"
+
+
+def _remote_locustfiles(plan: LoadPlan) -> str:
+    scenario = "loadtest/locustfile.py" if plan.locustfile == LOCUSTFILE else str(plan.locustfile)
+    return scenario if plan.open_load is None else f"{scenario},loadtest/load/open_locustfile.py"
 
 
 def _read_new_lines(path: Path, offset: int) -> list[str]:

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from infra.config import StackConfig
 from infra.config.schema import HPA_SYNC_PERIOD_S
+from infra.config.types import duration_seconds
 from infra.errors import ConfigError
 from infra.files import write_atomically
 
+from ..analysis.arrivals import OpenLoad, OpenRun, open_load_for
 from ..analysis.build import RunInfo, build_report
 from ..analysis.generator_load import judge_generator
 from ..analysis.littles_law import check_load
@@ -35,6 +37,7 @@ from ..metrics.model import MetricsSource, TimeWindow
 from ..metrics.sources import source_for
 from ..planning.compare import compare
 from ..report.model import AutoscalingComparison, InfraMetrics, Report
+from ..scenario.arrivals import ArrivalMode
 from ..scenario.profiles import PROFILES, Profile
 from .scenario import LocustfileOverride, PreparedScenario, prepare_scenario
 
@@ -58,6 +61,24 @@ class ValidationRequest:
     """Start the local stack (when none is running) with the HPA model as its controller."""
     locustfile: LocustfileOverride | None = None
     """``--locustfile F [UserClass ...]``: this run's scenario instead of the stack's ``headroom:scenario``."""
+    arrival_rate: float | None = None
+    """The open model at this constant rate (``validate --arrival-rate``); else ``headroom:slo``'s arrival keys."""
+    arrivals: ArrivalMode | None = None
+    open_equivalent: bool = False
+    """``validate --open``: the closed SLO's users and think time, run as their equivalent open rate."""
+
+    @property
+    def open_load(self) -> OpenLoad | None:
+        """The open model's schedule with the reference think time; ``open_load_with`` takes a scenario's."""
+        return self.open_load_with(self.profile_spec)
+
+    def open_load_with(self, profile: Profile) -> OpenLoad | None:
+        """The open model's schedule, or None for Locust's closed users (see docs/config.md, "Open model").
+
+        ``profile`` carries the think time ``--open`` converts users with: the scenario's (``PreparedScenario.profile``).
+        """
+        return open_load_for(self.config.slo, profile, self.effective_users, self.run_time_s,
+                             self.arrival_rate, self.arrivals, self.open_equivalent)
 
     @property
     def profile_spec(self) -> Profile:
@@ -81,7 +102,12 @@ class ValidationRequest:
 
     @property
     def effective_run_time_s(self) -> float:
-        return self.run_time_s if self.run_time_s is not None else self.config.slo.run_seconds
+        if self.run_time_s is not None:
+            return self.run_time_s
+        stages = self.config.slo.arrival_stages
+        if stages is not None and self.arrival_rate is None and not self.open_equivalent:
+            return sum(duration_seconds(stage.duration) for stage in stages)
+        return self.config.slo.run_seconds
 
     def scenario(self) -> PreparedScenario:
         """What this run sends (ConfigError, exit 2, for a bad scenario); see ``pipeline.scenario``."""
@@ -100,7 +126,7 @@ class ValidationRequest:
 
     def check(self) -> None:
         ramp = self.effective_users / self.effective_spawn_rate
-        if ramp >= self.effective_run_time_s:
+        if self.open_load is None and ramp >= self.effective_run_time_s:
             raise ConfigError(
                 f"the ramp ({ramp:.0f} s for {self.effective_users} users at {self.effective_spawn_rate:g}/s) must end "
                 f"before the run time ({self.effective_run_time_s:g} s); raise --run-time or the spawn rate"
@@ -204,6 +230,7 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
     profile = scenario.profile(request.profile_spec)  # the scenario's think time, for Little's law and capacity
     slo = request.config.slo
     check = check_load(request.effective_users, profile, slo)  # before any load is sent
+    open_load = request.open_load_with(profile)
     workdir = run_directory(request)
     with target(request) as (host, local_state):
         metrics = source_for(request.config, local_state, request.window_s)
@@ -219,13 +246,14 @@ def validate_with_metrics(request: ValidationRequest, on_progress: ProgressCallb
             stack_file=str(request.stack_path),
             host=host,
             profile=profile,
-            users=request.effective_users,
-            spawn_rate=request.effective_spawn_rate,
+            users=request.effective_users if open_load is None else open_load.max_users,
+            spawn_rate=request.effective_spawn_rate if open_load is None else float(open_load.max_users),
             run_time_s=request.effective_run_time_s,
             workers=request.workers + request.remote_workers,
             started_at=measurement.started_at,
         ),
         measurement, check, slo, judge_generator(outcome.cpu_samples),
+        OpenRun.from_results(open_load, outcome.results) if open_load is not None else None,
     )
     autoscaling = _autoscaling(request, measurement) if local_state is not None and local_state.autoscale else None
     report = report.model_copy(update={"infrastructure": infra, "autoscaling": autoscaling})
@@ -262,6 +290,7 @@ def _load_and_measure(
         master_bind_host=request.master_bind_host,
         window_s=request.window_s,
         request_timeout_s=request.config.slo.request_timeout_seconds,
+        open_load=request.open_load_with(profile),
     )
     if scenario is not None and scenario.user_classes:
         load = replace(load, locustfile=scenario.locustfile, user_classes=scenario.user_classes, env=scenario.env)

@@ -405,9 +405,60 @@ class AutoscalingComparison(Model):
     service: ServiceModelInfo | None = None
 
 
+# the open model (loadtest.load.open_model, loadtest.analysis.arrivals) -------------------------
+
+
+class ArrivalLag(Model):
+    """How late arrivals were, in milliseconds after their scheduled time."""
+
+    p50_ms: float = Field(ge=0)
+    p99_ms: float = Field(ge=0)
+    max_ms: float = Field(ge=0)
+
+
+class ArrivalStage(Model):
+    """Over ``duration_s`` the arrival rate moved in a straight line to ``rate`` per second."""
+
+    duration_s: float = Field(ge=0)
+    rate: float = Field(ge=0)
+
+
+class ClosedEquivalent(Model):
+    """The closed-model load an open run stands for: U users, think time Z, response time R -> U / (Z + R)."""
+
+    users: int = Field(ge=1)
+    think_time_s: float = Field(ge=0)
+    response_time_s: float = Field(ge=0)
+    rate: float = Field(gt=0)
+
+
+class OpenModelInfo(Model):
+    """An open-model run: its schedule, how well it was kept, and latency from the scheduled and the send time.
+
+    ``corrected`` (from when each request was due) is the latency every other section and the verdict use;
+    ``raw`` (from when it was sent) is the closed-model-like figure that hides the generator's waiting.
+    """
+
+    mode: Literal["constant", "poisson"]
+    peak_rate: float = Field(ge=0)
+    stages: list[ArrivalStage]
+    max_users: int = Field(ge=1)
+    equivalent_of: ClosedEquivalent | None = None
+    due: int = Field(ge=0)
+    sent: int = Field(ge=0)
+    late: int = Field(ge=0)
+    dropped: int = Field(ge=0)
+    late_after_ms: float = Field(ge=0)
+    lag_bound_ms: float = Field(gt=0)
+    generator_lag: ArrivalLag
+    start_lag: ArrivalLag
+    corrected: Latency
+    raw: Latency
+
+
 # the whole report -------------------------------------------------------------------------------
 
-OPTIONAL_SECTIONS = ("infrastructure", "capacity", "recommendations", "proposal", "autoscaling")
+OPTIONAL_SECTIONS = ("infrastructure", "capacity", "recommendations", "proposal", "autoscaling", "open_model")
 """Sections later stages add; absent (not null) in the JSON until they do."""
 
 
@@ -433,6 +484,8 @@ class Report(Model):
     recommendations: list[RecommendationInfo] | None = None
     proposal: Proposal | None = None
     autoscaling: AutoscalingComparison | None = None
+    open_model: OpenModelInfo | None = None
+    """Only for an open-model run (``validate --arrival-rate``/``--open``, ``headroom:slo.arrivalRate``)."""
 
     @property
     def exit_code(self) -> int:

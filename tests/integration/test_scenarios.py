@@ -205,6 +205,34 @@ def test_validate_locustfile_flag_distributed_over_two_workers(orders: Callable[
     assert leftover_processes(str(tmp_path)) == []
 
 
+def test_the_open_model_runs_a_declared_scenario_over_two_workers(orders: Callable[..., str], tmp_path: Path) -> None:
+    """Arrivals at a rate, each one weighted request of the declared user, split over two workers (issue 14 x 11)."""
+    url = orders("--token", TOKEN)
+    stack = _declared(tmp_path)
+    result = _validate(stack, url, tmp_path / "out", TOKEN, "--arrival-rate", "30", "--workers", "2")
+    assert result.returncode == 0, _why(result, tmp_path / "out")
+    report = _report(tmp_path / "out")
+    open_model = report["open_model"]
+    assert isinstance(open_model, dict) and open_model["dropped"] == 0 and open_model["sent"] > 100
+    endpoints = _endpoints(report)
+    assert set(endpoints) == {"create order", "read order"}
+    assert TOKEN not in "".join(path.read_text(errors="replace") for path in (tmp_path / "out").iterdir())
+    assert leftover_processes(str(tmp_path)) == []
+
+
+def test_the_open_model_mixes_a_locustfile_s_classes_by_weight(orders: Callable[..., str], tmp_path: Path) -> None:
+    url = orders()
+    stack = tmp_path / "Pulumi.lf.yaml"
+    stack.write_text(LOCUSTFILE_STACK.replace("userClasses: [OrdersUser]",
+                                              "userClasses: [{name: OrdersUser, weight: 1}, {name: BrowsingUser, weight: 1}]"))
+    (tmp_path / "orders_locustfile.py").write_text((SERVICES / "orders_locustfile.py").read_text())
+    result = _validate(stack, url, tmp_path / "out", None, "--arrival-rate", "30")
+    assert result.returncode == 0, _why(result, tmp_path / "out")
+    endpoints = _endpoints(_report(tmp_path / "out"))
+    assert set(endpoints) == {"create order", "read order", "health"}  # arrivals ran both classes' tasks
+    assert endpoints["health"]["requests"] > 10 and endpoints["create order"]["requests"] > 10
+
+
 def test_a_missed_per_endpoint_slo_fails_while_the_global_one_holds(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders("--token", TOKEN, "--get-delay-ms", "40")  # reads take 40 ms more; creates stay fast
     endpoints = ', endpoints: {"read order": {p95Ms: 20, errorRatePercent: 5}}'

@@ -1,0 +1,195 @@
+"""The open model's targets (issue 14), in one run against one static nginx on 127.0.0.1.
+
+    .venv/bin/python bench/open_model.py [--seconds 60] [--rate 5000] [--users 10000] [--workers 2]
+
+Against nginx (one worker, `return 200`, each request's `$request_time` logged):
+  open model     headroom's open model at RATE arrivals/s (constant), split over WORKERS Locust processes
+  closed model   headroom's closed model: USERS Locust users thinking 1-3 s (the seed's), same processes
+  hey            Debian's hey at the same RATE (-q per connection), the open-loop peer
+Each row: achieved req/s, p95 latency as the client saw it (open model: raw from the send and
+corrected from the schedule), nginx's own p95 `$request_time` for the run's requests, the
+client's overhead (its p95 minus nginx's), the generator's CPU (peak over processes, each
+sampled every second) and CPU per request (user + system time of the generator's processes
+over the requests they sent), and for the open model the arrivals late and dropped.
+
+The targets: open model at 5,000/s for 60 s with every process below 60 % CPU, no dropped
+arrivals, p95 overhead at most 1 ms. nginx's `$request_time` has a 1 ms resolution, and the
+overhead compares the two distributions' p95 over the same run (not request by request).
+hey is installed with apt-get when missing (it needs root; the row says when it is absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from static_nginx import Nginx
+
+from loadtest.analysis.arrivals import OpenLoad, OpenRun
+from loadtest.analysis.measurement import Measurement
+from loadtest.load.runner import LoadPlan, run_load
+from loadtest.report.model import CpuSample
+from loadtest.scenario.arrivals import hold
+
+LOCUSTFILE = ROOT / "bench" / "locustfiles" / "mixed.py"
+
+
+@dataclass
+class Row:
+    name: str
+    rate: float
+    p95_ms: float | None
+    nginx_p95_ms: float | None
+    peak_cpu: float | None
+    cpu_us_per_request: float | None
+    note: str = ""
+    corrected_p95_ms: float | None = None
+
+    @property
+    def overhead_ms(self) -> float | None:
+        if self.p95_ms is None or self.nginx_p95_ms is None:
+            return None
+        return self.p95_ms - self.nginx_p95_ms
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_cpu(samples: list[CpuSample]) -> float:
+    """The busiest generator process's peak (the master of a distributed run only coordinates)."""
+    return max((percent for s in samples for name, percent in s.cpu_percent.items() if name != "locust-master"), default=0.0)
+
+
+def open_row(nginx: Nginx, rate: float, seconds: int, workers: int, max_users: int, workdir: Path) -> Row:
+    load = OpenLoad(tuple(hold(rate, seconds)), "constant", max_users)
+    plan = LoadPlan(host=nginx.url, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=seconds, workers=workers,
+                    locustfile=LOCUSTFILE, open_load=load, window_s=5.0)
+    nginx.fresh_log()
+    before = children_cpu_s()
+    outcome = run_load(plan, workdir / "open")
+    cpu = children_cpu_s() - before
+    measurement = Measurement.from_results(outcome.results)
+    run = OpenRun.from_results(load, outcome.results)
+    info = run.info(measurement, measurement.whole_run())
+    requests = info.corrected.count
+    return Row(
+        f"open model, {workers or 1} process(es)", requests / seconds, info.raw.p95_ms,
+        nginx.p95_ms(), peak_cpu(outcome.cpu_samples), 1e6 * cpu / max(requests, 1),
+        f"{info.due} due, {info.late} late, {info.dropped} dropped; generator lag p99 {info.generator_lag.p99_ms:.1f} ms",
+        corrected_p95_ms=info.corrected.p95_ms,
+    )
+
+
+def closed_row(nginx: Nginx, users: int, seconds: int, workers: int, workdir: Path) -> Row:
+    spawn_rate = max(1.0, users / max(1.0, seconds / 4))  # the first quarter ramps
+    plan = LoadPlan(host=nginx.url, user_class="MixedUser", users=users, spawn_rate=spawn_rate, run_time_s=seconds,
+                    workers=workers, locustfile=LOCUSTFILE, window_s=5.0)
+    nginx.fresh_log()
+    before = children_cpu_s()
+    outcome = run_load(plan, workdir / "closed")
+    cpu = children_cpu_s() - before
+    measurement = Measurement.from_results(outcome.results)
+    phase = measurement.full_load() or measurement.whole_run()
+    summary = measurement.summarize(phase)
+    total = measurement.summarize(measurement.whole_run()).requests
+    return Row(f"closed model, {users} users", summary.throughput_rps, summary.latency.p95_ms, nginx.p95_ms(),
+               peak_cpu(outcome.cpu_samples), 1e6 * cpu / max(total, 1), f"judged after the {users / spawn_rate:.0f} s ramp")
+
+
+def ensure_hey() -> str | None:
+    found = shutil.which("hey")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("[bench] installing Debian's hey with apt-get", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "hey"], check=False, capture_output=True)
+    return shutil.which("hey")
+
+
+def hey_row(nginx: Nginx, rate: float, seconds: int) -> Row:
+    hey = ensure_hey()
+    if hey is None:
+        return Row("hey", 0.0, None, None, None, None, "hey is not installed (apt-get install hey)")
+    connections = max(1, min(200, int(rate // 25)))
+    nginx.fresh_log()
+    before = children_cpu_s()
+    process = subprocess.Popen([hey, "-z", f"{seconds}s", "-c", str(connections), "-q", f"{rate / connections:g}", nginx.url],
+                               stdout=subprocess.PIPE, text=True)
+    peak = 0.0
+    try:
+        import psutil
+
+        watched = psutil.Process(process.pid)
+        watched.cpu_percent(None)
+        while process.poll() is None:
+            time.sleep(1.0)
+            try:
+                peak = max(peak, watched.cpu_percent(None))
+            except psutil.Error:
+                break
+    finally:
+        out = process.communicate()[0]
+    cpu = children_cpu_s() - before
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)) if "Requests/sec" in out else 0.0  # type: ignore[union-attr]
+    p95 = re.search(r"95%+ in ([0-9.]+) secs", out)
+    requests = rps * seconds
+    return Row(f"hey, {connections} connections", rps, float(p95.group(1)) * 1000 if p95 else None, nginx.p95_ms(), peak,
+               1e6 * cpu / max(requests, 1), "one Go process")
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--users", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-users", type=int, default=1000, help="the open model's pool of user instances")
+    parser.add_argument("--skip", action="append", default=[], choices=("open", "closed", "hey"))
+    args = parser.parse_args()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        nginx = Nginx(workdir)
+        try:
+            if "open" not in args.skip:
+                rows.append(open_row(nginx, args.rate, args.seconds, args.workers, args.max_users, workdir))
+            if "closed" not in args.skip:
+                rows.append(closed_row(nginx, args.users, args.seconds, args.workers, workdir))
+            if "hey" not in args.skip:
+                rows.append(hey_row(nginx, args.rate, args.seconds))
+        finally:
+            nginx.stop()
+    print(f"{args.seconds} s per row against nginx `return 200` (1 worker) on 127.0.0.1, {os.cpu_count()} cores; "
+          f"open model and hey at {args.rate:g}/s, closed model {args.users} users thinking 1-3 s, "
+          f"Locust rows with --workers {args.workers}")
+    header = (f"{'generator':34} {'req/s':>8} {'p95 ms':>8} {'corr. p95':>9} {'nginx p95':>9} {'overhead':>8} "
+              f"{'CPU peak %':>10} {'CPU us/req':>10}  notes")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(f"{row.name:34} {row.rate:8.0f} {fmt(row.p95_ms, '8.2f')} {fmt(row.corrected_p95_ms, '9.2f')} "
+              f"{fmt(row.nginx_p95_ms, '9.2f')} {fmt(row.overhead_ms, '8.2f')} {fmt(row.peak_cpu, '10.0f')} "
+              f"{fmt(row.cpu_us_per_request, '10.0f')}  {row.note}")
+
+
+if __name__ == "__main__":
+    main()

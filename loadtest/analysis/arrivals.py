@@ -1,0 +1,208 @@
+"""How well the open model kept its schedule: arrivals due, sent, late, dropped, and the generator's lag.
+
+Each process counts its own arrivals (``loadtest.load.open_model``) and sends the
+counts with its recording to the master, as the HDR cells go; the master's
+figures are the exact sum. Two lags are kept apart, because they mean different things:
+
+- the generator's lag: how late the dispatcher woke for an arrival. Only the load
+  generator causes it (a busy CPU, a blocked event loop). Beyond ``LAG_BOUND_MS``
+  at the 99th percentile the schedule was not kept and the run is INCONCLUSIVE,
+  as it is when the generator's CPU saturates.
+- the start lag: how late the arrival's task really started, which adds the wait
+  for a free user when all of them were busy (the cap ``maxUsers`` reached: the
+  service is slow, or the cap too low). That wait is charged to the service: it is
+  in the corrected latency, which the verdict judges.
+
+An arrival is late when its start lag exceeds ``LATE_AFTER_MS`` (what k6 counts as
+a dropped iteration: not sent on time), and dropped when the run ended before it
+could start at all.
+
+Pure Python, like ``recording``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from infra.config import SloConfig
+from infra.config.types import duration_seconds
+
+from ..report.model import ArrivalLag, ArrivalStage, ClosedEquivalent, OpenModelInfo
+from ..scenario.arrivals import ArrivalMode, Stage, equivalent_rate, hold, peak_rate
+from ..scenario.profiles import Profile
+from .measurement import Measurement, Phase, latency_of
+from .recording import Recording, new_histogram, to_microseconds
+
+LATE_AFTER_MS = 10.0
+"""An arrival that starts later than this after its scheduled time was not sent on time."""
+LAG_BOUND_MS = 100.0
+"""The generator's 99th-percentile lag beyond which its schedule, and so the run, cannot be trusted."""
+
+
+@dataclass
+class ArrivalStats:
+    """One process's (or the merged) count of arrivals and the histograms of their lags, in microseconds."""
+
+    due: int = 0
+    sent: int = 0
+    late: int = 0
+    dropped: int = 0
+    generator_lag: HdrHistogram = field(default_factory=new_histogram)
+    start_lag: HdrHistogram = field(default_factory=new_histogram)
+
+    def dispatched(self, generator_lag_s: float) -> None:
+        """The dispatcher woke for an arrival ``generator_lag_s`` after it was due."""
+        self.due += 1
+        self.generator_lag.record_value(to_microseconds(max(0.0, generator_lag_s) * 1000))
+
+    def started(self, start_lag_s: float) -> None:
+        """The arrival's task started ``start_lag_s`` after it was due."""
+        self.sent += 1
+        lag_ms = max(0.0, start_lag_s) * 1000
+        self.start_lag.record_value(to_microseconds(lag_ms))
+        if lag_ms > LATE_AFTER_MS:
+            self.late += 1
+
+    def drop(self) -> None:
+        self.dropped += 1
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "due": self.due, "sent": self.sent, "late": self.late, "dropped": self.dropped,
+            "generator_lag": self.generator_lag.encode().decode("ascii") if self.due else "",
+            "start_lag": self.start_lag.encode().decode("ascii") if self.sent else "",
+        }
+
+    def drain(self) -> dict[str, Any]:
+        payload = self.to_payload()
+        self.due = self.sent = self.late = self.dropped = 0
+        self.generator_lag = new_histogram()
+        self.start_lag = new_histogram()
+        return payload
+
+    def absorb(self, payload: dict[str, Any]) -> None:
+        self.due += int(payload["due"])
+        self.sent += int(payload["sent"])
+        self.late += int(payload["late"])
+        self.dropped += int(payload["dropped"])
+        if payload.get("generator_lag"):
+            self.generator_lag.decode_and_add(payload["generator_lag"])
+        if payload.get("start_lag"):
+            self.start_lag.decode_and_add(payload["start_lag"])
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ArrivalStats:
+        stats = cls()
+        stats.absorb(payload)
+        return stats
+
+
+def lag_of(histogram: HdrHistogram) -> ArrivalLag:
+    if histogram.get_total_count() == 0:
+        return ArrivalLag(p50_ms=0.0, p99_ms=0.0, max_ms=0.0)
+    return ArrivalLag(
+        p50_ms=histogram.get_value_at_percentile(50) / 1000.0,
+        p99_ms=histogram.get_value_at_percentile(99) / 1000.0,
+        max_ms=histogram.get_max_value() / 1000.0,
+    )
+
+
+def lag_exceeded(info: OpenModelInfo) -> str | None:
+    """Why the schedule cannot be trusted (the generator fell behind), or None."""
+    lag = info.generator_lag
+    if lag.p99_ms <= info.lag_bound_ms:
+        return None
+    return (
+        f"the load generator fell behind its arrival schedule: its lag reached {lag.p99_ms:.0f} ms at the 99th "
+        f"percentile (bound {info.lag_bound_ms:g} ms, max {lag.max_ms:.0f} ms; {info.late} of {info.due} arrivals "
+        "late); the arrival rate it sent is not the one asked for. Use --workers to spread the load."
+    )
+
+
+@dataclass(frozen=True)
+class OpenLoad:
+    """What an open-model run was asked to do (the runner sends it to Locust; the report states it)."""
+
+    stages: tuple[Stage, ...]
+    mode: ArrivalMode = "constant"
+    max_users: int = 1000
+    """At most this many user instances over all processes; an arrival that finds none free waits."""
+    equivalent_of: ClosedEquivalent | None = None
+
+    @property
+    def peak_rate(self) -> float:
+        return peak_rate(self.stages)
+
+
+@dataclass
+class OpenRun:
+    """An open-model run's own figures: the latency from the send, and the arrivals."""
+
+    load: OpenLoad
+    raw: Recording
+    stats: ArrivalStats
+
+    @classmethod
+    def from_results(cls, load: OpenLoad, results: dict[str, Any]) -> OpenRun:
+        raw_payload = results.get("raw_recording")
+        raw = Recording.from_payload(raw_payload) if raw_payload else Recording()
+        arrivals = results.get("arrivals")
+        return cls(load, raw, ArrivalStats.from_payload(arrivals) if arrivals else ArrivalStats())
+
+    def info(self, measurement: Measurement, phase: Phase) -> OpenModelInfo:
+        """The report's ``open_model`` section over the judged phase (the counts are over the whole run)."""
+        raw = Measurement(self.raw, measurement.started_at, measurement.stopped_at, measurement.spawn_complete_at, {})
+        return OpenModelInfo(
+            mode=self.load.mode,
+            peak_rate=self.load.peak_rate,
+            stages=[ArrivalStage(duration_s=stage.duration_s, rate=stage.rate) for stage in self.load.stages],
+            max_users=self.load.max_users,
+            equivalent_of=self.load.equivalent_of,
+            due=self.stats.due,
+            sent=self.stats.sent,
+            late=self.stats.late,
+            dropped=self.stats.dropped,
+            late_after_ms=LATE_AFTER_MS,
+            lag_bound_ms=LAG_BOUND_MS,
+            generator_lag=lag_of(self.stats.generator_lag),
+            start_lag=lag_of(self.stats.start_lag),
+            corrected=latency_of(measurement.histogram(phase)),
+            raw=latency_of(raw.histogram(phase)),
+        )
+
+
+def open_load_for(
+    slo: SloConfig,
+    profile: Profile,
+    users: int,
+    run_time_s: float | None,
+    arrival_rate: float | None = None,
+    mode: ArrivalMode | None = None,
+    open_equivalent: bool = False,
+) -> OpenLoad | None:
+    """The open model a run asks for, first match wins; None for Locust's closed users.
+
+    1. ``--arrival-rate R``: R a second, constant over the run time.
+    2. ``--open``: the closed SLO's U users with the profile's mean think time Z, as U / (Z + R) a second
+       held over the run time, with at most U users at once. R is the SLO's p95 threshold: the slowest
+       typical answer the SLO allows, so the rate is the least those users send when the SLO holds.
+    3. ``headroom:slo.arrivalStages``, then ``headroom:slo.arrivalRate``.
+    """
+    chosen: ArrivalMode = mode or slo.arrivals
+    run_s = run_time_s if run_time_s is not None else slo.run_seconds
+    if arrival_rate is not None:
+        return OpenLoad(tuple(hold(arrival_rate, run_s)), chosen, slo.arrival_max_users)
+    if open_equivalent:
+        think, response = profile.mean_think_time_s, slo.p95_ms / 1000.0
+        rate = equivalent_rate(users, think, response)
+        equivalent = ClosedEquivalent(users=users, think_time_s=think, response_time_s=response, rate=rate)
+        return OpenLoad(tuple(hold(rate, run_s)), chosen, users, equivalent)
+    if slo.arrival_stages is not None:
+        stages = tuple(Stage(duration_seconds(stage.duration), stage.rate) for stage in slo.arrival_stages)
+        return OpenLoad(stages, chosen, slo.arrival_max_users)
+    if slo.arrival_rate is not None:
+        return OpenLoad(tuple(hold(slo.arrival_rate, run_s)), chosen, slo.arrival_max_users)
+    return None
