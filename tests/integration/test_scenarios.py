@@ -209,11 +209,11 @@ def test_the_open_model_runs_a_declared_scenario_over_two_workers(orders: Callab
     """Arrivals at a rate, each one weighted request of the declared user, split over two workers (issue 14 x 11)."""
     url = orders("--token", TOKEN)
     stack = _declared(tmp_path)
-    result = _validate(stack, url, tmp_path / "out", TOKEN, "--arrival-rate", "30", "--workers", "2")
+    result = _validate(stack, url, tmp_path / "out", TOKEN, "--arrival-rate", "60", "--workers", "2")
     assert result.returncode == 0, _why(result, tmp_path / "out")
     report = _report(tmp_path / "out")
     open_model = report["open_model"]
-    assert isinstance(open_model, dict) and open_model["dropped"] == 0 and open_model["sent"] > 100
+    assert isinstance(open_model, dict) and open_model["dropped"] == 0 and open_model["sent"] > 200
     endpoints = _endpoints(report)
     assert set(endpoints) == {"create order", "read order"}
     assert TOKEN not in "".join(path.read_text(errors="replace") for path in (tmp_path / "out").iterdir())
@@ -226,7 +226,7 @@ def test_the_open_model_mixes_a_locustfile_s_classes_by_weight(orders: Callable[
     stack.write_text(LOCUSTFILE_STACK.replace("userClasses: [OrdersUser]",
                                               "userClasses: [{name: OrdersUser, weight: 1}, {name: BrowsingUser, weight: 1}]"))
     (tmp_path / "orders_locustfile.py").write_text((SERVICES / "orders_locustfile.py").read_text())
-    result = _validate(stack, url, tmp_path / "out", None, "--arrival-rate", "30")
+    result = _validate(stack, url, tmp_path / "out", None, "--arrival-rate", "60")
     assert result.returncode == 0, _why(result, tmp_path / "out")
     endpoints = _endpoints(_report(tmp_path / "out"))
     assert set(endpoints) == {"create order", "read order", "health"}  # arrivals ran both classes' tasks
