@@ -15,6 +15,7 @@ the figures are ratios on one machine, not capacity claims.
 
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import subprocess
@@ -72,14 +73,17 @@ def headroom_rate(url: str, seconds: int, users: int, workers: int, workdir: Pat
                     workers=workers, locustfile=ROOT / "bench/locustfiles/recorded.py")
     outcome = run_load(plan, workdir / f"headroom-{workers}")
     requests = sum(cell[2] for cell in outcome.results["recording"]["cells"])
-    peak = max((max(s.percent_by_process.values(), default=0) for s in outcome.cpu_samples), default=0.0)
+    peak = max((max(s.cpu_percent.values(), default=0) for s in outcome.cpu_samples), default=0.0)
     return requests / seconds, peak
 
 
 def main() -> None:
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-    users = int(sys.argv[2]) if len(sys.argv) > 2 else 32
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("seconds", nargs="?", type=int, default=15, help="per run (default 15)")
+    parser.add_argument("users", nargs="?", type=int, default=32, help="users / connections (default 32)")
+    parser.add_argument("repeats", nargs="?", type=int, default=3, help="alternating runs compared (default 3)")
+    args = parser.parse_args()
+    seconds, users, repeats = args.seconds, args.users, args.repeats
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         port = free_port()
