@@ -48,7 +48,7 @@ def analyze(report: Report, infra: InfraMetrics | None, stack: Stack, plan_users
     infra = infra or unavailable("none", "no infrastructure metrics in this report")
     replicas = infra.replicas or (config.local.replicas if config.is_local else None)
     capacity = estimate(report, infra, config, replicas=replicas, plan_users=plan_users)
-    recommendations = recommend(report, infra, capacity, config)
+    recommendations = recommend(report, infra, capacity, config, stack_name=stack.name)
     changes = all_changes(recommendations)
     edit = StackEdit(stack.path, stack.text)
     new_text = edit.apply(changes) if changes else edit.original
