@@ -228,6 +228,8 @@ class _Inputs:
     think_s: float
     slo_p95: float
     cpu_ms_per_request: float | None
+    stated_concurrency: int | None = None
+    """The local stack's workers per replica: stated, so not estimated."""
 
     @classmethod
     def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None,
@@ -241,7 +243,7 @@ class _Inputs:
             return None
         think = report.plan.think_time_s if think_s is None else think_s
         return cls(count, judged.throughput_rps, load, config.slo.users, think, report.slo.p95_ms,
-                   infra.cpu_ms_per_request)
+                   infra.cpu_ms_per_request, config.local.workers if config.is_local else None)
 
     @property
     def capacity(self) -> float:
@@ -293,13 +295,25 @@ def service_time(report: Report, capacity_rps: float, replicas: int) -> tuple[fl
 
 
 def _service_model(inputs: _Inputs, mean_ms: float, spread: float, where: str, notes: list[str]) -> ServiceModel:
-    """Steps 3-4: the concurrency by Little's law on a replica, and the pooled queue it implies."""
+    """Steps 3-4: the concurrency by Little's law on a replica (or as the local stack states it), and the pool it implies.
+
+    Little's law needs the pool's own mean service time; the low-load mean is over every
+    request, those served outside the pool (a health check) included, so with a mix of
+    requests it under-states the concurrency. The local stack states its workers, and
+    they are used as they are.
+    """
     capacity = inputs.capacity
-    concurrency = max(1, round(capacity * mean_ms / 1000))
+    littles = capacity * mean_ms / 1000
+    stated = inputs.stated_concurrency
+    # A stated figure far from the measured one belongs to another service (a report read against another stack file).
+    trusted = stated is not None and 2 / 3 <= littles / stated <= 3 / 2
+    concurrency = stated if stated is not None and trusted else max(1, round(littles))
     sigma = lognormal_sigma(spread)
+    how = (f"the local stack's {concurrency} workers per replica (Little's law on a replica gives {capacity:.1f} req/s x "
+           f"{mean_ms / 1000:.3f} s = {littles:.1f}; the stated figure is used)" if trusted else
+           f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once")
     notes.append(
-        f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); "
-        f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once"
+        f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); {how}"
     )
     return ServiceModel(capacity, concurrency, mean_ms / 1000, sigma)
 
