@@ -123,9 +123,14 @@ def mva_network(stations: list[tuple[float, int]], think_s: float, users: int) -
             busy = throughput * rate[:n] * marginal
             updated = np.empty(n + 1)
             updated[1:] = busy
-            updated[0] = 1.0 - busy.sum()
-            if updated[0] < 0:  # rounding near saturation: the empty state is vanishingly rare
-                updated[0] = 0.0
+            if len(stations) == 1 and think_s > 0:
+                # p(0|n) = 1 - the rest cancels catastrophically near saturation with many servers (the
+                # recursion's known instability). With the delay as the only other station, the product form
+                # gives it without a subtraction: p(0|n) = p(0|n-1) X(n) / X_delay(n), X_delay(n) = n / Z.
+                updated[0] = marginal[0] * throughput * think_s / n
+                updated /= updated.sum()  # exact arithmetic sums to 1; this only stops rounding from drifting
+            else:
+                updated[0] = max(0.0, 1.0 - busy.sum())
                 updated /= updated.sum()
             states.append(updated)
     return throughput, responses, previous

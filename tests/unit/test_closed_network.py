@@ -39,7 +39,8 @@ def test_lazowska_timesharing_example() -> None:
 
 
 @pytest.mark.parametrize(("servers", "service_s", "think_s", "users"),
-                         [(8, 0.05, 0.3, 60), (24, 0.04, 2.0, 500), (3, 0.1, 0.1, 200), (1, 0.02, 1.0, 40)])
+                         [(8, 0.05, 0.3, 60), (24, 0.04, 2.0, 500), (3, 0.1, 0.1, 200), (1, 0.02, 1.0, 40),
+                          (100, 4 / 34.9, 0.3, 500), (200, 0.1, 0.3, 3000)])  # many servers near saturation: unstable if p(0|n) = 1 - the rest
 def test_the_recursion_is_the_product_form(servers: int, service_s: float, think_s: float, users: int) -> None:
     throughput, response, arrivals = mva(servers, service_s, think_s, users)
     states = product_form(servers, service_s, think_s, users)
