@@ -88,11 +88,13 @@ def run(args: argparse.Namespace) -> int:
         status = report.verdict.status.value
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
         load = result.infra.load_percent
-        rounds.add_row(str(number), str(config.local.replicas), status, f"{judged.latency.p95_ms:.1f}",
-                       f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
-                       "n/a" if load is None else f"{load:.1f}", change if status != "PASS" else "none")
         replicas = config.local.replicas
         stop, write = bracket.settle(number, replicas, status)
+        done = "none" if status == "PASS" or stop else change
+        rounds.add_row(str(number), str(replicas), status, f"{judged.latency.p95_ms:.1f}",
+                       f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
+                       "n/a" if load is None else f"{load:.1f}",
+                       done if write is None else f"bracket: headroom:local.replicas {replicas} -> {write}")
         exit_code = 0 if bracket.passed is not None else result.report.exit_code
         if write is not None:
             _set_replicas(path, replicas, write, f"tune's bracket: {bracket.summary or 'one fewer'}")
