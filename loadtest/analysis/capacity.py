@@ -65,6 +65,9 @@ class ServiceModel:
     service_sigma: float
     closed_loop: bool = False
     """Size with the closed network (exact MVA) rather than the open M/M/c queue."""
+    delay_s: float = 0.0
+    """The closed model's fixed time outside the pool in every response (network, proxy, client): the
+    low-load mean beyond the slot time and the queueing the model expects there."""
 
     @property
     def slot(self) -> ServiceTime:
@@ -75,7 +78,8 @@ class ServiceModel:
         return PooledQueue(replicas * self.concurrency, self.slot)
 
     def network(self, replicas: int, think_s: float) -> ClosedNetwork:
-        return ClosedNetwork(replicas * self.concurrency, self.slot, think_s)
+        # Time outside the pool holds no server: to the pool it is more think time.
+        return ClosedNetwork(replicas * self.concurrency, self.slot, think_s + self.delay_s)
 
     def closed(self, users: int, think_s: float, replicas: int) -> ClosedSolution:
         """The closed network's exact solution for ``users`` on ``replicas``."""
@@ -99,12 +103,12 @@ class ServiceModel:
 
     def p95_ms(self, users: int, think_s: float, replicas: int) -> float:
         if self.closed_loop:
-            return 1000 * self.closed(users, think_s, replicas).response_quantile_s()
+            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).response_quantile_s())
         return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas))
 
     def mean_ms(self, users: int, think_s: float, replicas: int) -> float:
         if self.closed_loop:
-            return 1000 * self.closed(users, think_s, replicas).mean_response_s
+            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).mean_response_s)
         return 1000 * self.queue(replicas).mean_response_s(self.demand(users, think_s, replicas))
 
     def floor_p95_ms(self) -> float:
@@ -189,6 +193,8 @@ def estimate(
     model = _service_model(inputs, mean_ms, spread, f"{windows} window(s) at {low_load:.0%} load", notes)  # steps 3-4
     loop, why = (loop, "chosen by the caller") if loop in ("closed", "open") else sizing_model(report, inputs.think_s)
     model = dataclasses.replace(model, closed_loop=loop == "closed")
+    if model.closed_loop:
+        model = _with_delay(model, mean_ms / 1000, low_load, notes)
     notes.append(f"sized with the {loop} model: {why}")
     for_slo = model.replicas_meeting(inputs.users, inputs.think_s, inputs.slo_p95)  # steps 5-6
     if for_slo is None:
@@ -261,7 +267,7 @@ class _Inputs:
         return CapacityEstimate(
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
-            service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma,
+            service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,
             cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
             explanation=notes,
         )
@@ -306,7 +312,9 @@ def _service_model(inputs: _Inputs, mean_ms: float, spread: float, where: str, n
     littles = capacity * mean_ms / 1000
     stated = inputs.stated_concurrency
     # A stated figure far from the measured one belongs to another service (a report read against another stack file).
-    trusted = stated is not None and 2 / 3 <= littles / stated <= 3 / 2
+    # Above it, Little's law is inflated by queueing and time outside the pool (few workers, fast service):
+    # the stated figure stands, and the closed model takes the excess as a delay (``_with_delay``).
+    trusted = stated is not None and 2 / 3 <= littles / stated <= 3
     concurrency = stated if stated is not None and trusted else max(1, round(littles))
     sigma = lognormal_sigma(spread)
     how = (f"the local stack's {concurrency} workers per replica (Little's law on a replica gives {capacity:.1f} req/s x "
@@ -316,6 +324,27 @@ def _service_model(inputs: _Inputs, mean_ms: float, spread: float, where: str, n
         f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); {how}"
     )
     return ServiceModel(capacity, concurrency, mean_ms / 1000, sigma)
+
+
+def _with_delay(model: ServiceModel, low_mean_s: float, low_load: float, notes: list[str]) -> ServiceModel:
+    """The closed model's time outside the pool: what the low-load mean has beyond the slot time and the wait.
+
+    With few workers a replica queues even below half load, and every response also
+    carries network, proxy and client time that holds no worker; both inflate the
+    low-load mean. The wait the model itself expects at that load is taken off, and the
+    rest, if any, is a fixed delay in every response (to the pool, more think time).
+    """
+    slot = model.slot.mean_s
+    wait = model.queue(1).mean_response_s(low_load * model.capacity_rps) - slot
+    delay = max(0.0, low_mean_s - slot - wait)
+    if delay <= 0:
+        return model
+    notes.append(
+        f"time outside the pool: the low-load mean {1000 * low_mean_s:.1f} ms less the slot time {1000 * slot:.1f} ms "
+        f"(workers / capacity) and the {1000 * wait:.1f} ms wait expected at {low_load:.0%} load leaves {1000 * delay:.1f} ms "
+        "of network, proxy and client time, added to every response"
+    )
+    return dataclasses.replace(model, delay_s=delay)
 
 
 def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:

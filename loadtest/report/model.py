@@ -280,6 +280,8 @@ class CapacityEstimate(Model):
     concurrency_per_replica: int | None = None
     service_mean_ms: float | None = None
     service_sigma: float | None = None
+    delay_ms: float | None = None
+    """The closed model's time outside the pool in every response (network, proxy, client)."""
     cpu_ms_per_request: float | None = None
     safe_utilization: float | None = None
     users: int = 0

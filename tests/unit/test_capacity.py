@@ -164,3 +164,19 @@ def test_a_judged_window_that_served_nothing_estimates_nothing() -> None:
     report["results"]["judged"].update(requests=0, throughput_rps=0.0)
     result = estimate(report, infra, config())
     assert not result.available and "no request was served in the judged window" in result.explanation[0]
+
+
+def test_time_outside_the_pool_is_a_delay_in_the_closed_model() -> None:
+    """Every response 20 ms longer (network, proxy, client): with the workers stated, the model finds the 20 ms."""
+    report, infra = synthetic()
+    for window in report["timeline"]:
+        window["mean_ms"] += 20.0
+        window["p95_ms"] += 20.0
+    local = config_from_keys({"headroom:deploy": {"aws": False, "kubernetes": False},
+                              "headroom:slo": {"users": 100, "p95Ms": 250, "rampSeconds": 10, "runTime": "60s"},
+                              "headroom:local": {"replicas": 2, "workers": K}}, "x")
+    result = estimate(report, infra, local)
+    assert result.concurrency_per_replica == K and result.delay_ms == pytest.approx(20.0, abs=3.0)
+    assert any("time outside the pool" in note for note in result.explanation)
+    plain = estimate(*synthetic(), local)
+    assert (plain.delay_ms or 0.0) < 3.0  # none where there is none
