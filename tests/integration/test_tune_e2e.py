@@ -18,7 +18,6 @@ the bracket at once, and if it proposes 3, round 3 measures 2.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
