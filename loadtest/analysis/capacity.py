@@ -10,13 +10,21 @@ says which:
    lognormal shape).
 3. Concurrency per replica, by Little's law on the replica: k = C * S0 requests
    in service at once at full load.
-4. Response times of N replicas behind least_conn: one queue with N*k servers
-   (``loadtest.analysis.queueing``), so the p95 at any rate is computed, not guessed.
-5. Demand by Little's law on the users: U users thinking Z send
-   U / (Z + R) req/s, R the mean response time at that rate: a fixed point.
-6. Replicas for the SLO: the fewest N whose p95 at their demand meets the SLO,
-   at no more than 85 % load (near saturation the p95 is too sensitive to the
-   measured parameters to plan on). u_slo is the highest load at which those N
+4. Response times of N replicas behind least_conn: one pool of N*k servers.
+5. Demand and p95, by one of two models (``CapacityEstimate.sizing_model`` says which
+   and ``sizing_reason`` why):
+   - closed (every Locust run: its users are a closed loop): the users as a delay
+     station of think time Z and the pool as a load-dependent station, solved exactly
+     by mean value analysis (``loadtest.analysis.closed_network``): throughput, mean
+     and p95 response for U users on N replicas;
+   - open (an arrival-rate run, or a replay of recorded traffic): the M/M/c queue
+     (``loadtest.analysis.queueing``), its demand by Little's law on the users,
+     U / (Z + R) req/s with R the mean response at that rate: a fixed point.
+6. Replicas for the SLO: the fewest N whose p95 at their demand meets the SLO.
+   The open model also keeps them at no more than 85 % load (near saturation an
+   open queue's p95 is too sensitive to the measured parameters to plan on); a
+   closed loop cannot overrun its replicas (its users slow down with them), so the
+   closed model plans on the p95 alone. u_slo is the highest load at which those N
    replicas still meet the SLO.
 7. Autoscaling targets keep room for growth during the reaction lag:
    u_slo / (1 + growth per minute * lag), the lag being the HPA's 15 s sync plus
@@ -27,6 +35,7 @@ says which:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +44,7 @@ from infra.config import StackConfig
 from infra.config.schema import HPA_SYNC_PERIOD_S
 
 from ..report.model import CapacityEstimate, InfraMetrics, Report, Window
+from .closed_network import ClosedNetwork, ClosedSolution
 from .queueing import PooledQueue, ServiceTime, lognormal_sigma
 
 ASG_ALARM_S = 180.0  # target tracking's scale-out alarm: 3 of 3 one-minute datapoints
@@ -53,15 +63,39 @@ class ServiceModel:
     concurrency: int
     service_mean_s: float
     service_sigma: float
+    closed_loop: bool = False
+    """Size with the closed network (exact MVA) rather than the open M/M/c queue."""
+    delay_s: float = 0.0
+    """The closed model's fixed time outside the pool in every response (network, proxy, client): the
+    low-load mean beyond the slot time and the queueing the model expects there."""
+    arrival_rps: float | None = None
+    """An open-model run's peak arrival rate: its demand on any replica count, whatever the users (open model only)."""
+
+    @property
+    def slot(self) -> ServiceTime:
+        # Service time chosen so that k servers give exactly the measured capacity.
+        return ServiceTime(self.concurrency / self.capacity_rps, self.service_sigma)
 
     def queue(self, replicas: int) -> PooledQueue:
-        # Service time chosen so that k servers give exactly the measured capacity.
-        return PooledQueue(replicas * self.concurrency, ServiceTime(self.concurrency / self.capacity_rps, self.service_sigma))
+        return PooledQueue(replicas * self.concurrency, self.slot)
+
+    def network(self, replicas: int, think_s: float) -> ClosedNetwork:
+        # Time outside the pool holds no server: to the pool it is more think time.
+        return ClosedNetwork(replicas * self.concurrency, self.slot, think_s + self.delay_s)
+
+    def closed(self, users: int, think_s: float, replicas: int) -> ClosedSolution:
+        """The closed network's exact solution for ``users`` on ``replicas``."""
+        return self.network(replicas, think_s).solve(users)
 
     def demand(self, users: int, think_s: float, replicas: int) -> float:
-        """Little's law as a fixed point: the request rate ``users`` produce on ``replicas``."""
+        """The request rate ``users`` produce on ``replicas``: the closed network's throughput, or
+        (open model) Little's law as a fixed point."""
+        if self.closed_loop:
+            return self.closed(users, think_s, replicas).throughput_rps
         queue = self.queue(replicas)
         ceiling = queue.capacity_rps * 0.999
+        if self.arrival_rps is not None:
+            return min(self.arrival_rps, ceiling)
         rate = min(users / (think_s + self.service_mean_s), ceiling)
         for _ in range(200):
             response = queue.mean_response_s(min(rate, ceiling))
@@ -72,7 +106,14 @@ class ServiceModel:
         return rate
 
     def p95_ms(self, users: int, think_s: float, replicas: int) -> float:
+        if self.closed_loop:
+            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).response_quantile_s())
         return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas))
+
+    def mean_ms(self, users: int, think_s: float, replicas: int) -> float:
+        if self.closed_loop:
+            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).mean_response_s)
+        return 1000 * self.queue(replicas).mean_response_s(self.demand(users, think_s, replicas))
 
     def floor_p95_ms(self) -> float:
         """The p95 with no queueing at all: no replica count can beat it."""
@@ -85,7 +126,8 @@ class ServiceModel:
 
         def holds(replicas: int) -> bool:
             load = self.demand(users, think_s, replicas) / (replicas * self.capacity_rps)
-            return load <= MAX_PLANNED_LOAD and self.p95_ms(users, think_s, replicas) <= p95_ms
+            within = self.closed_loop or load <= MAX_PLANNED_LOAD
+            return within and self.p95_ms(users, think_s, replicas) <= p95_ms
 
         return _fewest(holds)
 
@@ -129,9 +171,16 @@ def estimate(
     config: StackConfig,
     replicas: int | None = None,
     plan_users: int | None = None,
+    think_s: float | None = None,
+    loop: str | None = None,
 ) -> CapacityEstimate:
-    """The capacity model over one validation report and its infrastructure metrics, step by step."""
-    inputs = _Inputs.of(report, infra, config, replicas)
+    """The capacity model over one validation report and its infrastructure metrics, step by step.
+
+    ``think_s`` is the users' mean think time; by default the one the run's load plan used
+    (``report.plan.think_time_s``, from the run's scenario). ``loop`` ("closed" or "open")
+    overrides the model ``sizing_model`` picks for the report.
+    """
+    inputs = _Inputs.of(report, infra, config, replicas, think_s)
     if inputs is None:
         judged = report.results.judged
         why = ("no request was served in the judged window" if judged.throughput_rps <= 0
@@ -146,6 +195,12 @@ def estimate(
     if not windows:
         return _upper_bound(inputs, config, notes)
     model = _service_model(inputs, mean_ms, spread, f"{windows} window(s) at {low_load:.0%} load", notes)  # steps 3-4
+    loop, why = (loop, "chosen by the caller") if loop in ("closed", "open") else sizing_model(report, inputs.think_s)
+    model = dataclasses.replace(model, closed_loop=loop == "closed",
+                                arrival_rps=report.open_model.peak_rate if loop == "open" and report.open_model else None)
+    if model.closed_loop:
+        model = _with_delay(model, mean_ms / 1000, low_load, notes)
+    notes.append(f"sized with the {loop} model: {why}")
     for_slo = model.replicas_meeting(inputs.users, inputs.think_s, inputs.slo_p95)  # steps 5-6
     if for_slo is None:
         notes.append(
@@ -166,6 +221,8 @@ def estimate(
         "safe_utilization": safe,
         "demand_rps": model.demand(inputs.users, inputs.think_s, for_slo),
         "predicted_p95_ms": model.p95_ms(inputs.users, inputs.think_s, for_slo),
+        "predicted_mean_ms": model.mean_ms(inputs.users, inputs.think_s, for_slo),
+        "sizing_model": loop, "sizing_reason": why,
         "replicas_for_slo": for_slo, "plan_users": plan_users, "replicas_for_plan": for_plan,
         **targets.fields(), **bounds,
     })
@@ -182,9 +239,12 @@ class _Inputs:
     think_s: float
     slo_p95: float
     cpu_ms_per_request: float | None
+    stated_concurrency: int | None = None
+    """The local stack's workers per replica: stated, so not estimated."""
 
     @classmethod
-    def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None) -> _Inputs | None:
+    def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None,
+           think_s: float | None = None) -> _Inputs | None:
         judged = report.results.judged
         count = replicas or infra.replicas
         load = _judged_load(infra, judged.window)
@@ -192,8 +252,9 @@ class _Inputs:
         # window served nothing, a hung target say, tells nothing about what a replica can serve).
         if not infra.available or load is None or not count or load <= 0 or judged.throughput_rps <= 0:
             return None
-        return cls(count, judged.throughput_rps, load, config.slo.users, report.plan.think_time_s, report.slo.p95_ms,
-                   infra.cpu_ms_per_request)
+        think = report.plan.think_time_s if think_s is None else think_s
+        return cls(count, judged.throughput_rps, load, config.slo.users, think, report.slo.p95_ms,
+                   infra.cpu_ms_per_request, config.local.workers if config.is_local else None)
 
     @property
     def capacity(self) -> float:
@@ -211,7 +272,7 @@ class _Inputs:
         return CapacityEstimate(
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
-            service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma,
+            service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,
             cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
             explanation=notes,
         )
@@ -245,15 +306,50 @@ def service_time(report: Report, capacity_rps: float, replicas: int) -> tuple[fl
 
 
 def _service_model(inputs: _Inputs, mean_ms: float, spread: float, where: str, notes: list[str]) -> ServiceModel:
-    """Steps 3-4: the concurrency by Little's law on a replica, and the pooled queue it implies."""
+    """Steps 3-4: the concurrency by Little's law on a replica (or as the local stack states it), and the pool it implies.
+
+    Little's law needs the pool's own mean service time; the low-load mean is over every
+    request, those served outside the pool (a health check) included, so with a mix of
+    requests it under-states the concurrency. The local stack states its workers, and
+    they are used as they are.
+    """
     capacity = inputs.capacity
-    concurrency = max(1, round(capacity * mean_ms / 1000))
+    littles = capacity * mean_ms / 1000
+    stated = inputs.stated_concurrency
+    # A stated figure far from the measured one belongs to another service (a report read against another stack file).
+    # Above it, Little's law is inflated by queueing and time outside the pool (few workers, fast service):
+    # the stated figure stands, and the closed model takes the excess as a delay (``_with_delay``).
+    trusted = stated is not None and 2 / 3 <= littles / stated <= 3
+    concurrency = stated if stated is not None and trusted else max(1, round(littles))
     sigma = lognormal_sigma(spread)
+    how = (f"the local stack's {concurrency} workers per replica (Little's law on a replica gives {capacity:.1f} req/s x "
+           f"{mean_ms / 1000:.3f} s = {littles:.1f}; the stated figure is used)" if trusted else
+           f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once")
     notes.append(
-        f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); "
-        f"Little's law on a replica: {capacity:.1f} req/s x {mean_ms / 1000:.3f} s = {concurrency} requests in service at once"
+        f"service time from {where}: mean {mean_ms:.1f} ms, p95 {spread:.2f} x the mean (lognormal shape {sigma:.2f}); {how}"
     )
     return ServiceModel(capacity, concurrency, mean_ms / 1000, sigma)
+
+
+def _with_delay(model: ServiceModel, low_mean_s: float, low_load: float, notes: list[str]) -> ServiceModel:
+    """The closed model's time outside the pool: what the low-load mean has beyond the slot time and the wait.
+
+    With few workers a replica queues even below half load, and every response also
+    carries network, proxy and client time that holds no worker; both inflate the
+    low-load mean. The wait the model itself expects at that load is taken off, and the
+    rest, if any, is a fixed delay in every response (to the pool, more think time).
+    """
+    slot = model.slot.mean_s
+    wait = model.queue(1).mean_response_s(low_load * model.capacity_rps) - slot
+    delay = max(0.0, low_mean_s - slot - wait)
+    if delay <= 0:
+        return model
+    notes.append(
+        f"time outside the pool: the low-load mean {1000 * low_mean_s:.1f} ms less the slot time {1000 * slot:.1f} ms "
+        f"(workers / capacity) and the {1000 * wait:.1f} ms wait expected at {low_load:.0%} load leaves {1000 * delay:.1f} ms "
+        "of network, proxy and client time, added to every response"
+    )
+    return dataclasses.replace(model, delay_s=delay)
 
 
 def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:
@@ -265,12 +361,36 @@ def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:
         rate = model.demand(users, think, for_slo - 1)
         fewer = (f"; {for_slo - 1} would run at {rate / ((for_slo - 1) * capacity):.0%} load with a p95 of "
                  f"{model.p95_ms(users, think, for_slo - 1):.0f} ms")
+    if model.closed_loop:
+        return (
+            f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn; closed network, exact MVA): "
+            f"{users} users thinking {think:g} s send {demand:.1f} req/s, {demand / (for_slo * capacity):.0%} load, "
+            f"with a mean response of {model.mean_ms(users, think, for_slo):.0f} ms and a p95 of "
+            f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms{fewer}"
+        )
     return (
         f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
         f"{think:g} s send {demand:.1f} req/s (Little's law), {demand / (for_slo * capacity):.0%} load, and see a p95 of "
         f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms and the "
         f"{MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
     )
+
+
+def sizing_model(report: Report, think_s: float) -> tuple[str, str]:
+    """Which model sizes this run ("closed" or "open") and why, in words for the report.
+
+    Every Locust run of users is a closed loop. An open-model (arrival-rate) run has an
+    ``open_model`` section: its arrivals do not wait for responses, so the open queue sizes
+    it, at the run's peak arrival rate.
+    """
+    load = report.load
+    if report.open_model is not None:
+        return "open", (f"an open-model (arrival-rate) run: requests arrive at up to {report.open_model.peak_rate:g}/s "
+                        "whatever the response times, so the open M/M/c queue sizes it at that rate")
+    return "closed", (f"the run's {load.users} users are a closed loop (each waits for its answer, then thinks "
+                      f"{think_s:g} s), so their demand falls as responses slow: the closed network "
+                      "(users as a think-time delay, the replicas as one pool of servers, exact mean value analysis) "
+                      "sizes it")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from infra.config.types import memory_bytes
 
 from ..report.model import CapacityEstimate, Criterion, InfraMetrics, RecommendationInfo, Report
 from .changes import ConfigChange
+from .floors import Floor, replica_floor
 
 Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
@@ -55,28 +56,36 @@ class Recommendation:
                                   evidence=self.evidence, changes=[change.info() for change in self.changes])
 
 
-def _replica_changes(config: StackConfig, capacity: CapacityEstimate, reason: str) -> list[ConfigChange]:
-    """Raise (never lower) the replica bounds of every mechanism the stack uses."""
+def _floored(needed: int, floor: Floor, reason: str) -> tuple[int, str]:
+    """``needed`` raised to the availability floor; the reason cites the floor when it decided."""
+    return (floor.replicas, f"{reason}; {floor.reason}") if floor.replicas > needed else (needed, reason)
+
+
+def _replica_changes(config: StackConfig, capacity: CapacityEstimate, reason: str, stack_name: str = "") -> list[ConfigChange]:
+    """Raise (never lower) the replica bounds of every mechanism the stack uses, never below its availability floor."""
     changes: list[ConfigChange] = []
-    needed = capacity.replicas_for_slo
-    if needed is None:
+    model_count = capacity.replicas_for_slo
+    if model_count is None:
         return changes
     if config.is_local:
         limit = MAX_LOCAL_REPLICAS
+        needed, why = _floored(model_count, replica_floor(config, stack_name, "local"), reason)
         if needed > config.local.replicas:
             capped = min(needed, limit)
             note = "" if capped == needed else f" (capped at the local stack's limit of {limit}; {needed} needed)"
-            changes.append(ConfigChange("local", "replicas", config.local.replicas, capped, reason + note))
+            changes.append(ConfigChange("local", "replicas", config.local.replicas, capped, why + note))
         return changes
     if config.deploy.kubernetes and capacity.hpa_min is not None and capacity.hpa_max is not None:
         hpa = config.hpa
-        changes += _raised_bounds("hpa", ("minReplicas", hpa.min_replicas, capacity.hpa_min),
-                                  ("maxReplicas", hpa.max_replicas, capacity.hpa_max), reason=reason)
+        low, why = _floored(capacity.hpa_min, replica_floor(config, stack_name, "hpa"), reason)
+        changes += _raised_bounds("hpa", ("minReplicas", hpa.min_replicas, low),
+                                  ("maxReplicas", hpa.max_replicas, max(low, capacity.hpa_max)), reason=why)
     if config.deploy.aws and capacity.asg_min is not None and capacity.asg_max is not None:
         asg = config.asg
-        changes += _raised_bounds("asg", ("minSize", asg.min_size, capacity.asg_min),
-                                  ("maxSize", asg.max_size, capacity.asg_max), reason=reason)
-        new_min = max(asg.min_size, capacity.asg_min)
+        low, why = _floored(capacity.asg_min, replica_floor(config, stack_name, "asg"), reason)
+        changes += _raised_bounds("asg", ("minSize", asg.min_size, low),
+                                  ("maxSize", asg.max_size, max(low, capacity.asg_max)), reason=why)
+        new_min = max(asg.min_size, low)
         if asg.desired_capacity is not None and asg.desired_capacity < new_min:
             changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, new_min, "must be at least minSize"))
     return changes
@@ -112,6 +121,7 @@ class _Figures:
     infra: InfraMetrics
     capacity: CapacityEstimate
     config: StackConfig
+    stack_name: str = ""
 
     @property
     def p95(self) -> float:
@@ -148,9 +158,14 @@ class _Figures:
         return self.error_rate >= self.report.slo.error_rate_percent
 
 
-def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, config: StackConfig) -> list[Recommendation]:
-    """Every rule in turn (module docstring); 'healthy' only when no other proposed a change."""
-    figures = _Figures(report, infra, capacity, config)
+def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, config: StackConfig,
+              stack_name: str | None = None) -> list[Recommendation]:
+    """Every rule in turn (module docstring); 'healthy' only when no other proposed a change.
+
+    ``stack_name`` is the stack the proposal edits (its availability floor, ``floors``);
+    by default the one the report was run on.
+    """
+    figures = _Figures(report, infra, capacity, config, stack_name if stack_name is not None else report.stack)
     found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria)]
     recommendations = [r for r in found if r is not None]
     if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
@@ -182,16 +197,23 @@ def _latency(f: _Figures) -> Recommendation | None:
     capacity = f.capacity
     if capacity.available:
         detail = f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms. " + "; ".join(capacity.explanation) + "."
-        reason = f"p95 {f.p95:.1f} ms > {f.slo_p95:g} ms; {capacity.replicas_for_slo} replicas hold the SLO"
-        changes = _replica_changes(f.config, capacity, reason)
+        reason = (f"p95 {f.p95:.1f} ms > {f.slo_p95:g} ms; {capacity.replicas_for_slo} replicas hold the SLO"
+                  + (f" ({capacity.sizing_model} model)" if capacity.sizing_model else ""))
+        changes = _replica_changes(f.config, capacity, reason, f.stack_name)
     else:
         detail = (f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms, but without utilization figures "
                   f"({'; '.join(f.infra.warnings) or 'no metrics source'}) the replica count could not be computed.")
         changes = []
     return Recommendation(
-        "latency", "high", f"Scale out to {capacity.replicas_for_slo} replicas" if changes else "Scale out",
+        "latency", "high", f"Scale out to {_scale_out_count(capacity, changes)} replicas" if changes else "Scale out",
         detail, {"p95_ms": f.p95, "slo_p95_ms": f.slo_p95, "replicas_for_slo": capacity.replicas_for_slo}, changes,
     )
+
+
+def _scale_out_count(capacity: CapacityEstimate, changes: list[ConfigChange]) -> int | None:
+    """The local stack's proposed count (the model's, or the availability floor above it); else the model's."""
+    local = [change.new for change in changes if change.path == "headroom:local.replicas"]
+    return int(local[0]) if local else capacity.replicas_for_slo
 
 
 def _cpu(f: _Figures) -> Recommendation | None:
@@ -199,7 +221,7 @@ def _cpu(f: _Figures) -> Recommendation | None:
     if cpu_max is None or cpu_max <= CPU_HIGH_PERCENT:
         return None
     capacity = f.capacity
-    changes = [] if f.errors_first else _replica_changes(f.config, capacity, f"CPU peaked at {cpu_max:.0f} %")
+    changes = [] if f.errors_first else _replica_changes(f.config, capacity, f"CPU peaked at {cpu_max:.0f} %", f.stack_name)
     changes += _target_changes(f.config, capacity, f"room below {CPU_TARGET_CEILING} % for the scale-out lag")
     return Recommendation(
         "cpu", "high", "CPU is high: scale now and lower the target",

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     optimizations: list[Optimization] = []
     if args.optimize:
         optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
-        optimizations = [optimizers[name](config, traffic, service) for name in which]
+        optimizations = [optimizers[autoscaler](config, traffic, service, name) for autoscaler in which]
     document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations)
     out.print(plan_table(document))
     for optimization in optimizations:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.table import Table
 
 from infra.config import load_stack
 from infra.errors import ConfigError
 
+from ..analysis.changes import ConfigChange
+from ..analysis.floors import Floor, replica_floor
 from ..console import err, out
 from ..formats.terminal import LiveView
 from ..local.stack import running_state, runtime_dir_for
 from ..pipeline.proposal import analyze
+from ..pipeline.stack_edit import StackEdit
 from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ..scenario.profiles import PROFILES
 from ._flags import duration, positive_duration, positive_int, positive_number
@@ -24,8 +29,12 @@ stack's rampSeconds, or --ramp): the capacity model learns how latency grows wit
 from the windows of the ramp. Each round brings the local stack up with
 the stack file's current settings, validates it, and, if the SLO is missed, applies
 the proposed change to the stack file (the same diff `validate` prints) before the
-next round. It stops when the SLO holds, when nothing more is proposed, or after
---rounds rounds. This command edits the stack file; review it with `git diff`.
+next round. Once the SLO holds at N replicas it brackets the answer: it validates
+N-1 (unless that is below the availability floor, headroom:capacity.minReplicas) and
+settles on the fewest that passed, reporting "N passes, N-1 fails, measured"; an
+INCONCLUSIVE verdict at N-1 keeps N and says so. It stops there, when nothing more is
+proposed, or after --rounds rounds. This command edits the stack file; review it with
+`git diff`.
 """
 EXAMPLES = """\
 examples:
@@ -60,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     for column in ("round", "replicas", "verdict", "p95 ms", "errors %", "req/s", "load %", "change"):
         rounds.add_column(column)
     exit_code = 1
+    bracket = Bracket(replica_floor(config, name, "local"), args.rounds)
     for number in range(1, args.rounds + 1):
         stack = load_stack(str(path))
         path, config = stack
@@ -78,16 +88,75 @@ def run(args: argparse.Namespace) -> int:
         status = report.verdict.status.value
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
         load = result.infra.load_percent
-        rounds.add_row(str(number), str(config.local.replicas), status, f"{judged.latency.p95_ms:.1f}",
+        replicas = config.local.replicas
+        stop, write = bracket.settle(number, replicas, status)
+        done = "none" if status == "PASS" or stop else change
+        rounds.add_row(str(number), str(replicas), status, f"{judged.latency.p95_ms:.1f}",
                        f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
-                       "n/a" if load is None else f"{load:.1f}", change if status != "PASS" else "none")
-        exit_code = result.report.exit_code
-        if status != "FAIL" or not analysis.changes:
+                       "n/a" if load is None else f"{load:.1f}",
+                       done if write is None else f"bracket: headroom:local.replicas {replicas} -> {write}")
+        exit_code = 0 if bracket.passed is not None else result.report.exit_code
+        if write is not None:
+            _set_replicas(path, replicas, write, f"tune's bracket: {bracket.summary or 'one fewer'}")
+            if not stop:
+                err.print(f"round {number}: PASS at {replicas}; next, one fewer ({write}) to bracket the answer")
+                continue
+        if stop or status != "FAIL" or not analysis.changes:
             if status == "INCONCLUSIVE":
                 err.print(f"round {number}: INCONCLUSIVE; its proposal is not applied (the measurement cannot be trusted)")
             break
         analysis.edit.write(analysis.new_text)
         err.print(f"round {number}: {status}; applied {change}")
     out.print(rounds)
+    if bracket.summary:
+        out.print(f"bracket: {bracket.summary}")
     out.print(f"final verdict exit code {exit_code}; the stack file {path} holds the last applied settings")
     return exit_code
+
+
+@dataclass
+class Bracket:
+    """tune's proof that its answer is minimal: a measured PASS at N next to a measured non-PASS at N-1.
+
+    Counts below the availability floor are never tried: they could not be proposed.
+    """
+
+    floor: Floor
+    rounds: int
+    verdicts: dict[int, str] = field(default_factory=dict)
+    """Replicas -> the verdict measured there."""
+    passed: int | None = None
+    """The fewest replicas that passed so far."""
+    summary: str = ""
+
+    def settle(self, number: int, replicas: int, status: str) -> tuple[bool, int | None]:
+        """After round ``number``: (stop?, the replica count to write to the stack file first, if any)."""
+        self.verdicts[replicas] = status
+        if self.passed is not None and replicas < self.passed and status != "PASS":
+            self.summary = _measured(self.passed, replicas, status)
+            return True, self.passed  # back to the count that passed
+        if status != "PASS":
+            return False, None
+        self.passed = replicas
+        lower = replicas - 1
+        if lower < self.floor.replicas:
+            self.summary = f"{replicas} passes; {lower} is below the {self.floor.reason}, so it is not tried"
+        elif self.verdicts.get(lower) in ("FAIL", "INCONCLUSIVE"):
+            self.summary = _measured(replicas, lower, self.verdicts[lower])
+        elif number >= self.rounds:
+            self.summary = f"{replicas} passes; {lower} not measured (--rounds {self.rounds} reached)"
+        else:
+            return False, lower
+        return True, None
+
+
+def _measured(passed: int, lower: int, status: str) -> str:
+    if status == "FAIL":
+        return f"{passed} passes, {lower} fails, measured"
+    return f"{passed} passes, {lower} is INCONCLUSIVE, measured; {passed} is kept (one fewer was not shown to fail)"
+
+
+def _set_replicas(path: Path, old: int, new: int, reason: str) -> None:
+    """Write ``local.replicas`` = ``new`` to the stack file, comments kept."""
+    edit = StackEdit(path)
+    edit.write(edit.apply([ConfigChange("local", "replicas", old, new, reason)]))

@@ -5,6 +5,15 @@ from __future__ import annotations
 from ..report.model import Report
 
 
+def sizing_line(report: Report) -> str | None:
+    """Which capacity model sized the replica counts, and why (closed loop of users, or open arrivals)."""
+    capacity = report.capacity
+    if capacity is None or capacity.sizing_model is None:
+        return None
+    answer = f" {capacity.replicas_for_slo} replicas for the SLO" if capacity.replicas_for_slo is not None else ""
+    return f"Capacity sized with the {capacity.sizing_model} model:{answer}; {capacity.sizing_reason}"
+
+
 def server_p95_line(report: Report) -> str | None:
     """The service's own p95 (its histogram, via Prometheus) beside headroom's client-side p95 of the same run."""
     infra = report.infrastructure

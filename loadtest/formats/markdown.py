@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..report.model import Report
-from .lines import open_model_lines, server_p95_line
+from .lines import open_model_lines, server_p95_line, sizing_line
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|]|<(?=[A-Za-z/!?]))")
@@ -88,6 +88,9 @@ def _proposal(report: Report) -> list[str]:
     lines = ["", "### Recommendations", ""]
     for item in report.recommendations:
         lines.append(f"- **{text(item.title)}** ({item.severity}): {text(item.detail)}")
+    sizing = sizing_line(report)
+    if sizing is not None:
+        lines += ["", text(sizing) + "."]
     diff = report.proposal.diff if report.proposal else ""
     if diff:
         lines += ["", "Proposed change:", "", "```diff", diff.rstrip("\n"), "```"]

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.model import Report
-from .lines import open_model_lines, server_p95_line
+from .lines import open_model_lines, server_p95_line, sizing_line
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -135,6 +135,9 @@ def proposal(report: Report) -> Group:
     for item in report.recommendations or []:
         parts.append(Text.assemble(f"  [{item.severity}] ", (item.title, SEVERITY_STYLE.get(item.severity, ""))))
         parts.append(Text(f"      {item.detail}", style="dim"))
+    sizing = sizing_line(report)
+    if sizing is not None:
+        parts.append(Text(f"  {sizing}.", style="dim"))
     plan = report.proposal
     if plan is not None and plan.diff:
         parts.append(Text(f"Proposed change to {plan.stack_file}:", style="bold"))

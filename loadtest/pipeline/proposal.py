@@ -13,6 +13,7 @@ from infra.config import Stack
 from ..analysis.capacity import estimate
 from ..analysis.changes import ConfigChange
 from ..analysis.recommendations import Recommendation, all_changes, recommend
+from ..planning.thresholds import check_targets
 from ..report.model import CapacityEstimate, InfraMetrics, Proposal, Report, unavailable
 from .stack_edit import StackEdit
 
@@ -48,7 +49,8 @@ def analyze(report: Report, infra: InfraMetrics | None, stack: Stack, plan_users
     infra = infra or unavailable("none", "no infrastructure metrics in this report")
     replicas = infra.replicas or (config.local.replicas if config.is_local else None)
     capacity = estimate(report, infra, config, replicas=replicas, plan_users=plan_users)
-    recommendations = recommend(report, infra, capacity, config)
+    recommendations = check_targets(recommend(report, infra, capacity, config, stack_name=stack.name),
+                                    report, capacity, config)
     changes = all_changes(recommendations)
     edit = StackEdit(stack.path, stack.text)
     new_text = edit.apply(changes) if changes else edit.original

@@ -9,6 +9,9 @@ with no second in breach wins, ties going to the stack's own scale-up policy, th
 the higher target, then the lower minimum. A candidate's simulation stops at its
 first second in breach, or once it costs more than the cheapest holding candidate
 found so far: neither can win, so the answer is the exhaustive search's, found faster. maxReplicas/maxSize stay as they are: they are the budget's ceiling.
+Minimums start at the stack's availability floor (``loadtest.analysis.floors``:
+``headroom:capacity.minReplicas``, one instance per subnet for the ASG, at least 2 on a
+prod-like stack), never below it; a proposal at the floor cites it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from infra.config import StackConfig
 from infra.config.schema import HpaPolicy, HpaScalingRules
 
 from ..analysis.changes import ConfigChange
+from ..analysis.floors import Floor, replica_floor
 from .asg import TargetTrackingSettings
 from .service import PlanService
 from .simulate import Cutoff, SimulationSummary, simulate_stack
@@ -63,6 +67,7 @@ class Optimization:
     best: Outcome | None
     evaluated: int
     changes: list[ConfigChange]
+    floor: Floor | None = None
 
 
 def _rank(outcome: Outcome, own_scale_up: HpaScalingRules | None) -> tuple[float, int, int, int]:
@@ -70,8 +75,9 @@ def _rank(outcome: Outcome, own_scale_up: HpaScalingRules | None) -> tuple[float
     return (round(outcome.summary.replica_hours, 6), own, -outcome.setting.target, outcome.setting.min_replicas)
 
 
-def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService) -> Optimization:
+def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
     hpa = config.hpa
+    floor = replica_floor(config, stack_name, "hpa")
     options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
 
     def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
@@ -83,9 +89,9 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService) ->
     current = run(Setting(hpa.min_replicas, hpa.target_cpu_utilization, hpa.scale_up, "the stack's own"))
     assert current is not None
     settings = [Setting(low, target, rules, label)
-                for label, rules in options for target in TARGETS for low in range(1, hpa.max_replicas + 1)]
+                for label, rules in options for target in TARGETS for low in range(floor.replicas, hpa.max_replicas + 1)]
     best = _search(settings, run, lambda o: _rank(o, hpa.scale_up))
-    return Optimization("hpa", current, best, len(settings), _hpa_changes(config, current, best))
+    return Optimization("hpa", current, best, len(settings), _hpa_changes(config, current, best, floor), floor)
 
 
 def _search(settings: list[Setting], run, rank) -> Outcome | None:  # type: ignore[no-untyped-def]
@@ -99,8 +105,9 @@ def _search(settings: list[Setting], run, rank) -> Outcome | None:  # type: igno
     return best
 
 
-def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService) -> Optimization:
+def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
     asg = config.asg
+    floor = replica_floor(config, stack_name, "asg")
     base = TargetTrackingSettings.from_config(asg, config.capacity.instance_start_seconds)
 
     def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
@@ -110,9 +117,9 @@ def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService) ->
 
     current = run(Setting(asg.min_size, round(asg.target_cpu)))
     assert current is not None
-    settings = [Setting(low, target) for target in TARGETS for low in range(1, asg.max_size + 1)]
+    settings = [Setting(low, target) for target in TARGETS for low in range(floor.replicas, asg.max_size + 1)]
     best = _search(settings, run, lambda o: _rank(o, None))
-    return Optimization("asg", current, best, len(settings), _asg_changes(config, current, best))
+    return Optimization("asg", current, best, len(settings), _asg_changes(config, current, best, floor), floor)
 
 
 def _figures(outcome: Outcome) -> str:
@@ -125,14 +132,19 @@ def _why(current: Outcome, best: Outcome) -> str:
     return f"simulated through the profile: now {_figures(current)}; proposed {_figures(best)}"
 
 
-def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None) -> list[ConfigChange]:
+def _at_floor(why: str, best: Outcome, floor: Floor | None) -> str:
+    """The reason for a minimum, citing the availability floor when the minimum sits on it."""
+    return f"{why}; {floor.reason}" if floor is not None and floor.replicas > 1 and best.setting.min_replicas == floor.replicas else why
+
+
+def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None, floor: Floor | None = None) -> list[ConfigChange]:
     if best is None:
         return []
     why = _why(current, best)
     changes = []
     hpa = config.hpa
     if best.setting.min_replicas != hpa.min_replicas:
-        changes.append(ConfigChange("hpa", "minReplicas", hpa.min_replicas, best.setting.min_replicas, why))
+        changes.append(ConfigChange("hpa", "minReplicas", hpa.min_replicas, best.setting.min_replicas, _at_floor(why, best, floor)))
     if best.setting.target != hpa.target_cpu_utilization:
         changes.append(ConfigChange("hpa", "targetCpuUtilization", hpa.target_cpu_utilization, best.setting.target, why))
     rules = best.setting.scale_up
@@ -142,14 +154,14 @@ def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None) ->
     return changes
 
 
-def _asg_changes(config: StackConfig, current: Outcome, best: Outcome | None) -> list[ConfigChange]:
+def _asg_changes(config: StackConfig, current: Outcome, best: Outcome | None, floor: Floor | None = None) -> list[ConfigChange]:
     if best is None:
         return []
     why = _why(current, best)
     changes = []
     asg = config.asg
     if best.setting.min_replicas != asg.min_size:
-        changes.append(ConfigChange("asg", "minSize", asg.min_size, best.setting.min_replicas, why))
+        changes.append(ConfigChange("asg", "minSize", asg.min_size, best.setting.min_replicas, _at_floor(why, best, floor)))
         if asg.desired_capacity is not None and asg.desired_capacity < best.setting.min_replicas:
             changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, best.setting.min_replicas,
                                         "the initial size must not be below the new minimum"))

@@ -324,12 +324,18 @@ class CapacityEstimate(Model):
     concurrency_per_replica: int | None = None
     service_mean_ms: float | None = None
     service_sigma: float | None = None
+    delay_ms: float | None = None
+    """The closed model's time outside the pool in every response (network, proxy, client)."""
     cpu_ms_per_request: float | None = None
     safe_utilization: float | None = None
     users: int = 0
     think_time_s: float = 0.0
     demand_rps: float = 0.0
     predicted_p95_ms: float | None = None
+    predicted_mean_ms: float | None = None
+    sizing_model: Literal["closed", "open"] | None = None
+    """Which model sized ``replicas_for_slo``: the closed network (exact MVA) or the open M/M/c queue."""
+    sizing_reason: str = ""
     replicas_for_slo: int | None = None
     plan_users: int | None = None
     replicas_for_plan: int | None = None

@@ -10,11 +10,14 @@ the boundary (seen here with 30-40 users on 2-3 replicas) the p95's confidence
 interval straddles the SLO and the verdict is, correctly, INCONCLUSIVE. The ramp
 is slow enough (20 s) for the model to measure the service time in the windows
 before one replica saturates.
+
+tune brackets its answer: after the PASS at N it needs a measured FAIL at N-1. Here
+round 1 already measured 1 replica; if the model proposes 2, round 2's PASS closes
+the bracket at once, and if it proposes 3, round 3 measures 2.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -49,10 +52,10 @@ def replicas_in(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_tune_reaches_the_slo_within_two_rounds_and_no_further(tmp_path: Path) -> None:
+def test_tune_reaches_the_slo_and_brackets_it(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.under.yaml"
     stack.write_text(UNDER_PROVISIONED)
-    result = headroom("tune", "--stack", str(stack), "--profile", "stress", "--rounds", "2", timeout=300)
+    result = headroom("tune", "--stack", str(stack), "--profile", "stress", "--rounds", "3", timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     final = replicas_in(stack)
     assert final > 1
@@ -63,11 +66,8 @@ def test_tune_reaches_the_slo_within_two_rounds_and_no_further(tmp_path: Path) -
     assert "PASS" in result.stdout, result.stdout
     assert "round 1: FAIL; applied headroom:local.replicas 1 ->" in result.stderr
 
-    # One replica fewer misses the SLO: the recommendation is not wastefully high.
-    fewer = tmp_path / "Pulumi.fewer.yaml"
-    fewer.write_text(UNDER_PROVISIONED.replace("replicas: 1 ", f"replicas: {final - 1} "))
-    check = headroom("validate", "--stack", str(fewer), "--profile", "stress", "--json", str(tmp_path / "fewer.json"))
-    assert check.returncode == 1, json.loads((tmp_path / "fewer.json").read_text())["verdict"]
+    # One replica fewer misses the SLO, measured by tune itself: the answer is not wastefully high.
+    assert f"bracket: {final} passes, {final - 1} fails, measured" in result.stdout, result.stdout
     assert leftover_processes(str(tmp_path)) == []
 
     # The same analysis offline, from round 1's saved report, as a diff of the original file.
@@ -77,6 +77,7 @@ def test_tune_reaches_the_slo_within_two_rounds_and_no_further(tmp_path: Path) -
     diff = tmp_path / "proposal.diff"
     offline = headroom("recommend", "--stack", str(original), "--results", str(first_round), "--diff-out", str(diff))
     assert offline.returncode == 0, offline.stderr
+    assert "Capacity sized with the closed model" in offline.stdout
     assert f"+    replicas: {final}        # too few" in diff.read_text()
     assert f"pulumi config set --path 'headroom:local.replicas' {final} --stack original" in offline.stdout
     assert original.read_text() == UNDER_PROVISIONED  # nothing written without --write

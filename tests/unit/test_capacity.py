@@ -2,7 +2,7 @@
 
 Ground truth: each replica has k = 4 slots and a lognormal service time of mean
 100 ms and shape 0.5, so it serves C = 40 req/s at 100 %; N replicas behind
-least_conn form one queue of 4N servers. The run is measured on 2 replicas
+least_conn form one pool of 4N servers. The run is measured on 2 replicas
 with the load ramped from 10 % to 90 %. The model must recover C, k and the
 service time from that timeline, and from them the replica count that the
 ground truth itself needs.
@@ -18,13 +18,15 @@ from synthetic import synthetic_report
 
 from infra.config import StackConfig, config_from_keys
 from loadtest.analysis import capacity
-from loadtest.analysis.capacity import MAX_PLANNED_LOAD, ServiceModel
+from loadtest.analysis.capacity import MAX_PLANNED_LOAD, ServiceModel, _fewest
 from loadtest.analysis.queueing import PooledQueue, ServiceTime, erlang_c, lognormal_sigma
-from loadtest.report.model import CapacityEstimate, InfraMetrics, LoadPoint, Report
+from loadtest.report.model import ArrivalLag, ArrivalStage, CapacityEstimate, InfraMetrics, LoadPoint, OpenModelInfo, Report
 
 K, S0, SIGMA, C = 4, 0.100, 0.5, 40.0
 THINK = 0.5
 TRUTH = ServiceModel(C, K, S0, SIGMA)
+CLOSED_TRUTH = ServiceModel(C, K, S0, SIGMA, closed_loop=True)
+"""A Locust run's users are a closed loop: the closed network (exact MVA) sizes it."""
 LOADS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
 
 
@@ -70,8 +72,12 @@ def config(users: int = 100, **sections: dict) -> StackConfig:
     return config_from_keys(keys, "x")
 
 
-def truth_replicas(users: int, slo_ms: float) -> int:
-    """The fewest replicas of the true service that meet the SLO within the model's planning ceiling."""
+def truth_replicas(users: int, slo_ms: float, closed: bool = True) -> int:
+    """The fewest replicas of the true service that meet the SLO: by the closed network's p95 (a closed loop
+    of users), or by the open queue's within the open model's planning ceiling."""
+    if closed:
+        return next(n for n in range(1, 200) if CLOSED_TRUTH.p95_ms(users, THINK, n) <= slo_ms)
+
     def load(n: int) -> float:
         return TRUTH.demand(users, THINK, n) / (n * C)
 
@@ -102,10 +108,11 @@ def test_replicas_and_targets_match_the_ground_truth() -> None:
     report, infra = synthetic()
     result = estimate(report, infra, config())
     expected = truth_replicas(100, 250)
-    assert result.replicas_for_slo == expected
-    fewer_load = TRUTH.demand(100, THINK, expected - 1) / ((expected - 1) * C)
-    assert fewer_load > MAX_PLANNED_LOAD or TRUTH.p95_ms(100, THINK, expected - 1) > 250
-    assert TRUTH.p95_ms(100, THINK, expected) <= 250
+    assert result.replicas_for_slo == expected and result.sizing_model == "closed"
+    assert "closed loop" in result.sizing_reason
+    assert CLOSED_TRUTH.p95_ms(100, THINK, expected - 1) > 250
+    assert CLOSED_TRUTH.p95_ms(100, THINK, expected) <= 250
+    assert result.demand_rps == pytest.approx(CLOSED_TRUTH.closed(100, THINK, expected).throughput_rps)
     safe = TRUTH.safe_utilization(expected, 250)
     assert result.safe_utilization == pytest.approx(safe, abs=0.01)
     # HPA lag 15 s sync + 30 s pod start at 10 %/min: u_slo / 1.075. ASG: 180 s + 300 s warmup: u_slo / 1.8.
@@ -113,6 +120,33 @@ def test_replicas_and_targets_match_the_ground_truth() -> None:
     assert result.asg_target_percent == pytest.approx(math.floor(100 * safe / 1.8), abs=1)
     assert result.hpa_max == truth_replicas(200, 250)  # a x2 spike
     assert result.hpa_min >= expected and result.asg_min >= result.hpa_min
+
+
+def test_the_open_model_sizes_an_open_run() -> None:
+    report, infra = synthetic()
+    result = estimate(report, infra, config(), loop="open")
+    expected = truth_replicas(100, 250, closed=False)
+    assert result.replicas_for_slo == expected and result.sizing_model == "open"
+    fewer_load = TRUTH.demand(100, THINK, expected - 1) / ((expected - 1) * C)
+    assert fewer_load > MAX_PLANNED_LOAD or TRUTH.p95_ms(100, THINK, expected - 1) > 250
+    assert TRUTH.p95_ms(100, THINK, expected) <= 250
+
+
+def test_an_open_model_run_is_sized_at_its_arrival_rate() -> None:
+    """An open run's demand is its schedule's peak rate, whatever users and think time say."""
+    report, infra = synthetic()
+    rate = 0.5 * TRUTH.demand(100, THINK, 1) * 4
+    lag = ArrivalLag(p50_ms=0, p99_ms=0, max_ms=0)
+    latency = Report.model_validate(report).results.judged.latency
+    open_model = OpenModelInfo(mode="constant", peak_rate=rate, stages=[ArrivalStage(duration_s=60, rate=rate)],
+                               max_users=1000, due=1, sent=1, late=0, dropped=0, late_after_ms=10, lag_bound_ms=100,
+                               generator_lag=lag, start_lag=lag, corrected=latency, raw=latency)
+    report["open_model"] = open_model.model_dump(mode="json")
+    result = estimate(report, infra, config())
+    assert result.sizing_model == "open" and f"{rate:g}/s" in result.sizing_reason
+    assert result.demand_rps == pytest.approx(rate)
+    expected = _fewest(lambda n: rate / (n * C) <= MAX_PLANNED_LOAD and 1000 * TRUTH.queue(n).response_quantile_s(rate) <= 250)
+    assert result.replicas_for_slo == expected
 
 
 def test_plan_users_and_measured_replicas() -> None:
@@ -147,3 +181,19 @@ def test_a_judged_window_that_served_nothing_estimates_nothing() -> None:
     report["results"]["judged"].update(requests=0, throughput_rps=0.0)
     result = estimate(report, infra, config())
     assert not result.available and "no request was served in the judged window" in result.explanation[0]
+
+
+def test_time_outside_the_pool_is_a_delay_in_the_closed_model() -> None:
+    """Every response 20 ms longer (network, proxy, client): with the workers stated, the model finds the 20 ms."""
+    report, infra = synthetic()
+    for window in report["timeline"]:
+        window["mean_ms"] += 20.0
+        window["p95_ms"] += 20.0
+    local = config_from_keys({"headroom:deploy": {"aws": False, "kubernetes": False},
+                              "headroom:slo": {"users": 100, "p95Ms": 250, "rampSeconds": 10, "runTime": "60s"},
+                              "headroom:local": {"replicas": 2, "workers": K}}, "x")
+    result = estimate(report, infra, local)
+    assert result.concurrency_per_replica == K and result.delay_ms == pytest.approx(20.0, abs=3.0)
+    assert any("time outside the pool" in note for note in result.explanation)
+    plain = estimate(*synthetic(), local)
+    assert (plain.delay_ms or 0.0) < 3.0  # none where there is none
