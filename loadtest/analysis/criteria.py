@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
@@ -85,14 +86,21 @@ def percentile_criterion(key: CriterionKey, percent: float, label: str, threshol
     return Judged([criterion], notes)
 
 
+def error_rate_comparison(threshold: float) -> Literal["<", "<="]:
+    """Below the threshold; a threshold of 0 means no failed request at all, which "below 0" could never be."""
+    return "<=" if threshold == 0 else "<"
+
+
 def error_rate_criterion(threshold: float, requests: int, failures: int, endpoint: str) -> Criterion:
     """An endpoint's share of failed requests; decisive once it completed one, as the global error rate is."""
     measured = 100.0 * failures / requests if requests else 0.0
+    comparison = error_rate_comparison(threshold)
     margin = threshold - measured
     return Criterion(
         name=f"error rate of {endpoint}", key="error_rate_percent", measured=measured, threshold=threshold,
-        comparison="<", unit="%", passed=measured < threshold, decisive=requests > 0, margin=margin,
-        margin_percent=100.0 * margin / threshold if threshold else 0.0, endpoint=endpoint, requests=requests,
+        comparison=comparison, unit="%", passed=measured <= threshold if comparison == "<=" else measured < threshold,
+        decisive=requests > 0, margin=margin, margin_percent=100.0 * margin / threshold if threshold else 0.0,
+        endpoint=endpoint, requests=requests,
     )
 
 

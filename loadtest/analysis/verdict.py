@@ -18,7 +18,7 @@ from infra.config import SloConfig
 
 from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
 from .arrivals import lag_exceeded
-from .criteria import further_criteria
+from .criteria import error_rate_comparison, further_criteria
 from .measurement import minimum_requests_for
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
@@ -55,8 +55,8 @@ def latency_class(p95_ms: float) -> LatencyClass:
 def criterion(name: str, key: str, measured: float, threshold: float, comparison: str, unit: str, decisive: bool,
               interval: tuple[float, float] | None = None, requests: int | None = None) -> Criterion:
     """A criterion with its pass/fail and margin worked out from the comparison."""
-    passed = measured < threshold if comparison == "<" else measured >= threshold
-    margin = threshold - measured if comparison == "<" else measured - threshold
+    passed = {"<": measured < threshold, "<=": measured <= threshold, ">=": measured >= threshold}[comparison]
+    margin = measured - threshold if comparison == ">=" else threshold - measured
     return Criterion.model_validate({
         "name": name, "key": key, "measured": measured, "threshold": threshold, "comparison": comparison,
         "unit": unit, "passed": passed, "decisive": decisive, "margin": margin,
@@ -116,7 +116,8 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
         p95,
-        criterion("error rate", "error_rate_percent", summary.error_rate_percent, slo.error_rate_percent, "<", "%",
+        criterion("error rate", "error_rate_percent", summary.error_rate_percent, slo.error_rate_percent,
+                  error_rate_comparison(slo.error_rate_percent), "%",
                   decisive=summary.requests > 0, requests=summary.requests),
     ]
     if slo.min_throughput_rps is not None:

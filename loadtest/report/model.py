@@ -216,7 +216,7 @@ class Criterion(Model):
     key: CriterionKey
     measured: float
     threshold: float
-    comparison: Literal["<", ">="]
+    comparison: Literal["<", "<=", ">="]
     unit: str
     passed: bool
     decisive: bool

@@ -113,6 +113,15 @@ def test_an_endpoint_error_rate_names_that_endpoint_s_failures_only() -> None:
     assert judgement.reasons == [f"error rate of {BATCH} 4.00 % is not < 1 % (4 HTTP 500)"]
 
 
+def test_an_endpoint_error_rate_of_zero_allows_no_failure_at_all() -> None:
+    clean = verdict(slo(endpoints={BATCH: {"errorRatePercent": 0}}), {PREDICT: [40.0] * 2000, BATCH: [50.0] * 100})
+    assert by_name(clean, f"error rate of {BATCH}").outcome is Status.PASS and clean.status is Status.PASS
+    one = verdict(slo(endpoints={BATCH: {"errorRatePercent": 0}}), {PREDICT: [40.0] * 2000, BATCH: [50.0] * 100},
+                  failures={BATCH: 1})
+    assert by_name(one, f"error rate of {BATCH}").outcome is Status.FAIL
+    assert one.reasons == [f"error rate of {BATCH} 1.00 % is not <= 0 % (1 HTTP 500)"]
+
+
 def test_a_straddling_endpoint_percentile_is_inconclusive() -> None:
     # 94.5 % at 150 ms, 5.5 % at 250 ms: the batches' p95 sits at 250 but its interval reaches back to 150.
     judgement = verdict(slo(endpoints={BATCH: {"p95Ms": 200}}), {PREDICT: [40.0] * 2000, BATCH: [150.0] * 945 + [250.0] * 55})

@@ -101,3 +101,13 @@ def test_a_hung_target_fails_saying_why() -> None:
     verdict = judge(m.summarize(m.whole_run()), SLO, IDLE)
     assert verdict.status is Status.FAIL
     assert verdict.reasons[0] == "error rate 100.00 % is not < 5 % (3 timeout)"
+
+
+def test_an_error_rate_of_zero_allows_no_failure_at_all() -> None:
+    """``errorRatePercent: 0`` means no failed request: judged "<= 0", since "< 0" could never pass."""
+    strict = SLO.model_copy(update={"error_rate_percent": 0.0})
+    clean = judge(summary([50.0] * 2000), strict, IDLE)
+    assert clean.status is Status.PASS and clean.criteria[1].comparison == "<="
+    one = judge(summary([50.0] * 2000, failures=1), strict, IDLE)
+    assert one.status is Status.FAIL and "error rate 0.05 % is not <= 0 %" in one.reasons[0]
+    assert judge(summary([50.0] * 2000), SLO, IDLE).criteria[1].comparison == "<"  # other thresholds: below
