@@ -29,12 +29,13 @@ stack's rampSeconds, or --ramp): the capacity model learns how latency grows wit
 from the windows of the ramp. Each round brings the local stack up with
 the stack file's current settings, validates it, and, if the SLO is missed, applies
 the proposed change to the stack file (the same diff `validate` prints) before the
-next round. Once the SLO holds at N replicas it brackets the answer: it validates
-N-1 (unless that is below the availability floor, headroom:capacity.minReplicas) and
-settles on the fewest that passed, reporting "N passes, N-1 fails, measured"; an
-INCONCLUSIVE verdict at N-1 keeps N and says so. It stops there, when nothing more is
-proposed, or after --rounds rounds. This command edits the stack file; review it with
-`git diff`.
+next round. Once the SLO holds at N replicas it brackets the answer: it searches below
+N (first at the capacity model's own count when that is fewer, then halving the gap,
+never below the availability floor, headroom:capacity.minReplicas) until the fewest
+that passed sits next to one fewer that did not, reporting "N passes, N-1 fails,
+measured"; an INCONCLUSIVE verdict at N-1 keeps N and says so. It stops there, when
+nothing more is proposed, or after --rounds rounds. This command edits the stack file;
+review it with `git diff`.
 """
 EXAMPLES = """\
 examples:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
         load = result.infra.load_percent
         replicas = config.local.replicas
-        stop, write = bracket.settle(number, replicas, status)
+        stop, write = bracket.settle(number, replicas, status, analysis.capacity.replicas_for_slo)
         done = "none" if status == "PASS" or stop else change
         rounds.add_row(str(number), str(replicas), status, f"{judged.latency.p95_ms:.1f}",
                        f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
@@ -97,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
                        done if write is None else f"bracket: headroom:local.replicas {replicas} -> {write}")
         exit_code = 0 if bracket.passed is not None else result.report.exit_code
         if write is not None:
-            _set_replicas(path, replicas, write, f"tune's bracket: {bracket.summary or 'one fewer'}")
+            _set_replicas(path, replicas, write, f"tune's bracket: {bracket.summary or 'fewer replicas'}")
             if not stop:
-                err.print(f"round {number}: PASS at {replicas}; next, one fewer ({write}) to bracket the answer")
+                err.print(f"round {number}: {status} at {replicas}; next, {write} to bracket the answer "
+                          f"(the fewest that passed so far: {bracket.passed})")
                 continue
         if stop or status != "FAIL" or not analysis.changes:
             if status == "INCONCLUSIVE":
@@ -118,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
 class Bracket:
     """tune's proof that its answer is minimal: a measured PASS at N next to a measured non-PASS at N-1.
 
+    Below a PASS it searches, not steps: the first probe is the capacity model's own answer
+    (when it is fewer), later ones halve the gap between the fewest that passed and the most
+    that did not, so an over-provisioned start costs a few rounds, not one per spare replica.
     Counts below the availability floor are never tried: they could not be proposed.
     """
 
@@ -129,25 +134,31 @@ class Bracket:
     """The fewest replicas that passed so far."""
     summary: str = ""
 
-    def settle(self, number: int, replicas: int, status: str) -> tuple[bool, int | None]:
-        """After round ``number``: (stop?, the replica count to write to the stack file first, if any)."""
+    def settle(self, number: int, replicas: int, status: str, model: int | None = None) -> tuple[bool, int | None]:
+        """After round ``number``: (stop?, the replica count to write to the stack file first, if any).
+
+        ``model`` is the capacity model's replica count for the SLO from this round's run.
+        """
         self.verdicts[replicas] = status
-        if self.passed is not None and replicas < self.passed and status != "PASS":
-            self.summary = _measured(self.passed, replicas, status)
-            return True, self.passed  # back to the count that passed
-        if status != "PASS":
-            return False, None
-        self.passed = replicas
-        lower = replicas - 1
+        if status == "PASS" and (self.passed is None or replicas < self.passed):
+            self.passed = replicas
+        if self.passed is None:
+            return False, None  # not yet passed: the round's proposal is applied as before
+        lower = self.passed - 1
+        below = max((n for n, verdict in self.verdicts.items() if n < self.passed and verdict != "PASS"), default=None)
+        back = self.passed if replicas != self.passed else None
         if lower < self.floor.replicas:
-            self.summary = f"{replicas} passes; {lower} is below the {self.floor.reason}, so it is not tried"
-        elif self.verdicts.get(lower) in ("FAIL", "INCONCLUSIVE"):
-            self.summary = _measured(replicas, lower, self.verdicts[lower])
-        elif number >= self.rounds:
-            self.summary = f"{replicas} passes; {lower} not measured (--rounds {self.rounds} reached)"
-        else:
-            return False, lower
-        return True, None
+            self.summary = f"{self.passed} passes; {lower} is below the {self.floor.reason}, so it is not tried"
+            return True, back
+        if below == lower:
+            self.summary = _measured(self.passed, lower, self.verdicts[lower])
+            return True, back
+        if number >= self.rounds:
+            self.summary = f"{self.passed} passes; {lower} not measured (--rounds {self.rounds} reached)"
+            return True, back
+        if below is not None:
+            return False, (below + self.passed) // 2  # halve the gap
+        return False, lower if model is None else min(lower, max(model, self.floor.replicas))
 
 
 def _measured(passed: int, lower: int, status: str) -> str:
