@@ -65,7 +65,7 @@ def _check_http_url(value: str) -> str:
     match = _HTTP_URL.fullmatch(value)
     host, port = (match.group(1), match.group(2)) if match else ("", None)
     if match is None or (port is not None and not 1 <= int(port) <= 65535) or not (
-        _is_host(host) or host == "localhost"
+        is_host(host) or host == "localhost"
     ):
         raise ValueError("not allowed; expected http:// or https:// and a host, optionally :port (1-65535), no path")
     return value
@@ -138,7 +138,8 @@ def _is_ipv6(bracketed: str) -> bool:
     return True
 
 
-def _is_host(value: str) -> bool:
+def is_host(value: str) -> bool:
+    """A hostname, an IPv4 address or a bracketed IPv6 address: nothing that could carry a directive or an option."""
     if _IPV4.fullmatch(value):
         return True
     if _IPV6.fullmatch(value):
@@ -149,7 +150,7 @@ def _is_host(value: str) -> bool:
 
 
 def _check_host(value: str) -> str:
-    if not _is_host(value):
+    if not is_host(value):
         raise ValueError(
             "not allowed; expected a hostname (letters, digits, '-' and '.'), an IPv4 address "
             "or a bracketed IPv6 address, with no spaces, quotes, ';' or braces"

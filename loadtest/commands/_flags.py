@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from infra.config.types import duration_seconds
+from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 from infra.files import write_atomically
 
@@ -90,20 +90,26 @@ def remote_workers(text: str) -> int:
     return value
 
 
-_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-
-
 def host(text: str) -> str:
-    """A hostname or IP address (a Locust master's), nothing that could carry an option or a path."""
-    if not _HOST.fullmatch(text):
+    """A hostname or IP address (a Locust master's): the schema's own rule (infra.config.types.is_host)."""
+    if not is_host(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a hostname or IP address; expected e.g. 10.0.0.5 or locust-master")
     return text
 
 
 def port(text: str) -> int:
-    value = positive_int(text)
+    return _port(text, 1, "a port is 1-65535")
+
+
+def port_or_free(text: str) -> int:
+    """A port, or 0 for any free one."""
+    return _port(text, 0, "a port is 0-65535 (0 picks a free one)")
+
+
+def _port(text: str, low: int, allowed: str) -> int:
+    value = _int_at_least(text, low)
     if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: a port is 1-65535")
+        raise argparse.ArgumentTypeError(f"{text!r}: {allowed}")
     return value
 
 

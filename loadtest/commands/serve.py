@@ -13,7 +13,7 @@ from infra.config import load_stack
 from infra.errors import ConfigError
 
 from ..console import out
-from ._flags import http_url, non_negative_int
+from ._flags import http_url, port_or_free
 from ._serve_http import FLAGGER_HOOKS, ServeSettings, make_server
 from ._serve_runs import Runs
 
@@ -59,13 +59,6 @@ def _bind(text: str) -> str:
     return text
 
 
-def _port(text: str) -> int:
-    value = non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0-65535 (0 picks a free one)")
-    return value
-
-
 def _env_name(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an environment variable name")
@@ -78,7 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--bind", type=_bind, metavar="ADDR", help="address to listen on (default: headroom:pipeline.serve.bind, 127.0.0.1)")
-    parser.add_argument("--port", type=_port, metavar="PORT", help="port (default: headroom:pipeline.serve.port, 8787; 0 picks a free one)")
+    parser.add_argument("--port", type=port_or_free, metavar="PORT", help="port (default: headroom:pipeline.serve.port, 8787; 0 picks a free one)")
     parser.add_argument("--token-env", type=_env_name, metavar="NAME",
                         help="environment variable holding the bearer token (default: headroom:pipeline.serve.tokenEnv)")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a token: only on a loopback address")
