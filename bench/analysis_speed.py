@@ -29,9 +29,9 @@ from loadtest.analysis.generator_load import judge_generator
 from loadtest.analysis.littles_law import check_load
 from loadtest.analysis.measurement import Measurement
 from loadtest.analysis.recording import Recording
-from loadtest.pipeline.proposal import analyze
 from loadtest.report.model import CpuSample, InfraMetrics, LoadPoint, Report
 from loadtest.scenario.profiles import PROFILES
+from loadtest.validation.proposal import analyze
 
 START = 1_800_000_000.0
 DURATION, RAMP, RATE = 600.0, 300.0, 245.0

@@ -24,16 +24,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 from static_nginx import Nginx
 
 from loadtest.analysis.measurement import Measurement
-from loadtest.load.runner import LoadPlan, run_load
+from loadtest.load.runner import LoadSpec, run_load
 
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 
 
 def measure(url: str, users: int, seconds: int, workers: int, full_speed: bool, workdir: Path) -> tuple[float, float, float]:
-    plan = LoadPlan(host=url, user_class="MaxRateUser" if full_speed else "MixedUser", users=users,
+    spec = LoadSpec(host=url, user_class="MaxRateUser" if full_speed else "MixedUser", users=users,
                     spawn_rate=max(1.0, users / max(1.0, seconds / 4)), run_time_s=seconds, workers=workers,
                     locustfile=LOCUSTFILES / ("recorded.py" if full_speed else "mixed.py"))
-    outcome = run_load(plan, workdir / f"run-{users}")
+    outcome = run_load(spec, workdir / f"run-{users}")
     measurement = Measurement.from_results(outcome.results)
     requests = measurement.summarize(measurement.whole_run()).requests
     cpu_s = sum(percent / 100 for s in outcome.cpu_samples for name, percent in s.cpu_percent.items() if name != "locust-master")

@@ -31,7 +31,7 @@ from stall_target import true_percentile
 
 from loadtest.analysis.arrivals import OpenLoad, OpenRun
 from loadtest.analysis.measurement import Measurement, latency_of
-from loadtest.load.runner import LoadPlan, run_load
+from loadtest.load.runner import LoadSpec, run_load
 from loadtest.scenario.arrivals import equivalent_rate, hold
 
 LOCUSTFILE = ROOT / "bench" / "locustfiles" / "mixed.py"
@@ -57,7 +57,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{target.stdout.readline().strip()}"
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            closed = LoadPlan(host=url, user_class="StressMixedUser", users=args.users, spawn_rate=args.users,
+            closed = LoadSpec(host=url, user_class="StressMixedUser", users=args.users, spawn_rate=args.users,
                               run_time_s=args.seconds, request_timeout_s=30.0, locustfile=LOCUSTFILE)
             measurement = Measurement.from_results(run_load(closed, workdir / "closed").results)
             latency = latency_of(measurement.histogram(measurement.whole_run()))
@@ -65,9 +65,9 @@ def main() -> None:
 
             rate = equivalent_rate(args.users, THINK_S, args.service_ms / 1000)
             load = OpenLoad(tuple(hold(rate, args.seconds)), "constant", args.users)
-            plan = LoadPlan(host=url, user_class="StressMixedUser", users=1, spawn_rate=1, run_time_s=args.seconds,
+            spec = LoadSpec(host=url, user_class="StressMixedUser", users=1, spawn_rate=1, run_time_s=args.seconds,
                             request_timeout_s=30.0, locustfile=LOCUSTFILE, open_load=load)
-            outcome = run_load(plan, workdir / "open")
+            outcome = run_load(spec, workdir / "open")
             measurement = Measurement.from_results(outcome.results)
             info = OpenRun.from_results(load, outcome.results).info(measurement, measurement.whole_run())
             rows.append((f"open model {rate:.0f}/s, corrected", info.corrected.count, info.corrected.p95_ms, info.corrected.p99_ms))

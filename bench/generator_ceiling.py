@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from loadtest.load.runner import LoadPlan, run_load
+from loadtest.load.runner import LoadSpec, run_load
 from loadtest.local.stack import nginx_binary
 from loadtest.processes import free_port, spawn, stop_all
 
@@ -69,9 +69,9 @@ def plain_locust_rate(url: str, seconds: int, users: int, workdir: Path) -> floa
 
 
 def headroom_rate(url: str, seconds: int, users: int, workers: int, workdir: Path) -> tuple[float, float]:
-    plan = LoadPlan(host=url, user_class="MaxRateUser", users=users, spawn_rate=users, run_time_s=seconds,
+    spec = LoadSpec(host=url, user_class="MaxRateUser", users=users, spawn_rate=users, run_time_s=seconds,
                     workers=workers, locustfile=ROOT / "bench/locustfiles/recorded.py")
-    outcome = run_load(plan, workdir / f"headroom-{workers}")
+    outcome = run_load(spec, workdir / f"headroom-{workers}")
     requests = sum(cell[2] for cell in outcome.results["recording"]["cells"])
     peak = max((max(s.cpu_percent.values(), default=0) for s in outcome.cpu_samples), default=0.0)
     return requests / seconds, peak

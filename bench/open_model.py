@@ -40,7 +40,7 @@ from static_nginx import Nginx
 
 from loadtest.analysis.arrivals import OpenLoad, OpenRun
 from loadtest.analysis.measurement import Measurement
-from loadtest.load.runner import LoadPlan, run_load
+from loadtest.load.runner import LoadSpec, run_load
 from loadtest.report.model import CpuSample
 from loadtest.scenario.arrivals import hold
 
@@ -77,11 +77,11 @@ def peak_cpu(samples: list[CpuSample]) -> float:
 
 def open_row(nginx: Nginx, rate: float, seconds: int, workers: int, max_users: int, workdir: Path) -> Row:
     load = OpenLoad(tuple(hold(rate, seconds)), "constant", max_users)
-    plan = LoadPlan(host=nginx.url, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=seconds, workers=workers,
+    spec = LoadSpec(host=nginx.url, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=seconds, workers=workers,
                     locustfile=LOCUSTFILE, open_load=load, window_s=5.0)
     nginx.fresh_log()
     before = children_cpu_s()
-    outcome = run_load(plan, workdir / "open")
+    outcome = run_load(spec, workdir / "open")
     cpu = children_cpu_s() - before
     measurement = Measurement.from_results(outcome.results)
     run = OpenRun.from_results(load, outcome.results)
@@ -97,11 +97,11 @@ def open_row(nginx: Nginx, rate: float, seconds: int, workers: int, max_users: i
 
 def closed_row(nginx: Nginx, users: int, seconds: int, workers: int, workdir: Path) -> Row:
     spawn_rate = max(1.0, users / max(1.0, seconds / 4))  # the first quarter ramps
-    plan = LoadPlan(host=nginx.url, user_class="MixedUser", users=users, spawn_rate=spawn_rate, run_time_s=seconds,
+    spec = LoadSpec(host=nginx.url, user_class="MixedUser", users=users, spawn_rate=spawn_rate, run_time_s=seconds,
                     workers=workers, locustfile=LOCUSTFILE, window_s=5.0)
     nginx.fresh_log()
     before = children_cpu_s()
-    outcome = run_load(plan, workdir / "closed")
+    outcome = run_load(spec, workdir / "closed")
     cpu = children_cpu_s() - before
     measurement = Measurement.from_results(outcome.results)
     phase = measurement.full_load() or measurement.whole_run()

@@ -13,7 +13,7 @@ Layers, from the bottom (``tests/unit/test_layers.py`` holds the code to them):
 ``report`` (the typed report) and ``errors``; ``scenario`` and ``reference``;
 ``analysis`` (pure statistics, verdict, capacity, recommendations); ``planning``
 (autoscaler models, simulator); ``formats`` (renderers), ``console``, ``processes``;
-``load`` (Locust) and ``local`` (the local stack); ``metrics``; ``pipeline``
+``load`` (Locust) and ``local`` (the local stack); ``metrics``; ``validation``
 (one run, the proposal); ``commands`` and ``api``; ``cli``.
 
 It may import ``infra.config``, ``infra.render`` and ``infra.files``; ``infra`` never imports it.
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from .api import LoadTester
     from .errors import ContradictoryLoadError, LoadGeneratorError, LocalStackError, ProcessError
     from .formats import render_html, render_junit, render_markdown, render_text
-    from .pipeline.validation import ValidationRequest, run_validation
     from .report import FORMAT, InfraMetrics, Report, Status, load_report, parse_report
+    from .validation.request import ValidationRequest
+    from .validation.run import run_validation
 
 _HOMES: dict[str, str] = {
     "FORMAT": "loadtest.report",
@@ -41,14 +42,14 @@ _HOMES: dict[str, str] = {
     "ProcessError": "loadtest.errors",
     "Report": "loadtest.report",
     "Status": "loadtest.report",
-    "ValidationRequest": "loadtest.pipeline.validation",
+    "ValidationRequest": "loadtest.validation.request",
     "load_report": "loadtest.report",
     "parse_report": "loadtest.report",
     "render_html": "loadtest.formats",
     "render_junit": "loadtest.formats",
     "render_markdown": "loadtest.formats",
     "render_text": "loadtest.formats",
-    "run_validation": "loadtest.pipeline.validation",
+    "run_validation": "loadtest.validation.run",
 }
 
 __all__ = [

@@ -21,9 +21,10 @@ from infra.config import SloConfig, StackConfig
 
 from .analysis.verdict import latency_class
 from .formats import render_text
-from .pipeline.validation import ValidationRequest, run_validation
 from .report.load import parse_report
 from .scenario.profiles import PROFILES, TASK_WEIGHTS
+from .validation.request import ValidationRequest
+from .validation.run import run_validation
 
 SCENARIO_ENDPOINTS = {
     "predict": "GET /api/v1/predict/{symbol}",

@@ -4,9 +4,10 @@
     ├── ConfigError                  (infra.errors) bad stack, flag, file or path: exit 2
     │   ├── ContradictoryLoadError   the load cannot produce what the SLO asks (Little's law): exit 2
     │   └── StackRunningError        the local stack is (or is not) running, contrary to the command: exit 2
-    └── ProcessError                 a process headroom starts failed: exit 4 (headroom could not carry out the run)
-        ├── LocalStackError          a replica or nginx did not start or become healthy
-        └── LoadGeneratorError       Locust did not start, crashed, or left no results
+    ├── ProcessError                 a process headroom starts failed: exit 4 (headroom could not carry out the run)
+    │   ├── LocalStackError          a replica or nginx did not start or become healthy
+    │   └── LoadGeneratorError       Locust did not start, crashed, or left no results
+    └── OutputError                  a finished run could write none of its reports (its verdict is lost): exit 4
 
 Any other exception is a bug (or the OS refusing): the CLI prints one line, writes the
 traceback to a file, and exits with ``INTERNAL_ERROR_EXIT`` (4), never 1 or 2.
@@ -40,3 +41,9 @@ class LocalStackError(ProcessError):
 
 class LoadGeneratorError(ProcessError):
     """Locust did not start, crashed, or wrote no results."""
+
+
+class OutputError(HeadroomError):
+    """A finished run could write none of its reports; an output that fails while another is written is not this."""
+
+    exit_code = INTERNAL_ERROR_EXIT

@@ -8,8 +8,8 @@ design, so a nearly empty stack file is valid. Unknown keys are errors, because
 inside a headroom section an unknown key is almost always a typo.
 
 The sections live in modules by the mechanism they configure: ``aws`` (the ASG),
-``kubernetes`` (the HPA and the pods), ``load_balancer`` (nginx), ``validation``
-(SLO, local stack, metrics, capacity); ``section`` is their common base. This
+``kubernetes`` (the HPA and the pods), ``load_balancer`` (nginx), ``slo``, ``local``
+(the local stack), ``metrics`` and ``capacity``; ``section`` is their common base. This
 module holds the application (``service``), what is deployed (``deploy``), and
 ``StackConfig``, which joins them and checks the rules that span sections.
 
@@ -23,6 +23,7 @@ from typing import Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .aws import INSTANCE_WARMUP_MAX_SECONDS, AsgConfig, InstanceRefreshConfig, RootVolumeConfig
+from .capacity import CapacityConfig
 from .gate import GateConfig, check_gate
 from .kubernetes import (
     HPA_SYNC_PERIOD_S,
@@ -39,10 +40,13 @@ from .kubernetes import (
 )
 from .load_balancer import LoadBalancerConfig, Upstream
 from .load_generator import LoadGeneratorConfig, LoadGeneratorResources, check_load_generator
+from .local import MAX_LOCAL_REPLICAS, LocalConfig, ServiceTimeConfig
+from .metrics import MetricsConfig, PrometheusQueries
 from .names import check_derived_names
 from .pipeline import PipelineConfig
 from .scenario import ScenarioConfig
 from .section import Section
+from .slo import SloConfig
 from .types import (
     CpuQuantity,
     DnsLabel,
@@ -52,15 +56,6 @@ from .types import (
     ServiceName,
     UrlPath,
     memory_bytes,
-)
-from .validation import (
-    MAX_LOCAL_REPLICAS,
-    CapacityConfig,
-    LocalConfig,
-    MetricsConfig,
-    PrometheusQueries,
-    ServiceTimeConfig,
-    SloConfig,
 )
 
 __all__ = [

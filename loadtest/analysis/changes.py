@@ -1,6 +1,6 @@
 """A proposed change to a stack file, as data: which key, from what, to what, and why.
 
-Pure: the analysis and the planner propose ``ConfigChange``s; ``loadtest.pipeline.stack_edit``
+Pure: the analysis and the planner propose ``ConfigChange``s; ``loadtest.validation.stack_edit``
 applies them to the file's text.
 """
 

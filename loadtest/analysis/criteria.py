@@ -29,7 +29,7 @@ from typing import Literal
 from hdrh.histogram import HdrHistogram
 
 from infra.config import SloConfig
-from infra.config.validation import EndpointSlo
+from infra.config.slo import EndpointSlo
 
 from ..report.model import Criterion, CriterionKey, EndpointSloInfo, Interval, PhaseSummary
 from .measurement import minimum_requests_for, quantile_interval

@@ -13,15 +13,14 @@ import argparse
 import math
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
 
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
-from infra.files import write_atomically
 
-STDOUT_NAMES = ("-", "/dev/stdout")
+from ..validation.outputs import STDOUT_NAMES
+
 _URL = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?")
 MAX_LOCAL_WORKERS_PER_CORE = 4
 MAX_REMOTE_WORKERS = 1000
@@ -149,13 +148,3 @@ def check_output_dir(path: Path, flag: str) -> None:
     if not existing.is_dir():
         raise ConfigError(f"{flag} {path}: {existing} is a file, not a directory")
     check_output(existing / "probe", flag)
-
-
-def write_output(path: Path, text: str) -> str:
-    """Write one output (atomically, or to standard output for ``-``); the name to report it by."""
-    if str(path) in STDOUT_NAMES:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return "standard output"
-    write_atomically(path, text)
-    return str(path)

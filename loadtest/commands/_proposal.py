@@ -9,9 +9,10 @@ from rich.text import Text
 
 from ..console import err, out
 from ..formats.terminal import proposal
-from ..pipeline.proposal import Analysis
 from ..report.model import Report, Status
-from ._flags import check_output, positive_int, write_output
+from ..validation.outputs import write_output
+from ..validation.proposal import Analysis
+from ._flags import check_output, positive_int
 
 
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +44,8 @@ def apply_proposal(report: Report, analysis: Analysis, args: argparse.Namespace)
     if not args.write or not analysis.changes:
         return
     if report.verdict.status is Status.INCONCLUSIVE:
-        err.print(Text(f"--write: nothing applied to {analysis.edit.path}: the verdict is INCONCLUSIVE, so its proposal "
+        err.print(Text(f"--write: nothing applied to {analysis.stack_file}: the verdict is INCONCLUSIVE, so its proposal "
                        "is not trusted (see the reasons above)"))
         return
-    analysis.edit.write(analysis.new_text)
-    err.print(Text(f"applied {len(analysis.changes)} change(s) to {analysis.edit.path}"))
+    path = analysis.apply()
+    err.print(Text(f"applied {len(analysis.changes)} change(s) to {path}"))

@@ -33,11 +33,11 @@ from infra.config import load_stack
 from infra.errors import HeadroomError
 
 from ..errors import INTERNAL_ERROR_EXIT
-from ..pipeline.validation import ValidationRequest
 from ..processes import spawn, stop_all
 from ..report.load import load_report
 from ..report.model import Report
 from ..scenario.profiles import PROFILES
+from ..validation.request import ValidationRequest
 from ._flags import duration, http_url, positive_duration, positive_int, positive_number
 
 STOP_GRACE_S = 30.0

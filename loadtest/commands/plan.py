@@ -18,8 +18,6 @@ from infra.errors import ConfigError
 from ..console import err, out
 from ..formats.plan_html import render_plan_html
 from ..formats.plan_terminal import optimization_table, plan_table
-from ..pipeline.scenario import prepare_scenario
-from ..pipeline.stack_edit import StackEdit
 from ..planning.document import plan_document
 from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
 from ..planning.service import service_for
@@ -27,7 +25,10 @@ from ..planning.simulate import simulate_stack, slo_of
 from ..planning.traffic import Traffic, profile, read_csv
 from ..report.load import load_report
 from ..scenario.profiles import PROFILES
-from ._flags import check_output, positive_int, write_output
+from ..validation.outputs import write_output
+from ..validation.scenario import prepare_scenario
+from ..validation.stack_edit import StackEdit
+from ._flags import check_output, positive_int
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
 DESCRIPTION = """\

@@ -11,8 +11,8 @@ from infra.config import load_stack
 
 from ..console import err, out
 from ..formats.terminal import summary
-from ..pipeline.proposal import analyze
 from ..report.load import load_report
+from ..validation.proposal import analyze
 from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"

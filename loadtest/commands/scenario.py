@@ -11,10 +11,10 @@ from infra.config import load_stack
 
 from ..console import out
 from ..formats.scenario import describe
-from ..load.runner import LOCUST_MASTER_PORT, LoadPlan, worker_command
-from ..pipeline.scenario import prepare_scenario
+from ..load.runner import LOCUST_MASTER_PORT, LoadSpec, worker_command
 from ..scenario.profiles import PROFILES
 from ..scenario.spec import encode
+from ..validation.scenario import prepare_scenario
 from ._flags import host, port, positive_number
 
 HELP = "show what a validation run would send: the stack's scenario (headroom:scenario), secrets masked"
@@ -83,10 +83,10 @@ def run_worker(args: argparse.Namespace) -> NoReturn:
     stack = load_stack(args.stack, args.project_dir)
     profile = PROFILES[args.profile]
     prepared = prepare_scenario(stack.config, stack.path, profile)
-    plan = LoadPlan(host="http://unused.invalid", user_class=profile.user_class, users=1,
+    spec = LoadSpec(host="http://unused.invalid", user_class=profile.user_class, users=1,
                     spawn_rate=1, run_time_s=1, window_s=args.window,
                     request_timeout_s=stack.config.slo.request_timeout_seconds,
                     locustfile=prepared.locustfile, user_classes=prepared.user_classes)
-    command = worker_command(plan, args.master_host, args.master_port)
+    command = worker_command(spec, args.master_host, args.master_port)
     sys.stdout.flush()
     os.execve(command[0], command, {**os.environ, **prepared.env})  # noqa: S606 - an argument list of checked values

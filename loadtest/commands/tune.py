@@ -16,10 +16,10 @@ from ..analysis.floors import Floor, replica_floor
 from ..console import err, out
 from ..formats.terminal import LiveView
 from ..local.stack import running_state, runtime_dir_for
-from ..pipeline.proposal import analyze
-from ..pipeline.stack_edit import StackEdit
-from ..pipeline.validation import ValidationRequest, validate_with_metrics
 from ..scenario.profiles import PROFILES
+from ..validation.request import ValidationRequest
+from ..validation.run import validate
+from ..validation.stack_edit import StackEdit
 from ._flags import duration, positive_duration, positive_int, positive_number
 
 HELP = "closed loop on the local stack: validate, apply the proposed diff, restart, until the SLO holds"
@@ -75,16 +75,17 @@ def run(args: argparse.Namespace) -> int:
         stack = load_stack(str(path))
         path, config = stack
         request = ValidationRequest(stack_name=name, stack_path=path, config=config, profile=args.profile,
-                                    users=args.users, ramp_s=args.ramp, run_time_s=args.run_time, window_s=args.window)
+                                    users=args.users, ramp_s=args.ramp, run_time_s=args.run_time, window_s=args.window,
+                                    stack_text=stack.text)
+        settings = request.resolve()
         err.print(f"round {number}: {config.local.replicas} replicas")
         try:
             with LiveView(err, request.effective_run_time_s) as view:
-                result = validate_with_metrics(request, on_progress=view.update)
+                result = validate(settings, on_progress=view.update)
         except KeyboardInterrupt as interrupt:
             applied = f"rounds 1-{number - 1} applied their changes to {path}" if number > 1 else f"{path} is unchanged"
             raise type(interrupt)(f"in round {number}, which wrote no report; {applied}; Locust and the local stack are stopped") from None
-        report = result.report
-        analysis = analyze(report, result.infra, stack)
+        report, analysis = result.report, result.analysis
         judged = report.results.judged
         status = report.verdict.status.value
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             if status == "INCONCLUSIVE":
                 err.print(f"round {number}: INCONCLUSIVE; its proposal is not applied (the measurement cannot be trusted)")
             break
-        analysis.edit.write(analysis.new_text)
+        analysis.apply()
         err.print(f"round {number}: {status}; applied {change}")
     out.print(rounds)
     if bracket.summary:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -12,16 +10,16 @@ from rich.text import Text
 from infra.config import load_stack
 from infra.config.scenario import IDENTIFIER
 from infra.errors import ConfigError
-from infra.files import write_atomically
 
 from ..console import err, out
-from ..formats import render_html, render_junit, render_markdown, render_openmetrics, render_text
+from ..errors import OutputError
+from ..formats import render_text
 from ..formats.terminal import LiveView, summary
-from ..pipeline.proposal import analyze
-from ..pipeline.scenario import LocustfileOverride
-from ..pipeline.validation import ValidationRequest, validate_with_metrics
-from ..report.model import Report
 from ..scenario.profiles import PROFILES
+from ..validation.outputs import Outputs
+from ..validation.request import ValidationRequest
+from ..validation.run import ValidationResult, validate
+from ..validation.scenario import LocustfileOverride
 from ._flags import (
     check_output,
     duration,
@@ -31,7 +29,6 @@ from ._flags import (
     positive_int,
     positive_number,
     remote_workers,
-    write_output,
 )
 from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
 
@@ -136,36 +133,41 @@ def run(args: argparse.Namespace) -> int:
         arrival_rate=args.arrival_rate,
         arrivals=args.arrivals,
         open_equivalent=args.open,
+        stack_text=stack.text,
     )
-    request.check()
-    for flag in ("json", "junit", "html", "markdown", "openmetrics"):
-        check_output(getattr(args, flag), f"--{flag}")
+    outputs = Outputs(json=args.json, junit=args.junit, html=args.html, markdown=args.markdown,
+                      openmetrics=args.openmetrics)
+    for name, path in outputs.items():
+        check_output(path, f"--{name}")
     check_proposal_outputs(args)
-    scenario = request.scenario()  # a bad scenario is exit 2 before anything is said to start
-    open_load = request.open_load_with(scenario.profile(request.profile_spec))
-    load = (f"{request.effective_users} users ({args.profile}), {request.effective_spawn_rate:g}/s" if open_load is None
-            else f"open model, {open_load.mode} arrivals up to {open_load.peak_rate:.4g}/s ({args.profile}'s tasks)")
-    named = "" if scenario.shape.is_reference else f", scenario {scenario.shape.name} ({', '.join(scenario.user_classes)})"
-    err.print(Text(f"validating stack {request.stack_name}: {load}, {request.effective_run_time_s:g} s{named}"))
-    written: list[Path] = []
+    settings = request.resolve()  # a bad request or scenario is exit 2 before anything is said to start
+    err.print(Text(settings.describe()))
     try:
         with LiveView(err, request.effective_run_time_s) as view:
-            run_ = validate_with_metrics(request, on_progress=view.update, scenario=scenario)
-        analysis = analyze(run_.report, run_.infra, stack, args.plan_users)
-        report = analysis.added_to(run_.report, run_.infra)
-        write_atomically(run_.workdir / "report.json", render_json(report))
-        if args.format == "text":
-            out.print(render_text(report), end="", markup=False, highlight=False)
-        else:
-            out.print(summary(report))
-        present(report, analysis, args)
-        write_reports(report, args, written)
-        apply_proposal(report, analysis, args)
+            result = validate(settings, outputs, on_progress=view.update, plan_users=args.plan_users,
+                              on_written=lambda where: err.print(Text(f"wrote {where}")))
     except KeyboardInterrupt as interrupt:
         # Locust and the local stack are stopped by now (their own clean-up ran on the way out).
-        said = f"only {', '.join(map(str, written))} was written" if written else "no report was written"
-        raise type(interrupt)(f"{said}; Locust and the local stack are stopped") from None
-    return report.exit_code
+        raise type(interrupt)("no report was written; Locust and the local stack are stopped") from None
+    report = result.report
+    if args.format == "text":
+        out.print(render_text(report), end="", markup=False, highlight=False)
+    else:
+        out.print(summary(report))
+    present(report, result.analysis, args)
+    apply_proposal(report, result.analysis, args)
+    return exit_code(result)
+
+
+def exit_code(result: ValidationResult) -> int:
+    """The verdict's exit code, which an output that failed to write does not change: only a run that could
+    write nothing at all (its verdict lost) is headroom's own failure."""
+    written = result.written
+    for path, reason in written.failed:
+        err.print(Text(f"error: could not write {path}: {reason}"))
+    if not written.anything:
+        raise OutputError(f"no report could be written (the verdict was {result.report.verdict.status.value})")
+    return result.report.exit_code
 
 
 def locustfile_override(words: list[str] | None) -> LocustfileOverride | None:
@@ -177,23 +179,3 @@ def locustfile_override(words: list[str] | None) -> LocustfileOverride | None:
             raise ConfigError(f"--locustfile {words[0]} {name}: not a user class name; allowed: letters, digits and '_', "
                               "not starting with a digit")
     return LocustfileOverride(Path(words[0]), tuple(dict.fromkeys(words[1:])))
-
-
-def render_json(report: Report) -> str:
-    return json.dumps(report.to_json_dict(), indent=2) + "\n"
-
-
-def write_reports(report: Report, args: argparse.Namespace, written: list[Path] | None = None) -> None:
-    renderers: dict[str, Callable[[Report], str]] = {
-        "json": render_json,
-        "junit": render_junit,
-        "html": render_html,
-        "markdown": render_markdown,
-        "openmetrics": render_openmetrics,
-    }
-    for key, render in renderers.items():
-        target: Path | None = getattr(args, key)
-        if target is not None:
-            err.print(Text(f"wrote {write_output(target, render(report))}"))
-            if written is not None:
-                written.append(target)

@@ -44,7 +44,7 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
-class LoadPlan:
+class LoadSpec:
     host: str
     user_class: str
     users: int
@@ -96,13 +96,13 @@ class RunOutcome:
     log_path: Path | None = None
 
 
-def _locust(plan: LoadPlan, *args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", locustfiles(plan), *args]
+def _locust(spec: LoadSpec, *args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", locustfiles(spec), *args]
 
 
-def locustfiles(plan: LoadPlan) -> str:
+def locustfiles(spec: LoadSpec) -> str:
     """Locust's -f: the scenario's file, and for the open model the driver's file beside it."""
-    return f"{plan.locustfile},{OPEN_LOCUSTFILE}" if plan.open_load is not None else str(plan.locustfile)
+    return f"{spec.locustfile},{OPEN_LOCUSTFILE}" if spec.open_load is not None else str(spec.locustfile)
 
 
 def open_model_arguments(load: OpenLoad, user_classes: tuple[str, ...]) -> list[str]:
@@ -116,52 +116,52 @@ def open_model_arguments(load: OpenLoad, user_classes: tuple[str, ...]) -> list[
     ]
 
 
-def in_flight_grace_s(plan: LoadPlan) -> int:
+def in_flight_grace_s(spec: LoadSpec) -> int:
     """Whole seconds (Locust's --stop-timeout is whole): at most IN_FLIGHT_GRACE_S, at most the request timeout rounded up."""
-    return max(1, min(IN_FLIGHT_GRACE_S, math.ceil(plan.request_timeout_s)))
+    return max(1, min(IN_FLIGHT_GRACE_S, math.ceil(spec.request_timeout_s)))
 
 
-def _master_command(plan: LoadPlan, results: Path, progress: Path, master_port: int) -> list[str]:
+def _master_command(spec: LoadSpec, results: Path, progress: Path, master_port: int) -> list[str]:
     command = _locust(
-        plan,
+        spec,
         "--headless",
-        "--host", plan.host,
-        "--users", str(plan.locust_users),
-        "--spawn-rate", f"{plan.spawn_rate if plan.open_load is None else plan.locust_users:g}",
-        "--run-time", f"{max(1, round(plan.run_time_s))}s",
-        "--stop-timeout", str(in_flight_grace_s(plan)),
+        "--host", spec.host,
+        "--users", str(spec.locust_users),
+        "--spawn-rate", f"{spec.spawn_rate if spec.open_load is None else spec.locust_users:g}",
+        "--run-time", f"{max(1, round(spec.run_time_s))}s",
+        "--stop-timeout", str(in_flight_grace_s(spec)),
         "--exit-code-on-error", "0",
         "--only-summary",
         "--loglevel", "WARNING",
         "--headroom-results", str(results),
         "--headroom-progress", str(progress),
-        "--headroom-window", f"{plan.window_s:g}",
-        "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
+        "--headroom-window", f"{spec.window_s:g}",
+        "--headroom-request-timeout", f"{spec.request_timeout_s:g}",
     )
-    if plan.open_load is not None:
-        command += open_model_arguments(plan.open_load, plan.classes)
-    expected = plan.workers + plan.remote_workers
+    if spec.open_load is not None:
+        command += open_model_arguments(spec.open_load, spec.classes)
+    expected = spec.workers + spec.remote_workers
     if expected:
         command += [
             "--master",
             "--expect-workers", str(expected),
-            "--master-bind-host", plan.master_bind_host,
+            "--master-bind-host", spec.master_bind_host,
             "--master-bind-port", str(master_port),
         ]
-    return [*command, *plan.locust_classes]
+    return [*command, *spec.locust_classes]
 
 
-def worker_command(plan: LoadPlan, master_host: str, master_port: int) -> list[str]:
-    """A Locust worker for this plan's master: the same locustfile, classes, window and request timeout."""
+def worker_command(spec: LoadSpec, master_host: str, master_port: int) -> list[str]:
+    """A Locust worker for this spec's master: the same locustfile, classes, window and request timeout."""
     return _locust(
-        plan,
+        spec,
         "--worker",
         "--master-host", master_host,
         "--master-port", str(master_port),
         "--loglevel", "WARNING",
-        "--headroom-window", f"{plan.window_s:g}",
-        "--headroom-request-timeout", f"{plan.request_timeout_s:g}",
-        *plan.locust_classes,
+        "--headroom-window", f"{spec.window_s:g}",
+        "--headroom-request-timeout", f"{spec.request_timeout_s:g}",
+        *spec.locust_classes,
     )
 
 
@@ -185,7 +185,7 @@ class _CpuWatch:
         return CpuSample(offset_s=round(offset, 2), cpu_percent=values)
 
 
-def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None = None) -> RunOutcome:
+def run_load(spec: LoadSpec, workdir: Path, on_progress: ProgressCallback | None = None) -> RunOutcome:
     """Run Locust to completion (or Ctrl-C) and return its recording and CPU samples."""
     workdir.mkdir(parents=True, exist_ok=True)
     results_path = workdir / "recording.json"
@@ -194,17 +194,17 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
     for stale in (results_path, progress_path, log_path):
         stale.unlink(missing_ok=True)
     # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
-    master_port = plan.master_port or (LOCUST_MASTER_PORT if plan.remote_workers else free_port() if plan.workers else 0)
+    master_port = spec.master_port or (LOCUST_MASTER_PORT if spec.remote_workers else free_port() if spec.workers else 0)
 
-    env = {**os.environ, **plan.env} if plan.env else None
-    master = spawn(_master_command(plan, results_path, progress_path, master_port), log_path=log_path, env=env)
+    env = {**os.environ, **spec.env} if spec.env else None
+    master = spawn(_master_command(spec, results_path, progress_path, master_port), log_path=log_path, env=env)
     processes = [master]
     interrupted: KeyboardInterrupt | None = None
     samples: list[CpuSample] = []
     try:
-        for index in range(plan.workers):
-            processes.append(spawn(worker_command(plan, "127.0.0.1", master_port), log_path=workdir / f"locust-worker-{index}.log", env=env))
-        samples = _watch(plan, processes, progress_path, log_path, on_progress, master_port)
+        for index in range(spec.workers):
+            processes.append(spawn(worker_command(spec, "127.0.0.1", master_port), log_path=workdir / f"locust-worker-{index}.log", env=env))
+        samples = _watch(spec, processes, progress_path, log_path, on_progress, master_port)
     except KeyboardInterrupt as interrupt:
         interrupted = interrupt  # Ctrl-C or SIGTERM (cli.Terminated): re-raised as it came
     finally:
@@ -219,7 +219,7 @@ def run_load(plan: LoadPlan, workdir: Path, on_progress: ProgressCallback | None
 
 
 def _watch(
-    plan: LoadPlan,
+    spec: LoadSpec,
     processes: list[Any],
     progress_path: Path,
     log_path: Path,
@@ -233,7 +233,7 @@ def _watch(
     samples: list[CpuSample] = []
     started = time.monotonic()
     load_started: float | None = None
-    deadline = started + START_TIMEOUT_S + plan.run_time_s + STOP_GRACE_S
+    deadline = started + START_TIMEOUT_S + spec.run_time_s + STOP_GRACE_S
     offset = 0
     while master.poll() is None:
         time.sleep(0.25)
@@ -254,32 +254,32 @@ def _watch(
             if elapsed - (samples[-1].offset_s if samples else 0.0) >= 1.0:
                 samples.append(watch.sample(elapsed))
         if load_started is None and time.monotonic() - started > START_TIMEOUT_S:
-            raise LoadGeneratorError(_not_started(plan, progress_path, log_path, master_port))
+            raise LoadGeneratorError(_not_started(spec, progress_path, log_path, master_port))
         if time.monotonic() > deadline:
             break
     return samples
 
 
-def _not_started(plan: LoadPlan, progress_path: Path, log_path: Path, master_port: int) -> str:
+def _not_started(spec: LoadSpec, progress_path: Path, log_path: Path, master_port: int) -> str:
     """Why no load started within START_TIMEOUT_S, and what to do about it."""
     lines = _read_new_lines(progress_path, 0)
     connected = json.loads(lines[-1]).get("workers", 0) if lines else 0
-    expected = plan.workers + plan.remote_workers
-    if plan.remote_workers and connected < expected:
+    expected = spec.workers + spec.remote_workers
+    if spec.remote_workers and connected < expected:
         return (
             f"no Locust worker connected within {START_TIMEOUT_S:.0f} s ({connected} of {expected} expected, "
-            f"{plan.remote_workers} of them remote): start each remote worker with "
-            f"`{'HEADROOM_SCENARIO=... ' if plan.env else ''}locust -f {_remote_locustfiles(plan)} --worker "
+            f"{spec.remote_workers} of them remote): start each remote worker with "
+            f"`{'HEADROOM_SCENARIO=... ' if spec.env else ''}locust -f {_remote_locustfiles(spec)} --worker "
             f"--master-host <this host's address> --master-port {master_port} "
-            f"{' '.join(plan.locust_classes)}` (docs/cli.md, docs/scenarios.md), check that {plan.master_bind_host}:{master_port} is reachable from them, "
+            f"{' '.join(spec.locust_classes)}` (docs/cli.md, docs/scenarios.md), check that {spec.master_bind_host}:{master_port} is reachable from them, "
             "or run without --remote-workers"
         )
     return f"Locust did not start within {START_TIMEOUT_S:.0f} s; see {log_path}:\n{log_tail(log_path)}"
 
 
-def _remote_locustfiles(plan: LoadPlan) -> str:
-    scenario = "loadtest/locustfile.py" if plan.locustfile == LOCUSTFILE else str(plan.locustfile)
-    return scenario if plan.open_load is None else f"{scenario},loadtest/load/open_locustfile.py"
+def _remote_locustfiles(spec: LoadSpec) -> str:
+    scenario = "loadtest/locustfile.py" if spec.locustfile == LOCUSTFILE else str(spec.locustfile)
+    return scenario if spec.open_load is None else f"{scenario},loadtest/load/open_locustfile.py"
 
 
 def _read_new_lines(path: Path, offset: int) -> list[str]:

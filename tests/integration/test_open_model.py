@@ -22,7 +22,7 @@ from conftest import leftover_processes
 from infra.config import REPO_ROOT
 from loadtest.analysis.arrivals import OpenLoad, OpenRun
 from loadtest.analysis.measurement import Measurement
-from loadtest.load.runner import LoadPlan, run_load
+from loadtest.load.runner import LoadSpec, run_load
 from loadtest.scenario.arrivals import hold
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -50,10 +50,10 @@ def stalling_target() -> Iterator[str]:
 
 def test_corrected_latency_sees_the_stall_that_raw_latency_hides(stalling_target: str, tmp_path: Path) -> None:
     load = OpenLoad(tuple(hold(RATE, RUN_S)), "constant", max_users=4)
-    plan = LoadPlan(host=stalling_target, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=RUN_S,
+    spec = LoadSpec(host=stalling_target, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=RUN_S,
                     window_s=1.0, request_timeout_s=5.0, locustfile=REPO_ROOT / "bench" / "locustfiles" / "mixed.py",
                     open_load=load)
-    outcome = run_load(plan, tmp_path)
+    outcome = run_load(spec, tmp_path)
     measurement = Measurement.from_results(outcome.results)
     run = OpenRun.from_results(load, outcome.results)
     info = run.info(measurement, measurement.whole_run())
@@ -80,10 +80,10 @@ def test_corrected_latency_sees_the_stall_that_raw_latency_hides(stalling_target
 def test_the_rate_is_split_over_workers_and_merged_exactly(stalling_target: str, tmp_path: Path) -> None:
     # The same target (its stalls do not matter here): only the counts are checked.
     load = OpenLoad(tuple(hold(RATE, RUN_S)), "constant", max_users=40)
-    plan = LoadPlan(host=stalling_target, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=RUN_S, workers=2,
+    spec = LoadSpec(host=stalling_target, user_class="MixedUser", users=1, spawn_rate=1, run_time_s=RUN_S, workers=2,
                     window_s=1.0, request_timeout_s=5.0, locustfile=REPO_ROOT / "bench" / "locustfiles" / "mixed.py",
                     open_load=load)
-    outcome = run_load(plan, tmp_path)
+    outcome = run_load(spec, tmp_path)
     assert outcome.results["workers"] == 2
     run = OpenRun.from_results(load, outcome.results)
     measurement = Measurement.from_results(outcome.results)

@@ -27,8 +27,8 @@ from infra.config import load_stack
 from loadtest.local.stack import LocalStack, runtime_dir_for
 from loadtest.metrics import InfraMetrics, TimeWindow
 from loadtest.metrics.local import LocalSource
-from loadtest.pipeline import validation
 from loadtest.processes import alive
+from loadtest.validation import run as validation
 
 pytestmark = pytest.mark.slow
 PROXY_SLACK_MS = 5.0

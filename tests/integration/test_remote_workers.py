@@ -10,18 +10,18 @@ from conftest import free_port, leftover_processes
 
 from loadtest.errors import LoadGeneratorError
 from loadtest.load import runner
-from loadtest.load.runner import LoadPlan, run_load
+from loadtest.load.runner import LoadSpec, run_load
 
 pytestmark = pytest.mark.slow
 
 
 def test_no_remote_worker_ends_within_the_start_timeout_saying_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(runner, "START_TIMEOUT_S", 8.0)
-    plan = LoadPlan(host="http://127.0.0.1:9", user_class="VCPMLUser", users=1, spawn_rate=1, run_time_s=5, remote_workers=1,
+    spec = LoadSpec(host="http://127.0.0.1:9", user_class="VCPMLUser", users=1, spawn_rate=1, run_time_s=5, remote_workers=1,
                     master_port=free_port())
     started = time.monotonic()
     with pytest.raises(LoadGeneratorError) as caught:
-        run_load(plan, tmp_path)
+        run_load(spec, tmp_path)
     elapsed = time.monotonic() - started
     assert elapsed < 8.0 + 15, elapsed  # the start timeout and Locust's stop, not start + run + grace (95 s)
     message = str(caught.value)

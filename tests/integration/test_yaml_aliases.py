@@ -17,7 +17,7 @@ import pytest
 from infra.config import config_from_keys, read_stack_keys
 from infra.errors import ConfigError, ConfigValidationError, StackFileError
 from loadtest.analysis.changes import ConfigChange
-from loadtest.pipeline.stack_edit import StackEdit
+from loadtest.validation.stack_edit import StackEdit
 
 MEMORY_CEILING = 1_500_000_000  # bytes of address space for the child; the bombs need gigabytes
 
@@ -112,7 +112,7 @@ def test_the_diff_check_does_not_expand_other_keys(tmp_path: Path) -> None:
     stack.write_text(OUTSIDE)
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from loadtest.analysis.changes import ConfigChange\nfrom loadtest.pipeline.stack_edit import StackEdit\n"
+        "from loadtest.analysis.changes import ConfigChange\nfrom loadtest.validation.stack_edit import StackEdit\n"
         "edit = StackEdit(Path(sys.argv[1]))\n"
         "print(edit.diff(edit.apply([ConfigChange('hpa', 'maxReplicas', 10, 12)])))\n"
     )

@@ -15,6 +15,7 @@ from rich.console import Console
 from infra.errors import ConfigError
 from loadtest import cli
 from loadtest.commands import _flags
+from loadtest.validation import outputs
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "fast", ""])
@@ -65,7 +66,7 @@ def test_outputs_are_checked_before_the_run(tmp_path: Path) -> None:
 
 
 def test_dash_writes_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _flags.write_output(Path("-"), "hello\n") == "standard output"
+    assert outputs.write_output(Path("-"), "hello\n") == "standard output"
     assert capsys.readouterr().out == "hello\n"
 
 

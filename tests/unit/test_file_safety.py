@@ -11,7 +11,7 @@ import pytest
 from infra.config import load_stack
 from infra.files import write_atomically
 from loadtest.analysis.changes import ConfigChange
-from loadtest.pipeline.stack_edit import StackEdit, StaleFileError
+from loadtest.validation.stack_edit import StackEdit, StaleFileError
 
 STACK = """\
 # a comment that must survive

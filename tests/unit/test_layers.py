@@ -9,7 +9,7 @@ From the bottom up (docs: README "Layout"):
     4  formats/, console, processes   rendering; the terminals; starting and stopping children
     5  load/, local/       running Locust; the local stack (neither imports the other)
     6  metrics/, locustfile   infrastructure metrics sources; the Locust entry point
-    7  pipeline/           one validation run; the proposal as an edit of the stack file
+    7  validation/         one validation run; the proposal as an edit of the stack file
     8  commands/, api      the CLI's commands; the seed's programmatic API
     9  cli                 the entry point
 
@@ -38,7 +38,7 @@ LAYERS: dict[str, int] = {
     "loadtest.formats": 4, "loadtest.console": 4, "loadtest.processes": 4,
     "loadtest.load": 5, "loadtest.local": 5,
     "loadtest.metrics": 6, "loadtest.locustfile": 6,
-    "loadtest.pipeline": 7,
+    "loadtest.validation": 7,
     "loadtest.commands": 8, "loadtest.api": 8,
     "loadtest.cli": 9,
 }
@@ -115,7 +115,7 @@ def test_importing_the_pure_core_loads_no_process_code() -> None:
         "import importlib, sys\n"
         f"for name in {pure!r}: importlib.import_module(name)\n"
         "heavy = ('psutil', 'locust', 'gevent', 'aiohttp', 'boto3', 'kubernetes', 'pulumi', 'loadtest.local', "
-        "'loadtest.load', 'loadtest.pipeline', 'loadtest.metrics', 'loadtest.commands')\n"
+        "'loadtest.load', 'loadtest.validation', 'loadtest.metrics', 'loadtest.commands')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)

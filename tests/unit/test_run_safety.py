@@ -10,9 +10,10 @@ from synthetic import synthetic_report
 from infra.config import load_stack
 from loadtest.commands._proposal import apply_proposal
 from loadtest.formats.markdown import code, render_markdown, text
-from loadtest.pipeline.proposal import analyze
-from loadtest.pipeline.validation import ValidationRequest, run_directory
 from loadtest.report.model import InfraMetrics, Status
+from loadtest.validation.proposal import analyze
+from loadtest.validation.request import ValidationRequest
+from loadtest.validation.run import run_directory
 
 STACK = """\
 config:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.errors import ConfigError
-from loadtest.pipeline.stack_edit import ConfigChange, StackEdit, StaleFileError
+from loadtest.validation.stack_edit import ConfigChange, StackEdit, StaleFileError
 
 STACK = """\
 # Production stack. Owned by the platform team.
