@@ -16,6 +16,7 @@ from .elb import (
     request_count_label,
     zone_region,
 )
+from .rules import Problem, raise_problems
 from .section import Section
 from .types import (
     AmiId,
@@ -163,67 +164,70 @@ class AsgConfig(Section):
                 )
         return value
 
+    # Rules across this section's keys: KeyedRuleError names the key each is about.
+
     @model_validator(mode="after")
     def _one_region(self) -> Self:
         regions = {region for value in (self.target_group_arns, self.existing_load_balancer_arn, self.load_balancer)
                    for _, region in _regions_of(value)}
         if len(regions) > 1:
-            raise ValueError(
-                f"targetGroupArns, existingLoadBalancerArn and loadBalancer span regions ({', '.join(sorted(regions))}); "
-                "an Auto Scaling group registers only with target groups in its own region"
-            )
+            raise_problems([(
+                "asg.targetGroupArns", self.target_group_arns,
+                (f"targetGroupArns, existingLoadBalancerArn and loadBalancer span regions ({', '.join(sorted(regions))}); "
+                "an Auto Scaling group registers only with target groups in its own region"),
+            )])
         return self
 
     @model_validator(mode="after")
     def _routing_consistent(self) -> Self:
         if self.existing_load_balancer_arn is not None and not self.target_group_arns:
-            raise ValueError(
-                "existingLoadBalancerArn names the load balancer in front of targetGroupArns, which is empty: "
-                "list its target group in targetGroupArns"
-            )
+            raise_problems([(
+                "asg.existingLoadBalancerArn", self.existing_load_balancer_arn,
+                "names the load balancer in front of targetGroupArns, which is empty: list its target group there",
+            )])
         if self.load_balancer.enabled and self.subnets and not self.load_balancer.subnets:
-            raise ValueError(
-                "loadBalancer.subnets is empty, so the load balancer would go to the default VPC, but subnets places "
-                "the instances elsewhere: give loadBalancer.subnets, one subnet per zone in the instances' VPC "
-                "(for example {us-east-1a: subnet-..., us-east-1b: subnet-...})"
-            )
+            raise_problems([(
+                "asg.loadBalancer.subnets", {},
+                ("is empty, so the load balancer would go to the default VPC, but asg.subnets places the instances "
+                "elsewhere: give one subnet per zone in the instances' VPC (us-east-1a: subnet-..., us-east-1b: ...)"),
+            )])
         return self
 
     @model_validator(mode="after")
     def _request_count_has_a_target_group(self) -> Self:
-        if self.scaling_metric == "cpu":
-            if self.target_request_count_per_target is not None:
-                raise ValueError(
-                    "targetRequestCountPerTarget is set but scalingMetric is cpu, so it would be ignored: "
-                    "set scalingMetric: requestCountPerTarget, or remove it"
-                )
-            return self
-        if self.target_request_count_per_target is None:
-            raise ValueError(
-                "scalingMetric requestCountPerTarget needs targetRequestCountPerTarget: the requests per target "
-                "per minute to hold (ALBRequestCountPerTarget is a one-minute Sum)"
-            )
-        balancer = self.load_balancer
-        if balancer.enabled and balancer.type == "network":
-            raise ValueError(
-                "scalingMetric requestCountPerTarget tracks ALBRequestCountPerTarget, which only an application load "
-                "balancer reports; loadBalancer.type is network"
-            )
-        if balancer.enabled:
-            return self
-        if self.existing_load_balancer_arn is None or len(self.target_group_arns) != 1:
-            raise ValueError(
-                "scalingMetric requestCountPerTarget needs the group in one application load balancer's target group, "
-                "to build the ResourceLabel app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>: enable loadBalancer "
-                f"(the program creates one), or give one targetGroupArns entry (there are {len(self.target_group_arns)}) "
-                "and existingLoadBalancerArn, the ALB in front of it"
-            )
-        if load_balancer_kind(self.existing_load_balancer_arn) != "app":
-            raise ValueError(
-                "existingLoadBalancerArn is a network load balancer; ALBRequestCountPerTarget exists only for "
-                "application load balancers (loadbalancer/app/...)"
-            )
+        raise_problems(self._request_count_problems())
         return self
+
+    def _request_count_problems(self) -> list[Problem]:
+        """What keeps target tracking on ALBRequestCountPerTarget from having a target and a target group."""
+        target, arn = self.target_request_count_per_target, self.existing_load_balancer_arn
+        balancer = self.load_balancer
+        if self.scaling_metric == "cpu":
+            ignored = target is not None
+            return [("asg.targetRequestCountPerTarget", target, (
+                "is set but scalingMetric is cpu, so it would be ignored: set scalingMetric: requestCountPerTarget, "
+                "or remove it"))] if ignored else []
+        if target is None:
+            problem: Problem | None = ("asg.targetRequestCountPerTarget", None, (
+                "is required by scalingMetric requestCountPerTarget: the requests per target per minute to hold "
+                "(ALBRequestCountPerTarget is a one-minute Sum)"))
+        elif balancer.enabled:
+            problem = None if balancer.type == "application" else ("asg.scalingMetric", self.scaling_metric, (
+                "requestCountPerTarget tracks ALBRequestCountPerTarget, which only an application load balancer "
+                "reports; loadBalancer.type is network"))
+        elif arn is None or len(self.target_group_arns) != 1:
+            problem = ("asg.scalingMetric", self.scaling_metric, (
+                "requestCountPerTarget needs the group in one application load balancer's target group, to build the "
+                "ResourceLabel app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>: enable loadBalancer (the program "
+                f"creates one), or give one targetGroupArns entry (there are {len(self.target_group_arns)}) and "
+                "existingLoadBalancerArn, the ALB in front of it"))
+        elif load_balancer_kind(arn) != "app":
+            problem = ("asg.existingLoadBalancerArn", arn, (
+                "is a network load balancer; ALBRequestCountPerTarget exists only for application load balancers "
+                "(loadbalancer/app/...)"))
+        else:
+            problem = None
+        return [problem] if problem else []
 
     @property
     def request_count_label(self) -> str | None:

@@ -20,8 +20,9 @@ import ipaddress
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from .rules import raise_problems
 from .section import Section
 from .types import Seconds, SubnetId, duration_seconds
 
@@ -219,74 +220,79 @@ class AwsLoadBalancerConfig(Section):
     deregistration_delay: Seconds = "60s"
     health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
 
-    @model_validator(mode="after")
-    def _fits_its_type(self) -> Self:
-        application = self.type == "application"
-        if application and len(self.subnets) == 1:
-            raise ValueError(
-                f"subnets names one availability zone ({next(iter(self.subnets))}); an application load balancer "
-                "needs subnets in at least two zones (CreateLoadBalancer), or leave subnets empty for the default VPC's"
-            )
-        regions = {zone_region(zone) for zone in self.subnets}
-        if len(regions) > 1:
-            raise ValueError(f"subnets span regions ({', '.join(sorted(regions))}); a load balancer lives in one")
-        if not application:
-            for key in ("algorithm", "idle_timeout"):
-                if key in self.model_fields_set:
-                    raise ValueError(
-                        f"{_camel(key)} applies to application load balancers only; a network load balancer routes "
-                        "each connection by a flow hash and has no such setting"
-                    )
-        return self
+    # Field validators, so that each refusal names its own key; a later field sees the
+    # earlier ones in ``info.data`` (absent when they were invalid themselves).
 
-    @model_validator(mode="after")
-    def _listeners_consistent(self) -> Self:
+    @field_validator("subnets")
+    @classmethod
+    def _subnets_fit_the_type(cls, subnets: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.data.get("type", "application") == "application" and len(subnets) == 1:
+            raise ValueError(
+                f"names one availability zone ({next(iter(subnets))}); an application load balancer needs subnets in "
+                "at least two zones (CreateLoadBalancer), or leave subnets empty for the default VPC's"
+            )
+        regions = {zone_region(zone) for zone in subnets}
+        if len(regions) > 1:
+            raise ValueError(f"span regions ({', '.join(sorted(regions))}); a load balancer lives in one")
+        return subnets
+
+    @field_validator("listeners")
+    @classmethod
+    def _listeners_consistent(cls, listeners: list[ListenerConfig], info: ValidationInfo) -> list[ListenerConfig]:
+        kind = info.data.get("type", "application")
+        plain, secure = PLAIN_PROTOCOL[kind], SECURE_PROTOCOL[kind]
         seen: set[int] = set()
-        plain, secure = PLAIN_PROTOCOL[self.type], SECURE_PROTOCOL[self.type]
-        for index, listener in enumerate(self.listeners):
-            where = f"listeners[{index}]"
+        for index, listener in enumerate(listeners):
+            where = f"[{index}]"
             if listener.port in seen:
-                raise ValueError(f"{where}: port {listener.port} is already taken by another listener (one listener a port)")
+                raise ValueError(f"{where}: port {listener.port} clashes with another listener's (one listener a port)")
             seen.add(listener.port)
             protocol = listener.protocol or plain
             if protocol not in (plain, secure):
-                raise ValueError(f"{where}: protocol {protocol} is not one a {self.type} load balancer takes ({plain} or {secure})")
+                raise ValueError(f"{where}: protocol {protocol} is not one a {kind} load balancer takes ({plain} or {secure})")
             if protocol == secure and listener.certificate_arn is None:
                 raise ValueError(f"{where}: {secure} needs certificateArn, an ACM certificate in the stack's region")
             if protocol == plain and listener.certificate_arn is not None:
                 raise ValueError(f"{where}: certificateArn is only for {secure}; set protocol: {secure} or drop it")
-        return self
-
-    @model_validator(mode="after")
-    def _rules_fit_a_security_group(self) -> Self:
-        rules = len(self.listeners) * len(self.allowed_cidrs)
-        if rules > INBOUND_RULES_PER_GROUP:
+        cidrs = info.data.get("allowed_cidrs") or []
+        if len(listeners) * len(cidrs) > INBOUND_RULES_PER_GROUP:
             raise ValueError(
-                f"listeners ({len(self.listeners)}) x allowedCidrs ({len(self.allowed_cidrs)}) make {rules} inbound rules, "
+                f"{len(listeners)} listeners x {len(cidrs)} allowedCidrs make {len(listeners) * len(cidrs)} inbound rules, "
                 f"more than the {INBOUND_RULES_PER_GROUP} a security group takes by default (VPC quotas); "
-                "use fewer or wider CIDR blocks"
+                "use fewer listeners or fewer, wider CIDR blocks"
             )
-        return self
+        return listeners
+
+    @field_validator("algorithm", "idle_timeout")
+    @classmethod
+    def _application_only(cls, value: str, info: ValidationInfo) -> str:
+        # Runs only for a value the file gives: the defaults are the application load balancer's.
+        if info.data.get("type") == "network":
+            raise ValueError(
+                "applies to application load balancers only; a network load balancer routes each connection by a "
+                "flow hash and has no such setting"
+            )
+        if info.field_name == "idle_timeout" and not 1 <= duration_seconds(value) <= 4000:
+            raise ValueError("must be between 1s and 4000s (idle_timeout.timeout_seconds)")
+        return value
+
+    @field_validator("deregistration_delay")
+    @classmethod
+    def _delay_in_range(cls, value: str) -> str:
+        if not 0 <= duration_seconds(value) <= 3600:
+            raise ValueError("must be between 0s and 3600s (deregistration_delay.timeout_seconds)")
+        return value
 
     @model_validator(mode="after")
-    def _timeouts_in_range(self) -> Self:
-        idle, delay = duration_seconds(self.idle_timeout), duration_seconds(self.deregistration_delay)
-        if not 1 <= idle <= 4000:
-            raise ValueError(f"idleTimeout ({self.idle_timeout}) must be between 1s and 4000s (idle_timeout.timeout_seconds)")
-        if not 0 <= delay <= 3600:
-            raise ValueError(
-                f"deregistrationDelay ({self.deregistration_delay}) must be between 0s and 3600s "
-                "(deregistration_delay.timeout_seconds)"
-            )
+    def _delay_covers_requests(self) -> Self:
         # A scale-in or instance refresh terminates an instance once its deregistration delay
-        # has passed (ELB user guide, "Deregistration delay"); a request the load balancer
+        # has passed (ELB User Guide, "Deregistration delay"); a request the load balancer
         # would still let run (up to idleTimeout without a byte) is then cut with a 5xx.
-        if self.type == "application" and delay < idle:
-            raise ValueError(
-                f"deregistrationDelay ({self.deregistration_delay}) is shorter than idleTimeout ({self.idle_timeout}): "
-                "a scale-in or instance refresh would terminate instances while requests the load balancer still "
-                "allows are in flight; make the delay at least the idle timeout"
-            )
+        if self.type == "application" and self.deregistration_delay_seconds < self.idle_timeout_seconds:
+            raise_problems([("asg.loadBalancer.deregistrationDelay", self.deregistration_delay, (
+                f"is shorter than idleTimeout ({self.idle_timeout}): a scale-in or instance refresh would terminate "
+                "instances while requests the load balancer still allows are in flight; make the delay at least "
+                "the idle timeout"))])
         return self
 
     def protocol_of(self, listener: ListenerConfig) -> ListenerProtocol:
@@ -304,8 +310,3 @@ class AwsLoadBalancerConfig(Section):
     @property
     def deregistration_delay_seconds(self) -> int:
         return int(duration_seconds(self.deregistration_delay))
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .kubernetes import SecurityContextConfig
 from .section import Section
@@ -147,27 +147,34 @@ class LoadBalancerConfig(Section):
             seen.add(key)
         return self
 
-    @model_validator(mode="after")
-    def _discovery_consistent(self) -> Self:
-        if self.discovery != "headlessService":
-            return self
-        if "upstreams" in self.model_fields_set:
+    # Field validators (run for values the file gives; the defaults agree), so each
+    # refusal names its key; discovery and nginxPlus come earlier, in ``info.data``.
+
+    @field_validator("upstreams")
+    @classmethod
+    def _upstreams_only_when_static(cls, upstreams: list[Upstream], info: ValidationInfo) -> list[Upstream]:
+        if info.data.get("discovery") == "headlessService":
             raise ValueError(
-                "upstreams are used only with discovery: static; with discovery headlessService (the default) nginx "
-                "balances over the HPA's pods through the app's headless Service. Remove upstreams, or set "
-                "discovery: static for a fleet that does not change under nginx"
+                "are used only with discovery: static; with discovery headlessService (the default) nginx balances "
+                "over the HPA's pods through the app's headless Service. Remove upstreams, or set discovery: static "
+                "for a fleet that does not change under nginx"
             )
-        if self.nginx_plus:
-            return self  # NGINX Plus has had `resolve` since R3
-        version = nginx_version_of(self.image)
+        return upstreams
+
+    @field_validator("image")
+    @classmethod
+    def _image_resolves(cls, image: str, info: ValidationInfo) -> str:
+        if info.data.get("discovery") != "headlessService" or info.data.get("nginx_plus"):
+            return image  # NGINX Plus has had `resolve` since R3
+        version = nginx_version_of(image)
         if version is None or version < RESOLVE_SINCE:
-            named = "names no version" if version is None else f"names nginx {'.'.join(map(str, version))}"
+            named = "names no nginx version" if version is None else f"names nginx {'.'.join(map(str, version))}"
             raise ValueError(
-                f"image {self.image!r} {named}, but discovery headlessService renders `server ... resolve`, which "
-                "open-source nginx parses from 1.27.3 on: use a tag naming 1.27.3 or later (a tag without the patch "
-                "level counts as its .0), such as nginx:1.30.0, or set discovery: static"
+                f"{named}, but discovery headlessService renders `server ... resolve`, which open-source nginx parses "
+                "from 1.27.3 on: use a tag naming 1.27.3 or later (a tag without the patch level counts as its .0), "
+                "such as nginx:1.30.0, or set discovery: static"
             )
-        return self
+        return image
 
     @model_validator(mode="after")
     def _port_bindable(self) -> Self:

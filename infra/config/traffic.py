@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .rules import raise_problems
+from .rules import Problem, raise_problems
 
 if TYPE_CHECKING:
     from .schema import StackConfig
@@ -27,7 +27,7 @@ def check_traffic_timing(config: StackConfig) -> None:
     raise_problems(_draining_problems(config) + _grace_problems(config))
 
 
-def _draining_problems(config: StackConfig) -> list[tuple[str, str, str]]:
+def _draining_problems(config: StackConfig) -> list[Problem]:
     balancer = config.load_balancer
     if balancer.discovery != "headlessService":
         return []
@@ -37,7 +37,7 @@ def _draining_problems(config: StackConfig) -> list[tuple[str, str, str]]:
     if pre_stop > stale:
         return []
     return [(
-        "kubernetes.preStopSeconds", str(pre_stop),
+        "kubernetes.preStopSeconds", pre_stop,
         (f"must exceed {stale} s, the longest nginx may keep sending new requests to a deleted pod: the cluster "
          f"DNS's cache (loadBalancer.resolver.clusterDnsTtl, {resolver.cluster_dns_ttl}) + nginx's re-resolve "
          f"interval (loadBalancer.resolver.valid, {resolver.valid}, + 1 s). A shorter pause lets SIGTERM arrive "
@@ -46,7 +46,7 @@ def _draining_problems(config: StackConfig) -> list[tuple[str, str, str]]:
     )]
 
 
-def _grace_problems(config: StackConfig) -> list[tuple[str, str, str]]:
+def _grace_problems(config: StackConfig) -> list[Problem]:
     asg = config.asg
     if not asg.routes_through_elb:
         return []
