@@ -55,9 +55,10 @@ def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
     """Declare every enabled mechanism; return the stack outputs by name."""
     outputs: dict[str, pulumi.Output[Any]] = {}
     name = config.service.name
-    # What the gate waits for: the scaling resources, and by name the resources that route
-    # traffic to the replicas (listeners and the group that registers into the target group;
-    # nginx's Deployment and Service and the headless Service it resolves).
+    # What the gate waits for: the scaling resources and the ones that route traffic to the
+    # replicas. Depending on a component waits for all its children (Pulumi expands it), so
+    # the listeners, the group that registers in the target group, nginx and the headless
+    # Service it resolves are all in; tests/unit/test_traffic_program.py checks them by name.
     deployed: list[pulumi.Resource] = []
     balancer_url: pulumi.Output[str] | None = None
     if config.deploy.aws:
@@ -69,10 +70,10 @@ def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
             )
             outputs["awsLoadBalancerDnsName"] = aws_balancer.dns_name
             outputs["awsLoadBalancerUrl"] = aws_balancer.url
-            deployed += [aws_balancer, *aws_balancer.listeners]
+            deployed.append(aws_balancer)
             balancer_url = aws_balancer.url
         group = ScalingGroup(name, ScalingGroupArgs.from_config(config, traffic))
-        deployed += [group, group.group]
+        deployed.append(group)
         outputs["asgName"] = group.group_name
         outputs["scalingPolicyName"] = group.policy_name
         if balancer_url is not None:
@@ -89,8 +90,7 @@ def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
         outputs["hpaName"] = app.hpa_name
         outputs["loadBalancerAddress"] = balancer.address
         outputs["loadBalancerUrl"] = balancer.url
-        routing = [balancer.deployment, balancer.service, *([app.headless_service] if app.headless_service else [])]
-        deployed += [app, balancer, *routing]
+        deployed += [app, balancer]
         balancer_url = balancer.url
     outputs.update(define_pipeline(config, deployed, balancer_url))
     return outputs
