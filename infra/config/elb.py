@@ -24,7 +24,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from .rules import raise_problems
 from .section import Section
-from .types import Seconds, SubnetId, duration_seconds
+from .types import Seconds, SubnetId, duration_seconds, matching
 
 _PARTITION = r"aws(?:-[a-z]+)*"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]"
@@ -45,40 +45,19 @@ _IPV4_CIDR = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}/[0-9]{1,2}")
 _HTTP_CODES = re.compile(r"[1-5][0-9]{2}(?:-[1-5][0-9]{2}|(?:,[1-5][0-9]{2})*)")
 
 
-def _arn_checker(pattern: re.Pattern[str], example: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"not allowed; expected an ARN such as {example}")
-        return value
-
-    return AfterValidator(check)
-
-
-TargetGroupArn = Annotated[
-    str,
-    _arn_checker(
-        _TARGET_GROUP_ARN, "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/my-tg/0123456789abcdef"
-    ),
-]
-LoadBalancerArn = Annotated[
-    str,
-    _arn_checker(
-        _LOAD_BALANCER_ARN,
-        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/my-alb/0123456789abcdef",
-    ),
-]
-CertificateArn = Annotated[
-    str,
-    _arn_checker(
-        _CERTIFICATE_ARN, "arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
-    ),
-]
-
-
-def _check_zone(value: str) -> str:
-    if not _ZONE.fullmatch(value):
-        raise ValueError("not allowed; expected an availability zone name such as us-east-1a (not a zone id)")
-    return value
+TargetGroupArn = Annotated[str, matching(
+    _TARGET_GROUP_ARN,
+    "a target group ARN such as arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/my-tg/0123456789abcdef",
+)]
+LoadBalancerArn = Annotated[str, matching(
+    _LOAD_BALANCER_ARN,
+    "a load balancer ARN such as "
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/my-alb/0123456789abcdef",
+)]
+CertificateArn = Annotated[str, matching(
+    _CERTIFICATE_ARN,
+    "an ACM certificate ARN such as arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef",
+)]
 
 
 def _check_cidr(value: str) -> str:
@@ -91,15 +70,9 @@ def _check_cidr(value: str) -> str:
     return value
 
 
-def _check_http_codes(value: str) -> str:
-    if not _HTTP_CODES.fullmatch(value):
-        raise ValueError("not allowed; expected HTTP codes such as 200, 200,204 or 200-299")
-    return value
-
-
-AvailabilityZone = Annotated[str, AfterValidator(_check_zone)]
+AvailabilityZone = Annotated[str, matching(_ZONE, "an availability zone name such as us-east-1a (not a zone id)")]
 Ipv4Cidr = Annotated[str, AfterValidator(_check_cidr)]
-HttpCodes = Annotated[str, AfterValidator(_check_http_codes)]
+HttpCodes = Annotated[str, matching(_HTTP_CODES, "HTTP codes such as 200, 200,204 or 200-299")]
 
 
 def arn_region(arn: str) -> str:

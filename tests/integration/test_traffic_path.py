@@ -78,26 +78,6 @@ def test_nginx_older_than_1_27_3_refuses_only_the_re_resolving_lines(stack: str,
 
 # --- replicas added and removed under load ------------------------------------------------
 
-STACK = """\
-config:
-  headroom:deploy:
-    aws: false
-    kubernetes: false
-  headroom:slo:
-    users: 40
-    rampSeconds: 2
-    runTime: 45s
-    p95Ms: 500
-    errorRatePercent: 5
-  headroom:local:
-    replicas: 2
-    workers: 8
-    serviceTime:
-      distribution: lognormal
-      meanMs: 20
-      sigma: 0.5
-    cpuMs: 0.2
-"""
 SERVED_ROUTES = ("/api/v1/predict/[symbol]", "/api/v1/predict/batch")
 """What a replica counts as served (its /_headroom/stats); health checks are answered but not counted."""
 
@@ -113,10 +93,10 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0
         time.sleep(0.2)
 
 
-def test_replicas_added_and_removed_during_a_run_all_serve_and_no_request_fails(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: headroom-test\nruntime: python\n")
-    stack_file = tmp_path / "Pulumi.churn.yaml"
-    stack_file.write_text(STACK)
+def test_replicas_added_and_removed_during_a_run_all_serve_and_no_request_fails(
+    local_stack_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    stack_file = local_stack_file("churn", users=40, run_time="45s", replicas=2, workers=8)
     config: StackConfig = load_stack(str(stack_file)).config
     counts: dict[str, int] = {}
     report = tmp_path / "report.json"
