@@ -114,6 +114,13 @@ class AsgConfig(Section):
     target_group_arns: list[TargetGroupArn] = Field(default_factory=list, max_length=50)
     # Time a new instance gets before a failed health check replaces it.
     health_check_grace_period: Duration = "300s"
+    # What target tracking follows: the group's average CPU, or the ALB's requests per target per
+    # minute (needs the group in an ALB target group; rendered by the traffic-path work).
+    scaling_metric: Literal["cpu", "requestCountPerTarget"] = "cpu"
+    target_request_count_per_target: float | None = Field(default=None, gt=0, le=1_000_000)
+    # EC2 detailed monitoring in the launch template: CPU datapoints every minute instead of every
+    # five, so target tracking's alarms see a surge in minutes, not in a quarter of an hour.
+    detailed_monitoring: bool = True
 
     @model_validator(mode="after")
     def _sizes_ordered(self) -> Self:
@@ -144,6 +151,17 @@ class AsgConfig(Section):
         if len(set(self.target_group_arns)) != len(self.target_group_arns):
             raise ValueError("targetGroupArns lists a target group twice")
         return self
+
+    @model_validator(mode="after")
+    def _request_count_target_set(self) -> Self:
+        if self.scaling_metric == "requestCountPerTarget" and self.target_request_count_per_target is None:
+            raise ValueError("scalingMetric requestCountPerTarget needs targetRequestCountPerTarget (requests per target per minute)")
+        return self
+
+    @property
+    def cpu_period_seconds(self) -> int:
+        """How often EC2 sends CPUUtilization: 60 s with detailed monitoring, else 300 s (basic monitoring)."""
+        return 60 if self.detailed_monitoring else 300
 
     @property
     def warmup_seconds(self) -> int:

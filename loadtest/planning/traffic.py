@@ -27,7 +27,7 @@ from pathlib import Path
 from infra.config import StackConfig
 from infra.errors import ConfigError
 
-from ..scenario.profiles import PROFILES
+from ..scenario.profiles import PROFILES, spike_load
 
 MAX_TRAFFIC_SECONDS = 7 * 86_400
 MAX_RATE_RPS = 1e9
@@ -82,8 +82,10 @@ def profile(name: str, config: StackConfig, users: int | None = None) -> Traffic
 
 
 def _spike(config: StackConfig, base: int) -> Traffic:
+    """The spike the capacity model sizes the maximum for (``spike_load``), with a surge and a tail to watch."""
     capacity = config.capacity
-    peak = math.ceil(base * capacity.spike_factor)
+    spike = spike_load(base, capacity.spike_factor, PROFILES["normal"].mean_think_time_s)
+    peak = spike.users
     surge_s = (peak - base) / capacity.spike_users_per_second
     tail_s = max(capacity.spike_hold_seconds, config.hpa.scale_down.stabilization_window_seconds + 120)
     timeline: list[float] = [float(base)] * SPIKE_LEAD_S
@@ -92,10 +94,10 @@ def _spike(config: StackConfig, base: int) -> Traffic:
     timeline += [float(base)] * tail_s
     return Traffic(
         "spike",
-        f"{base} users, then a surge to {peak} at {capacity.spike_users_per_second:g} users/s held "
+        f"{base} users, then a surge to {spike.describe()}, at {capacity.spike_users_per_second:g} users/s, held "
         f"{capacity.spike_hold_seconds} s, then {base} again for {tail_s} s (users {PROFILES['spike'].wait_min_s:g}-"
         f"{PROFILES['spike'].wait_max_s:g} s apart)",
-        users=tuple(timeline), think_s=PROFILES["spike"].mean_think_time_s,
+        users=tuple(timeline), think_s=spike.think_s,
     )
 
 
