@@ -70,6 +70,8 @@ HpaScalingMetric = Literal["cpu", "requestsPerSecond"]
 """What the HPA scales on: CPU Utilization (metrics-server), or each pod's request rate as a ``Pods``
 metric served by prometheus-adapter's custom.metrics.k8s.io (docs/config.md says why not KEDA)."""
 
+REQUEST_RATE_WINDOW_S = 60
+"""The adapter rule's rate() window: what the HPA's requestsPerSecond metric averages over (four 15 s scrapes)."""
 REQUESTS_PER_SECOND_METRIC = "http_server_requests_per_second"
 """The custom metric's name: prometheus-adapter's rule turns the services' request counter
 (``http_server_request_duration_seconds_count``) into a per-second rate per pod under this name."""

@@ -24,7 +24,7 @@ def plan_table(document: dict[str, Any]) -> Group:
         s = sim["summary"]
         table.add_row(
             LABELS.get(name, name),
-            f"{s['first_scale_out_s']} s" if s["first_scale_out_s"] is not None else "none",
+            _first_scale_out(s),
             f"{s['peak_p95_ms']:.0f} ms",
             Text(str(s["breach_seconds"]), style="green" if s["holds"] else "bold red"),
             f"{s['error_percent']:.2f} %",
@@ -50,3 +50,12 @@ def optimization_table(document: dict[str, Any], autoscaler: str) -> Group:
                   + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms", style="bold")]
     parts += [Text(f"  {c['path']}: {c['old']} -> {c['new']}  ({c['reason']})") for c in opt["changes"]]
     return Group(*parts)
+
+
+def _first_scale_out(summary: dict[str, Any]) -> str:
+    """The first scale-out: its time of day for a traffic file with times, else seconds from the start."""
+    first = summary["first_scale_out_s"]
+    if first is None:
+        return "none"
+    clock = summary.get("first_scale_out_time")
+    return f"{clock} (+{first} s)" if clock else f"{first} s"

@@ -29,11 +29,13 @@ import contextlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from infra.config import StackConfig
+from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
 from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores
 
@@ -57,7 +59,9 @@ class ControlledReplica:
     cpu: float = 0.0
     """CPU seconds per second since the last read, over the CPU request: what CPU Utilization reads."""
     rps: float = 0.0
-    """Requests per second since the last read: what the requestsPerSecond Pods metric reads."""
+    """Requests per second over the adapter rule's rate window: what the requestsPerSecond Pods metric reads."""
+    counts: deque[tuple[float, int]] = field(default_factory=deque)
+    """(elapsed seconds, requests) of recent reads, for the rate over the window."""
 
 
 class ReplicaPool(Protocol):
@@ -149,7 +153,15 @@ class LocalAutoscaler:
         if span > 0:
             replica.utilization = (busy - replica.busy_seconds) / (stats["pool_size"] * span)
             replica.cpu = (cpu_seconds - replica.cpu_seconds) / span / (self.request_m / 1000)
-            replica.rps = (requests - replica.requests) / span
+        else:
+            replica.counts.clear()  # the counters restarted
+        # The request rate over the last REQUEST_RATE_WINDOW_S, as prometheus-adapter's rate() serves it.
+        replica.counts.append((elapsed, requests))
+        while len(replica.counts) > 2 and elapsed - replica.counts[1][0] >= REQUEST_RATE_WINDOW_S:
+            replica.counts.popleft()
+        first_at, first_count = replica.counts[0]
+        if elapsed > first_at:
+            replica.rps = (requests - first_count) / (elapsed - first_at)
         replica.busy_seconds, replica.elapsed_seconds = busy, elapsed
         replica.cpu_seconds, replica.requests = cpu_seconds, requests
 

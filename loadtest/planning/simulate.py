@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.config import StackConfig
+from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
 from infra.config.schema import HPA_SYNC_PERIOD_S, HpaConfig
 from infra.config.types import duration_seconds
 
@@ -36,6 +37,11 @@ from .traffic import Traffic
 HOURS_PER_MONTH = 730.0
 METRIC_WINDOW_S = 15
 """metrics-server's default resolution: the HPA sees each pod's CPU averaged over 15 s."""
+
+
+def metric_window_s(signal: Signal) -> int:
+    """What a pod's metric averages over: metrics-server's 15 s for CPU, the adapter rule's rate() window for requests."""
+    return METRIC_WINDOW_S if signal.is_cpu else REQUEST_RATE_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ class HpaDriver:
         self.pod_start_s = pod_start_s
         self.pods: list[_PodRecord] = []
         self._created = 0
-        self._recent: deque[float] = deque(maxlen=METRIC_WINDOW_S)
+        self.window_s = metric_window_s(signal)
+        self._recent: deque[float] = deque(maxlen=self.window_s)
         count = initial if initial is not None else config.min_replicas
         for _ in range(min(max(count, config.min_replicas), config.max_replicas)):
             self._add(-1e9)
@@ -142,7 +149,7 @@ class HpaDriver:
             pods.append(Pod(record.name, (Container("app", self.request_m),), phase="Running" if ready else "Pending",
                             ready=ready, ready_changed_at=record.ready_at if ready else record.created_at,
                             started_at=record.created_at))
-            metrics[record.name] = PodMetric(self.pod_metric_m(average) if ready else 0, float(now), float(METRIC_WINDOW_S))
+            metrics[record.name] = PodMetric(self.pod_metric_m(average) if ready else 0, float(now), float(self.window_s))
         current = len(self.pods)
         decision = self.hpa.reconcile(float(now), current, pods, metrics)
         if decision.desired == current:

@@ -163,3 +163,33 @@ def test_the_p95_table_is_the_queueing_models_p95() -> None:
         rate = load * queue.capacity_rps
         assert p95_table[round(load * 100)] == pytest.approx(1000 * queue.response_quantile_s(rate), rel=0.01)
         assert mean_table[round(load * 100)] == pytest.approx(queue.mean_response_s(rate), rel=0.001)
+
+
+def test_a_traffic_file_with_times_plans_in_time_of_day(tmp_path: Path) -> None:
+    """ISO 8601 rows: the charts' axis, the actions and the first scale-out read in the file's time of day."""
+    from loadtest.formats.plan_html import clock_ticks, render_plan_html
+    from loadtest.formats.plan_terminal import plan_table
+    from loadtest.planning.document import plan_document
+
+    path = tmp_path / "day.csv"
+    path.write_text("timestamp,rps\n" + "".join(
+        f"2026-11-28T09:{minute:02d}:00+01:00,{40 if minute < 5 else 160}\n" for minute in range(20)))
+    traffic = read_csv(path)
+    assert traffic.start is not None and traffic.clock(0) == "09:00:00" and traffic.clock(3725) == "10:02:05"
+    config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50})
+    simulation = simulate_stack(config, traffic, SERVICE, "hpa")  # type: ignore[arg-type]
+    document = plan_document("t", "Pulumi.t.yaml", traffic, SERVICE, SLO, [simulation])
+    first = document["simulations"]["hpa"]["actions"][0]
+    assert first["time"] == traffic.clock(first["at"]) and first["time"].startswith("09:05")
+    assert document["simulations"]["hpa"]["summary"]["first_scale_out_time"] == first["time"]
+    assert document["traffic"]["start"] == "2026-11-28T09:00:00+01:00"
+    assert clock_ticks(document["traffic"]["start"], 1200)[:2] == [(0.0, "09:00"), (300.0, "09:05")]
+    assert 'class="tick">09:05</text>' in render_plan_html(document) and "time of day" in render_plan_html(document)
+    from rich.console import Console
+    console = Console(width=200, record=True)
+    console.print(plan_table(document))
+    assert f"{first['time']} (+{first['at']} s)" in console.export_text()
+    # Offsets in seconds have no time of day: the plan stays in seconds.
+    offsets = tmp_path / "offsets.csv"
+    offsets.write_text("0,40\n60,160\n")
+    assert read_csv(offsets).start is None and read_csv(offsets).clock(5) is None

@@ -1,0 +1,174 @@
+"""Each autoscaler on its own metric, and whether that metric tracks the SLO.
+
+The concurrency-bound service of the issue: about 2.4 ms of CPU per request and 176 req/s
+per replica at a full pool of 8 workers, so a replica's CPU at saturation is 2.4 x 176 /
+1000 = 42 % of a 1-core request. A 70 % CPU target never fires before the p95 breaks;
+the request rate does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_capacity import config, estimate, synthetic
+
+from infra.config import config_from_keys
+from loadtest.analysis.recommendations import recommend
+from loadtest.analysis.signals import Signal, instance_vcpus
+from loadtest.planning.hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
+from loadtest.planning.service import PlanService
+from loadtest.planning.simulate import simulate_stack
+from loadtest.planning.traffic import profile
+from loadtest.report.model import InfraMetrics, Report
+
+DATA = Path(__file__).parent.parent / "data"
+POOL_BOUND = PlanService(capacity_rps=176.0, concurrency=8, service_mean_s=8 / 176, service_sigma=0.5,
+                         source="the demo's fit", cpu_ms_per_request=2.4, cpu_source="measured")
+
+
+def test_cpu_is_cpu_per_request_times_the_rate_over_the_request_and_can_pass_100_percent() -> None:
+    hpa = Signal("hpa", "cpu", 70.0, cpu_ms_per_request=2.4, cpu_cores=1.0)
+    assert hpa.value(176.0) == pytest.approx(42.24)  # the issue's 42 % at a full pool
+    assert Signal("hpa", "cpu", 70.0, cpu_ms_per_request=12.0, cpu_cores=0.5).value(100.0) == pytest.approx(240.0)
+    assert hpa.rps_at(hpa.value(123.0)) == pytest.approx(123.0)
+    alb = Signal("asg", "requestCountPerTarget", 6000.0, cpu_ms_per_request=2.4, cpu_cores=2.0)
+    assert alb.value(100.0) == 6000.0  # requests per target per one-minute period
+    assert Signal("hpa", "requestsPerSecond", 100.0, 2.4, 1.0).value(37.5) == 37.5
+
+
+def test_instance_vcpus_from_the_size_name() -> None:
+    assert [instance_vcpus(t) for t in ("t3.medium", "c6i.large", "m5.xlarge", "c6i.4xlarge", "m6g.medium")] == [2, 2, 4, 16, 1]
+    assert instance_vcpus("m5.metal") is None
+
+
+def pod(name: str, ready: bool = True, phase: str = "Running") -> Pod:
+    return Pod(name, (Container("app", 1000),), phase=phase, ready=ready)
+
+
+@pytest.mark.parametrize(("readiness", "levels", "expected"), [
+    # kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator_test.go, target 15000 (milli):
+    ([True, True, True], [20000, 10000, 30000], 4),       # TestReplicaCalcScaleUpCM
+    ([True, True, False], [50000, 10000, 30000], 6),      # ...CMUnreadyHotCpuNoLessScale: readiness is not checked
+    ([False, True, False], [50000, 15000, 30000], 7),     # ...CMUnreadyHotCpuScaleWouldScaleDown
+])
+def test_pods_metric_replica_calculation_follows_the_controllers_tables(readiness: list[bool], levels: list[int],
+                                                                       expected: int) -> None:
+    pods = [pod(f"p{i}", ready) for i, ready in enumerate(readiness)]
+    metrics = {p.name: PodMetric(level, 0.0) for p, level in zip(pods, levels, strict=True)}
+    assert ReplicaCalculator().metric_replicas(3, 15000, pods, metrics, 0.0).replicas == expected
+
+
+def test_pods_metric_counts_a_pending_pod_at_zero_on_a_scale_up() -> None:
+    """Pending pods are unready for every metric: on a scale-up they count at 0, so 2 x 30 / 15 = 4 becomes
+    ceil(60 / 3 / 15 x 3) = 4 either way, but 2 at 20 with one Pending asks ceil(40 / 15) = 3, not ceil(2 x 20/15)."""
+    pods = [pod("a"), pod("b"), pod("c", ready=False, phase="Pending")]
+    metrics = {"a": PodMetric(20000, 0.0), "b": PodMetric(20000, 0.0)}
+    assert ReplicaCalculator().metric_replicas(3, 15000, pods, metrics, 0.0).replicas == 3
+
+
+def test_the_hpa_reconciles_on_the_request_rate_when_configured() -> None:
+    hpa_config = config_from_keys({"headroom:hpa": {"minReplicas": 1, "scalingMetric": "requestsPerSecond",
+                                                    "targetRequestsPerSecond": 50}}, "x").hpa
+    hpa = HorizontalPodAutoscaler(hpa_config)
+    pods = [pod("a"), pod("b")]
+    decision = hpa.reconcile(0.0, 2, pods, {"a": PodMetric(90_000, 0.0), "b": PodMetric(110_000, 0.0)})
+    assert decision.desired == 4 and decision.average_value == 100.0 and decision.utilization is None
+    assert decision.seen == "100.0 req/s per pod"
+
+
+def stack(**hpa: Any) -> Any:
+    return config_from_keys({
+        "headroom:deploy": {"aws": False, "kubernetes": True},
+        "headroom:service": {"cpuRequest": "1"},
+        "headroom:hpa": {"minReplicas": 3, "maxReplicas": 12, "targetCpuUtilization": 70, **hpa},
+        "headroom:capacity": {"podStartSeconds": 30},
+        "headroom:slo": {"users": 500, "p95Ms": 200, "rampSeconds": 30, "runTime": "90s"},
+    }, "x")
+
+
+def test_on_a_pool_bound_service_a_cpu_hpa_never_scales_and_a_request_hpa_holds_the_spike() -> None:
+    """The issue's replay: the spike with CPU = measured CPU per request x rate / request gets no scale-out."""
+    cpu = stack()
+    traffic = profile("spike", cpu)
+    by_cpu = simulate_stack(cpu, traffic, POOL_BOUND, "hpa")
+    assert by_cpu.summary is not None and by_cpu.summary.first_scale_out_s is None
+    assert by_cpu.summary.breach_seconds > 200 and max(by_cpu.metric) < 70 * 1.1
+    requests = stack(scalingMetric="requestsPerSecond", targetRequestsPerSecond=round(0.6 * 176))
+    by_requests = simulate_stack(requests, traffic, POOL_BOUND, "hpa")
+    assert by_requests.summary is not None and by_requests.summary.first_scale_out_s is not None
+    assert by_requests.summary.breach_seconds < by_cpu.summary.breach_seconds / 5
+    assert by_requests.summary.peak_replicas > 3
+
+
+def with_cpu(cpu_ms: float) -> tuple[dict[str, Any], InfraMetrics]:
+    report, infra = synthetic()
+    return report, infra.model_copy(update={"cpu_ms_per_request": cpu_ms})
+
+
+def test_a_cpu_signal_that_stays_below_its_target_at_the_breaking_load_is_reported_with_figures() -> None:
+    """40 req/s per replica at a full pool; 2 ms of CPU per request against the default 500m request is 16 % at
+    capacity, far below the HPA's 70 % x 1.1 and the ASG's 70 %."""
+    report, infra = with_cpu(2.0)
+    stack_config = config()
+    result = estimate(report, infra, stack_config)
+    assert result.breaking_rps_per_replica == pytest.approx(result.safe_utilization * 40.0, rel=0.02)
+    assert result.cpu_percent_at_breaking_load == pytest.approx(100 * 2.0 * result.breaking_rps_per_replica / 1000 / 0.5)
+    hpa, asg = result.signals
+    assert (hpa.autoscaler, hpa.metric, hpa.tracks, hpa.threshold) == ("hpa", "cpu", False, pytest.approx(77.0))
+    assert hpa.value_at_breaking_load == pytest.approx(result.cpu_percent_at_breaking_load)
+    assert hpa.proposed_metric == "requestsPerSecond"
+    assert hpa.proposed_target == pytest.approx(round(40.0 * result.hpa_target_percent / 100, 1))
+    assert asg.proposed_metric == "requestCountPerTarget"
+    assert asg.proposed_target == pytest.approx(round(60 * 40.0 * result.asg_target_percent / 100))
+    assert any("does not track the SLO" in note for note in result.explanation)
+    found = recommend(Report.model_validate(report), infra, result, stack_config)
+    signal = next(r for r in found if r.rule == "signal")
+    changes = {c.path: c.new for c in signal.changes}
+    assert changes == {"headroom:hpa.scalingMetric": "requestsPerSecond", "headroom:hpa.targetRequestsPerSecond": hpa.proposed_target,
+                       "headroom:asg.scalingMetric": "requestCountPerTarget",
+                       "headroom:asg.targetRequestCountPerTarget": asg.proposed_target}
+    assert f"{result.cpu_percent_at_breaking_load:.0f} % of its request" in signal.detail
+
+
+def test_a_cpu_bound_service_s_cpu_tracks_and_nothing_is_proposed() -> None:
+    report, infra = with_cpu(60.0)  # 60 ms x 40 req/s = 2.4 cores: 480 % of 500m, 120 % of a t3.medium at capacity
+    result = estimate(report, infra, config())
+    assert all(check.tracks for check in result.signals) and len(result.signals) == 2
+    assert "signal" not in [r.rule for r in recommend(Report.model_validate(report), infra, result, config())]
+
+
+def test_a_request_signal_with_a_target_above_the_breaking_load_is_lowered() -> None:
+    report, infra = with_cpu(2.0)
+    high = config(hpa={"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 39}, deploy={"aws": False, "kubernetes": True})
+    result = estimate(report, infra, high)
+    (check,) = result.signals
+    assert check.metric == "requestsPerSecond" and not check.tracks
+    signal = next(r for r in recommend(Report.model_validate(report), infra, result, high) if r.rule == "signal")
+    assert [c.key for c in signal.changes] == ["targetRequestsPerSecond"]  # already on the request rate
+
+
+def test_a_cpu_only_source_fits_the_capacity_to_the_latency_not_to_cpu() -> None:
+    """tests/data/report.json: one replica, 85 % pool utilization and 7.3 % CPU. From CPU alone, 100 % of the
+    request would be 477 req/s; the pool saturates near 41. Without the pool figure the model fits the
+    run's latency and lands near the pool's capacity, and sizes as many replicas as the pool figure does."""
+    data = json.loads((DATA / "report.json").read_text())
+    stack_config = config_from_keys({"headroom:deploy": {"aws": False, "kubernetes": True},
+                                     "headroom:slo": {"users": 60, "p95Ms": 200, "rampSeconds": 10, "runTime": "60s"}}, "x")
+    report = Report.model_validate(data)
+    assert report.infrastructure is not None
+    pool = estimate(copy.deepcopy(data), report.infrastructure, stack_config)
+    cpu_only = report.infrastructure.model_copy(update={
+        "utilization_percent": None, "source": "kubernetes", "cpu_ms_per_request": None,
+        "timeline": [point.model_copy(update={"load_percent": report.infrastructure.cpu_percent_avg})
+                     for point in report.infrastructure.timeline]})
+    fitted = estimate(copy.deepcopy(data), cpu_only, stack_config)
+    assert pool.capacity_source == "pool utilization" and fitted.capacity_source == "the run's latency (CPU-only source)"
+    assert fitted.cpu_capacity_per_replica_rps is not None and fitted.cpu_capacity_per_replica_rps > 400
+    assert fitted.capacity_per_replica_rps == pytest.approx(pool.capacity_per_replica_rps, rel=0.35)
+    assert fitted.replicas_for_slo is not None and pool.replicas_for_slo is not None
+    assert abs(fitted.replicas_for_slo - pool.replicas_for_slo) <= 1
+    assert fitted.cpu_ms_per_request == pytest.approx(1000 * 0.0729 * 0.5 / report.judged.throughput_rps, rel=0.01)
