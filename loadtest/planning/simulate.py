@@ -138,6 +138,10 @@ class HpaDriver:
         return round(1000 * rps)
 
     def tick(self, now: int, rps_per_replica: float) -> tuple[int, int, str] | None:
+        if not self._recent:
+            # Before the traffic the pods served its first second's load (steady state): a full window of it,
+            # as a real metric window reaches back before the simulation's start.
+            self._recent.extend([rps_per_replica] * (self.window_s - 1))
         self._recent.append(rps_per_replica)
         if (now - self.sync_phase_s) % HPA_SYNC_PERIOD_S:
             return None

@@ -1,8 +1,10 @@
 """The autoscaled local stack: real replicas started and stopped by the HPA model, real nginx reloads, real load.
 
-One replica of 8 workers at 40 ms serves 200 req/s. A spike of 150 users thinking about
-1 s sends about 145 req/s: 73 % of one replica against a 50 % target, so the first
-sync after the spike (15 s) asks for 2. A second, light run (20 users) lets the HPA
+One replica of 8 workers at 40 ms serves about 200 req/s. The HPA scales on each pod's
+request rate (the Pods metric prometheus-adapter would serve, averaged over its 60 s
+rate window) against a target of 100 req/s per pod. A spike of 150 users thinking about
+1 s sends about 145 req/s: once the window's average passes 110 (the target and its
+10 % tolerance), the next sync asks for 2. A second, light run (20 users) lets the HPA
 scale back to 1 once the 30 s scale-down window has passed, while traffic flows.
 """
 
@@ -24,7 +26,8 @@ config:
   headroom:hpa:
     minReplicas: 1
     maxReplicas: 4
-    targetCpuUtilization: 50
+    scalingMetric: requestsPerSecond
+    targetRequestsPerSecond: 100
     scaleDown:
       stabilizationWindowSeconds: 30
       policies:
@@ -36,7 +39,7 @@ config:
   headroom:slo:
     users: 150
     rampSeconds: 3
-    runTime: 45s
+    runTime: 75s
     p95Ms: 300
     errorRatePercent: 5
   headroom:local:
@@ -62,7 +65,7 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
         assert up.returncode == 0, up.stderr
         spike = headroom("validate", "--stack", str(stack), "--profile", "spike", "--json", str(tmp_path / "spike.json"))
         assert spike.returncode == 0, spike.stdout + spike.stderr
-        light = headroom("validate", "--stack", str(stack), "--users", "20", "--ramp", "1", "--run-time", "60s",
+        light = headroom("validate", "--stack", str(stack), "--users", "20", "--ramp", "1", "--run-time", "120s",
                          "--json", str(tmp_path / "light.json"))
         rows = timeline(stack)
     finally:
@@ -72,12 +75,13 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
 
     report = json.loads((tmp_path / "spike.json").read_text())
     scaling = report["autoscaling"]
-    # Scale-out at the first sync that measured the load above the target and its tolerance (50 % x 1.1,
-    # plus 0.02 for the metric's rounding), by the autoscaler's own records rather than elapsed time:
-    # a busy machine may deliver the load late, but no sync may see it and do nothing.
+    # Scale-out at the first sync that read the rate above the target and its tolerance (100 x 1.1, plus 1 for
+    # the metric's rounding), by the autoscaler's own records rather than elapsed time: a busy machine may deliver
+    # the load late, but no sync may see it and do nothing.
     assert scaling["measured_actions"][0]["replicas"] == 2, scaling["measured_actions"]
+    assert "req/s per pod" in scaling["measured_actions"][0]["action"]
     first_out = next(r for r in rows if "action" in r and r["replicas"] == 2)
-    missed = [r for r in rows if r.get("sync") and r["t"] < first_out["t"] and r["utilization"] > 0.5 * 1.1 + 0.02]
+    missed = [r for r in rows if r.get("sync") and r["t"] < first_out["t"] and r["metric"] > 100 * 1.1 + 1]
     assert first_out.get("sync") and missed == [], rows
     # No request lost across the scale-out's nginx reload.
     assert report["results"]["judged"]["failures"] == 0 and report["results"]["whole_run"]["failures"] == 0
@@ -92,7 +96,7 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
     outs = [r for r in rows if "action" in r and r["replicas"] == 2]
     ins = [r for r in rows if "action" in r and r["replicas"] == 1]
     assert outs and ins, rows
-    spike_syncs = [r["t"] for r in rows if r.get("sync") and r["t"] <= ins[0]["t"] and r["utilization"] > 0.25]
+    spike_syncs = [r["t"] for r in rows if r.get("sync") and r["t"] <= ins[0]["t"] and r["metric"] > 50]
     assert ins[0]["t"] - spike_syncs[-1] >= 30 - 1, "scaled in before the stabilization window passed"
     light_measured = light_report["autoscaling"]["measured_replicas"]
     assert light_measured[0] == 2 and light_measured[-1] == 1
