@@ -74,7 +74,7 @@ class Signal:
     @property
     def label(self) -> str:
         if self.metric == "cpu":
-            return "CPU of the request" if self.autoscaler == "hpa" else "instance CPU"
+            return "CPU" if self.autoscaler == "hpa" else "instance CPU"
         return {"requestsPerSecond": "requests per second per pod", "requestCountPerTarget": "ALBRequestCountPerTarget"}[self.metric]
 
     def value(self, rps_per_replica: float) -> float:

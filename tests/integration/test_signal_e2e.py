@@ -46,7 +46,7 @@ config:
     users: 150
     rampSeconds: 10
     runTime: 40s
-    p95Ms: 300
+    p95Ms: 400
     errorRatePercent: 5
   headroom:local:
     replicas: 2
@@ -97,7 +97,7 @@ def test_cpu_does_not_track_and_the_proposed_request_signal_holds_the_spike(tmp_
 
     assert spike.returncode == 0, spike.stdout + spike.stderr  # the SLO holds
     scaled = json.loads((tmp_path / "b.json").read_text())
-    assert scaled["results"]["judged"]["latency"]["p95_ms"] < 300 and scaled["results"]["whole_run"]["failures"] == 0
+    assert scaled["results"]["judged"]["latency"]["p95_ms"] < 400 and scaled["results"]["whole_run"]["failures"] == 0
     autoscaling = scaled["autoscaling"]
     outs = [a for a in autoscaling["measured_actions"] if a["replicas"] > 2]
     assert outs and "req/s per pod" in outs[0]["action"], autoscaling["measured_actions"]

@@ -172,3 +172,22 @@ def test_a_cpu_only_source_fits_the_capacity_to_the_latency_not_to_cpu() -> None
     assert fitted.replicas_for_slo is not None and pool.replicas_for_slo is not None
     assert abs(fitted.replicas_for_slo - pool.replicas_for_slo) <= 1
     assert fitted.cpu_ms_per_request == pytest.approx(1000 * 0.0729 * 0.5 / report.judged.throughput_rps, rel=0.01)
+
+
+def test_the_asg_on_alb_request_count_scales_a_pool_bound_service_that_its_cpu_leaves_alone() -> None:
+    """ASGAverageCPUUtilization on a c6i.large (2 vCPUs): 2.4 ms x 176 req/s / 2 = 21 % at saturation, never 70 %.
+    ALBRequestCountPerTarget at 60 % of a replica's capacity per minute (6,336) scales out on the spike."""
+    keys = {"headroom:deploy": {"aws": True, "kubernetes": False},
+            "headroom:asg": {"instanceType": "c6i.large", "minSize": 3, "maxSize": 12, "desiredCapacity": 3, "targetCpu": 70,
+                             "instanceWarmup": "120s"},
+            "headroom:slo": {"users": 500, "p95Ms": 200, "rampSeconds": 30, "runTime": "90s"}}
+    cpu = config_from_keys(keys, "x")
+    traffic = profile("spike", cpu)
+    by_cpu = simulate_stack(cpu, traffic, POOL_BOUND, "asg")
+    assert by_cpu.summary is not None and by_cpu.summary.first_scale_out_s is None and max(by_cpu.metric) < 25
+    keys["headroom:asg"] = {**keys["headroom:asg"], "scalingMetric": "requestCountPerTarget",
+                            "targetRequestCountPerTarget": round(60 * 0.6 * 176)}
+    by_requests = simulate_stack(config_from_keys(keys, "x"), traffic, POOL_BOUND, "asg")
+    assert by_requests.summary is not None and by_requests.summary.first_scale_out_s is not None
+    assert by_requests.metric_label == "ALBRequestCountPerTarget" and by_requests.summary.peak_replicas > 3
+    assert by_requests.summary.breach_seconds < by_cpu.summary.breach_seconds
