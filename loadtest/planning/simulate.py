@@ -116,7 +116,8 @@ class HpaDriver:
         self.pods: list[_PodRecord] = []
         self._created = 0
         self.window_s = metric_window_s(signal)
-        self._recent: deque[float] = deque(maxlen=self.window_s)
+        self._recent: deque[tuple[int, float]] = deque(maxlen=self.window_s)
+        """(second, each serving replica's request rate) over the metric window."""
         count = initial if initial is not None else config.min_replicas
         for _ in range(min(max(count, config.min_replicas), config.max_replicas)):
             self._add(-1e9)
@@ -131,6 +132,11 @@ class HpaDriver:
     def total(self, now: int) -> int:
         return len(self.pods)
 
+    def _window_mean(self, ready_at: float) -> float:
+        """A pod's rate over the metric window, from when it began serving if that is later (its own history only)."""
+        own = [rate for second, rate in self._recent if second >= ready_at]
+        return sum(own) / len(own) if own else 0.0
+
     def pod_metric_m(self, rps: float) -> int:
         """A ready pod's metric in milli-units at ``rps``: milli-CPU used, or milli-requests per second."""
         if self.signal.is_cpu:
@@ -141,11 +147,10 @@ class HpaDriver:
         if not self._recent:
             # Before the traffic the pods served its first second's load (steady state): a full window of it,
             # as a real metric window reaches back before the simulation's start.
-            self._recent.extend([rps_per_replica] * (self.window_s - 1))
-        self._recent.append(rps_per_replica)
+            self._recent.extend((now - back, rps_per_replica) for back in range(self.window_s - 1, 0, -1))
+        self._recent.append((now, rps_per_replica))
         if (now - self.sync_phase_s) % HPA_SYNC_PERIOD_S:
             return None
-        average = sum(self._recent) / len(self._recent)
         pods, metrics = [], {}
         for record in self.pods:
             ready = record.ready_at <= now
@@ -153,7 +158,8 @@ class HpaDriver:
             pods.append(Pod(record.name, (Container("app", self.request_m),), phase="Running" if ready else "Pending",
                             ready=ready, ready_changed_at=record.ready_at if ready else record.created_at,
                             started_at=record.created_at))
-            metrics[record.name] = PodMetric(self.pod_metric_m(average) if ready else 0, float(now), float(self.window_s))
+            metrics[record.name] = PodMetric(self.pod_metric_m(self._window_mean(record.ready_at)) if ready else 0,
+                                             float(now), float(self.window_s))
         current = len(self.pods)
         decision = self.hpa.reconcile(float(now), current, pods, metrics)
         if decision.desired == current:

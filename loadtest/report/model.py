@@ -263,7 +263,7 @@ class Verdict(Model):
 class ReplicaMetrics(Model):
     name: str
     utilization_percent: float | None = None
-    """Busy workers over pool size (the reference service's analogue of CPU against its request)."""
+    """Busy workers over pool size: the pool's load, which the capacity model sizes with (no autoscaler reads it)."""
     cpu_percent: float | None = None
     """CPU used, as a percentage of the CPU request (Kubernetes, local) or of the instance (CloudWatch)."""
     memory_percent: float | None = None
