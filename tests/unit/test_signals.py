@@ -191,3 +191,16 @@ def test_the_asg_on_alb_request_count_scales_a_pool_bound_service_that_its_cpu_l
     assert by_requests.summary is not None and by_requests.summary.first_scale_out_s is not None
     assert by_requests.metric_label == "ALBRequestCountPerTarget" and by_requests.summary.peak_replicas > 3
     assert by_requests.summary.breach_seconds < by_cpu.summary.breach_seconds
+
+
+def test_the_optimizer_searches_request_targets_as_shares_of_a_replica_s_capacity() -> None:
+    """On a request signal the targets tried are 30-80 % of one replica's 176 req/s; the proposal is in req/s."""
+    from loadtest.planning.optimize import optimize_hpa
+
+    requests = stack(scalingMetric="requestsPerSecond", targetRequestsPerSecond=150)
+    optimization = optimize_hpa(requests, profile("spike", requests), POOL_BOUND)
+    assert optimization.best is not None and optimization.best.summary.holds
+    target = next(c for c in optimization.changes if c.key == "targetRequestsPerSecond")
+    assert target.new == round(176 * optimization.best.setting.target / 100, 1)
+    assert f"{optimization.best.setting.target} % of one replica's 176.0 req/s" in target.reason
+    assert not any(c.key == "targetCpuUtilization" for c in optimization.changes)
