@@ -85,8 +85,8 @@ class HpaConfig(Section):
     target_cpu_utilization: Percent = 70
     scaling_metric: HpaScalingMetric = "cpu"
     # With scalingMetric requestsPerSecond: the average request rate per pod the HPA keeps (a Pods metric,
-    # target type AverageValue); `headroom recommend` proposes one from a run.
-    target_requests_per_second: float | None = Field(default=None, gt=0, le=1_000_000)
+    # target type AverageValue, rendered in milli-units, so at least 0.001); `headroom recommend` proposes one.
+    target_requests_per_second: float | None = Field(default=None, ge=0.001, le=1_000_000)
     scale_up: HpaScalingRules = Field(default_factory=_default_scale_up)
     scale_down: HpaScalingRules = Field(default_factory=_default_scale_down)
 

@@ -190,3 +190,14 @@ def test_a_cpu_signal_has_no_adapter_rule_and_a_request_signal_needs_its_target(
     assert "prometheus-adapter-rules.yaml" not in enabled_artifacts(StackConfig())
     with pytest.raises(ConfigError, match="targetRequestsPerSecond"):
         config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond"}}, "x")
+
+
+@pytest.mark.parametrize("target", [0.001, 0.0016, 1_000_000])
+def test_every_accepted_request_target_renders_a_positive_quantity_kubernetes_accepts(target: float) -> None:
+    config = config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": target}}, "x")
+    hpa = manifest("hpa.yaml", config)
+    quantity = hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"]
+    assert quantity.endswith("m") and int(quantity[:-1]) >= 1
+    kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)
+    with pytest.raises(ConfigError, match="targetRequestsPerSecond"):
+        config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 0.0004}}, "x")
