@@ -278,6 +278,8 @@ class _Inputs:
     fit_note: str = ""
     run_profile: str = "normal"
     """The run's load profile (normal, spike, stress): its think time is the one ``think_s`` holds."""
+    cpu_load: float | None = None
+    """The replicas' mean CPU, percent of ``cpu_cores``: kept apart from the pool's load."""
 
     @classmethod
     def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None,
@@ -300,12 +302,15 @@ class _Inputs:
         return cls(count, judged.throughput_rps, load, config.slo.users, think, report.slo.p95_ms,
                    cpu_ms, config.local.workers if config.is_local else None,
                    cpu_only=infra.utilization_percent is None, cpu_cores=cores, cpu_ms_source=cpu_source,
-                   run_profile=report.profile.name)
+                   run_profile=report.profile.name,
+                   cpu_load=load if infra.utilization_percent is None else infra.cpu_percent_avg)
 
     @property
-    def cpu_capacity(self) -> float:
+    def cpu_capacity(self) -> float | None:
         """The rate at which one replica's CPU reaches 100 % of its request (or instance): not where its pool saturates."""
-        return self.throughput / (self.replicas * self.load / 100)
+        if not self.cpu_load:
+            return None
+        return self.throughput / (self.replicas * self.cpu_load / 100)
 
     @property
     def capacity(self) -> float:
@@ -317,8 +322,8 @@ class _Inputs:
     def describe_capacity(self) -> str:
         if self.cpu_only:
             return (f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % CPU: a replica's CPU "
-                    f"reaches its request at {self.cpu_capacity:.1f} req/s, which is not where its workers saturate; "
-                    f"{self.fit_note}")
+                    f"reaches its request at {self.throughput / (self.replicas * self.load / 100):.1f} req/s, which is not "
+                    f"where its workers saturate; {self.fit_note}")
         return (
             f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % pool utilization: one replica "
             f"serves {self.capacity:.1f} req/s at 100 % ({self.throughput:.1f} / ({self.replicas} x {self.load / 100:.3f}))"
@@ -329,7 +334,7 @@ class _Inputs:
         return CapacityEstimate(
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
-            cpu_capacity_per_replica_rps=self.cpu_capacity if self.cpu_ms_per_request is not None or self.cpu_only else None,
+            cpu_capacity_per_replica_rps=self.cpu_capacity,
             capacity_source=("the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
                              else "CPU (assumed CPU-bound)" if self.cpu_only else "pool utilization"),
             service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,

@@ -204,3 +204,14 @@ def test_the_optimizer_searches_request_targets_as_shares_of_a_replica_s_capacit
     assert target.new == round(176 * optimization.best.setting.target / 100, 1)
     assert f"{optimization.best.setting.target} % of one replica's 176.0 req/s" in target.reason
     assert not any(c.key == "targetCpuUtilization" for c in optimization.changes)
+
+
+def test_the_cpu_capacity_is_where_cpu_reaches_the_request_not_the_pool_s_capacity() -> None:
+    """tests/data/report.json: 34.8 req/s on one replica at 7.29 % CPU of the request: CPU reaches 100 % at 477 req/s,
+    while the pool (85 % utilization) saturates near 35-41: both figures, kept apart."""
+    data = json.loads((DATA / "report.json").read_text())
+    report = Report.model_validate(data)
+    assert report.infrastructure is not None
+    result = estimate(data, report.infrastructure, config())
+    assert result.cpu_capacity_per_replica_rps == pytest.approx(report.judged.throughput_rps / 0.0729, rel=0.01)
+    assert result.capacity_per_replica_rps is not None and result.capacity_per_replica_rps < 50
