@@ -309,8 +309,13 @@ def _signal(f: _Figures) -> Recommendation | None:
     failing = [check for check in f.capacity.signals if not check.tracks and check.proposed_metric is not None]
     if not failing:
         return None
-    changes = []
+    changes, notes = [], []
     for check in failing:
+        if check.autoscaler == "hpa" and f.config.is_local and f.report.autoscaling is None:
+            # The local stack's HPA acts only on `local up --autoscale`: this run's replicas were fixed.
+            notes.append(" The local stack's HPA acts only when it runs autoscaled (`local up --autoscale`), so no change "
+                         "is proposed from this run; a run of the autoscaled stack proposes it.")
+            continue
         section = getattr(f.config, check.autoscaler)
         metric_key, target_key = SIGNAL_KEYS[check.autoscaler]
         why = (f"{check.autoscaler.upper()} {check.metric} reads {check.value_at_breaking_load:.1f} {check.unit} at the load "
@@ -324,7 +329,7 @@ def _signal(f: _Figures) -> Recommendation | None:
     return Recommendation(
         "signal", "high", "The scaling signal does not track the SLO: scale on the request rate",
         f"At {f.capacity.breaking_rps_per_replica or 0:.1f} req/s per replica the p95 reaches the SLO's {f.slo_p95:g} ms"
-        f"{cpu_text}. " + "; ".join(check.detail for check in failing) + ".",
+        f"{cpu_text}. " + "; ".join(check.detail for check in failing) + "." + "".join(notes),
         {"breaking_rps_per_replica": f.capacity.breaking_rps_per_replica, "cpu_percent_at_breaking_load": cpu,
          "cpu_ms_per_request": f.capacity.cpu_ms_per_request,
          "signals": [check.model_dump() for check in failing]},

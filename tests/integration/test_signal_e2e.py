@@ -5,9 +5,10 @@ replica saturates near 175 req/s while its process uses about 1.5 ms of CPU per 
 (aiohttp's own work included), about 50 % of the 500m request at the load where the p95
 breaks. A 70 % CPU HPA would never scale before the SLO breaks.
 
-1. A validation of 2 fixed replicas measures that: the report's capacity model says the
-   HPA's CPU signal does not track the SLO, with the measured CPU at the breaking load,
-   and proposes ``scalingMetric: requestsPerSecond`` with a target; ``--write`` applies it.
+1. A validation of the stack autoscaled on CPU (70 %, from 2 replicas) measures that: the
+   CPU HPA does nothing, and the report's capacity model says its CPU signal does not track
+   the SLO, with the measured CPU at the breaking load, and proposes ``scalingMetric:
+   requestsPerSecond`` with a target; ``--write`` applies it.
 2. The autoscaled local stack, on the proposed signal, through the spike the capacity
    model sizes for (twice the SLO's users, thinking 1 s): it scales out on the request
    rate and the SLO holds, the simulator's replica timeline within one of the real one.
@@ -64,10 +65,13 @@ def test_cpu_does_not_track_and_the_proposed_request_signal_holds_the_spike(tmp_
     stack = tmp_path / "Pulumi.show.yaml"
     stack.write_text(STACK)
 
-    measured = headroom("validate", "--stack", str(stack), "--json", str(tmp_path / "a.json"), "--write", timeout=300)
+    measured = headroom("validate", "--stack", str(stack), "--autoscale", "--json", str(tmp_path / "a.json"), "--write",
+                        timeout=300)
     assert measured.returncode == 0, measured.stdout + measured.stderr
     report = json.loads((tmp_path / "a.json").read_text())
     capacity, infra = report["capacity"], report["infrastructure"]
+    # The CPU HPA never acted: CPU stayed far below its 70 % target while the pool carried the load.
+    assert report["autoscaling"]["measured_actions"] == [] and set(report["autoscaling"]["measured_replicas"]) == {2}
     (check,) = capacity["signals"]
     assert (check["autoscaler"], check["metric"], check["tracks"]) == ("hpa", "cpu", False)
     # The CPU at the breaking load is the run's own: its CPU seconds over its requests x the breaking rate / 500m.

@@ -215,3 +215,21 @@ def test_the_cpu_capacity_is_where_cpu_reaches_the_request_not_the_pool_s_capaci
     result = estimate(data, report.infrastructure, config())
     assert result.cpu_capacity_per_replica_rps == pytest.approx(report.judged.throughput_rps / 0.0729, rel=0.01)
     assert result.capacity_per_replica_rps is not None and result.capacity_per_replica_rps < 50
+
+
+def test_on_a_local_stack_the_hpa_change_is_proposed_only_from_an_autoscaled_run() -> None:
+    """The local stack's HPA acts only with `local up --autoscale`: a fixed-replica run says so, proposes nothing."""
+    from loadtest.report.model import AutoscalingComparison
+
+    report, infra = with_cpu(2.0)
+    local = config(deploy={"aws": False, "kubernetes": False})
+    fixed = Report.model_validate(report)
+    result = estimate(report, infra, local)
+    (check,) = result.signals
+    assert not check.tracks
+    signal = next(r for r in recommend(fixed, infra, result, local) if r.rule == "signal")
+    assert signal.changes == [] and "runs autoscaled" in signal.detail
+    scaled = fixed.model_copy(update={"autoscaling": AutoscalingComparison(
+        measured_replicas=[2, 2], predicted_replicas=[2, 2], max_difference=0, seconds_beyond_one=0)})
+    signal = next(r for r in recommend(scaled, infra, result, local) if r.rule == "signal")
+    assert [c.key for c in signal.changes] == ["scalingMetric", "targetRequestsPerSecond"]
