@@ -19,6 +19,7 @@ from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, Str
 
 from . import load_generator
 from .config import StackConfig
+from .config.kubernetes import REQUEST_RATE_WINDOW_S, REQUESTS_PER_SECOND_METRIC
 from .config.names import policy_name
 from .config.schema import STARTUP_PERIOD_SECONDS
 from .errors import ConfigError, RenderError
@@ -34,6 +35,8 @@ ARTIFACTS: dict[str, str] = {
     # With loadBalancer.discovery headlessService: the Service nginx re-resolves for the pods.
     "headless-service.yaml": "headless-service.yaml.j2",
     "hpa.yaml": "hpa.yaml.j2",
+    # With headroom:hpa.scalingMetric requestsPerSecond: the prometheus-adapter rule that serves the HPA's metric.
+    "prometheus-adapter-rules.yaml": "prometheus-adapter-rules.yaml.j2",
     "pdb.yaml": "pdb.yaml.j2",
     "networkpolicy.yaml": "networkpolicy.yaml.j2",
     "nginx-configmap.yaml": "nginx-configmap.yaml.j2",
@@ -55,6 +58,8 @@ KUBERNETES_MANIFESTS: tuple[str, ...] = tuple(name for name in ARTIFACTS if name
 """The artifacts that are Kubernetes manifests (one object each)."""
 
 CHECKSUM_ANNOTATION = "headroom.dev/nginx-conf-sha256"
+REQUEST_COUNTER = "http_server_request_duration_seconds_count"
+"""The counter of requests every pod exports (its latency histogram's count), which the adapter's rule turns into a rate."""
 
 NGINX_WRITABLE_DIRS: tuple[tuple[str, str], ...] = (
     ("tmp", "/tmp"),  # noqa: S108 - an emptyDir in the nginx pod
@@ -76,6 +81,8 @@ def enabled_artifacts(config: StackConfig) -> list[str]:
         skipped |= {name for name in ARTIFACTS if name.startswith("loadgen-")}
     if config.load_balancer.discovery != "headlessService":
         skipped.add("headless-service.yaml")
+    if config.hpa.scaling_metric != "requestsPerSecond":
+        skipped.add("prometheus-adapter-rules.yaml")
     return [name for name in ARTIFACTS if name not in skipped]
 
 _NGINX_UNQUOTABLE = re.compile(r'["\\$;{}\n\r\t]')
@@ -203,7 +210,16 @@ def _context(config: StackConfig, runtime: NginxRuntime) -> dict[str, Any]:
         "nginx_selector": {"app.kubernetes.io/name": nginx_name},
         "nginx_writable": NGINX_WRITABLE_DIRS,
         "checksum_annotation": CHECKSUM_ANNOTATION,
+        "requests_metric": REQUESTS_PER_SECOND_METRIC,
+        "request_target_quantity": milli_quantity(config.hpa.target_requests_per_second or 0.0),
+        "request_counter": REQUEST_COUNTER,
+        "rate_window": f"{REQUEST_RATE_WINDOW_S}s",
     }
+
+
+def milli_quantity(value: float) -> str:
+    """A Kubernetes quantity in milli-units ("142500m" for 142.5): exact for any target the schema accepts."""
+    return f"{round(value * 1000)}m"
 
 
 def render_artifact(artifact: str, config: StackConfig, runtime: NginxRuntime | None = None) -> str:

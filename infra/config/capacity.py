@@ -16,8 +16,15 @@ class CapacityConfig(Section):
     pod_start_seconds: int = Field(default=30, ge=0, le=3600)
     # Traffic growth the target utilization keeps room for during the scale-out lag.
     growth_percent_per_minute: float = Field(default=10.0, ge=0, le=1000)
-    # Seconds from an EC2 launch to InService (the ASG model's Pending time; warmup follows).
-    instance_start_seconds: int = Field(default=60, ge=0, le=3600)
+    # Seconds from an EC2 launch to InService: boot and user data (the ASG model's Pending time; warmup follows).
+    instance_start_seconds: int = Field(default=90, ge=0, le=3600)
+    # Seconds from InService until the load balancer routes to the instance: the service starting and the
+    # target group's health checks passing (healthy threshold x interval). The instance serves nothing before.
+    health_check_seconds: int = Field(default=60, ge=0, le=3600)
+    # CPU seconds one request costs, in ms: what a CPU autoscaler sees (CPU = this x rate / the CPU request).
+    # Unset: measured by a run (--results), else the local stack's stated cpuMs; without either the planner
+    # assumes a CPU-bound service (100 % CPU of the request at full capacity) and says so.
+    cpu_ms_per_request: float | None = Field(default=None, gt=0, le=600_000)
     # The service model for `headroom plan` when no --results is given: one replica's
     # capacity at 100 % load, its mean service time at low load, and p95 / mean of that time.
     replica_rps: float | None = Field(default=None, gt=0, le=1_000_000)

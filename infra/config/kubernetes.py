@@ -66,12 +66,27 @@ def _default_scale_down() -> HpaScalingRules:
     )
 
 
+HpaScalingMetric = Literal["cpu", "requestsPerSecond"]
+"""What the HPA scales on: CPU Utilization (metrics-server), or each pod's request rate as a ``Pods``
+metric served by prometheus-adapter's custom.metrics.k8s.io (docs/config.md says why not KEDA)."""
+
+REQUEST_RATE_WINDOW_S = 60
+"""The adapter rule's rate() window: what the HPA's requestsPerSecond metric averages over (four 15 s scrapes)."""
+REQUESTS_PER_SECOND_METRIC = "http_server_requests_per_second"
+"""The custom metric's name: prometheus-adapter's rule turns the services' request counter
+(``http_server_request_duration_seconds_count``) into a per-second rate per pod under this name."""
+
+
 class HpaConfig(Section):
-    """The HorizontalPodAutoscaler (autoscaling/v2) on CPU Utilization."""
+    """The HorizontalPodAutoscaler (autoscaling/v2) on CPU Utilization or on each pod's request rate."""
 
     min_replicas: int = Field(default=2, ge=1, le=1000)
     max_replicas: int = Field(default=10, ge=1, le=1000)
     target_cpu_utilization: Percent = 70
+    scaling_metric: HpaScalingMetric = "cpu"
+    # With scalingMetric requestsPerSecond: the average request rate per pod the HPA keeps (a Pods metric,
+    # target type AverageValue, rendered in milli-units, so at least 0.001); `headroom recommend` proposes one.
+    target_requests_per_second: float | None = Field(default=None, ge=0.001, le=1_000_000)
     scale_up: HpaScalingRules = Field(default_factory=_default_scale_up)
     scale_down: HpaScalingRules = Field(default_factory=_default_scale_down)
 
@@ -82,6 +97,19 @@ class HpaConfig(Section):
                 f"minReplicas ({self.min_replicas}) must be <= maxReplicas ({self.max_replicas})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _request_target_set(self) -> Self:
+        if self.scaling_metric == "requestsPerSecond" and self.target_requests_per_second is None:
+            raise ValueError("scalingMetric requestsPerSecond needs targetRequestsPerSecond (the request rate per pod to keep)")
+        return self
+
+    @property
+    def target_value(self) -> float:
+        """The target in the scaling metric's own unit: percent of the CPU request, or requests per second per pod."""
+        if self.scaling_metric == "requestsPerSecond" and self.target_requests_per_second is not None:
+            return self.target_requests_per_second
+        return float(self.target_cpu_utilization)
 
 
 _MOUNT_PATH = re.compile(r"(?:/[A-Za-z0-9._-]+)+")

@@ -3,8 +3,16 @@
 Every figure is derived in stated steps from measured ones, and ``explanation``
 says which:
 
-1. Per-replica capacity. N replicas serving X req/s at load L (pool utilization,
-   or CPU against the request) would each serve C = X / (N * L) at 100 %.
+1. Per-replica capacity. N replicas serving X req/s at pool utilization L (busy
+   workers over the pool) would each serve C = X / (N * L) at 100 %. CPU is kept
+   apart: the run's CPU seconds over its requests is the CPU per request, and
+   X / (N * CPU) is only the rate at which a replica's CPU reaches its request (the
+   "CPU capacity"), which says nothing about where a pool of workers saturates. With
+   CPU as the only figure (the Kubernetes and CloudWatch sources), the capacity is
+   fitted to the run's latency instead: the concurrency k whose closed network
+   reproduces the run's mean response at its users, with the low-load service time
+   S0, gives C = k / S0. A run that shows no queueing cannot tell, and then the CPU
+   capacity is used and named an assumption (a CPU-bound service).
 2. The service time. The run's low-load windows (under half the capacity) give
    the mean response time S0 without queueing, and its spread (p95 / mean, as a
    lognormal shape).
@@ -27,10 +35,17 @@ says which:
    closed model plans on the p95 alone. u_slo is the highest load at which those N
    replicas still meet the SLO.
 7. Autoscaling targets keep room for growth during the reaction lag:
-   u_slo / (1 + growth per minute * lag), the lag being the HPA's 15 s sync plus
-   pod start, or the ASG alarm's three one-minute datapoints plus warmup.
-8. Minimum replicas run the SLO's users at that target; the maximum meets the
-   SLO for ``spike_factor`` times the users.
+   u_slo / (1 + growth per minute * lag), the lag as ``loadtest.analysis.lag`` defines
+   it for the simulator too (HPA: sync + pod start; ASG: the scale-out alarm's
+   datapoints x period + instance start + health checks).
+8. Minimum replicas run the SLO's users at that target; the maximum meets the SLO
+   for the spike (``loadtest.scenario.profiles.spike_load``: spike_factor times the
+   users, thinking as the seed's spike users do, the same load `plan --profile spike`
+   sends).
+9. Does each autoscaler's signal track the SLO (``loadtest.analysis.tracking``)? The
+   load where the p95 breaks (u_slo x C per replica) is turned into what the
+   autoscaler reads there (CPU from the CPU per request, or the request rate); a
+   signal that stays below its target at that load never scales before the SLO breaks.
 """
 
 from __future__ import annotations
@@ -41,14 +56,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from infra.config import StackConfig
-from infra.config.schema import HPA_SYNC_PERIOD_S
+from infra.config.types import cpu_millicores
 
 from ..report.model import CapacityEstimate, InfraMetrics, Report, Window
+from ..scenario.profiles import spike_load
 from .closed_network import ClosedNetwork, ClosedSolution
+from .lag import AsgTiming, HpaTiming
 from .queueing import PooledQueue, ServiceTime, lognormal_sigma
+from .signals import asg_cpu_cores
+from .tracking import check_signals
 
-ASG_ALARM_S = 180.0  # target tracking's scale-out alarm: 3 of 3 one-minute datapoints
 LOW_LOAD = 0.5
+QUEUEING_SEEN = 1.25
+"""A run whose mean response is this many times its low-load mean shows its concurrency limit in its latency."""
 MAX_PLANNED_LOAD = 0.85
 """Never plan above this load: near saturation the p95 swings with every parameter's noise."""
 MIN_WINDOW_REQUESTS = 20
@@ -190,6 +210,7 @@ def estimate(
             throughput_rps=judged.throughput_rps,
             explanation=[f"{why}, so no per-replica capacity could be estimated"],
         )
+    inputs = _fit_cpu_only(report, inputs)
     notes = [inputs.describe_capacity()]                                       # step 1
     mean_ms, spread, windows, low_load = service_time(report, inputs.capacity, inputs.replicas)  # step 2
     if not windows:
@@ -217,7 +238,13 @@ def estimate(
         notes.append(f"for {plan_users} users: {for_plan} replicas")
     targets = _targets(config, safe, notes)                                    # step 7
     bounds = _bounds(model, inputs, config, for_slo, targets, notes)           # step 8
+    breaking_rps = safe * model.capacity_rps
+    checks = check_signals(config, breaking_rps, inputs.cpu_ms_per_request, inputs.cpu_ms_source,  # step 9
+                           model.capacity_rps, targets.hpa_percent, targets.asg_percent, inputs.slo_p95)
+    notes += [check.detail for check in checks]
+    cpu_at_break = None if inputs.cpu_ms_per_request is None else 100 * inputs.cpu_ms_per_request * breaking_rps / 1000 / inputs.cpu_cores
     return inputs.estimate(model, notes).model_copy(update={
+        "breaking_rps_per_replica": breaking_rps, "cpu_percent_at_breaking_load": cpu_at_break, "signals": checks,
         "safe_utilization": safe,
         "demand_rps": model.demand(inputs.users, inputs.think_s, for_slo),
         "predicted_p95_ms": model.p95_ms(inputs.users, inputs.think_s, for_slo),
@@ -241,6 +268,18 @@ class _Inputs:
     cpu_ms_per_request: float | None
     stated_concurrency: int | None = None
     """The local stack's workers per replica: stated, so not estimated."""
+    cpu_only: bool = False
+    """The source measured CPU and no pool utilization: ``load`` is CPU, not the pool's load."""
+    cpu_cores: float = 1.0
+    """What the source's CPU percent is of: the CPU request (Kubernetes, Prometheus, local) or the instance's vCPUs (CloudWatch)."""
+    cpu_ms_source: str = "measured: the run's CPU seconds over its requests"
+    fitted_capacity: float | None = None
+    """Step 1 for a CPU-only source: the capacity fitted to the run's latency (``_fit_cpu_only``)."""
+    fit_note: str = ""
+    run_profile: str = "normal"
+    """The run's load profile (normal, spike, stress): its think time is the one ``think_s`` holds."""
+    cpu_load: float | None = None
+    """The replicas' mean CPU, percent of ``cpu_cores``: kept apart from the pool's load."""
 
     @classmethod
     def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None,
@@ -253,18 +292,41 @@ class _Inputs:
         if not infra.available or load is None or not count or load <= 0 or judged.throughput_rps <= 0:
             return None
         think = report.plan.think_time_s if think_s is None else think_s
+        cores = asg_cpu_cores(config) if infra.source == "cloudwatch" else cpu_millicores(config.service.cpu_request) / 1000
+        cpu_ms, cpu_source = infra.cpu_ms_per_request, "measured: the run's CPU seconds over its requests"
+        if cpu_ms is None and infra.cpu_percent_avg is not None:
+            # CPU seconds per second over the replicas, per request: the same figure from the source's CPU percent.
+            cpu_ms = 1000 * infra.cpu_percent_avg / 100 * cores * count / judged.throughput_rps
+            cpu_source = (f"from the source's CPU: {infra.cpu_percent_avg:.1f} % of {cores:g} core(s) x {count} replica(s) "
+                          f"/ {judged.throughput_rps:.1f} req/s")
         return cls(count, judged.throughput_rps, load, config.slo.users, think, report.slo.p95_ms,
-                   infra.cpu_ms_per_request, config.local.workers if config.is_local else None)
+                   cpu_ms, config.local.workers if config.is_local else None,
+                   cpu_only=infra.utilization_percent is None, cpu_cores=cores, cpu_ms_source=cpu_source,
+                   run_profile=report.profile.name,
+                   cpu_load=load if infra.utilization_percent is None else infra.cpu_percent_avg)
+
+    @property
+    def cpu_capacity(self) -> float | None:
+        """The rate at which one replica's CPU reaches 100 % of its request (or instance): not where its pool saturates."""
+        if not self.cpu_load:
+            return None
+        return self.throughput / (self.replicas * self.cpu_load / 100)
 
     @property
     def capacity(self) -> float:
-        """Step 1: one replica's throughput at 100 % load."""
+        """Step 1: one replica's throughput at 100 % pool load (fitted to the latency for a CPU-only source)."""
+        if self.fitted_capacity is not None:
+            return self.fitted_capacity
         return self.throughput / (self.replicas * self.load / 100)
 
     def describe_capacity(self) -> str:
+        if self.cpu_only:
+            return (f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % CPU: a replica's CPU "
+                    f"reaches its request at {self.throughput / (self.replicas * self.load / 100):.1f} req/s, which is not "
+                    f"where its workers saturate; {self.fit_note}")
         return (
-            f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % load: one replica serves "
-            f"{self.capacity:.1f} req/s at 100 % ({self.throughput:.1f} / ({self.replicas} x {self.load / 100:.3f}))"
+            f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % pool utilization: one replica "
+            f"serves {self.capacity:.1f} req/s at 100 % ({self.throughput:.1f} / ({self.replicas} x {self.load / 100:.3f}))"
         )
 
     def estimate(self, model: ServiceModel, notes: list[str]) -> CapacityEstimate:
@@ -272,10 +334,46 @@ class _Inputs:
         return CapacityEstimate(
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
+            cpu_capacity_per_replica_rps=self.cpu_capacity,
+            capacity_source=("the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
+                             else "CPU (assumed CPU-bound)" if self.cpu_only else "pool utilization"),
             service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,
             cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
             explanation=notes,
         )
+
+
+def _fit_cpu_only(report: Report, inputs: _Inputs) -> _Inputs:
+    """Step 1 with CPU as the only figure: the capacity the run's latency shows, or the CPU capacity, named an assumption."""
+    if not inputs.cpu_only:
+        return inputs
+    judged = report.results.judged
+    low = [w for w in report.timeline if w.requests and w.users and w.mean_ms and w.throughput_rps < LOW_LOAD * judged.throughput_rps]
+    weight = sum(w.requests for w in low)
+    measured_s = judged.latency.mean_ms / 1000
+    if weight < MIN_WINDOW_REQUESTS:
+        note = "no low-load windows to measure the service time in, so the CPU capacity is used (assumed CPU-bound)"
+        return dataclasses.replace(inputs, fit_note=note)
+    low_s = sum(w.mean_ms * w.requests for w in low) / weight / 1000
+    if measured_s < QUEUEING_SEEN * low_s:
+        note = (f"the run's mean response {1000 * measured_s:.0f} ms is within {QUEUEING_SEEN:g} x its low-load "
+                f"{1000 * low_s:.0f} ms (no queueing seen), so its latency cannot show where the workers saturate: "
+                "the CPU capacity is used (assumed CPU-bound)")
+        return dataclasses.replace(inputs, fit_note=note)
+    spread = max(1.01, sum(w.p95_ms * w.requests for w in low) / weight / (low_s * 1000))
+    users = report.load.users
+
+    def mean_s(k: int) -> float:
+        model = ServiceModel(k / low_s, k, low_s, lognormal_sigma(spread), closed_loop=True)
+        return model.closed(users, inputs.think_s, inputs.replicas).mean_response_s
+
+    k = _fewest(lambda n: mean_s(n) <= measured_s) or MAX_REPLICAS
+    if k > 1 and abs(math.log(mean_s(k - 1) / measured_s)) < abs(math.log(mean_s(k) / measured_s)):
+        k -= 1
+    note = (f"the run's latency shows it: with the low-load service time {1000 * low_s:.0f} ms, {k} requests in service at once "
+            f"per replica reproduce the measured mean response of {1000 * measured_s:.0f} ms for {users} users on "
+            f"{inputs.replicas} replica(s) (closed network), so one replica serves {k / low_s:.1f} req/s at 100 %")
+    return dataclasses.replace(inputs, fitted_capacity=k / low_s, fit_note=note)
 
 
 def _judged_load(infra: InfraMetrics, window: Window) -> float | None:
@@ -406,20 +504,19 @@ class _Targets:
 
 
 def _targets(config: StackConfig, safe: float, notes: list[str]) -> _Targets:
-    """Step 7: targets that keep room for growth during each autoscaler's reaction lag."""
+    """Step 7: targets that keep room for growth during each autoscaler's reaction lag (``loadtest.analysis.lag``)."""
     capacity = config.capacity
     growth = capacity.growth_percent_per_minute / 100
-    hpa_lag = HPA_SYNC_PERIOD_S + capacity.pod_start_seconds
-    asg_lag = ASG_ALARM_S + config.asg.warmup_seconds
+    hpa_timing, asg_timing = HpaTiming.of(config), AsgTiming.of(config)
+    hpa_lag, asg_lag = hpa_timing.reaction_lag_s, asg_timing.reaction_lag_s
 
     def target(lag: float) -> int:
         return int(min(90, max(20, math.floor(100 * safe / (1 + growth * lag / 60)))))
 
     targets = _Targets(hpa_lag, asg_lag, target(hpa_lag), target(asg_lag))
     notes.append(
-        f"targets keep room for {capacity.growth_percent_per_minute:g} %/min growth during the scale-out lag: "
-        f"HPA {hpa_lag:.0f} s ({HPA_SYNC_PERIOD_S:.0f} s sync + {capacity.pod_start_seconds} s pod start) -> {targets.hpa_percent} %; "
-        f"ASG {asg_lag:.0f} s (3 one-minute alarm datapoints + {config.asg.warmup_seconds} s warmup) -> {targets.asg_percent} %"
+        f"targets (of one replica's capacity) keep room for {capacity.growth_percent_per_minute:g} %/min growth during the "
+        f"scale-out lag: HPA {hpa_timing.describe()} -> {targets.hpa_percent} %; ASG {asg_timing.describe()} -> {targets.asg_percent} %"
     )
     return targets
 
@@ -428,9 +525,9 @@ def _bounds(model: ServiceModel, inputs: _Inputs, config: StackConfig, for_slo: 
             notes: list[str]) -> dict[str, int]:
     """Step 8: minimum replicas run the SLO's users at the target; the maximum meets the SLO for the spike."""
     users, think = inputs.users, inputs.think_s
-    factor = config.capacity.spike_factor
-    spike_users = math.ceil(factor * users)
-    spike_replicas = model.replicas_meeting(spike_users, think, inputs.slo_p95) or for_slo
+    spike = spike_load(users, config.capacity.spike_factor, think, inputs.run_profile)
+    spike_users = spike.users
+    spike_replicas = model.replicas_meeting(spike_users, spike.think_s, inputs.slo_p95) or for_slo
 
     def bounds(target_percent: int) -> tuple[int, int]:
         low = model.replicas_at_or_below(users, think, target_percent / 100)
@@ -438,9 +535,11 @@ def _bounds(model: ServiceModel, inputs: _Inputs, config: StackConfig, for_slo: 
 
     hpa_min, hpa_max = bounds(targets.hpa_percent)
     asg_min, asg_max = bounds(targets.asg_percent)
+    spike_rps = model.demand(spike_users, spike.think_s, spike_replicas)
     notes.append(
-        f"minimum runs the SLO's {users} users at the target; maximum meets the SLO for a x{factor:g} "
-        f"spike ({spike_users} users): HPA {hpa_min}-{hpa_max}, ASG {asg_min}-{asg_max} (one replica per instance)"
+        f"minimum runs the SLO's {users} users at the target; maximum meets the SLO for the spike ({spike.describe()}: "
+        f"{spike_rps:.0f} req/s on {spike_replicas} replicas): HPA {hpa_min}-{hpa_max}, ASG {asg_min}-{asg_max} "
+        "(one replica per instance)"
     )
     return {"hpa_min": hpa_min, "hpa_max": hpa_max, "asg_min": asg_min, "asg_max": asg_max}
 
@@ -459,7 +558,8 @@ def _upper_bound(inputs: _Inputs, config: StackConfig, notes: list[str]) -> Capa
         f"Little's law's ceiling instead: {users} users thinking {think:g} s send at most {ceiling:.1f} req/s, which at 90 % "
         f"of {capacity:.1f} req/s per replica needs {needed} replicas (an upper bound)"
     )
-    spike = max(needed, math.ceil(config.capacity.spike_factor * ceiling / (capacity * 0.9) - 1e-9))
+    surge = spike_load(users, config.capacity.spike_factor, think, inputs.run_profile)
+    spike = max(needed, math.ceil(surge.ceiling_rps / (capacity * 0.9) - 1e-9))
     return CapacityEstimate(
         available=True, replicas_measured=inputs.replicas, throughput_rps=inputs.throughput, load_percent=inputs.load,
         capacity_per_replica_rps=capacity, safe_utilization=0.9, users=users, think_time_s=think, demand_rps=ceiling,

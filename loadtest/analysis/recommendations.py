@@ -11,6 +11,9 @@ The seed's rules, each citing the numbers that triggered it:
   criteria    a further percentile or an endpoint's criterion (headroom:slo.p99Ms, endpoints) not
               met: which, by how much, and where to look; no change, since one slow endpoint is
               its own cost, not a replica count (high)
+  signal      an autoscaler's signal does not track the SLO: at the load where the p95 breaks it
+              reads less than it scales out at (CPU on a pool-bound service); switch it to the
+              request rate, with a target from the capacity model (high; ``loadtest.analysis.tracking``)
   healthy     none of the above: no change, with the p95, CPU and throughput quoted (info)
 
 Changes go to the keys of the mechanisms the stack uses: ``local.replicas`` for the
@@ -31,7 +34,7 @@ from ..report.model import CapacityEstimate, Criterion, InfraMetrics, Recommenda
 from .changes import ConfigChange
 from .floors import Floor, replica_floor
 
-Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "healthy"]
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
@@ -39,6 +42,8 @@ CPU_TARGET_CEILING = 70
 MEMORY_HIGH_PERCENT = 85.0
 MEMORY_TARGET_PERCENT = 70.0
 THROUGHPUT_FLOOR_RPS = 200.0
+TARGET_KEYS = {"targetCpuUtilization", "targetCpu", "targetRequestsPerSecond", "targetRequestCountPerTarget", "scalingMetric"}
+"""Keys two rules may both set where the first one stands (a target is not "more is safer" as a replica count is)."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, c
     by default the one the report was run on.
     """
     figures = _Figures(report, infra, capacity, config, stack_name if stack_name is not None else report.stack)
-    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria)]
+    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria, _signal)]
     recommendations = [r for r in found if r is not None]
     if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
             and not figures.missed_further):
@@ -295,6 +300,49 @@ def _criteria(f: _Figures) -> Recommendation | None:
     )
 
 
+SIGNAL_KEYS = {"hpa": ("scalingMetric", "targetRequestsPerSecond"), "asg": ("scalingMetric", "targetRequestCountPerTarget")}
+"""The keys a signal proposal sets, per section: the metric, and its target in that metric's unit."""
+
+
+def _signal(f: _Figures) -> Recommendation | None:
+    """Each autoscaler whose signal stays below its scale-out point at the breaking load: the request rate instead."""
+    failing = [check for check in f.capacity.signals if not check.tracks and check.proposed_metric is not None]
+    if not failing:
+        return None
+    changes, notes = [], []
+    for check in failing:
+        if check.autoscaler == "hpa" and f.config.is_local and f.report.autoscaling is None:
+            # The local stack's HPA acts only on `local up --autoscale`: this run's replicas were fixed.
+            notes.append(" The local stack's HPA acts only when it runs autoscaled (`local up --autoscale`), so no change "
+                         "is proposed from this run; a run of the autoscaled stack proposes it.")
+            continue
+        if check.autoscaler == "asg" and not f.config.asg.reports_request_count:
+            notes.append(" ALBRequestCountPerTarget exists only for a group in one application load balancer's target "
+                         "group, and this group is in none: put it behind one first (headroom:asg.loadBalancer.enabled "
+                         "with type application, or targetGroupArns with existingLoadBalancerArn), then scale on "
+                         f"requestCountPerTarget, target {check.proposed_target:g} requests per target per minute.")
+            continue
+        section = getattr(f.config, check.autoscaler)
+        metric_key, target_key = SIGNAL_KEYS[check.autoscaler]
+        why = (f"{check.autoscaler.upper()} {check.metric} reads {check.value_at_breaking_load:.1f} {check.unit} at the load "
+               f"where the p95 breaks, below the {check.threshold:.1f} it scales out at")
+        if section.scaling_metric != check.proposed_metric:
+            changes.append(ConfigChange(check.autoscaler, metric_key, section.scaling_metric, check.proposed_metric, why))
+        current = getattr(section, "target_requests_per_second" if check.autoscaler == "hpa" else "target_request_count_per_target")
+        changes.append(ConfigChange(check.autoscaler, target_key, current, check.proposed_target, why))
+    cpu = f.capacity.cpu_percent_at_breaking_load
+    cpu_text = "" if cpu is None else f"; a replica's CPU there is {cpu:.0f} % of its request"
+    return Recommendation(
+        "signal", "high", "The scaling signal does not track the SLO: scale on the request rate",
+        f"At {f.capacity.breaking_rps_per_replica or 0:.1f} req/s per replica the p95 reaches the SLO's {f.slo_p95:g} ms"
+        f"{cpu_text}. " + "; ".join(check.detail for check in failing) + "." + "".join(notes),
+        {"breaking_rps_per_replica": f.capacity.breaking_rps_per_replica, "cpu_percent_at_breaking_load": cpu,
+         "cpu_ms_per_request": f.capacity.cpu_ms_per_request,
+         "signals": [check.model_dump() for check in failing]},
+        changes,
+    )
+
+
 def _healthy(f: _Figures) -> Recommendation:
     load = "n/a" if f.load is None else f"{f.load:.1f} %"
     return Recommendation(
@@ -318,7 +366,7 @@ def all_changes(recommendations: list[Recommendation]) -> list[ConfigChange]:
     for recommendation in recommendations:
         for change in recommendation.changes:
             current = merged.get(change.path)
-            if current is None or (change.key not in {"targetCpuUtilization", "targetCpu"} and _bigger(change.new, current.new)):
+            if current is None or (change.key not in TARGET_KEYS and _bigger(change.new, current.new)):
                 merged[change.path] = change
     return list(merged.values())
 

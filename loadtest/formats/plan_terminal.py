@@ -16,15 +16,18 @@ def plan_table(document: dict[str, Any]) -> Group:
     title = Text(f"headroom plan: {document['stack']} — {document['traffic']['description']}", style="bold")
     service = document["service"]
     model = Text(f"service: {service['capacity_rps']:.1f} req/s per replica, {service['concurrency']} in service at once, "
-                 f"mean {service['service_mean_ms']:.1f} ms ({service['source']})", style="dim")
+                 f"mean {service['service_mean_ms']:.1f} ms ({service['source']}); {service['cpu_ms_per_request']:.2f} ms of CPU "
+                 f"per request ({service['cpu_source']})", style="dim")
     table = Table(title=f"SLO: p95 < {slo['p95_ms']:g} ms, errors < {slo['error_rate_percent']:g} %")
-    for column in ("autoscaler", "first scale-out", "peak p95", "s in breach", "errors", "replica-h", "mean/peak", "monthly"):
+    for column in ("autoscaler", "signal peak", "first scale-out", "peak p95", "s in breach", "errors", "replica-h", "mean/peak",
+                   "monthly"):
         table.add_column(column, justify="left" if column == "autoscaler" else "right")
     for name, sim in document["simulations"].items():
         s = sim["summary"]
         table.add_row(
             LABELS.get(name, name),
-            f"{s['first_scale_out_s']} s" if s["first_scale_out_s"] is not None else "none",
+            _signal_peak(sim["metric"]),
+            _first_scale_out(s),
             f"{s['peak_p95_ms']:.0f} ms",
             Text(str(s["breach_seconds"]), style="green" if s["holds"] else "bold red"),
             f"{s['error_percent']:.2f} %",
@@ -50,3 +53,18 @@ def optimization_table(document: dict[str, Any], autoscaler: str) -> Group:
                   + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms", style="bold")]
     parts += [Text(f"  {c['path']}: {c['old']} -> {c['new']}  ({c['reason']})") for c in opt["changes"]]
     return Group(*parts)
+
+
+def _first_scale_out(summary: dict[str, Any]) -> str:
+    """The first scale-out: its time of day for a traffic file with times, else seconds from the start."""
+    first = summary["first_scale_out_s"]
+    if first is None:
+        return "none"
+    clock = summary.get("first_scale_out_time")
+    return f"{clock} (+{first} s)" if clock else f"{first} s"
+
+
+def _signal_peak(metric: dict[str, Any]) -> str:
+    """The highest value the autoscaler read: on a pool-bound service a CPU signal stays low while the p95 breaks."""
+    peak = max((v for v in metric["values"] if v is not None), default=0.0)
+    return f"{metric['label']} {peak:.0f}{' %' if metric['unit'] == '%' else ' ' + metric['unit']}"

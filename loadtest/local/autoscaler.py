@@ -1,10 +1,13 @@
 """The local stack, autoscaled: the HPA model as a controller over the local replicas.
 
 Every sync period (15 s, as the Kubernetes controller) it reads each serving
-replica's utilization, as the reference service reports it (busy workers over the
-last period, against its pool: the local stand-in for CPU against the request),
-hands the replicas to the same ``HorizontalPodAutoscaler`` the planner simulates,
-and carries out the decision:
+replica's own figures over the last period and gives the HPA the metric it is
+configured for, as the cluster would measure it: CPU Utilization is the replica
+process's CPU seconds over the period against the stack's CPU request (what
+metrics-server reports from cAdvisor; it may exceed 100 %, as a pod without a limit
+can); ``scalingMetric: requestsPerSecond`` is the replica's request rate (what
+prometheus-adapter serves from the request counter). It hands the replicas to the
+same ``HorizontalPodAutoscaler`` the planner simulates, and carries out the decision:
 
 - scale up: start replica processes at once, and add each to nginx only when
   ``capacity.podStartSeconds`` have passed since its creation (a starting pod
@@ -14,8 +17,10 @@ and carries out the decision:
   the processes, so no in-flight request is lost.
 
 Each second it appends a row to ``autoscale.jsonl`` in the stack's runtime
-directory: time, replicas (started), serving, utilization and any action, which
-``headroom validate`` puts next to the simulator's prediction for the same run.
+directory: time, replicas (started), serving, the serving replicas' mean pool
+utilization, CPU (of the request) and request rate, the metric the HPA read at a sync,
+and any action, which ``headroom validate`` puts next to the simulator's prediction
+for the same run.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ import contextlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from infra.config import StackConfig
+from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
 from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores
 
@@ -45,7 +52,16 @@ class ControlledReplica:
     ready_at: float | None
     busy_seconds: float = 0.0
     elapsed_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    requests: int = 0
     utilization: float = 0.0
+    """Busy workers over the pool since the last read: the pool's load, which no autoscaler reads."""
+    cpu: float = 0.0
+    """CPU seconds per second since the last read, over the CPU request: what CPU Utilization reads."""
+    rps: float = 0.0
+    """Requests per second over the adapter rule's rate window: what the requestsPerSecond Pods metric reads."""
+    counts: deque[tuple[float, int]] = field(default_factory=deque)
+    """(elapsed seconds, requests) of recent reads, for the rate over the window."""
 
 
 class ReplicaPool(Protocol):
@@ -69,6 +85,7 @@ class LocalAutoscaler:
         self.stack = pool
         self.sync_s = sync_s
         self.hpa = HorizontalPodAutoscaler(config.hpa)
+        self.cpu_signal = config.hpa.scaling_metric == "cpu"
         self.request_m = cpu_millicores(config.service.cpu_request)
         self.start_delay_s = float(config.capacity.pod_start_seconds)
         self.timeline_path = timeline_path
@@ -121,15 +138,36 @@ class LocalAutoscaler:
                 replica.ready_at = now
 
     def _read_stats(self, replica: ControlledReplica) -> None:
-        """Utilization since the last read: busy worker-seconds over pool-seconds."""
+        """Since the last read: pool utilization, CPU against the request, and the request rate.
+
+        A replica's counters restart together when its stats are reset (a run's start), so a
+        read whose elapsed time went backwards only takes the new counters as the next baseline.
+        """
         try:
             stats = replica_stats(replica.port)
         except (OSError, ValueError):
             return  # a missed sample: the HPA treats the pod as missing a metric
         busy, elapsed = float(stats["busy_seconds"]), float(stats["elapsed_seconds"])
-        if elapsed > replica.elapsed_seconds:
-            replica.utilization = (busy - replica.busy_seconds) / (stats["pool_size"] * (elapsed - replica.elapsed_seconds))
+        cpu_seconds, requests = float(stats["cpu_seconds"]), int(stats["requests"])
+        span = elapsed - replica.elapsed_seconds
+        if span > 0:
+            replica.utilization = (busy - replica.busy_seconds) / (stats["pool_size"] * span)
+            replica.cpu = (cpu_seconds - replica.cpu_seconds) / span / (self.request_m / 1000)
+        else:
+            replica.counts.clear()  # the counters restarted
+        # The request rate over the last REQUEST_RATE_WINDOW_S, as prometheus-adapter's rate() serves it.
+        replica.counts.append((elapsed, requests))
+        while len(replica.counts) > 2 and elapsed - replica.counts[1][0] >= REQUEST_RATE_WINDOW_S:
+            replica.counts.popleft()
+        first_at, first_count = replica.counts[0]
+        if elapsed > first_at:
+            replica.rps = (requests - first_count) / (elapsed - first_at)
         replica.busy_seconds, replica.elapsed_seconds = busy, elapsed
+        replica.cpu_seconds, replica.requests = cpu_seconds, requests
+
+    def metric_m(self, replica: ControlledReplica) -> int:
+        """The replica's metric as the HPA takes it: milli-CPU used, or milli-requests per second."""
+        return round(replica.cpu * self.request_m) if self.cpu_signal else round(1000 * replica.rps)
 
     def _sync(self, now: float, clock: float) -> Decision | None:
         pods, metrics = [], {}
@@ -142,7 +180,7 @@ class LocalAutoscaler:
             pods.append(Pod(name, (Container("app", self.request_m),), ready=ready,
                             ready_changed_at=clock - (now - (ready_at if ready_at is not None else replica.created_at)),
                             started_at=clock - (now - replica.created_at)))
-            metrics[name] = PodMetric(round(replica.utilization * self.request_m) if ready else 0, clock, self.sync_s)
+            metrics[name] = PodMetric(self.metric_m(replica) if ready else 0, clock, self.sync_s)
         decision = self.hpa.reconcile(clock, len(self.replicas), pods, metrics)
         if decision.desired > len(self.replicas):
             for _ in range(decision.desired - len(self.replicas)):
@@ -158,14 +196,21 @@ class LocalAutoscaler:
 
     def _record(self, now: float, decision: Decision | None, synced: bool) -> None:
         serving = [r for r in self.replicas if r.ready_at is not None]
+
+        def mean(values: list[float]) -> float:
+            return round(sum(values) / len(values), 4) if values else 0.0
+
         row: dict[str, Any] = {
             "t": round(now, 3), "replicas": len(self.replicas), "serving": len(serving),
-            "utilization": round(sum(r.utilization for r in serving) / len(serving), 4) if serving else 0.0,
+            "utilization": mean([r.utilization for r in serving]), "cpu": mean([r.cpu for r in serving]),
+            "rps": mean([r.rps for r in serving]),
         }
         if synced:
             row["sync"] = True
+            # What the HPA read: percent of the CPU request, or requests per second per pod.
+            row["metric"] = mean([100 * r.cpu if self.cpu_signal else r.rps for r in serving])
         if decision is not None:
-            row["action"] = f"{decision.reason} (CPU {decision.utilization} %)" if decision.utilization is not None else decision.reason
+            row["action"] = f"{decision.reason} ({decision.seen})" if decision.seen else decision.reason
         with self.timeline_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 

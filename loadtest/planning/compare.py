@@ -2,21 +2,23 @@
 
 The prediction simulates exactly the load the run offered (the Locust users, their
 spawn rate and think time) on the local stack's service model, through the same HPA
-model, starting from the replicas the stack had when the run began and syncing on
-the controller's own 15 s clock.
+model on the same signal (CPU from the run's measured CPU per request, or the request
+rate), starting from the replicas the stack had when the run began and syncing on the
+controller's own 15 s clock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from infra.config import StackConfig
 from infra.config.schema import HPA_SYNC_PERIOD_S
-from infra.config.types import cpu_millicores, duration_seconds
+from infra.config.types import duration_seconds
 
 from ..report.model import AutoscalingComparison, MeasuredAction, SimulatedAction
-from .service import from_stack
-from .simulate import HpaDriver, simulate, slo_of
+from .service import cpu_per_request, from_stack
+from .simulate import hpa_driver, simulate, slo_of
 from .traffic import locust_run
 
 
@@ -32,15 +34,16 @@ def per_second(rows: list[dict[str, Any]], started_at: float, seconds: int, key:
 
 
 def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, profile: str, users: int,
-            spawn_rate: float, run_time_s: float) -> AutoscalingComparison:
+            spawn_rate: float, run_time_s: float, cpu_ms_per_request: float | None = None) -> AutoscalingComparison:
     seconds = int(run_time_s)
     measured = per_second(rows, started_at, seconds, "replicas")
     syncs = [row["t"] - started_at for row in rows if row.get("sync")]
     phase = round(syncs[0]) % int(HPA_SYNC_PERIOD_S) if syncs else 0
     service = from_stack(config)
     assert service is not None, "the local stack always has a service model"
-    driver = HpaDriver(config.hpa, cpu_millicores(config.service.cpu_request), config.capacity.pod_start_seconds,
-                       initial=measured[0] if measured else None, sync_phase_s=phase)
+    cpu_ms, cpu_source = cpu_per_request(config, service.capacity_rps, cpu_ms_per_request)
+    service = dataclasses.replace(service, cpu_ms_per_request=cpu_ms, cpu_source=cpu_source)
+    driver = hpa_driver(config, service, initial=measured[0] if measured else None, sync_phase_s=phase)
     traffic = locust_run(profile, users, spawn_rate, seconds)
     simulation = simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout))
     predicted = simulation.replicas[:seconds]

@@ -26,10 +26,11 @@ def plan_document(stack: str, stack_file: str, traffic: Traffic, service: PlanSe
         "stack_file": stack_file,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "traffic": {"name": traffic.name, "description": traffic.description, "seconds": traffic.seconds,
-                    "closed_loop": traffic.closed_loop, "think_time_s": traffic.think_s},
+                    "closed_loop": traffic.closed_loop, "think_time_s": traffic.think_s,
+                    "start": traffic.start.isoformat() if traffic.start is not None else None},
         "service": service.to_dict(),
         "slo": {"p95_ms": slo.p95_ms, "error_rate_percent": slo.error_rate_percent},
-        "simulations": {sim.autoscaler: sim.to_dict(every) for sim in simulations},
+        "simulations": {sim.autoscaler: _with_clock(sim.to_dict(every), traffic) for sim in simulations},
         "optimization": {o.autoscaler: _optimization(o) for o in optimizations or []},
         "holds": all(sim.summary is not None and sim.summary.holds for sim in simulations),
     }
@@ -53,3 +54,14 @@ def _optimization(optimization: Optimization) -> dict[str, Any]:
         "best": _outcome(optimization.best),
         "changes": [{"path": c.path, "old": c.old, "new": c.new, "reason": c.reason} for c in optimization.changes],
     }
+
+
+def _with_clock(simulation: dict[str, Any], traffic: Traffic) -> dict[str, Any]:
+    """Each action's, and the first scale-out's, time of day ("time"), when the traffic has one (else null)."""
+    for action in simulation["actions"]:
+        action["time"] = traffic.clock(action["at"])
+    summary = simulation["summary"]
+    if summary is not None:
+        first = summary["first_scale_out_s"]
+        summary["first_scale_out_time"] = traffic.clock(first) if first is not None else None
+    return simulation

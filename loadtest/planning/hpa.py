@@ -1,4 +1,4 @@
-"""The HorizontalPodAutoscaler on CPU Utilization, computed as the Kubernetes controller computes it.
+"""The HorizontalPodAutoscaler on CPU Utilization or a Pods metric, computed as the Kubernetes controller computes it.
 
 Ported from the controller's documented behaviour and its source, as facts (the
 code is not copied): kubernetes/kubernetes ``pkg/controller/podautoscaler``,
@@ -15,6 +15,12 @@ Two steps run every sync period (15 s by default):
    unready pods the ratio is recomputed conservatively (missing pods at 100 % of
    their request on a scale-down, 0 % on a scale-up; unready pods at 0 % on a
    scale-up) and no change is made if that flips the direction.
+   A ``Pods`` metric (``calcPlainMetricReplicas``: requests per second per pod, served by
+   prometheus-adapter) takes the same steps on the pods' average value against an
+   AverageValue target (milli-units, the average truncated as the controller's
+   ``GetMetricUsageRatio`` truncates it), with two differences from CPU: the start-up
+   check of a pod's CPU sample does not apply (only Pending pods are unready), and a
+   pod missing its metric counts at the target on a scale-down.
 2. Behavior. The recommendation is stabilized (the lowest recommendation of the
    scale-up window, the highest of the scale-down window), then rate-limited by the
    policies over their periods, counting the scale events already made there, with
@@ -32,12 +38,12 @@ from dataclasses import dataclass, field
 
 from infra.config.schema import HpaConfig, HpaPolicy, HpaScalingRules
 
+from ..analysis.lag import DEFAULT_TOLERANCE
+
 CPU_INITIALIZATION_PERIOD_S = 300.0
 """--horizontal-pod-autoscaler-cpu-initialization-period's default (5 min)."""
 INITIAL_READINESS_DELAY_S = 30.0
 """--horizontal-pod-autoscaler-initial-readiness-delay's default."""
-DEFAULT_TOLERANCE = 0.1
-"""--horizontal-pod-autoscaler-tolerance's default, in both directions."""
 LONG_AGO = -1e12
 """A time before anything else happened (Go's zero time in the ported tests)."""
 
@@ -108,8 +114,13 @@ class ReplicaCount:
 def group_pods(
     pods: Sequence[Pod], metrics: Mapping[str, PodMetric], now: float,
     cpu_initialization_s: float = CPU_INITIALIZATION_PERIOD_S, readiness_delay_s: float = INITIAL_READINESS_DELAY_S,
+    cpu: bool = True,
 ) -> PodGroups:
-    """Sort pods into ready (counted), unready, missing a metric, and ignored."""
+    """Sort pods into ready (counted), unready, missing a metric, and ignored.
+
+    The check of a CPU sample taken during start-up applies to CPU only (``groupPods``
+    tests ``resource == v1.ResourceCPU``); for a Pods metric only Pending pods are unready.
+    """
     ready, unready, missing, ignored = 0, set(), set(), set()
     for pod in pods:
         if pod.deleting or pod.phase == "Failed":
@@ -118,7 +129,7 @@ def group_pods(
             unready.add(pod.name)
         elif pod.name not in metrics:
             missing.add(pod.name)
-        elif _cpu_sample_unready(pod, metrics[pod.name], now, cpu_initialization_s, readiness_delay_s):
+        elif cpu and _cpu_sample_unready(pod, metrics[pod.name], now, cpu_initialization_s, readiness_delay_s):
             unready.add(pod.name)
         else:
             ready += 1
@@ -165,6 +176,14 @@ def utilization_ratio(usage: Mapping[str, int], requests: Mapping[str, int], tar
     return utilization / target, utilization, used // entries
 
 
+def metric_usage_ratio(usage: Mapping[str, int], target_m: int) -> tuple[float, int]:
+    """(usage ratio, average) of a Pods metric: the average truncated to a whole milli-unit, over the target."""
+    if not usage:
+        raise HpaError("did not receive metrics for targeted pods (pods might be unready)")
+    average = sum(usage.values()) // len(usage)
+    return average / target_m, average
+
+
 @dataclass(frozen=True)
 class ReplicaCalculator:
     """The replica calculation for a CPU Utilization target, with the controller-manager's settings."""
@@ -194,6 +213,32 @@ class ReplicaCalculator:
             return ReplicaCount(math.ceil(ratio * groups.ready_count), utilization, raw)
         replicas = self._conservative(current, target, ratio, usage, requests, groups, scale_up_with_unready)
         return ReplicaCount(replicas, utilization, raw)
+
+    def metric_replicas(
+        self, current: int, target_m: int, pods: Sequence[Pod], metrics: Mapping[str, PodMetric], now: float,
+    ) -> ReplicaCount:
+        """A Pods metric against an AverageValue target (both in milli-units): ``calcPlainMetricReplicas``."""
+        if not pods:
+            raise HpaError("no pods returned by selector while calculating replica count")
+        groups = group_pods(pods, metrics, now, self.cpu_initialization_s, self.readiness_delay_s, cpu=False)
+        usage = {name: m.usage_m for name, m in metrics.items() if name not in groups.ignored | groups.unready}
+        ratio, average = metric_usage_ratio(usage, target_m)
+        scale_up_with_unready = bool(groups.unready) and ratio > 1.0
+        if not scale_up_with_unready and not groups.missing:
+            if self.tolerances.within(ratio):
+                return ReplicaCount(current, 0, average)
+            return ReplicaCount(math.ceil(ratio * groups.ready_count), 0, average)
+        for name in groups.missing:
+            usage[name] = target_m if ratio < 1.0 else 0
+        if scale_up_with_unready:
+            for name in groups.unready:
+                usage[name] = 0
+        new_ratio, _ = metric_usage_ratio(usage, target_m)
+        replicas = math.ceil(new_ratio * len(usage))
+        if (self.tolerances.within(new_ratio) or (ratio < 1.0 < new_ratio) or (new_ratio < 1.0 < ratio)
+                or (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current)):
+            return ReplicaCount(current, 0, average)
+        return ReplicaCount(replicas, 0, average)
 
     def _conservative(
         self, current: int, target: int, ratio: float, usage: dict[str, int], requests: Mapping[str, int],
@@ -330,11 +375,26 @@ class Decision:
     desired: int
     reason: str
     utilization: int | None
-    """The utilization the HPA saw (percent of request), or None when it could not compute one."""
+    """The utilization the HPA saw (percent of request), or None when it could not compute one (or scales on a Pods metric)."""
+    average_value: float | None = None
+    """A Pods metric's average the HPA saw (requests per second per pod), or None."""
+
+    @property
+    def seen(self) -> str:
+        """What the HPA saw, for a timeline's action: "CPU 83 %" or "142.0 req/s per pod"."""
+        if self.utilization is not None:
+            return f"CPU {self.utilization} %"
+        if self.average_value is not None:
+            return f"{self.average_value:.1f} req/s per pod"
+        return ""
 
 
 class HorizontalPodAutoscaler:
-    """One HPA's reconcile loop: call ``reconcile`` every sync period with the pods and their metrics."""
+    """One HPA's reconcile loop: call ``reconcile`` every sync period with the pods and their metrics.
+
+    ``PodMetric.usage_m`` is milli-CPU for a CPU target, and the metric's milli-value
+    (requests per second x 1000) for ``scalingMetric: requestsPerSecond``.
+    """
 
     def __init__(self, config: HpaConfig, calculator: ReplicaCalculator | None = None, container: str = "") -> None:
         self.config = config
@@ -354,15 +414,23 @@ class HorizontalPodAutoscaler:
             return self._rescale(now, spec_replicas, high, "TooManyReplicas", None)
         if spec_replicas < low:
             return self._rescale(now, spec_replicas, low, "TooFewReplicas", None)
+        pods_metric = self.config.scaling_metric == "requestsPerSecond"
         try:
-            count = self.calculator.cpu_replicas(
-                spec_replicas, self.config.target_cpu_utilization, pods, metrics, now, self.container
-            )
+            if pods_metric:
+                count = self.calculator.metric_replicas(spec_replicas, round(1000 * self.config.target_value), pods, metrics, now)
+            else:
+                count = self.calculator.cpu_replicas(
+                    spec_replicas, self.config.target_cpu_utilization, pods, metrics, now, self.container
+                )
         except HpaError as error:
-            return Decision(spec_replicas, f"FailedGetResourceMetric: {error}", None)
+            failed = "FailedGetPodsMetric" if pods_metric else "FailedGetResourceMetric"
+            return Decision(spec_replicas, f"{failed}: {error}", None)
         desired, reason = self.behavior.normalize(now, spec_replicas, count.replicas, low, high)
+        if pods_metric:
+            return self._rescale(now, spec_replicas, desired, reason, None, count.raw_average_m / 1000)
         return self._rescale(now, spec_replicas, desired, reason, count.utilization)
 
-    def _rescale(self, now: float, current: int, desired: int, reason: str, utilization: int | None) -> Decision:
+    def _rescale(self, now: float, current: int, desired: int, reason: str, utilization: int | None,
+                 average_value: float | None = None) -> Decision:
         self.behavior.record_scale(now, current, desired)
-        return Decision(desired, reason, utilization)
+        return Decision(desired, reason, utilization, average_value)

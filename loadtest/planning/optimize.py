@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from infra.config import StackConfig
-from infra.config.schema import HpaPolicy, HpaScalingRules
+from infra.config.schema import HpaConfig, HpaPolicy, HpaScalingRules
 
 from ..analysis.changes import ConfigChange
 from ..analysis.floors import Floor, replica_floor
@@ -29,6 +29,22 @@ from .simulate import Cutoff, SimulationSummary, simulate_stack
 from .traffic import Traffic
 
 TARGETS = (30, 40, 50, 60, 70, 80)
+"""Targets tried, in percent: of the CPU request (or instance CPU) for a CPU signal; of one replica's capacity
+for a request signal (a requests-per-second or per-minute target is that share of what a replica serves)."""
+
+
+def hpa_target_update(hpa: HpaConfig, service: PlanService, percent: int) -> dict[str, float | int]:
+    """The HPA keys a trial target sets: targetCpuUtilization, or targetRequestsPerSecond at that share of capacity."""
+    if hpa.scaling_metric == "requestsPerSecond":
+        return {"target_requests_per_second": round(service.capacity_rps * percent / 100, 1)}
+    return {"target_cpu_utilization": percent}
+
+
+def asg_target(config: StackConfig, service: PlanService, percent: int) -> float:
+    """A trial ASG target in its metric's unit: percent CPU, or requests per target per minute at that share of capacity."""
+    if config.asg.scaling_metric == "requestCountPerTarget":
+        return round(60 * service.capacity_rps * percent / 100)
+    return float(percent)
 
 
 def _fast(percent: int, pods: int) -> HpaScalingRules:
@@ -81,17 +97,24 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, st
     options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
 
     def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
-        trial = hpa.model_copy(update={"min_replicas": setting.min_replicas, "target_cpu_utilization": setting.target,
+        trial = hpa.model_copy(update={"min_replicas": setting.min_replicas, **hpa_target_update(hpa, service, setting.target),
                                        "scale_up": setting.scale_up or hpa.scale_up})
         summary = simulate_stack(config, traffic, service, "hpa", hpa=trial, cutoff=cutoff).summary
         return Outcome(setting, summary) if summary is not None else None
 
-    current = run(Setting(hpa.min_replicas, hpa.target_cpu_utilization, hpa.scale_up, "the stack's own"))
-    assert current is not None
+    own = simulate_stack(config, traffic, service, "hpa").summary
+    assert own is not None
+    current = Outcome(Setting(hpa.min_replicas, _own_percent(hpa.target_value, hpa.scaling_metric == "cpu", service.capacity_rps),
+                              hpa.scale_up, "the stack's own"), own)
     settings = [Setting(low, target, rules, label)
                 for label, rules in options for target in TARGETS for low in range(floor.replicas, hpa.max_replicas + 1)]
     best = _search(settings, run, lambda o: _rank(o, hpa.scale_up))
-    return Optimization("hpa", current, best, len(settings), _hpa_changes(config, current, best, floor), floor)
+    return Optimization("hpa", current, best, len(settings), _hpa_changes(config, service, current, best, floor), floor)
+
+
+def _own_percent(target: float, cpu: bool, capacity_rps: float) -> int:
+    """The stack's own target as the search's percent: CPU as it is; a request rate as a share of capacity (1 x 60 per minute)."""
+    return round(target) if cpu else round(100 * target / capacity_rps)
 
 
 def _search(settings: list[Setting], run, rank) -> Outcome | None:  # type: ignore[no-untyped-def]
@@ -108,18 +131,20 @@ def _search(settings: list[Setting], run, rank) -> Outcome | None:  # type: igno
 def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
     asg = config.asg
     floor = replica_floor(config, stack_name, "asg")
-    base = TargetTrackingSettings.from_config(asg, config.capacity.instance_start_seconds)
+    base = TargetTrackingSettings.from_config(config)
+    requests = asg.scaling_metric == "requestCountPerTarget"
 
     def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
-        trial = replace(base, min_size=setting.min_replicas, target_percent=setting.target)
+        trial = replace(base, min_size=setting.min_replicas, target=asg_target(config, service, setting.target))
         summary = simulate_stack(config, traffic, service, "asg", asg=trial, cutoff=cutoff).summary
         return Outcome(setting, summary) if summary is not None else None
 
-    current = run(Setting(asg.min_size, round(asg.target_cpu)))
-    assert current is not None
+    own = simulate_stack(config, traffic, service, "asg").summary
+    assert own is not None
+    current = Outcome(Setting(asg.min_size, _own_percent(base.target / (60 if requests else 1), not requests, service.capacity_rps)), own)
     settings = [Setting(low, target) for target in TARGETS for low in range(floor.replicas, asg.max_size + 1)]
     best = _search(settings, run, lambda o: _rank(o, None))
-    return Optimization("asg", current, best, len(settings), _asg_changes(config, current, best, floor), floor)
+    return Optimization("asg", current, best, len(settings), _asg_changes(config, service, current, best, floor), floor)
 
 
 def _figures(outcome: Outcome) -> str:
@@ -137,7 +162,8 @@ def _at_floor(why: str, best: Outcome, floor: Floor | None) -> str:
     return f"{why}; {floor.reason}" if floor is not None and floor.replicas > 1 and best.setting.min_replicas == floor.replicas else why
 
 
-def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None, floor: Floor | None = None) -> list[ConfigChange]:
+def _hpa_changes(config: StackConfig, service: PlanService, current: Outcome, best: Outcome | None,
+                 floor: Floor | None = None) -> list[ConfigChange]:
     if best is None:
         return []
     why = _why(current, best)
@@ -145,8 +171,13 @@ def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None, fl
     hpa = config.hpa
     if best.setting.min_replicas != hpa.min_replicas:
         changes.append(ConfigChange("hpa", "minReplicas", hpa.min_replicas, best.setting.min_replicas, _at_floor(why, best, floor)))
-    if best.setting.target != hpa.target_cpu_utilization:
-        changes.append(ConfigChange("hpa", "targetCpuUtilization", hpa.target_cpu_utilization, best.setting.target, why))
+    if best.setting.target != current.setting.target:
+        if hpa.scaling_metric == "cpu":
+            changes.append(ConfigChange("hpa", "targetCpuUtilization", hpa.target_cpu_utilization, best.setting.target, why))
+        else:
+            new = hpa_target_update(hpa, service, best.setting.target)["target_requests_per_second"]
+            changes.append(ConfigChange("hpa", "targetRequestsPerSecond", hpa.target_requests_per_second, new,
+                                        f"{best.setting.target} % of one replica's {service.capacity_rps:.1f} req/s; {why}"))
     rules = best.setting.scale_up
     if rules is not None and rules != hpa.scale_up:
         changes.append(ConfigChange("hpa", "scaleUp", hpa.scale_up.model_dump(by_alias=True, exclude_none=True),
@@ -154,7 +185,8 @@ def _hpa_changes(config: StackConfig, current: Outcome, best: Outcome | None, fl
     return changes
 
 
-def _asg_changes(config: StackConfig, current: Outcome, best: Outcome | None, floor: Floor | None = None) -> list[ConfigChange]:
+def _asg_changes(config: StackConfig, service: PlanService, current: Outcome, best: Outcome | None,
+                 floor: Floor | None = None) -> list[ConfigChange]:
     if best is None:
         return []
     why = _why(current, best)
@@ -165,6 +197,11 @@ def _asg_changes(config: StackConfig, current: Outcome, best: Outcome | None, fl
         if asg.desired_capacity is not None and asg.desired_capacity < best.setting.min_replicas:
             changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, best.setting.min_replicas,
                                         "the initial size must not be below the new minimum"))
-    if best.setting.target != round(asg.target_cpu):
-        changes.append(ConfigChange("asg", "targetCpu", asg.target_cpu, float(best.setting.target), why))
+    if best.setting.target != current.setting.target:
+        if asg.scaling_metric == "cpu":
+            changes.append(ConfigChange("asg", "targetCpu", asg.target_cpu, float(best.setting.target), why))
+        else:
+            changes.append(ConfigChange("asg", "targetRequestCountPerTarget", asg.target_request_count_per_target,
+                                        asg_target(config, service, best.setting.target),
+                                        f"{best.setting.target} % of one replica's {service.capacity_rps:.1f} req/s, per minute; {why}"))
     return changes

@@ -2,7 +2,8 @@
 
 It is the capacity model's ``ServiceModel`` (per-replica capacity, concurrency k,
 lognormal service time; N replicas behind least_conn as one queue of N*k servers),
-from one of three places, in this order:
+plus the CPU one request costs, kept apart from the concurrency: the pool decides the
+p95, the CPU decides what a CPU autoscaler sees. From one of three places, in this order:
 
 1. a saved validation result (``--results``): fitted by the recommendations' capacity model;
 2. the stack: ``headroom:capacity.replicaRps`` and ``serviceTimeMs`` (and ``p95OverMean``);
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from infra.config import StackConfig
+from infra.config.types import cpu_millicores
 from infra.errors import ConfigError
 
 from ..analysis.capacity import ServiceModel, estimate
@@ -44,6 +46,9 @@ class PlanService:
     service_mean_s: float
     service_sigma: float
     source: str
+    cpu_ms_per_request: float = 0.0
+    """CPU milliseconds one request costs: what a CPU autoscaler's metric is made of."""
+    cpu_source: str = ""
     _tables: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -64,7 +69,7 @@ class PlanService:
     def info(self) -> ServiceModelInfo:
         return ServiceModelInfo(capacity_rps=self.capacity_rps, concurrency=self.concurrency,
                                 service_mean_ms=1000 * self.service_mean_s, service_sigma=self.service_sigma,
-                                source=self.source)
+                                source=self.source, cpu_ms_per_request=self.cpu_ms_per_request, cpu_source=self.cpu_source)
 
     def to_dict(self) -> dict[str, Any]:
         return self.info().model_dump()
@@ -104,6 +109,20 @@ def _erfc(values: np.ndarray) -> np.ndarray:
     return np.array([math.erfc(float(v)) for v in values])
 
 
+def cpu_per_request(config: StackConfig, capacity_rps: float, measured_ms: float | None = None) -> tuple[float, str]:
+    """(CPU ms per request, where it comes from): measured, stated, the local stack's cpuMs, else assumed CPU-bound."""
+    if measured_ms is not None and measured_ms > 0:
+        return measured_ms, "measured: the run's CPU seconds over its requests"
+    stated = config.capacity.cpu_ms_per_request
+    if stated is not None:
+        return stated, "headroom:capacity.cpuMsPerRequest"
+    if config.is_local and config.local.cpu_ms > 0:
+        return config.local.cpu_ms, "the local stack's cpuMs (the service's own overhead not included: a lower bound)"
+    request_cores = cpu_millicores(config.service.cpu_request) / 1000
+    return (1000 * request_cores / capacity_rps,
+            "assumed CPU-bound (no CPU per request measured or stated): 100 % of the CPU request at full capacity")
+
+
 def from_stack(config: StackConfig) -> PlanService | None:
     """The service model the stack states, or the local stack's own definition; None if neither."""
     capacity = config.capacity
@@ -111,14 +130,15 @@ def from_stack(config: StackConfig) -> PlanService | None:
         mean_s = capacity.service_time_ms / 1000
         concurrency = max(1, round(capacity.replica_rps * mean_s))
         return PlanService(capacity.replica_rps, concurrency, mean_s, lognormal_sigma(capacity.p95_over_mean),
-                           "headroom:capacity.replicaRps and serviceTimeMs")
+                           "headroom:capacity.replicaRps and serviceTimeMs", *cpu_per_request(config, capacity.replica_rps))
     if config.is_local:
         local = config.local
         mean_s = local.service_time.mean_ms / 1000
         # The queue model takes a lognormal service time; other distributions get its default shape.
         sigma = local.service_time.sigma if local.service_time.distribution == "lognormal" else 0.5
         return PlanService(local.workers / mean_s, local.workers, mean_s, sigma,
-                           "the local stack's definition: workers / mean service time")
+                           "the local stack's definition: workers / mean service time",
+                           *cpu_per_request(config, local.workers / mean_s))
     return None
 
 
@@ -140,6 +160,7 @@ def from_results(report: Report, config: StackConfig) -> PlanService:
     return PlanService(
         fitted.capacity_per_replica_rps, fitted.concurrency_per_replica, (fitted.service_mean_ms or 0) / 1000,
         fitted.service_sigma or 0.5, "fitted from the saved validation result",
+        *cpu_per_request(config, fitted.capacity_per_replica_rps, fitted.cpu_ms_per_request),
     )
 
 

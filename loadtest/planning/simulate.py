@@ -5,13 +5,16 @@ behind least_conn, modelled as one M/M/c queue (``PlanService``). When the offer
 exceeds what they can serve, the excess waits in a fluid backlog drained at their
 capacity; a request that would wait longer than nginx's ``proxyReadTimeout`` fails,
 and with no serving replica every request fails. The p95 of a second is the queue's
-p95 at that load plus the backlog's wait. Each replica's CPU utilization is its load:
-the capacity model defines 100 % load as a replica at its CPU request.
+p95 at that load plus the backlog's wait.
 
-The autoscaler sees that utilization and reacts on its own clock: the HPA model
+The autoscaler reads its own metric, never the pool's load (``loadtest.analysis.signals``):
+CPU is the service's CPU per request x each replica's request rate / the CPU request
+(the HPA) or the instance's vCPUs (the ASG), and may pass 100 %; a request signal is
+the rate itself. It reacts on its own clock (``loadtest.analysis.lag``): the HPA model
 (``hpa``) every 15 s with per-pod metrics over the last 15 s, the ASG model (``asg``)
-on one-minute datapoints; new pods serve after ``podStartSeconds``, new instances
-after ``instanceStartSeconds``.
+on datapoints of its metric's period (60 s, or 300 s for CPU without detailed
+monitoring); new pods serve after ``podStartSeconds``, new instances after
+``instanceStartSeconds`` + ``healthCheckSeconds``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.config import StackConfig
+from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
 from infra.config.schema import HPA_SYNC_PERIOD_S, HpaConfig
-from infra.config.types import cpu_millicores, duration_seconds
+from infra.config.types import duration_seconds
 
+from ..analysis.signals import Signal, asg_signal, hpa_signal
 from .asg import TargetTrackingGroup, TargetTrackingSettings
 from .hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
@@ -34,12 +39,18 @@ METRIC_WINDOW_S = 15
 """metrics-server's default resolution: the HPA sees each pod's CPU averaged over 15 s."""
 
 
+def metric_window_s(signal: Signal) -> int:
+    """What a pod's metric averages over: metrics-server's 15 s for CPU, the adapter rule's rate() window for requests."""
+    return METRIC_WINDOW_S if signal.is_cpu else REQUEST_RATE_WINDOW_S
+
+
 @dataclass(frozen=True)
 class Second:
     """What one second of the simulation served."""
 
     served_rps: float
     utilization: float
+    """The pool's load (busy workers over the pool): what the p95 follows, not what an autoscaler reads."""
     p95_ms: float
     mean_s: float
     errors: float
@@ -71,10 +82,11 @@ def serve(service: PlanService, serving: int, offered: float, backlog: float, ti
 
 class Autoscaler(Protocol):
     name: str
+    signal: Signal
 
     def serving(self, now: int) -> int: ...
     def total(self, now: int) -> int: ...
-    def tick(self, now: int, utilization: float) -> tuple[int, int, str] | None: ...
+    def tick(self, now: int, rps_per_replica: float) -> tuple[int, int, str] | None: ...
 
 
 @dataclass
@@ -85,20 +97,27 @@ class _PodRecord:
 
 
 class HpaDriver:
-    """The HPA model over simulated pods: creates and deletes them as the controller decides."""
+    """The HPA model over simulated pods: creates and deletes them as the controller decides.
+
+    Each ready pod reports its metric over the last 15 s: CPU usage in milli-CPU (CPU ms per
+    request x requests per second), or its request rate in milli-requests per second.
+    """
 
     name = "hpa"
 
-    def __init__(self, config: HpaConfig, cpu_request_m: int, pod_start_s: float, initial: int | None = None,
+    def __init__(self, config: HpaConfig, signal: Signal, pod_start_s: float, initial: int | None = None,
                  calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0) -> None:
         self.hpa = HorizontalPodAutoscaler(config, calculator)
+        self.signal = signal
         self.sync_phase_s = sync_phase_s
         """The first sync's second: a real controller's clock need not start with the traffic."""
-        self.request_m = cpu_request_m
+        self.request_m = round(1000 * signal.cpu_cores)
         self.pod_start_s = pod_start_s
         self.pods: list[_PodRecord] = []
         self._created = 0
-        self._recent: deque[float] = deque(maxlen=METRIC_WINDOW_S)
+        self.window_s = metric_window_s(signal)
+        self._recent: deque[tuple[int, float]] = deque(maxlen=self.window_s)
+        """(second, each serving replica's request rate) over the metric window."""
         count = initial if initial is not None else config.min_replicas
         for _ in range(min(max(count, config.min_replicas), config.max_replicas)):
             self._add(-1e9)
@@ -113,18 +132,34 @@ class HpaDriver:
     def total(self, now: int) -> int:
         return len(self.pods)
 
-    def tick(self, now: int, utilization: float) -> tuple[int, int, str] | None:
-        self._recent.append(utilization)
+    def _window_mean(self, ready_at: float) -> float:
+        """A pod's rate over the metric window, from when it began serving if that is later (its own history only)."""
+        own = [rate for second, rate in self._recent if second >= ready_at]
+        return sum(own) / len(own) if own else 0.0
+
+    def pod_metric_m(self, rps: float) -> int:
+        """A ready pod's metric in milli-units at ``rps``: milli-CPU used, or milli-requests per second."""
+        if self.signal.is_cpu:
+            return round(self.signal.cpu_ms_per_request * rps)
+        return round(1000 * rps)
+
+    def tick(self, now: int, rps_per_replica: float) -> tuple[int, int, str] | None:
+        if not self._recent:
+            # Before the traffic the pods served its first second's load (steady state): a full window of it,
+            # as a real metric window reaches back before the simulation's start.
+            self._recent.extend((now - back, rps_per_replica) for back in range(self.window_s - 1, 0, -1))
+        self._recent.append((now, rps_per_replica))
         if (now - self.sync_phase_s) % HPA_SYNC_PERIOD_S:
             return None
-        average = sum(self._recent) / len(self._recent)
         pods, metrics = [], {}
         for record in self.pods:
             ready = record.ready_at <= now
-            pods.append(Pod(record.name, (Container("app", self.request_m),), ready=ready,
-                            ready_changed_at=record.ready_at if ready else record.created_at, started_at=record.created_at))
-            usage = round(average * self.request_m) if ready else 0
-            metrics[record.name] = PodMetric(usage, float(now), float(METRIC_WINDOW_S))
+            # A pod not yet serving is Pending to the controller: it has no metric to report.
+            pods.append(Pod(record.name, (Container("app", self.request_m),), phase="Running" if ready else "Pending",
+                            ready=ready, ready_changed_at=record.ready_at if ready else record.created_at,
+                            started_at=record.created_at))
+            metrics[record.name] = PodMetric(self.pod_metric_m(self._window_mean(record.ready_at)) if ready else 0,
+                                             float(now), float(self.window_s))
         current = len(self.pods)
         decision = self.hpa.reconcile(float(now), current, pods, metrics)
         if decision.desired == current:
@@ -135,14 +170,16 @@ class HpaDriver:
         else:
             self.pods.sort(key=lambda p: p.created_at)
             del self.pods[decision.desired:]  # the newest go first, as a ReplicaSet prefers
-        detail = f"CPU {decision.utilization} %" if decision.utilization is not None else ""
-        return current, decision.desired, f"{decision.reason} {detail}".strip()
+        return current, decision.desired, f"{decision.reason} {decision.seen}".strip()
 
 
 class AsgDriver:
+    """Target tracking over simulated instances, fed its metric each second (the warm instances' aggregate)."""
+
     name = "asg"
 
-    def __init__(self, settings: TargetTrackingSettings, initial: int | None = None) -> None:
+    def __init__(self, settings: TargetTrackingSettings, signal: Signal, initial: int | None = None) -> None:
+        self.signal = signal
         self.group = TargetTrackingGroup.started(settings, settings.min_size if initial is None else initial)
 
     def serving(self, now: int) -> int:
@@ -151,9 +188,9 @@ class AsgDriver:
     def total(self, now: int) -> int:
         return self.group.desired
 
-    def tick(self, now: int, utilization: float) -> tuple[int, int, str] | None:
+    def tick(self, now: int, rps_per_replica: float) -> tuple[int, int, str] | None:
         before = len(self.group.actions)
-        self.group.observe(now, 100 * utilization)
+        self.group.observe(now, self.signal.value(rps_per_replica))
         if len(self.group.actions) == before:
             return None
         action = self.group.actions[-1]
@@ -196,6 +233,10 @@ class Simulation:
     replicas: list[int] = field(default_factory=list)
     serving: list[int] = field(default_factory=list)
     utilization: list[float] = field(default_factory=list)
+    metric: list[float] = field(default_factory=list)
+    """What the autoscaler read each second (its signal's value for one serving replica)."""
+    metric_label: str = ""
+    metric_unit: str = ""
     p95_ms: list[float] = field(default_factory=list)
     error_percent: list[float] = field(default_factory=list)
     actions: list[ScaleAction] = field(default_factory=list)
@@ -210,6 +251,7 @@ class Simulation:
             "autoscaler": self.autoscaler, "traffic": self.traffic, "step_s": every,
             "offered_rps": rounded(self.offered_rps, 2), "replicas": self.replicas[::every],
             "serving": self.serving[::every], "utilization_percent": rounded([100 * u for u in self.utilization], 1),
+            "metric": {"label": self.metric_label, "unit": self.metric_unit, "values": rounded(self.metric, 2)},
             "p95_ms": rounded(self.p95_ms, 1), "error_percent": rounded(self.error_percent, 2),
             "actions": [vars(a) for a in self.actions],
             "summary": vars(self.summary) if self.summary else None,
@@ -228,7 +270,7 @@ class Cutoff:
 def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo: Slo, timeout_s: float,
              price_per_replica_hour: float | None = None, cutoff: Cutoff | None = None) -> Simulation:
     """Run the whole traffic; with a ``cutoff`` the result may stop early and then has no summary."""
-    result = Simulation(autoscaler.name, traffic.name)
+    result = Simulation(autoscaler.name, traffic.name, metric_label=autoscaler.signal.label, metric_unit=autoscaler.signal.unit)
     backlog, response_s = 0.0, service.service_mean_s
     offered_total = errors_total = replica_seconds = 0.0
     for now in range(traffic.seconds):
@@ -238,7 +280,8 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
         # Users react to the response times they see; smoothing them over a few seconds keeps the discrete
         # closed loop from oscillating around its fixed point (as the capacity model's damped iteration).
         backlog, response_s = second.backlog, 0.7 * response_s + 0.3 * second.mean_s
-        action = autoscaler.tick(now, second.utilization)
+        per_replica = second.served_rps / serving if serving else 0.0
+        action = autoscaler.tick(now, per_replica)
         if action is not None:
             result.actions.append(ScaleAction(now, *action))
         offered_total += offered
@@ -247,6 +290,7 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
         result.replicas.append(autoscaler.total(now))
         result.serving.append(serving)
         result.utilization.append(second.utilization)
+        result.metric.append(autoscaler.signal.value(per_replica))
         result.p95_ms.append(second.p95_ms)
         result.error_percent.append(100 * second.errors / offered if offered > 0 else 0.0)
         if cutoff is not None:
@@ -280,18 +324,21 @@ def slo_of(config: StackConfig) -> Slo:
     return Slo(config.slo.p95_ms, config.slo.error_rate_percent)
 
 
-def hpa_driver(config: StackConfig, hpa: HpaConfig | None = None, initial: int | None = None) -> HpaDriver:
-    return HpaDriver(hpa or config.hpa, cpu_millicores(config.service.cpu_request), config.capacity.pod_start_seconds, initial)
+def hpa_driver(config: StackConfig, service: PlanService, hpa: HpaConfig | None = None, initial: int | None = None,
+               sync_phase_s: int = 0) -> HpaDriver:
+    trial = config if hpa is None else config.model_copy(update={"hpa": hpa})
+    return HpaDriver(trial.hpa, hpa_signal(trial, service.cpu_ms_per_request), config.capacity.pod_start_seconds, initial,
+                     sync_phase_s=sync_phase_s)
 
 
-def asg_driver(config: StackConfig, settings: TargetTrackingSettings | None = None) -> AsgDriver:
-    return AsgDriver(settings or TargetTrackingSettings.from_config(config.asg, config.capacity.instance_start_seconds))
+def asg_driver(config: StackConfig, service: PlanService, settings: TargetTrackingSettings | None = None) -> AsgDriver:
+    return AsgDriver(settings or TargetTrackingSettings.from_config(config), asg_signal(config, service.cpu_ms_per_request))
 
 
 def simulate_stack(config: StackConfig, traffic: Traffic, service: PlanService, which: str,
                    hpa: HpaConfig | None = None, asg: TargetTrackingSettings | None = None,
                    cutoff: Cutoff | None = None) -> Simulation:
     """Simulate one of the stack's autoscalers ("hpa" or "asg"), with optional settings to try instead."""
-    driver: Autoscaler = hpa_driver(config, hpa) if which == "hpa" else asg_driver(config, asg)
+    driver: Autoscaler = hpa_driver(config, service, hpa) if which == "hpa" else asg_driver(config, service, asg)
     return simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout),
                     config.capacity.price_per_replica_hour, cutoff)

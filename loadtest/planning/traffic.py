@@ -13,7 +13,9 @@ production's responses.
   then back to the SLO's users long enough to watch the scale-in;
 - stress: as normal, with the seed's stress users (Z = 0.3 s);
 - a CSV file of ``timestamp,rps`` rows (seconds or ISO 8601 times; a header row is
-  allowed); each rate holds until the next row's time.
+  allowed); each rate holds until the next row's time. When the rows carry a time of day
+  (ISO 8601, or Unix epoch seconds), ``start`` keeps the first row's, so the plan's charts
+  and actions read in time of day, in the file's own time zone.
 """
 
 from __future__ import annotations
@@ -21,18 +23,20 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.config import StackConfig
 from infra.errors import ConfigError
 
-from ..scenario.profiles import PROFILES
+from ..scenario.profiles import PROFILES, spike_load
 
 MAX_TRAFFIC_SECONDS = 7 * 86_400
 MAX_RATE_RPS = 1e9
 """A billion requests per second: above any real service, and far from overflowing the simulator's sums."""
 SPIKE_LEAD_S = 60
+EPOCH_AFTER_S = 1e9
+"""A numeric timestamp this large (September 2001 on) is Unix epoch seconds, so a time of day; smaller ones are offsets."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,14 @@ class Traffic:
     think_s: float = 0.0
     rates: tuple[float, ...] = ()
     """Requests per second (open loop); empty for a user profile."""
+    start: datetime | None = None
+    """The time of day of second 0, when the traffic file says it (ISO 8601 or epoch timestamps)."""
+
+    def clock(self, second: float) -> str | None:
+        """``second`` as a time of day (HH:MM:SS in the file's zone), or None without one."""
+        if self.start is None:
+            return None
+        return (self.start + timedelta(seconds=second)).strftime("%H:%M:%S")
 
     @property
     def closed_loop(self) -> bool:
@@ -82,8 +94,10 @@ def profile(name: str, config: StackConfig, users: int | None = None) -> Traffic
 
 
 def _spike(config: StackConfig, base: int) -> Traffic:
+    """The spike the capacity model sizes the maximum for (``spike_load``), with a surge and a tail to watch."""
     capacity = config.capacity
-    peak = math.ceil(base * capacity.spike_factor)
+    spike = spike_load(base, capacity.spike_factor, PROFILES["normal"].mean_think_time_s)
+    peak = spike.users
     surge_s = (peak - base) / capacity.spike_users_per_second
     tail_s = max(capacity.spike_hold_seconds, config.hpa.scale_down.stabilization_window_seconds + 120)
     timeline: list[float] = [float(base)] * SPIKE_LEAD_S
@@ -92,10 +106,10 @@ def _spike(config: StackConfig, base: int) -> Traffic:
     timeline += [float(base)] * tail_s
     return Traffic(
         "spike",
-        f"{base} users, then a surge to {peak} at {capacity.spike_users_per_second:g} users/s held "
+        f"{base} users, then a surge to {spike.describe()}, at {capacity.spike_users_per_second:g} users/s, held "
         f"{capacity.spike_hold_seconds} s, then {base} again for {tail_s} s (users {PROFILES['spike'].wait_min_s:g}-"
         f"{PROFILES['spike'].wait_max_s:g} s apart)",
-        users=tuple(timeline), think_s=PROFILES["spike"].mean_think_time_s,
+        users=tuple(timeline), think_s=spike.think_s,
     )
 
 
@@ -127,7 +141,25 @@ def read_csv(path: Path) -> Traffic:
     for index, (at, rate) in enumerate(rows):
         until = rows[index + 1][0] if index + 1 < len(rows) else end
         _spread(rates, at - start, until - start, rate)
-    return Traffic(path.name, f"recorded traffic from {path} ({len(rows)} rows over {len(rates)} s)", rates=tuple(rates))
+    begins = _start_of(path)
+    span = f"from {begins:%Y-%m-%d %H:%M:%S}" if begins is not None else f"over {len(rates)} s"
+    return Traffic(path.name, f"recorded traffic from {path} ({len(rows)} rows {span}, {len(rates)} s)", rates=tuple(rates),
+                   start=begins)
+
+
+def _start_of(path: Path) -> datetime | None:
+    """The first row's time of day: its ISO 8601 time as written (zone included), or epoch seconds in UTC."""
+    for fields in csv.reader(path.read_text(encoding="utf-8").splitlines()):
+        if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#") or len(fields) != 2:
+            continue
+        if _number(fields[1]) is None:
+            continue  # the header
+        stamp = fields[0].strip()
+        seconds = _number(stamp)
+        if seconds is not None:
+            return datetime.fromtimestamp(seconds, UTC) if seconds >= EPOCH_AFTER_S else None
+        return datetime.fromisoformat(stamp)
+    return None
 
 
 def _spread(rates: list[float], begin: float, end: float, rate: float) -> None:

@@ -263,7 +263,7 @@ class Verdict(Model):
 class ReplicaMetrics(Model):
     name: str
     utilization_percent: float | None = None
-    """Busy workers over pool size (the reference service's analogue of CPU against its request)."""
+    """Busy workers over pool size: the pool's load, which the capacity model sizes with (no autoscaler reads it)."""
     cpu_percent: float | None = None
     """CPU used, as a percentage of the CPU request (Kubernetes, local) or of the instance (CloudWatch)."""
     memory_percent: float | None = None
@@ -313,6 +313,23 @@ def unavailable(source: str, warning: str) -> InfraMetrics:
 # the analysis ----------------------------------------------------------------------------------
 
 
+class SignalCheck(Model):
+    """Does one autoscaler's scaling signal reach its target before the SLO breaks? (``loadtest.analysis.tracking``)"""
+
+    autoscaler: Literal["hpa", "asg"]
+    metric: Literal["cpu", "requestsPerSecond", "requestCountPerTarget"]
+    target: float
+    unit: str
+    value_at_breaking_load: float
+    """What the autoscaler reads when each replica serves ``CapacityEstimate.breaking_rps_per_replica``."""
+    threshold: float
+    """The value above which it scales out: the HPA's target x (1 + its tolerance), the ASG's target."""
+    tracks: bool
+    proposed_metric: Literal["requestsPerSecond", "requestCountPerTarget"] | None = None
+    proposed_target: float | None = None
+    detail: str = ""
+
+
 class CapacityEstimate(Model):
     """The capacity model's figures (``loadtest.analysis.capacity``), each explained in ``explanation``."""
 
@@ -327,6 +344,16 @@ class CapacityEstimate(Model):
     delay_ms: float | None = None
     """The closed model's time outside the pool in every response (network, proxy, client)."""
     cpu_ms_per_request: float | None = None
+    """CPU milliseconds one request costs (the run's CPU seconds over its requests): what a CPU autoscaler sees."""
+    cpu_capacity_per_replica_rps: float | None = None
+    """The rate at which one replica's CPU reaches 100 % of its request (or instance): not where its pool saturates."""
+    capacity_source: str = ""
+    """What ``capacity_per_replica_rps`` comes from: pool utilization, the run's latency (CPU-only source), or CPU (assumed)."""
+    breaking_rps_per_replica: float | None = None
+    """The per-replica request rate at which the p95 reaches the SLO (``safe_utilization`` x the capacity)."""
+    cpu_percent_at_breaking_load: float | None = None
+    """A replica's CPU, in percent of its CPU request, at ``breaking_rps_per_replica``; may exceed 100 (no limit)."""
+    signals: list[SignalCheck] = Field(default_factory=list)
     safe_utilization: float | None = None
     users: int = 0
     think_time_s: float = 0.0
@@ -360,7 +387,7 @@ class ChangeInfo(Model):
 
 
 class RecommendationInfo(Model):
-    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "healthy"]
+    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "healthy"]
     severity: Literal["critical", "high", "medium", "info"]
     title: str
     detail: str
@@ -394,6 +421,9 @@ class ServiceModelInfo(Model):
     service_mean_ms: float
     service_sigma: float
     source: str
+    cpu_ms_per_request: float | None = None
+    """CPU milliseconds one request costs, which a CPU autoscaler's metric is made of (None in older reports)."""
+    cpu_source: str = ""
 
 
 class AutoscalingComparison(Model):

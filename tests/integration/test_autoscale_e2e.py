@@ -1,8 +1,10 @@
 """The autoscaled local stack: real replicas started and stopped by the HPA model, real nginx reloads, real load.
 
-One replica of 8 workers at 40 ms serves 200 req/s. A spike of 150 users thinking about
-1 s sends about 145 req/s: 73 % of one replica against a 50 % target, so the first
-sync after the spike (15 s) asks for 2. A second, light run (20 users) lets the HPA
+One replica of 8 workers at 40 ms serves about 200 req/s. The HPA scales on each pod's
+request rate (the Pods metric prometheus-adapter would serve, averaged over its 60 s
+rate window) against a target of 80 req/s per pod. A spike of 150 users thinking about
+1 s sends about 145 req/s (less on a busy machine): once the window's average passes 88
+(the target and its 10 % tolerance), the next sync asks for 2. A second, light run (20 users) lets the HPA
 scale back to 1 once the 30 s scale-down window has passed, while traffic flows.
 """
 
@@ -24,7 +26,8 @@ config:
   headroom:hpa:
     minReplicas: 1
     maxReplicas: 4
-    targetCpuUtilization: 50
+    scalingMetric: requestsPerSecond
+    targetRequestsPerSecond: 80
     scaleDown:
       stabilizationWindowSeconds: 30
       policies:
@@ -36,8 +39,8 @@ config:
   headroom:slo:
     users: 150
     rampSeconds: 3
-    runTime: 45s
-    p95Ms: 300
+    runTime: 75s
+    p95Ms: 500
     errorRatePercent: 5
   headroom:local:
     workers: 8
@@ -62,7 +65,7 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
         assert up.returncode == 0, up.stderr
         spike = headroom("validate", "--stack", str(stack), "--profile", "spike", "--json", str(tmp_path / "spike.json"))
         assert spike.returncode == 0, spike.stdout + spike.stderr
-        light = headroom("validate", "--stack", str(stack), "--users", "20", "--ramp", "1", "--run-time", "60s",
+        light = headroom("validate", "--stack", str(stack), "--users", "20", "--ramp", "1", "--run-time", "120s",
                          "--json", str(tmp_path / "light.json"))
         rows = timeline(stack)
     finally:
@@ -72,18 +75,21 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
 
     report = json.loads((tmp_path / "spike.json").read_text())
     scaling = report["autoscaling"]
-    # Scale-out at the first sync that measured the load above the target and its tolerance (50 % x 1.1,
-    # plus 0.02 for the metric's rounding), by the autoscaler's own records rather than elapsed time:
-    # a busy machine may deliver the load late, but no sync may see it and do nothing.
+    # Scale-out at the first sync that read the rate above the target and its tolerance (80 x 1.1, plus 1 for
+    # the metric's rounding), by the autoscaler's own records rather than elapsed time: a busy machine may deliver
+    # the load late, but no sync may see it and do nothing.
     assert scaling["measured_actions"][0]["replicas"] == 2, scaling["measured_actions"]
+    assert "req/s per pod" in scaling["measured_actions"][0]["action"]
     first_out = next(r for r in rows if "action" in r and r["replicas"] == 2)
-    missed = [r for r in rows if r.get("sync") and r["t"] < first_out["t"] and r["utilization"] > 0.5 * 1.1 + 0.02]
+    missed = [r for r in rows if r.get("sync") and r["t"] < first_out["t"] and r["metric"] > 80 * 1.1 + 1]
     assert first_out.get("sync") and missed == [], rows
     # No request lost across the scale-out's nginx reload.
     assert report["results"]["judged"]["failures"] == 0 and report["results"]["whole_run"]["failures"] == 0
     # The real timeline stays within one replica of the simulator's for the same load.
     assert scaling["max_difference"] <= 1, (scaling["measured_replicas"], scaling["predicted_replicas"])
-    assert max(scaling["measured_replicas"]) == 2 and max(scaling["predicted_replicas"]) == 2
+    # Right after the split the first pod's 60 s rate still holds the load it carried alone, so a third pod may
+    # follow for a while, in the real controller's arithmetic as in the simulator's (each pod's own window).
+    assert 2 <= max(scaling["measured_replicas"]) <= 3 and 2 <= max(scaling["predicted_replicas"]) <= 3
 
     # The light run: the scale-in happens under traffic, only after the 30 s window, and loses nothing.
     assert light.returncode == 0, light.stdout + light.stderr
@@ -92,7 +98,7 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
     outs = [r for r in rows if "action" in r and r["replicas"] == 2]
     ins = [r for r in rows if "action" in r and r["replicas"] == 1]
     assert outs and ins, rows
-    spike_syncs = [r["t"] for r in rows if r.get("sync") and r["t"] <= ins[0]["t"] and r["utilization"] > 0.25]
+    spike_syncs = [r["t"] for r in rows if r.get("sync") and r["t"] <= ins[0]["t"] and r["metric"] > 40]
     assert ins[0]["t"] - spike_syncs[-1] >= 30 - 1, "scaled in before the stabilization window passed"
     light_measured = light_report["autoscaling"]["measured_replicas"]
-    assert light_measured[0] == 2 and light_measured[-1] == 1
+    assert light_measured[0] >= 2 and light_measured[-1] == 1

@@ -158,3 +158,38 @@ def test_default_queries_give_the_expected_figures_in_promtool(tmp_path: Path) -
 
 def _labels(record: str, labels: dict[str, str]) -> str:
     return record + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def test_the_adapter_rule_serves_each_pod_s_request_rate_in_promtool(tmp_path: Path) -> None:
+    """prometheus-adapter expands the rendered rule's metricsQuery for the HPA's pods (``<<.Series>>`` the counter,
+    ``<<.LabelMatchers>>`` the namespace and pods, ``<<.GroupBy>>`` pod); the real promtool evaluates the result."""
+    from ruamel.yaml import YAML
+
+    from infra.config import config_from_keys
+    from infra.render import render_artifact
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is not installed: run scripts/setup --test (Debian's prometheus package)"
+    config = config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 5}}, "x")
+    configmap = YAML(typ="safe", pure=True).load(render_artifact("prometheus-adapter-rules.yaml", config))
+    (rule,) = YAML(typ="safe", pure=True).load(configmap["data"]["config.yaml"])["rules"]
+    series = rule["seriesQuery"].split("{")[0]
+    expr = (rule["metricsQuery"].replace("<<.Series>>", series)
+            .replace("<<.LabelMatchers>>", 'namespace="shop",pod=~"api-7d9-a|api-7d9-b"').replace("<<.GroupBy>>", "pod"))
+    test = {
+        "rule_files": [], "evaluation_interval": "15s",
+        "tests": [{
+            "interval": "15s",
+            # 100 and 50 requests per 15 s; another namespace's pod of the same name must not leak in.
+            "input_series": [
+                {"series": f'{series}{{namespace="shop",pod="api-7d9-a"}}', "values": "0+100x8"},
+                {"series": f'{series}{{namespace="shop",pod="api-7d9-b"}}', "values": "0+50x8"},
+                {"series": f'{series}{{namespace="other",pod="api-7d9-a"}}', "values": "0+999x8"},
+            ],
+            "promql_expr_test": [{"expr": expr, "eval_time": "2m", "exp_samples": [
+                {"labels": '{pod="api-7d9-a"}', "value": 100 / 15}, {"labels": '{pod="api-7d9-b"}', "value": 50 / 15}]}],
+        }],
+    }
+    (tmp_path / "test.yml").write_text(json.dumps(test, indent=2))
+    result = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

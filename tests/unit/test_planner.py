@@ -1,11 +1,14 @@
 """The planner on a synthetic service with a known capacity: timelines and breach windows known by construction.
 
-The service: 100 req/s per replica (10 slots of 100 ms). The traffic is open loop
+The service: 100 req/s per replica (10 slots of 100 ms), 5 ms of CPU per request, so a
+pod's CPU against the stack's default 500m request equals its pool's load (CPU-bound by
+construction; the concurrency-bound case is in test_signals.py). The traffic is open loop
 (a rate file), so the offered load does not depend on the model being tested.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -13,12 +16,16 @@ import pytest
 
 from infra.config import config_from_keys
 from infra.errors import ConfigError
+from loadtest.analysis.signals import Signal
 from loadtest.planning.optimize import optimize_hpa
 from loadtest.planning.service import PlanService
 from loadtest.planning.simulate import HpaDriver, Slo, serve, simulate, simulate_stack
 from loadtest.planning.traffic import Traffic, profile, read_csv
 
-SERVICE = PlanService(capacity_rps=100.0, concurrency=10, service_mean_s=0.1, service_sigma=0.3, source="synthetic")
+SERVICE = PlanService(capacity_rps=100.0, concurrency=10, service_mean_s=0.1, service_sigma=0.3, source="synthetic",
+                      cpu_ms_per_request=5.0, cpu_source="synthetic")
+CPU_AT_LOAD = Signal("hpa", "cpu", 50.0, cpu_ms_per_request=5.0, cpu_cores=0.5)
+"""The HPA's CPU on SERVICE: 5 ms x 100 req/s / 0.5 core = 100 % at full load."""
 SLO = Slo(p95_ms=500.0, error_rate_percent=5.0)
 
 
@@ -56,7 +63,7 @@ def test_step_load_breach_window_and_replica_timeline() -> None:
     """
     config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50})
     traffic = step_traffic(40.0, 160.0, 100, 400)
-    result = simulate(traffic, SERVICE, HpaDriver(config.hpa, 500, 10.0), SLO, 60.0)
+    result = simulate(traffic, SERVICE, HpaDriver(config.hpa, CPU_AT_LOAD, 10.0), SLO, 60.0)
     breach = [t for t, p95 in enumerate(result.p95_ms) if p95 > SLO.p95_ms]
     assert breach[0] == 100
     assert result.actions[0].at == 105 and (result.actions[0].old, result.actions[0].new) == (1, 2)
@@ -69,8 +76,10 @@ def test_step_load_breach_window_and_replica_timeline() -> None:
 
 def test_asg_reacts_after_three_minutes_on_the_same_step() -> None:
     config = stack(asg={"minSize": 1, "maxSize": 6, "desiredCapacity": 1, "targetCpu": 50, "instanceWarmup": "60s"},
-                   capacity={"podStartSeconds": 10, "instanceStartSeconds": 30})
-    result = simulate_stack(config, step_traffic(40.0, 160.0, 100, 900), SERVICE, "asg")  # type: ignore[arg-type]
+                   capacity={"podStartSeconds": 10, "instanceStartSeconds": 30, "healthCheckSeconds": 0})
+    # A t3.medium has 2 vCPUs: 20 ms per request makes its CPU the pool's load again (20 ms x 100 / 2).
+    service = dataclasses.replace(SERVICE, cpu_ms_per_request=20.0)
+    result = simulate_stack(config, step_traffic(40.0, 160.0, 100, 900), service, "asg")  # type: ignore[arg-type]
     # One-minute datapoints: the one closing at 120 s averages 40 s at 40 % and 20 s saturated, 60 %; the
     # alarm needs it and the two after it, so it fires as the datapoint closing at 240 s (the end of
     # second 239) completes. One warm instance at 100 % for a 50 % target: ceil(2.0) = 2.
@@ -154,3 +163,33 @@ def test_the_p95_table_is_the_queueing_models_p95() -> None:
         rate = load * queue.capacity_rps
         assert p95_table[round(load * 100)] == pytest.approx(1000 * queue.response_quantile_s(rate), rel=0.01)
         assert mean_table[round(load * 100)] == pytest.approx(queue.mean_response_s(rate), rel=0.001)
+
+
+def test_a_traffic_file_with_times_plans_in_time_of_day(tmp_path: Path) -> None:
+    """ISO 8601 rows: the charts' axis, the actions and the first scale-out read in the file's time of day."""
+    from loadtest.formats.plan_html import clock_ticks, render_plan_html
+    from loadtest.formats.plan_terminal import plan_table
+    from loadtest.planning.document import plan_document
+
+    path = tmp_path / "day.csv"
+    path.write_text("timestamp,rps\n" + "".join(
+        f"2026-11-28T09:{minute:02d}:00+01:00,{40 if minute < 5 else 160}\n" for minute in range(20)))
+    traffic = read_csv(path)
+    assert traffic.start is not None and traffic.clock(0) == "09:00:00" and traffic.clock(3725) == "10:02:05"
+    config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50})
+    simulation = simulate_stack(config, traffic, SERVICE, "hpa")  # type: ignore[arg-type]
+    document = plan_document("t", "Pulumi.t.yaml", traffic, SERVICE, SLO, [simulation])
+    first = document["simulations"]["hpa"]["actions"][0]
+    assert first["time"] == traffic.clock(first["at"]) and first["time"].startswith("09:05")
+    assert document["simulations"]["hpa"]["summary"]["first_scale_out_time"] == first["time"]
+    assert document["traffic"]["start"] == "2026-11-28T09:00:00+01:00"
+    assert clock_ticks(document["traffic"]["start"], 1200)[:2] == [(0.0, "09:00"), (300.0, "09:05")]
+    assert 'class="tick">09:05</text>' in render_plan_html(document) and "time of day" in render_plan_html(document)
+    from rich.console import Console
+    console = Console(width=200, record=True)
+    console.print(plan_table(document))
+    assert f"{first['time']} (+{first['at']} s)" in console.export_text()
+    # Offsets in seconds have no time of day: the plan stays in seconds.
+    offsets = tmp_path / "offsets.csv"
+    offsets.write_text("0,40\n60,160\n")
+    assert read_csv(offsets).start is None and read_csv(offsets).clock(5) is None

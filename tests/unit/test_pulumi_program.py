@@ -331,3 +331,21 @@ def test_a_policy_with_another_warmup_is_refused() -> None:
     skewed = ScalingGroupArgs(config=args.config, policy={**args.policy, "EstimatedInstanceWarmup": 60})
     with pytest.raises(ValueError, match="EstimatedInstanceWarmup"):
         _ = skewed.warmup_seconds
+
+
+def test_launch_template_enables_detailed_monitoring_unless_turned_off(deployed: tuple[StackConfig, PreviewResult]) -> None:
+    """1-minute CPUUtilization datapoints, which target tracking's alarms are modelled on (loadtest.analysis.lag)."""
+    _, result = deployed
+    assert one(result, "aws:ec2/launchTemplate:LaunchTemplate").inputs["monitoring"] == {"enabled": True}
+    keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
+    keys["headroom:asg"] = {**keys["headroom:asg"], "detailedMonitoring": False}
+    template = one(preview("prod", keys), "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert template["monitoring"] == {"enabled": False}
+
+
+def test_a_request_signal_previews_as_a_pods_metric_hpa() -> None:
+    keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
+    keys["headroom:hpa"] = {**keys["headroom:hpa"], "scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 120}
+    spec = one(preview("prod", keys), "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    assert spec["metrics"] == [{"type": "Pods", "pods": {"metric": {"name": "http_server_requests_per_second"},
+                                                          "target": {"type": "AverageValue", "averageValue": "120000m"}}}]

@@ -40,13 +40,15 @@ def test_latency_rule_scales_out_by_the_computed_count() -> None:
     capacity = estimate(report, infra, config())
     assert latency.severity == "high" and latency.evidence["replicas_for_slo"] == capacity.replicas_for_slo
     paths = {c.path: c.new for c in latency.changes}
-    # Only bounds below the model's are raised (the stack has 2-10 for both mechanisms).
+    # Only bounds below the model's are raised (the stack has 2-10 for both mechanisms; the spike needs more).
     assert paths == {
         "headroom:hpa.minReplicas": capacity.hpa_min,
+        "headroom:hpa.maxReplicas": capacity.hpa_max,
         "headroom:asg.minSize": capacity.asg_min,
+        "headroom:asg.maxSize": capacity.asg_max,
         "headroom:asg.desiredCapacity": capacity.asg_min,
     }
-    assert 2 < capacity.hpa_min <= capacity.asg_min and capacity.asg_max <= 10
+    assert 2 < capacity.hpa_min <= capacity.asg_min and capacity.asg_max > 10
     assert "400.0 ms is over the SLO" in latency.detail and "Little's law" in latency.detail
 
 

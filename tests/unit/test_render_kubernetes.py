@@ -7,6 +7,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from infra.config import StackConfig, config_from_keys
+from infra.errors import ConfigError
 from infra.render import KUBERNETES_MANIFESTS, enabled_artifacts, render_artifact, render_nginx_conf
 
 KUBERNETES_VERSION = "1.37.0"
@@ -164,3 +165,42 @@ def test_network_policy_names_the_allowed_namespaces() -> None:
     nginx_policy = manifest("nginx-networkpolicy.yaml", config)
     assert nginx_policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
     kubernetes_validate.validate(nginx_policy, KUBERNETES_VERSION, strict=True)
+
+
+REQUESTS_HPA = {"headroom:hpa": {"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 42.75}}
+
+
+def test_a_request_signal_renders_a_pods_metric_and_its_adapter_rule() -> None:
+    """scalingMetric requestsPerSecond: a Pods metric with an AverageValue target (exact, in milli-units), and the
+    prometheus-adapter rule that serves it; both valid against the API schema in strict mode."""
+    config = config_from_keys(REQUESTS_HPA, "x")
+    hpa = manifest("hpa.yaml", config)
+    assert hpa["spec"]["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "http_server_requests_per_second"}, "target": {"type": "AverageValue", "averageValue": "42750m"}}}]
+    kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)
+    assert "prometheus-adapter-rules.yaml" in enabled_artifacts(config)
+    rules = manifest("prometheus-adapter-rules.yaml", config)
+    kubernetes_validate.validate(rules, KUBERNETES_VERSION, strict=True)
+    (rule,) = YAML(typ="safe", pure=True).load(rules["data"]["config.yaml"])["rules"]
+    # The adapter names the rate after the HPA's metric, per pod and namespace, from the counter the replicas export.
+    assert rule["name"]["as"] == hpa["spec"]["metrics"][0]["pods"]["metric"]["name"]
+    assert rule["seriesQuery"].startswith("http_server_request_duration_seconds_count{")
+    assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+    assert rule["metricsQuery"] == "sum(rate(<<.Series>>{<<.LabelMatchers>>}[60s])) by (<<.GroupBy>>)"
+
+
+def test_a_cpu_signal_has_no_adapter_rule_and_a_request_signal_needs_its_target() -> None:
+    assert "prometheus-adapter-rules.yaml" not in enabled_artifacts(StackConfig())
+    with pytest.raises(ConfigError, match="targetRequestsPerSecond"):
+        config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond"}}, "x")
+
+
+@pytest.mark.parametrize("target", [0.001, 0.0016, 1_000_000])
+def test_every_accepted_request_target_renders_a_positive_quantity_kubernetes_accepts(target: float) -> None:
+    config = config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": target}}, "x")
+    hpa = manifest("hpa.yaml", config)
+    quantity = hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"]
+    assert quantity.endswith("m") and int(quantity[:-1]) >= 1
+    kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)
+    with pytest.raises(ConfigError, match="targetRequestsPerSecond"):
+        config_from_keys({"headroom:hpa": {"scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 0.0004}}, "x")

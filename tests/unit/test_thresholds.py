@@ -50,7 +50,7 @@ def test_the_run_is_replayed_as_it_ran() -> None:
     _, infra = synthetic()
     stack = config(hpa={"minReplicas": 8})
     capacity = estimate(report, infra, stack)
-    service = fitted_service(capacity)
+    service = fitted_service(capacity, stack)
     assert service is not None
     summary = simulate_target(stack, traffic, service, [TARGET], "hpa")
     assert summary is not None and summary.holds
