@@ -72,6 +72,16 @@ QUEUEING_SEEN = 1.25
 MAX_PLANNED_LOAD = 0.85
 """Never plan above this load: near saturation the p95 swings with every parameter's noise."""
 MIN_WINDOW_REQUESTS = 20
+MISSING_REPLICAS = (
+    "the one missing figure is how many replicas served the run: no metrics source reported it{source}; give it as "
+    "headroom:capacity.replicas in the stack file or --replicas N, or name a source that reports it "
+    "(headroom:metrics.source: kubernetes, cloudwatch or prometheus; docs/metrics.md). With it, the ramp is the load "
+    "sweep: the capacity is fitted to how the latency grows over it"
+)
+"""What a run without metrics lacks for sizing, and the three ways to give it."""
+NO_FALLBACK = ("with no utilization or CPU figure there is no other way to find a replica's capacity, so the replica "
+               "count is not computed (a latency that does not grow with load is the service's own cost, which more "
+               "replicas do not remove)")
 MAX_REPLICAS = 1000
 
 
@@ -204,13 +214,19 @@ def estimate(
     if inputs is None:
         judged = report.results.judged
         why = ("no request was served in the judged window" if judged.throughput_rps <= 0
-               else "no utilization or CPU figure for the run")
+               else MISSING_REPLICAS.format(source=f" ({'; '.join(infra.warnings)})" if infra.warnings else ""))
         return CapacityEstimate(
             available=False, users=config.slo.users, think_time_s=report.plan.think_time_s,
             throughput_rps=judged.throughput_rps,
             explanation=[f"{why}, so no per-replica capacity could be estimated"],
         )
-    inputs = _fit_cpu_only(report, inputs)
+    inputs = _fit_to_latency(report, inputs)
+    if inputs.latency_only and inputs.fitted_capacity is None:
+        return CapacityEstimate(
+            available=False, replicas_measured=inputs.replicas, users=config.slo.users, think_time_s=inputs.think_s,
+            throughput_rps=inputs.throughput, explanation=[(f"{inputs.replicas} replica(s) (stated), no utilization figure: "
+                                                            f"{inputs.fit_note}")],
+        )
     notes = [inputs.describe_capacity()]                                       # step 1
     mean_ms, spread, windows, low_load = service_time(report, inputs.capacity, inputs.replicas)  # step 2
     if not windows:
@@ -261,7 +277,8 @@ class _Inputs:
 
     replicas: int
     throughput: float
-    load: float
+    load: float | None
+    """The pool's (or, CPU-only, the CPU's) mean load in percent; None: no metrics at all (``latency_only``)."""
     users: int
     think_s: float
     slo_p95: float
@@ -274,7 +291,7 @@ class _Inputs:
     """What the source's CPU percent is of: the CPU request (Kubernetes, Prometheus, local) or the instance's vCPUs (CloudWatch)."""
     cpu_ms_source: str = "measured: the run's CPU seconds over its requests"
     fitted_capacity: float | None = None
-    """Step 1 for a CPU-only source: the capacity fitted to the run's latency (``_fit_cpu_only``)."""
+    """Step 1 for a CPU-only source or none: the capacity fitted to the run's latency (``_fit_to_latency``)."""
     fit_note: str = ""
     run_profile: str = "normal"
     """The run's load profile (normal, spike, stress): its think time is the one ``think_s`` holds."""
@@ -286,12 +303,17 @@ class _Inputs:
            think_s: float | None = None) -> _Inputs | None:
         judged = report.results.judged
         count = replicas or infra.replicas
-        load = _judged_load(infra, judged.window)
+        load = _judged_load(infra, judged.window) if infra.available else None
+        think = report.plan.think_time_s if think_s is None else think_s
+        if count and judged.throughput_rps > 0 and (load is None or load <= 0):
+            # No utilization figure (a remote service, no metrics source): the ramp is the load sweep, and the
+            # capacity is fitted to how the latency grew over it (``_fit_to_latency``), given the replica count.
+            return cls(count, judged.throughput_rps, None, config.slo.users, think, report.slo.p95_ms, None,
+                       run_profile=report.profile.name, cpu_ms_source="")
         # Capacity is throughput over load: both must be measured and above zero (a run whose judged
         # window served nothing, a hung target say, tells nothing about what a replica can serve).
-        if not infra.available or load is None or not count or load <= 0 or judged.throughput_rps <= 0:
+        if load is None or not count or load <= 0 or judged.throughput_rps <= 0:
             return None
-        think = report.plan.think_time_s if think_s is None else think_s
         cores = asg_cpu_cores(config) if infra.source == "cloudwatch" else cpu_millicores(config.service.cpu_request) / 1000
         cpu_ms, cpu_source = infra.cpu_ms_per_request, "measured: the run's CPU seconds over its requests"
         if cpu_ms is None and infra.cpu_percent_avg is not None:
@@ -306,6 +328,11 @@ class _Inputs:
                    cpu_load=load if infra.utilization_percent is None else infra.cpu_percent_avg)
 
     @property
+    def latency_only(self) -> bool:
+        """No utilization or CPU figure: the capacity can only come from the run's latency over its ramp."""
+        return self.load is None
+
+    @property
     def cpu_capacity(self) -> float | None:
         """The rate at which one replica's CPU reaches 100 % of its request (or instance): not where its pool saturates."""
         if not self.cpu_load:
@@ -317,9 +344,14 @@ class _Inputs:
         """Step 1: one replica's throughput at 100 % pool load (fitted to the latency for a CPU-only source)."""
         if self.fitted_capacity is not None:
             return self.fitted_capacity
+        assert self.load is not None, "a latency-only capacity is always fitted"
         return self.throughput / (self.replicas * self.load / 100)
 
     def describe_capacity(self) -> str:
+        if self.latency_only:
+            return (f"{self.replicas} replica(s) (stated: the run has no utilization figure) served {self.throughput:.1f} "
+                    f"req/s; {self.fit_note}")
+        assert self.load is not None
         if self.cpu_only:
             return (f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % CPU: a replica's CPU "
                     f"reaches its request at {self.throughput / (self.replicas * self.load / 100):.1f} req/s, which is not "
@@ -335,7 +367,8 @@ class _Inputs:
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
             cpu_capacity_per_replica_rps=self.cpu_capacity,
-            capacity_source=("the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
+            capacity_source=("the run's latency over its ramp (no metrics; the replica count stated)" if self.latency_only
+                             else "the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
                              else "CPU (assumed CPU-bound)" if self.cpu_only else "pool utilization"),
             service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,
             cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
@@ -343,22 +376,30 @@ class _Inputs:
         )
 
 
-def _fit_cpu_only(report: Report, inputs: _Inputs) -> _Inputs:
-    """Step 1 with CPU as the only figure: the capacity the run's latency shows, or the CPU capacity, named an assumption."""
-    if not inputs.cpu_only:
+def _fit_to_latency(report: Report, inputs: _Inputs) -> _Inputs:
+    """Step 1 with CPU as the only figure, or none: the capacity the run's latency shows over its ramp.
+
+    With CPU, a run that shows no queueing falls back on the CPU capacity, named an assumption;
+    with no figure at all (``latency_only``) there is nothing to fall back on, and the capacity
+    stays unknown (``fitted_capacity`` None, ``fit_note`` says why).
+    """
+    if not inputs.cpu_only and not inputs.latency_only:
         return inputs
     judged = report.results.judged
     low = [w for w in report.timeline if w.requests and w.users and w.mean_ms and w.throughput_rps < LOW_LOAD * judged.throughput_rps]
     weight = sum(w.requests for w in low)
     measured_s = judged.latency.mean_ms / 1000
+    fallback = "the CPU capacity is used (assumed CPU-bound)" if not inputs.latency_only else NO_FALLBACK
     if weight < MIN_WINDOW_REQUESTS:
-        note = "no low-load windows to measure the service time in, so the CPU capacity is used (assumed CPU-bound)"
+        note = (f"no low-load windows (under {LOW_LOAD:.0%} of the judged throughput, {MIN_WINDOW_REQUESTS} requests) to "
+                f"measure the service time in: {'a slower ramp (headroom:slo.rampSeconds) shows it; ' if inputs.latency_only else ''}"
+                f"{fallback}")
         return dataclasses.replace(inputs, fit_note=note)
     low_s = sum(w.mean_ms * w.requests for w in low) / weight / 1000
     if measured_s < QUEUEING_SEEN * low_s:
         note = (f"the run's mean response {1000 * measured_s:.0f} ms is within {QUEUEING_SEEN:g} x its low-load "
                 f"{1000 * low_s:.0f} ms (no queueing seen), so its latency cannot show where the workers saturate: "
-                "the CPU capacity is used (assumed CPU-bound)")
+                f"{fallback}")
         return dataclasses.replace(inputs, fit_note=note)
     spread = max(1.01, sum(w.p95_ms * w.requests for w in low) / weight / (low_s * 1000))
     users = report.load.users
@@ -370,7 +411,8 @@ def _fit_cpu_only(report: Report, inputs: _Inputs) -> _Inputs:
     k = _fewest(lambda n: mean_s(n) <= measured_s) or MAX_REPLICAS
     if k > 1 and abs(math.log(mean_s(k - 1) / measured_s)) < abs(math.log(mean_s(k) / measured_s)):
         k -= 1
-    note = (f"the run's latency shows it: with the low-load service time {1000 * low_s:.0f} ms, {k} requests in service at once "
+    sweep = "the ramp is the load sweep: " if inputs.latency_only else ""
+    note = (f"{sweep}the run's latency shows it: with the low-load service time {1000 * low_s:.0f} ms, {k} requests in service at once "
             f"per replica reproduce the measured mean response of {1000 * measured_s:.0f} ms for {users} users on "
             f"{inputs.replicas} replica(s) (closed network), so one replica serves {k / low_s:.1f} req/s at 100 %")
     return dataclasses.replace(inputs, fitted_capacity=k / low_s, fit_note=note)

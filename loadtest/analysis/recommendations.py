@@ -7,7 +7,8 @@ The seed's rules, each citing the numbers that triggered it:
   latency     p95 above the SLO: scale out to the count the capacity model computes (high)
   cpu         CPU (or pool utilization) above 80 %: scale now, and target below 70 % (high)
   memory      memory above 85 % of the request: raise the request, or add replicas (medium)
-  throughput  below 200 req/s: which bottleneck, if any, explains it (info)
+  throughput  below the SLO's minimum throughput (headroom:slo.minThroughputRps, only when it sets
+              one): which bottleneck, if any, explains it (info)
   criteria    a further percentile or an endpoint's criterion (headroom:slo.p99Ms, endpoints) not
               met: which, by how much, and where to look; no change, since one slow endpoint is
               its own cost, not a replica count (high)
@@ -41,7 +42,6 @@ CPU_HIGH_PERCENT = 80.0
 CPU_TARGET_CEILING = 70
 MEMORY_HIGH_PERCENT = 85.0
 MEMORY_TARGET_PERCENT = 70.0
-THROUGHPUT_FLOOR_RPS = 200.0
 TARGET_KEYS = {"targetCpuUtilization", "targetCpu", "targetRequestsPerSecond", "targetRequestCountPerTarget", "scalingMetric"}
 """Keys two rules may both set where the first one stands (a target is not "more is safer" as a replica count is)."""
 
@@ -257,11 +257,16 @@ def _memory(f: _Figures) -> Recommendation | None:
 
 
 def _throughput(f: _Figures) -> Recommendation | None:
-    if f.throughput >= THROUGHPUT_FLOOR_RPS:
+    floor = f.report.slo.min_throughput_rps
+    if floor is None or f.throughput >= floor:
         return None
     plan = f.report.plan
     ceiling = plan.max_throughput_rps
-    if ceiling < THROUGHPUT_FLOOR_RPS:
+    arrivals = f.report.open_model
+    if arrivals is not None and arrivals.peak_rate < floor:
+        cause = (f"the plan itself: the open model sent at most {arrivals.peak_rate:g} arrivals a second, "
+                 "so this is not a service bottleneck")
+    elif arrivals is None and ceiling < floor:
         cause = (f"the plan itself: {f.report.load.users} users thinking {plan.think_time_s:g} s "
                  f"send at most {ceiling:.1f} req/s (Little's law), so this is not a service bottleneck")
     elif f.load is not None and f.load >= CPU_HIGH_PERCENT:
@@ -271,8 +276,8 @@ def _throughput(f: _Figures) -> Recommendation | None:
     else:
         cause = "the offered load: the service kept up with all that was sent"
     return Recommendation(
-        "throughput", "info", "Throughput below 200 req/s",
-        f"{f.throughput:.1f} req/s in the judged window. Bottleneck: {cause}.",
+        "throughput", "info", f"Throughput below the SLO's {floor:g} req/s",
+        f"{f.throughput:.1f} req/s in the judged window (headroom:slo.minThroughputRps {floor:g}). Bottleneck: {cause}.",
         {"throughput_rps": f.throughput, "littles_law_ceiling_rps": ceiling, "load_percent": f.load},
     )
 

@@ -13,7 +13,7 @@ from ..console import err, out
 from ..formats.terminal import summary
 from ..report.load import load_report
 from ..validation.proposal import analyze
-from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
+from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, with_stated_replicas
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"
 DESCRIPTION = """\
@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(args.stack, args.project_dir)
+    stack = with_stated_replicas(load_stack(args.stack, args.project_dir), args.replicas)
     check_proposal_outputs(args)
     report = load_report(args.results)
     if report.stack != stack.name:
