@@ -16,6 +16,7 @@ from ..report.model import (
     GeneratorInfo,
     LoadCheckInfo,
     LoadInfo,
+    LowLoad,
     PhaseSummary,
     ProfileInfo,
     Report,
@@ -80,11 +81,16 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
         verdict=judgement.verdict(judged.window),
         criteria=judgement.criteria,
         results=Results(judged=judged, whole_run=measurement.summarize(measurement.whole_run()),
-                        latency_distribution=distribution_of(measurement, judged)),
+                        latency_distribution=distribution_of(measurement, judged), low_load=_low_load(measurement, judged)),
         timeline=measurement.timeline(),
         generator=generator,
         open_model=open_model,
     )
+
+
+def _low_load(measurement: Measurement, judged: PhaseSummary) -> LowLoad | None:
+    phase = measurement.low_load(judged.throughput_rps)
+    return measurement.low_load_figures(phase) if phase is not None else None
 
 
 def distribution_of(measurement: Measurement, summary: PhaseSummary) -> list[DistributionPoint]:

@@ -62,6 +62,7 @@ from ..report.model import CapacityEstimate, InfraMetrics, Report, Window
 from ..scenario.profiles import spike_load
 from .closed_network import ClosedNetwork, ClosedSolution
 from .lag import AsgTiming, HpaTiming
+from .latency_cause import SizingTarget, sizing_targets
 from .queueing import PooledQueue, ServiceTime, lognormal_sigma
 from .signals import asg_cpu_cores
 from .tracking import check_signals
@@ -135,39 +136,40 @@ class ServiceModel:
             rate = 0.5 * (rate + updated)  # damped: responses slow as the rate rises
         return rate
 
-    def p95_ms(self, users: int, think_s: float, replicas: int) -> float:
+    def p95_ms(self, users: int, think_s: float, replicas: int, quantile: float = 0.95) -> float:
+        """The response time's ``quantile`` (the p95 unless told) for ``users`` on ``replicas``."""
         if self.closed_loop:
-            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).response_quantile_s())
-        return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas))
+            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).response_quantile_s(quantile))
+        return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas), quantile)
 
     def mean_ms(self, users: int, think_s: float, replicas: int) -> float:
         if self.closed_loop:
             return 1000 * (self.delay_s + self.closed(users, think_s, replicas).mean_response_s)
         return 1000 * self.queue(replicas).mean_response_s(self.demand(users, think_s, replicas))
 
-    def floor_p95_ms(self) -> float:
-        """The p95 with no queueing at all: no replica count can beat it."""
-        return 1000 * self.queue(1).response_quantile_s(0.0)
+    def floor_p95_ms(self, quantile: float = 0.95) -> float:
+        """The p95 (or ``quantile``) with no queueing at all: no replica count can beat it."""
+        return 1000 * self.queue(1).response_quantile_s(0.0, quantile)
 
-    def replicas_meeting(self, users: int, think_s: float, p95_ms: float) -> int | None:
-        """The fewest replicas with the p95 within ``p95_ms``; None if none can (the SLO is below the floor)."""
-        if self.floor_p95_ms() > p95_ms:
+    def replicas_meeting(self, users: int, think_s: float, p95_ms: float, quantile: float = 0.95) -> int | None:
+        """The fewest replicas with the p95 (or ``quantile``) within ``p95_ms``; None if none can (below the floor)."""
+        if self.floor_p95_ms(quantile) > p95_ms:
             return None
 
         def holds(replicas: int) -> bool:
             load = self.demand(users, think_s, replicas) / (replicas * self.capacity_rps)
             within = self.closed_loop or load <= MAX_PLANNED_LOAD
-            return within and self.p95_ms(users, think_s, replicas) <= p95_ms
+            return within and self.p95_ms(users, think_s, replicas, quantile) <= p95_ms
 
         return _fewest(holds)
 
-    def safe_utilization(self, replicas: int, p95_ms: float) -> float:
-        """The highest load at which ``replicas`` keep the p95 within ``p95_ms``."""
+    def safe_utilization(self, replicas: int, p95_ms: float, quantile: float = 0.95) -> float:
+        """The highest load at which ``replicas`` keep the p95 (or ``quantile``) within ``p95_ms``."""
         queue = self.queue(replicas)
         low, high = 0.0, queue.capacity_rps * 0.999
         for _ in range(40):
             middle = (low + high) / 2
-            if 1000 * queue.response_quantile_s(middle) <= p95_ms:
+            if 1000 * queue.response_quantile_s(middle, quantile) <= p95_ms:
                 low = middle
             else:
                 high = middle
@@ -213,12 +215,12 @@ def estimate(
     inputs = _Inputs.of(report, infra, config, replicas, think_s)
     if inputs is None:
         judged = report.results.judged
-        why = ("no request was served in the judged window" if judged.throughput_rps <= 0
-               else MISSING_REPLICAS.format(source=f" ({'; '.join(infra.warnings)})" if infra.warnings else ""))
+        why = ("no request was served in the judged window, so no per-replica capacity could be estimated"
+               if judged.throughput_rps <= 0 else "no per-replica capacity could be estimated: "
+               + MISSING_REPLICAS.format(source=f" ({'; '.join(infra.warnings)})" if infra.warnings else ""))
         return CapacityEstimate(
             available=False, users=config.slo.users, think_time_s=report.plan.think_time_s,
-            throughput_rps=judged.throughput_rps,
-            explanation=[f"{why}, so no per-replica capacity could be estimated"],
+            throughput_rps=judged.throughput_rps, explanation=[why],
         )
     inputs = _fit_to_latency(report, inputs)
     if inputs.latency_only and inputs.fitted_capacity is None:
@@ -246,7 +248,11 @@ def estimate(
         )
         return inputs.estimate(model, notes)
     notes.append(_sizing_note(model, inputs, for_slo))
-    safe = model.safe_utilization(for_slo, inputs.slo_p95)
+    further = sizing_targets(report)
+    for_slo = _further_percentiles(model, inputs, further, for_slo, notes)
+    safe = min([model.safe_utilization(for_slo, inputs.slo_p95)]
+               + [model.safe_utilization(for_slo, t.threshold_ms, t.quantile) for t in further
+                  if model.floor_p95_ms(t.quantile) <= t.threshold_ms])
     notes.append(f"{for_slo} replicas meet the SLO up to {safe:.0%} load")
     for_plan = None
     if plan_users:
@@ -302,7 +308,7 @@ class _Inputs:
     def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None,
            think_s: float | None = None) -> _Inputs | None:
         judged = report.results.judged
-        count = replicas or infra.replicas
+        count = replicas or infra.replicas or config.capacity.replicas
         load = _judged_load(infra, judged.window) if infra.available else None
         think = report.plan.think_time_s if think_s is None else think_s
         if count and judged.throughput_rps > 0 and (load is None or load <= 0):
@@ -514,6 +520,29 @@ def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:
         f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms and the "
         f"{MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
     )
+
+
+def _further_percentiles(model: ServiceModel, inputs: _Inputs, targets: list[SizingTarget], for_p95: int,
+                         notes: list[str]) -> int:
+    """Step 6 for the SLO's other percentiles (``latency_cause.sizing_targets``): the fewest replicas meeting them all.
+
+    A percentile no replica count meets (above the model's no-queueing floor) is named, and left out: it is cost.
+    """
+    needed = for_p95
+    users, think = inputs.users, inputs.think_s
+    for target in targets:
+        count = model.replicas_meeting(users, think, target.threshold_ms, target.quantile)
+        if count is None:
+            notes.append(f"{target.label} < {target.threshold_ms:g} ms: no replica count meets it (with no queueing it is "
+                         f"{model.floor_p95_ms(target.quantile):.0f} ms): the service's own cost, left out of the sizing")
+            continue
+        if count > needed:
+            notes.append(f"{target.label} < {target.threshold_ms:g} ms needs {count} replicas (a p{100 * target.quantile:g} of "
+                         f"{model.p95_ms(users, think, count, target.quantile):.0f} ms there; "
+                         + (f"{count - 1} give {model.p95_ms(users, think, count - 1, target.quantile):.0f} ms"
+                            if count > 1 else "the fewest possible") + "): more than the p95 needs, so it decides the count")
+            needed = count
+    return needed
 
 
 def sizing_model(report: Report, think_s: float) -> tuple[str, str]:
