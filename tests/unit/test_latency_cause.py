@@ -15,7 +15,7 @@ from test_capacity import config, estimate, synthetic
 from infra.config import config_from_keys
 from loadtest.analysis.capacity import ServiceModel
 from loadtest.analysis.latency_cause import cause_of, causes, sizing_targets
-from loadtest.analysis.recommendations import all_changes, recommend
+from loadtest.analysis.recommendations import recommend
 from loadtest.report.model import Report
 
 SEARCH = "/search"
