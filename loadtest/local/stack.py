@@ -38,7 +38,6 @@ from ..reference import ServiceBehaviour
 from .prometheus import LocalPrometheus
 
 READY_TIMEOUT_S = 20.0
-HEALTH_TIMEOUT_S = 20.0
 
 
 def runtime_dir_for(stack_path: Path, stack_name: str) -> Path:
@@ -395,7 +394,8 @@ class LocalStack:
     # health ------------------------------------------------------------------------
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        timeout = self.config.local.start_timeout_seconds
+        deadline = time.monotonic() + timeout
         targets = [f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}"]
         targets += [f"http://127.0.0.1:{port}/api/v1/health" for _, port in self.replicas]
         while True:
@@ -409,7 +409,8 @@ class LocalStack:
             if time.monotonic() > deadline:
                 url, answer = next(iter(failing.items()))
                 more = f" (and {len(failing) - 1} more probe(s) failing)" if len(failing) > 1 else ""
-                raise LocalStackError(f"the local stack did not become healthy within {HEALTH_TIMEOUT_S:.0f} s: "
+                raise LocalStackError(f"the local stack did not become healthy within {timeout:g} s "
+                                      "(headroom:local.startTimeoutSeconds): "
                                       f"GET {url} answered {answer}, not 200{more} (headroom:service.healthPath is "
                                       f"{self.config.service.health_path!r})")
             time.sleep(0.1)
