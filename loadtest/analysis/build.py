@@ -23,6 +23,7 @@ from ..report.model import (
     Results,
     SloInfo,
     ThinkTime,
+    TimelinePoint,
 )
 from ..scenario.profiles import Profile
 from .arrivals import OpenRun
@@ -57,6 +58,8 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
     ``open_run`` adds the raw latency and the arrivals (the report's ``open_model``).
     """
     phase = measurement.full_load() or measurement.whole_run()
+    if open_run is not None and phase.start_s > 0:
+        phase = Phase(OPEN_JUDGED_LABEL, phase.start_s, phase.end_s)  # no users ramp up: its dispatchers start
     judged = measurement.summarize(phase)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
     judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names(),
@@ -82,10 +85,20 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
         criteria=judgement.criteria,
         results=Results(judged=judged, whole_run=measurement.summarize(measurement.whole_run()),
                         latency_distribution=distribution_of(measurement, judged), low_load=_low_load(measurement, judged)),
-        timeline=measurement.timeline(),
+        timeline=measurement.timeline() if open_run is None else in_flight(measurement.timeline()),
         generator=generator,
         open_model=open_model,
     )
+
+
+OPEN_JUDGED_LABEL = "the arrival schedule (after its first whole window)"
+"""An open-model run's judged window: it has no users and no ramp of them, only arrivals from the start."""
+
+
+def in_flight(timeline: list[TimelinePoint]) -> list[TimelinePoint]:
+    """An open-model run's timeline with ``users`` as the requests in flight in each window, by Little's law
+    (throughput x mean response): what stands in for busy users where arrivals, not users, set the load."""
+    return [point.model_copy(update={"users": round(point.throughput_rps * point.mean_ms / 1000)}) for point in timeline]
 
 
 def _low_load(measurement: Measurement, judged: PhaseSummary) -> LowLoad | None:

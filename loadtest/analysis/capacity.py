@@ -514,9 +514,11 @@ def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:
             f"with a mean response of {model.mean_ms(users, think, for_slo):.0f} ms and a p95 of "
             f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms{fewer}"
         )
+    offered = (f"{demand:.1f} arrivals a second (the run's peak rate)" if model.arrival_rps is not None
+               else f"{users} users thinking {think:g} s send {demand:.1f} req/s (Little's law)")
     return (
-        f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
-        f"{think:g} s send {demand:.1f} req/s (Little's law), {demand / (for_slo * capacity):.0%} load, and see a p95 of "
+        f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn, one M/M/c queue): {offered}, "
+        f"{demand / (for_slo * capacity):.0%} load, and see a p95 of "
         f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms and the "
         f"{MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
     )
