@@ -33,9 +33,9 @@ class LoadCheck:
     @property
     def notes(self) -> list[str]:
         if self.arrival_rate_rps is not None:
-            return [f"open model: up to {self.arrival_rate_rps:g} arrivals a second, whatever the response times, with at "
+            return [(f"open model: up to {self.arrival_rate_rps:g} arrivals a second, whatever the response times, with at "
                     f"most {self.users} requests in flight; no users think between requests, so Little's law on users "
-                    "does not bound it"]
+                    "does not bound it")]
         return [
             (f"Little's law: {self.users} users thinking {self.think_time_s:g} s on average send at most "
             f"{self.max_throughput_rps:.1f} req/s, about {self.expected_throughput_rps:.1f} req/s at the SLO's p95")
