@@ -33,6 +33,7 @@ from infra.config.types import duration_seconds
 from ..report.model import ArrivalLag, ArrivalStage, ClosedEquivalent, OpenModelInfo
 from ..scenario.arrivals import ArrivalMode, Stage, equivalent_rate, hold, peak_rate
 from ..scenario.profiles import Profile
+from .distribution import Distribution
 from .measurement import Measurement, Phase, latency_of
 from .recording import Recording, new_histogram, to_microseconds
 
@@ -101,13 +102,11 @@ class ArrivalStats:
 
 
 def lag_of(histogram: HdrHistogram) -> ArrivalLag:
-    if histogram.get_total_count() == 0:
+    lags = Distribution.of_histogram(histogram)
+    if lags.count == 0:
         return ArrivalLag(p50_ms=0.0, p99_ms=0.0, max_ms=0.0)
-    return ArrivalLag(
-        p50_ms=histogram.get_value_at_percentile(50) / 1000.0,
-        p99_ms=histogram.get_value_at_percentile(99) / 1000.0,
-        max_ms=histogram.get_max_value() / 1000.0,
-    )
+    p50, p99 = lags.values_at_percentiles((50, 99))
+    return ArrivalLag(p50_ms=p50 / 1000.0, p99_ms=p99 / 1000.0, max_ms=lags.max_us / 1000.0)
 
 
 def lag_exceeded(info: OpenModelInfo) -> str | None:
@@ -169,8 +168,8 @@ class OpenRun:
             lag_bound_ms=LAG_BOUND_MS,
             generator_lag=lag_of(self.stats.generator_lag),
             start_lag=lag_of(self.stats.start_lag),
-            corrected=latency_of(measurement.histogram(phase)),
-            raw=latency_of(raw.histogram(phase)),
+            corrected=latency_of(measurement.distribution(phase)),
+            raw=latency_of(raw.distribution(phase)),
         )
 
 

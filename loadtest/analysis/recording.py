@@ -28,17 +28,58 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 
 
+_COUNTS_LEN = new_histogram().counts_len
+_INT64_MAX = 2**63 - 1
+
+
+def _portable(value: int) -> int | str:
+    """An integer msgpack (Locust's worker reports) can carry: beyond 64 bits, its decimal text (read back by int())."""
+    return value if value <= _INT64_MAX else str(value)
+
+
+def _in_our_layout(histogram: HdrHistogram) -> HdrHistogram:
+    """A decoded histogram as ``new_histogram`` lays its buckets out (what every reader indexes by)."""
+    if histogram.counts_len == _COUNTS_LEN and histogram.unit_magnitude == 0:
+        return histogram
+    ours = new_histogram()
+    ours.add(histogram)
+    return ours
+
+
+def _estimated_sums(histogram: HdrHistogram) -> tuple[int, int]:
+    """A cell saved without its sums: estimated from its buckets' middles (numpy, imported only for such cells)."""
+    from .distribution import counts_of, estimated_sums  # here: keeps numpy out of the Locust processes
+
+    return estimated_sums(counts_of(histogram))
+
+
 def to_microseconds(milliseconds: float) -> int:
     return min(max(LOWEST_US, round(milliseconds * 1000)), HIGHEST_US)
 
 
 @dataclass
 class Cell:
-    """All requests of one endpoint that completed within one time window."""
+    """All requests of one endpoint that completed within one time window.
+
+    Beside the histogram (percentiles), the sum and the sum of squares of the recorded values
+    (microseconds, exactly as the histogram got them): what the mean and the standard deviation
+    need, kept at record time as Locust keeps its totals, so no reader walks the buckets for them.
+    Integers, so cells merged from any number of workers in any order give the same figures.
+    """
 
     histogram: HdrHistogram = field(default_factory=new_histogram)
     requests: int = 0
     failures: int = 0
+    total_us: int = 0
+    total_squares_us2: int = 0
+
+    def add(self, value_us: int, failed: bool) -> None:
+        self.histogram.record_value(value_us)
+        self.requests += 1
+        self.total_us += value_us
+        self.total_squares_us2 += value_us * value_us
+        if failed:
+            self.failures += 1
 
 
 @dataclass
@@ -61,21 +102,27 @@ class Recording:
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = Cell()
-        cell.histogram.record_value(to_microseconds(response_time_ms))
-        cell.requests += 1
+        cell.add(to_microseconds(response_time_ms), failure is not None)
         if failure is not None:
-            cell.failures += 1
             reason_key = (name, failure)
             self.reasons[reason_key] = self.reasons.get(reason_key, 0) + 1
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON- and msgpack-safe copy: histograms as HDR's compressed base64 text."""
+        """A JSON- and msgpack-safe copy: histograms as HDR's compressed base64 text.
+
+        ``cells`` rows are ``[window, name, requests, failures, histogram]``, as since the first
+        recordings; ``sums`` (added later, so older readers still read ``cells``) holds each cell's
+        ``[total_us, total_squares_us2]`` in the same order. A recording without ``sums`` still
+        loads: its readers take the sums from the histograms' bucket middles (``absorb``).
+        """
+        ordered = sorted(self.cells.items())
         return {
             "window_seconds": self.window_seconds,
             "cells": [
                 [window, name, cell.requests, cell.failures, cell.histogram.encode().decode("ascii")]
-                for (window, name), cell in sorted(self.cells.items())
+                for (window, name), cell in ordered
             ],
+            "sums": [[_portable(cell.total_us), _portable(cell.total_squares_us2)] for _, cell in ordered],
             "reasons": [[name, reason, count] for (name, reason), count in sorted(self.reasons.items())],
         }
 
@@ -87,15 +134,22 @@ class Recording:
         return payload
 
     def absorb(self, payload: dict[str, Any]) -> None:
-        """Add another recording's payload (a worker's report) into this one."""
-        for window, name, requests, failures, encoded in payload["cells"]:
+        """Add another recording's payload (a worker's report, a saved recording) into this one."""
+        cells = payload["cells"]
+        sums = payload.get("sums") or [None] * len(cells)
+        for (window, name, requests, failures, encoded), cell_sums in zip(cells, sums, strict=True):
             key = (int(window), str(name))
+            histogram = _in_our_layout(HdrHistogram.decode(encoded))
+            total_us, total_squares_us2 = (int(cell_sums[0]), int(cell_sums[1])) if cell_sums else _estimated_sums(histogram)
             cell = self.cells.get(key)
             if cell is None:
-                cell = self.cells[key] = Cell()
-            cell.histogram.decode_and_add(encoded)
+                cell = self.cells[key] = Cell(histogram)  # the decoded histogram itself: no empty one to add it into
+            else:
+                cell.histogram.add(histogram)
             cell.requests += int(requests)
             cell.failures += int(failures)
+            cell.total_us += total_us
+            cell.total_squares_us2 += total_squares_us2
         for name, reason, count in payload["reasons"]:
             reason_key = (str(name), str(reason))
             self.reasons[reason_key] = self.reasons.get(reason_key, 0) + int(count)
