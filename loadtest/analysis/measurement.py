@@ -24,13 +24,13 @@ MIN_TAIL_SAMPLES = 10
 """A percentile q needs at least this many requests above it (n * (1 - q)) to be estimated."""
 
 
-def latency_of(counts: LatencyCounts) -> Latency:
+def latency_of(histogram: LatencyCounts) -> Latency:
     """Response times in milliseconds from one merged distribution (or HDR histogram); zeros when it is empty.
 
     The percentiles are HDR's, read with one cumulative sum; the mean and the standard deviation come from
     the sums kept at record time (``distribution``), not from a walk over every bucket.
     """
-    distribution = as_distribution(counts)
+    distribution = as_distribution(histogram)
     if distribution.count == 0:
         return Latency(count=0, mean_ms=0.0, stdev_ms=0.0, min_ms=0.0, max_ms=0.0, p50_ms=0.0, p95_ms=0.0,
                        p99_ms=0.0, p999_ms=0.0)
@@ -68,8 +68,8 @@ class QuantileInterval:
     enough_samples: bool
 
 
-def quantile_interval(counts: LatencyCounts, quantile: float) -> QuantileInterval:
-    distribution = as_distribution(counts)
+def quantile_interval(histogram: LatencyCounts, quantile: float) -> QuantileInterval:
+    distribution = as_distribution(histogram)
     n = distribution.count
     if n == 0:
         return QuantileInterval(quantile, 0.0, 0.0, 0.0, 0, 0, 0, False)

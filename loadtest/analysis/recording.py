@@ -28,8 +28,32 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 
 
-_COUNTS_LEN = new_histogram().counts_len
+_LAYOUT = new_histogram()
+_COUNTS_LEN = _LAYOUT.counts_len
 _INT64_MAX = 2**63 - 1
+_SUB_BUCKET_MASK = _LAYOUT.sub_bucket_mask
+_HALF_MAGNITUDE = _LAYOUT.sub_bucket_half_count_magnitude
+_HALF_COUNT = _LAYOUT.sub_bucket_half_count
+assert _LAYOUT.unit_magnitude == 0, "record_into's index arithmetic assumes a lowest value of 1"
+
+
+def record_into(histogram: HdrHistogram, value: int) -> None:
+    """``histogram.record_value(value)`` for a histogram of ``new_histogram``'s layout, at a quarter of its cost.
+
+    hdrh finds the bucket through four Python calls (its leading-zero count formats the value
+    in binary); this is the same index arithmetic with ``int.bit_length``. It runs for every
+    request, up to four times (latency from the schedule and from the send, the arrival's two
+    lags), on the generator's critical path. ``value`` must lie in [LOWEST_US, HIGHEST_US]
+    (``to_microseconds`` clamps it): tests/unit/test_distribution.py checks it lands where
+    ``record_value`` puts it.
+    """
+    bucket = (value | _SUB_BUCKET_MASK).bit_length() - _HALF_MAGNITUDE - 1
+    histogram.counts[((bucket + 1) << _HALF_MAGNITUDE) + (value >> bucket) - _HALF_COUNT] += 1
+    histogram.total_count += 1
+    if value < histogram.min_value:  # noqa: PLR1730 - no call: this runs per request
+        histogram.min_value = value
+    if value > histogram.max_value:  # noqa: PLR1730
+        histogram.max_value = value
 
 
 def _portable(value: int) -> int | str:
@@ -74,7 +98,7 @@ class Cell:
     total_squares_us2: int = 0
 
     def add(self, value_us: int, failed: bool) -> None:
-        self.histogram.record_value(value_us)
+        record_into(self.histogram, value_us)
         self.requests += 1
         self.total_us += value_us
         self.total_squares_us2 += value_us * value_us
@@ -98,7 +122,7 @@ class Recording:
         return int(timestamp // self.window_seconds)
 
     def record(self, name: str, response_time_ms: float, completed_at: float, failure: str | None) -> None:
-        key = (self.window_of(completed_at), name)
+        key = (int(completed_at // self.window_seconds), name)  # window_of, inlined: once per request
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = Cell()

@@ -13,7 +13,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadtest.analysis.distribution import Distribution, layout
 from loadtest.analysis.measurement import Measurement, latency_of, quantile_interval
-from loadtest.analysis.recording import Cell, Recording, new_histogram, to_microseconds
+from loadtest.analysis.recording import Cell, Recording, new_histogram, record_into, to_microseconds
 from tests.synthetic import synthetic_report
 
 START = 1_000_000.0
@@ -150,3 +150,16 @@ def test_a_report_never_walks_hdrh_s_buckets_in_python(monkeypatch: pytest.Monke
         monkeypatch.setattr(HdrHistogram, reader, walked)
     report = synthetic_report.__wrapped__(further=True)  # not the cached one: built here, under the guard
     assert report.results.judged.requests > 0 and report.timeline and len(report.criteria) > 3
+
+
+def test_record_into_puts_every_value_where_hdrh_does() -> None:
+    rng = random.Random(9)
+    values = [1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, 65_535, 65_536, 59_999_999, 60_000_000]
+    values += [rng.randint(1, 60_000_000) for _ in range(3000)] + [rng.randint(1, 5000) for _ in range(3000)]
+    ours, theirs = new_histogram(), new_histogram()
+    for value in values:
+        record_into(ours, value)
+        theirs.record_value(value)
+    assert list(ours.counts) == list(theirs.counts)
+    assert (ours.total_count, ours.min_value, ours.max_value) == (theirs.total_count, theirs.min_value, theirs.max_value)
+    assert ours.encode() == theirs.encode()
