@@ -11,6 +11,9 @@
 2. The HTTP client's cost: one request at a time (GET and POST with JSON, 3:1) against the
    static nginx of bench/static_nginx.py, through Locust's FastHttpSession (geventhttpclient,
    FastHttpUser's client) and HttpSession (python-requests, HttpUser's client), no headroom code.
+3. The hand-over alone, in gevent without Locust: a greenlet spawned per arrival into a Group,
+   taking one of the users' slots (a semaphore), as the open model did, against a queue to
+   long-lived workers, as it does now; the task is one switch through the event loop.
 
 Both are CPU seconds, the figure that varies least when other work shares the machine; the
 load average printed says how shared it was.
@@ -101,6 +104,58 @@ for name, session in (("FastHttpSession", FastHttpSession(base_url=url, request_
 """
 
 
+HANDOVER_CHILD = """
+import sys, time
+import gevent
+from gevent.lock import BoundedSemaphore
+from gevent.pool import Group
+from gevent.queue import Queue
+count = int(sys.argv[1])
+
+def task():
+    gevent.sleep(0)
+
+def spawned():
+    group, slots = Group(), BoundedSemaphore(500)
+    def arrival():
+        slots.acquire()
+        try:
+            task()
+        finally:
+            slots.release()
+    for index in range(count):
+        group.spawn(arrival)
+        if index % 50 == 0:
+            gevent.sleep(0)
+    group.join()
+
+def queued():
+    arrivals = Queue()
+    def worker():
+        while (item := arrivals.get()) is not None:
+            task()
+    workers = [gevent.spawn(worker) for _ in range(20)]
+    for index in range(count):
+        arrivals.put(index)
+        if index % 50 == 0:
+            gevent.sleep(0)
+    for _ in workers:
+        arrivals.put(None)
+    gevent.joinall(workers)
+
+for name, run in (("greenlet per arrival (Group, semaphore)", spawned), ("queue to long-lived workers", queued)):
+    started = time.process_time()
+    run()
+    print(name + "|" + str(1e6 * (time.process_time() - started) / count), flush=True)
+"""
+
+
+def handover_costs(count: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", HANDOVER_CHILD, str(count)], capture_output=True, text=True, check=True,
+                         timeout=600).stdout
+    return {name: float(value) for name, value in (line.split("|") for line in out.splitlines() if line.strip())}
+
+
 def client_costs(count: int) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(ROOT))
@@ -131,6 +186,7 @@ def main() -> None:
         for source in sources:
             costs[source].append(own_cost(source, args.rate, args.seconds))
     clients = client_costs(args.requests)
+    handovers = handover_costs(50_000)
     print(f"{os.cpu_count()} cores; load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"1. headroom's own CPU per arrival: open model at {args.rate:g}/s, one process, a request with no I/O, "
           f"{args.seconds:g} s, median of {args.repeats}")
@@ -138,6 +194,9 @@ def main() -> None:
         print(f"   {source!s:50} {statistics.median(values):7.1f} µs   (runs: {', '.join(f'{v:.1f}' for v in values)})")
     print(f"2. the HTTP client's CPU per request, one at a time against nginx, {args.requests} requests (GET:POST 3:1)")
     for name, value in clients.items():
+        print(f"   {name:50} {value:7.1f} µs")
+    print("3. the hand-over of one arrival, 50,000 of them, CPU per arrival")
+    for name, value in handovers.items():
         print(f"   {name:50} {value:7.1f} µs")
 
 

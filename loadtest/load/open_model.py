@@ -73,9 +73,10 @@ class UserPool:
     ``submit`` hands an arrival to an idle worker, starts a new worker while the cap allows, or
     else leaves the arrival queued until a worker is free (that wait is the service's, in the
     corrected latency). A worker runs one task per arrival, as the arrival's greenlet: the
-    recorder reads the scheduled time from it. Workers, not a greenlet spawned per arrival: at
-    5,000 arrivals a second, spawning (a greenlet, its Group link, a semaphore) cost about seven
-    times the hand-over through a queue (measured: bench/open_model.py, docs/benchmarks.md).
+    recorder reads the scheduled time from it. Workers, not a greenlet spawned per arrival:
+    spawning one (with its Group link and a semaphore slot) cost about seven times a hand-over
+    through a queue, on the dispatcher's path at up to thousands of arrivals a second
+    (bench/open_model_overhead.py, docs/benchmarks.md).
     """
 
     def __init__(self, driver: OpenModelDriver, user_class: type[User], max_users: int, stats: ArrivalStats) -> None:
