@@ -58,7 +58,7 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
     phase = measurement.full_load() or measurement.whole_run()
     judged = measurement.summarize(phase)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
-    judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names(),
+    judgement = judge(judged, slo, generator, measurement.endpoint_distributions(phase), measurement.endpoint_names(),
                       open_model=open_model)
     return Report(
         generated_at=_iso(run.started_at),
@@ -89,11 +89,11 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
 
 def distribution_of(measurement: Measurement, summary: PhaseSummary) -> list[DistributionPoint]:
     window = summary.window
-    merged = measurement.histogram(Phase(window.label, window.start_s, window.end_s))
-    if merged.get_total_count() == 0:
+    merged = measurement.distribution(Phase(window.label, window.start_s, window.end_s))
+    if merged.count == 0:
         return []
-    return [DistributionPoint(percentile=p, value_ms=merged.get_value_at_percentile(p) / 1000.0)
-            for p in DISTRIBUTION_PERCENTILES]
+    values = merged.values_at_percentiles(DISTRIBUTION_PERCENTILES)
+    return [DistributionPoint(percentile=p, value_ms=value / 1000.0) for p, value in zip(DISTRIBUTION_PERCENTILES, values, strict=True)]
 
 
 def _iso(timestamp: float) -> str:

@@ -12,13 +12,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hdrh.histogram import HdrHistogram
-
 from infra.config import SloConfig
 
 from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
 from .arrivals import lag_exceeded
 from .criteria import error_rate_comparison, further_criteria
+from .distribution import LatencyCounts
 from .measurement import minimum_requests_for
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
@@ -104,11 +103,11 @@ def _why(failed: Criterion, summary: PhaseSummary) -> str:
 
 
 def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
-          histograms: Mapping[str, HdrHistogram] | None = None, recorded: Collection[str] = (), *,
+          histograms: Mapping[str, LatencyCounts] | None = None, recorded: Collection[str] = (), *,
           open_model: OpenModelInfo | None = None) -> Judgement:
     """The verdict on the judged window.
 
-    ``histograms`` (the window's, per endpoint) and ``recorded`` (every endpoint the run
+    ``histograms`` (the window's, per endpoint: ``Measurement.endpoint_distributions``) and ``recorded`` (every endpoint the run
     completed a request for) are needed only for the SLO's further percentiles and
     per-endpoint criteria (``criteria``), which follow the p95, error rate and throughput.
     ``open_model``: an open-model run, whose summary holds the corrected latency; its lag can void the run.

@@ -20,7 +20,7 @@ from typing import Any
 
 from locust import User
 
-from .scenario_users import import_locustfile, runnable_classes
+from .locustfiles import import_locustfile, runnable_classes
 
 SAMPLES = 2000
 

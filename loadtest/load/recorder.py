@@ -43,7 +43,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from infra.files import write_atomically
 
-from ..analysis.arrivals import ArrivalStats
+from ..analysis.arrival_stats import ArrivalStats
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
 from .keepalive import patch_connection_check
 

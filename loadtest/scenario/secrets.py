@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config.scenario import CONFIG_REFERENCE, ENV_REFERENCE, REFERENCE, ScenarioConfig
 from infra.errors import ConfigError
+from infra.scenario_syntax import CONFIG_REFERENCE, ENV_REFERENCE, REFERENCE
+
+if TYPE_CHECKING:  # the schema only types the arguments: a Locust process resolves references without it
+    from infra.config.scenario import ScenarioConfig
 
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,8192}")
 MASK = "****"

@@ -104,4 +104,7 @@ def test_headroom_failing_itself_exits_4_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 4, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     saved = re.search(r"full traceback in (\S+)\)", result.stderr)
-    assert saved and "ZeroDivisionError" in Path(saved.group(1)).read_text()
+    assert saved
+    text = Path(saved.group(1)).read_text()
+    assert "ZeroDivisionError" in text and "headroom version: " in text and "platform: " in text
+    assert f"argv: headroom render --stack dev --project-dir {REPO_ROOT}" in text

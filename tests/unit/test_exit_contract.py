@@ -4,9 +4,12 @@ user text never read as markup, and anything unexpected exits 4 with one line an
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import os
+import platform
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,34 @@ def test_a_bug_exits_4_with_one_line_and_the_traceback_in_a_file(monkeypatch: py
     assert match, message
     saved = Path(match.group(1)).read_text()
     assert "ZeroDivisionError: division by zero" in saved and "Traceback" in saved
+
+
+def test_the_traceback_file_says_what_a_maintainer_asks_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """headroom's version, Python's, the platform and the command line, as pre-commit's error log has them."""
+    monkeypatch.setattr(cli, "err", Console(file=io.StringIO(), width=300, color_system=None, markup=False))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+    def explode(args: argparse.Namespace) -> int:
+        raise KeyError("replicas")
+
+    argv = ["render", "--stack", "dev", "--out", str(tmp_path / "with space")]
+    args = cli.build_parser(argv).parse_args(argv)
+    monkeypatch.setattr(cli, "build_parser", lambda argv=None: _Fixed(args, explode))
+    assert cli.main(argv) == 4
+    [saved] = tmp_path.glob("headroom-traceback-*.txt")
+    text = saved.read_text()
+    assert f"headroom version: {importlib.metadata.version('headroom')}\n" in text
+    assert sys.version.splitlines()[0] in text and f"sys.executable: {sys.executable}" in text
+    assert f"platform: {platform.platform()}\n" in text
+    assert f"locust {importlib.metadata.version('locust')}" in text
+    assert f"argv: headroom render --stack dev --out '{tmp_path / 'with space'}'\n" in text
+    assert "headroom could not carry out the command: KeyError: 'replicas'" in text
+    assert text.index("### version information") < text.index("### error information") < text.index("Traceback")
+    assert text.rstrip().endswith("KeyError: 'replicas'\n```")
+    assert saved.stat().st_mode & 0o077 == 0  # only its owner reads it: the command line may name hosts
 
 
 class _Fixed:
