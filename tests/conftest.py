@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# The leftover-process guard (autouse) and its session-end check; SESSION_MARK marks this session's children.
+from process_guard import SESSION_MARK, no_leftover_processes, pytest_sessionfinish  # noqa: F401
+
 from infra.config import REPO_ROOT, StackConfig, load_stack
 
 SHIPPED_STACKS = ("dev", "prod", "local")
@@ -135,15 +138,12 @@ def local_stack_file(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-SESSION_MARK = "HEADROOM_TEST_SESSION"
-"""Every process this test session starts inherits this variable (give it to a child started with
-its own ``env``), so ``leftover_processes`` counts only this session's children, not the replicas
-and Locust of another run on the same machine."""
-os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{os.urandom(4).hex()}")
-
-
 def leftover_processes(marker: str = "") -> list[str]:
-    """headroom's children still alive: replicas, Locust, and nginx started from ``marker``'s files."""
+    """headroom's children still alive: replicas, Locust, and nginx started from ``marker``'s files.
+
+    Every test is already checked by the autouse guard (``process_guard``) once it ends; call this
+    only to assert or wait for a state in the middle of a test (a run under way, a stop that must
+    be immediate)."""
     import psutil
 
     found = []

