@@ -1,20 +1,21 @@
-"""A per-endpoint SLO on the real local stack: batches miss theirs while the global p95 holds.
+"""A per-endpoint SLO on a real run of the local stack: batches miss theirs while the global p95 holds.
 
 The reference service charges a batch ``1 + batchItemCost * (symbols - 1)`` service times
 and the locustfile sends 2-5 symbols, so with a constant 20 ms and a cost of 2 every batch
 takes 60-180 ms while a single prediction takes 20 ms. A batch p50 below 50 ms therefore
 fails on every batch request, however busy the machine, and a global p95 below 1 s holds.
-A few seconds with 20 users.
+A few seconds with 20 users, recorded once as ``batches`` (tests/record_runs.py, whose stack is
+STACK below) and replayed here: the verdict, the report, the JUnit file and the terminal are
+what headroom makes of that real run now.
 """
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import headroom
+from recorded import RecordedRun, validate_replayed
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +47,13 @@ config:
 """
 
 
-def test_a_slow_endpoint_fails_its_own_slo_while_the_global_one_holds(tmp_path: Path) -> None:
-    stack = tmp_path / "Pulumi.t.yaml"
-    stack.write_text(STACK)
-    junit, report_path = tmp_path / "slo.xml", tmp_path / "report.json"
-    result = headroom("validate", "--stack", str(stack), "--profile", "stress", "--ramp", "1", "--run-time", "10s",
-                      "--json", str(report_path), "--junit", str(junit))
-    assert result.returncode == 1, (result.returncode, result.stdout[-3000:], result.stderr[-3000:])
-    report = json.loads(report_path.read_text())
+def test_a_slow_endpoint_fails_its_own_slo_while_the_global_one_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert RecordedRun.load("batches").recorded["stack"] == STACK
+    junit = tmp_path / "slo.xml"
+    code, report = validate_replayed("batches", tmp_path, monkeypatch, "--junit", str(junit), host=None)
+    stdout = capsys.readouterr().out
+    assert code == 1, stdout[-3000:]
     criteria = {(c["key"], c["endpoint"]): c for c in report["criteria"]}
     assert criteria[("p95_ms", None)]["passed"] and criteria[("error_rate_percent", None)]["passed"]
     batch = criteria[("p50_ms", BATCH)]
@@ -70,4 +70,4 @@ def test_a_slow_endpoint_fails_its_own_slo_while_the_global_one_holds(tmp_path: 
     assert len(cases) == len(report["criteria"]) + 1 == 5
     failed = [case.get("name") for case in cases if case.find("failure") is not None]
     assert failed == [f"p50 response time of {BATCH} < 50 ms"]
-    assert f"p50 response time of {BATCH}" in result.stdout and "Verdict: FAIL" in result.stdout
+    assert f"p50 response time of {BATCH}" in stdout and "Verdict: FAIL" in stdout

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, headroom, leftover_processes
 from hdrh.histogram import HdrHistogram
+from recorded import validate_replayed
 
 pytestmark = pytest.mark.slow
 SHORT = ("--profile", "stress", "--ramp", "1", "--run-time", "10s")
@@ -56,17 +57,21 @@ def test_healthy_stack_passes(local_stack_file: Callable[..., Path], tmp_path: P
     assert report["proposal"]["diff"] == "" and "No change proposed" in result.stdout
 
 
-def test_injected_latency_fails_on_p95(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
-    result, report = validate(local_stack_file(latency=300), tmp_path)
-    assert result.returncode == 1
+# Verdicts on recorded real runs (tests/data/runs, tests/recorded.py): the figures are a real run's, the verdict,
+# exit code and report are what headroom makes of them now. test_healthy_stack_passes above is the real thing.
+def test_injected_latency_fails_on_p95(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local stack with 300 ms injected (recorded as ``slow``): the p95 criterion fails, exit 1, Poor."""
+    code, report = validate_replayed("slow", tmp_path, monkeypatch)
+    assert code == 1
     p95 = report["criteria"][0]
     assert p95["key"] == "p95_ms" and not p95["passed"] and p95["measured"] > 300
     assert report["verdict"]["latency_class"] == "Poor"
 
 
-def test_failing_requests_fail_on_error_rate(local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
-    result, report = validate(local_stack_file(failure_rate=20), tmp_path)
-    assert result.returncode == 1
+def test_failing_requests_fail_on_error_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local stack failing 20 % of its predictions (recorded as ``failing``): the error-rate criterion fails."""
+    code, report = validate_replayed("failing", tmp_path, monkeypatch)
+    assert code == 1
     errors = report["criteria"][1]
     assert errors["key"] == "error_rate_percent" and not errors["passed"]
     assert 12 < errors["measured"] < 25  # health checks never fail, so a little under 20 %
