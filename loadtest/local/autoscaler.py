@@ -1,6 +1,7 @@
 """The local stack, autoscaled: the HPA model as a controller over the local replicas.
 
-Every sync period (15 s, as the Kubernetes controller) it reads each serving
+Every sync period (15 s, as the Kubernetes controller; 15/K s on the time-scaled clock that only tests
+and benchmarks use, ``loadtest.planning.timescale``) it reads each serving
 replica's utilization, as the reference service reports it (busy workers over the
 last period, against its pool: the local stand-in for CPU against the request),
 hands the replicas to the same ``HorizontalPodAutoscaler`` the planner simulates,
@@ -29,10 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from infra.config import StackConfig
-from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores
 
-from ..planning.hpa import Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
+from ..planning.hpa import Container, Decision, Pod, PodMetric
+from ..planning.timescale import scaled_hpa, sync_period_s
 from .stats import replica_stats
 
 TIMELINE_FILE = "autoscale.jsonl"
@@ -65,12 +66,14 @@ class LocalAutoscaler:
     """Runs in a thread beside the local stack; ``start`` and ``stop`` it (``stop`` waits for it)."""
 
     def __init__(self, pool: ReplicaPool, config: StackConfig, timeline_path: Path,
-                 sync_s: float = HPA_SYNC_PERIOD_S) -> None:
+                 sync_s: float | None = None, time_scale: int = 1) -> None:
+        """``time_scale`` K runs the controller's clock K times faster, for tests and benchmarks only
+        (``loadtest.planning.timescale``): every HPA duration and the pods' start delay divided by K."""
         self.stack = pool
-        self.sync_s = sync_s
-        self.hpa = HorizontalPodAutoscaler(config.hpa)
+        self.sync_s = sync_period_s(time_scale) if sync_s is None else sync_s
+        self.hpa = scaled_hpa(config.hpa, time_scale)
         self.request_m = cpu_millicores(config.service.cpu_request)
-        self.start_delay_s = float(config.capacity.pod_start_seconds)
+        self.start_delay_s = float(config.capacity.pod_start_seconds) / time_scale
         self.timeline_path = timeline_path
         self.replicas = [ControlledReplica(port, 0.0, 0.0) for port in pool.serving_ports]
         self._stop = threading.Event()
@@ -102,7 +105,7 @@ class LocalAutoscaler:
                     action = self._sync(now, now - started)
                     next_sync += self.sync_s
                 self._record(now, action, synced)
-                self._stop.wait(max(0.0, 1.0 - (time.time() - now)))
+                self._stop.wait(max(0.0, min(1.0, self.sync_s) - (time.time() - now)))
         except BaseException as error:  # noqa: BLE001 - the stack keeps serving; the error is kept for whoever stops it
             self.error = error
             self._record_error(error)

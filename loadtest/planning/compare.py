@@ -3,7 +3,8 @@
 The prediction simulates exactly the load the run offered (the Locust users, their
 spawn rate and think time) on the local stack's service model, through the same HPA
 model, starting from the replicas the stack had when the run began and syncing on
-the controller's own 15 s clock.
+the controller's own 15 s clock; a controller time-scaled for a test (``hpa_time_scale``,
+``loadtest.planning.timescale``) is simulated with the same scale, on the run's real load.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from infra.config import StackConfig
-from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores, duration_seconds
 
 from ..report.model import AutoscalingComparison, MeasuredAction, SimulatedAction
 from .service import from_stack
 from .simulate import HpaDriver, simulate, slo_of
+from .timescale import sync_period_s
 from .traffic import locust_run
 
 
@@ -32,15 +33,15 @@ def per_second(rows: list[dict[str, Any]], started_at: float, seconds: int, key:
 
 
 def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, profile: str, users: int,
-            spawn_rate: float, run_time_s: float) -> AutoscalingComparison:
+            spawn_rate: float, run_time_s: float, hpa_time_scale: int = 1) -> AutoscalingComparison:
     seconds = int(run_time_s)
     measured = per_second(rows, started_at, seconds, "replicas")
     syncs = [row["t"] - started_at for row in rows if row.get("sync")]
-    phase = round(syncs[0]) % int(HPA_SYNC_PERIOD_S) if syncs else 0
+    phase = round(syncs[0]) % round(sync_period_s(hpa_time_scale)) if syncs else 0
     service = from_stack(config)
     assert service is not None, "the local stack always has a service model"
-    driver = HpaDriver(config.hpa, cpu_millicores(config.service.cpu_request), config.capacity.pod_start_seconds,
-                       initial=measured[0] if measured else None, sync_phase_s=phase)
+    driver = HpaDriver(config.hpa, cpu_millicores(config.service.cpu_request), config.capacity.pod_start_seconds / hpa_time_scale,
+                       initial=measured[0] if measured else None, sync_phase_s=phase, time_scale=hpa_time_scale)
     traffic = locust_run(profile, users, spawn_rate, seconds)
     simulation = simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout))
     predicted = simulation.replicas[:seconds]
@@ -56,5 +57,6 @@ def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, 
                           for r in rows if "action" in r],
         predicted_actions=[SimulatedAction(at=a.at, old=a.old, new=a.new, reason=a.reason) for a in simulation.actions],
         sync_phase_s=phase,
+        hpa_time_scale=hpa_time_scale,
         service=service.info(),
     )

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.config import StackConfig
-from infra.config.schema import HPA_SYNC_PERIOD_S, HpaConfig
+from infra.config.schema import HpaConfig
 from infra.config.types import cpu_millicores, duration_seconds
 
 from .asg import TargetTrackingGroup, TargetTrackingSettings
 from .hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
+from .timescale import scaled_hpa, sync_period_s
 from .traffic import Traffic
 
 HOURS_PER_MONTH = 730.0
@@ -90,15 +91,17 @@ class HpaDriver:
     name = "hpa"
 
     def __init__(self, config: HpaConfig, cpu_request_m: int, pod_start_s: float, initial: int | None = None,
-                 calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0) -> None:
-        self.hpa = HorizontalPodAutoscaler(config, calculator)
+                 calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0, time_scale: int = 1) -> None:
+        """``time_scale`` K: the controller time-scaled for a test (``planning.timescale``), its sync every 15/K s."""
+        self.hpa = HorizontalPodAutoscaler(config, calculator) if calculator is not None else scaled_hpa(config, time_scale)
+        self.sync_s = round(sync_period_s(time_scale))
         self.sync_phase_s = sync_phase_s
         """The first sync's second: a real controller's clock need not start with the traffic."""
         self.request_m = cpu_request_m
         self.pod_start_s = pod_start_s
         self.pods: list[_PodRecord] = []
         self._created = 0
-        self._recent: deque[float] = deque(maxlen=METRIC_WINDOW_S)
+        self._recent: deque[float] = deque(maxlen=min(METRIC_WINDOW_S, self.sync_s))
         count = initial if initial is not None else config.min_replicas
         for _ in range(min(max(count, config.min_replicas), config.max_replicas)):
             self._add(-1e9)
@@ -115,7 +118,7 @@ class HpaDriver:
 
     def tick(self, now: int, utilization: float) -> tuple[int, int, str] | None:
         self._recent.append(utilization)
-        if (now - self.sync_phase_s) % HPA_SYNC_PERIOD_S:
+        if (now - self.sync_phase_s) % self.sync_s:
             return None
         average = sum(self._recent) / len(self._recent)
         pods, metrics = [], {}
@@ -124,7 +127,7 @@ class HpaDriver:
             pods.append(Pod(record.name, (Container("app", self.request_m),), ready=ready,
                             ready_changed_at=record.ready_at if ready else record.created_at, started_at=record.created_at))
             usage = round(average * self.request_m) if ready else 0
-            metrics[record.name] = PodMetric(usage, float(now), float(METRIC_WINDOW_S))
+            metrics[record.name] = PodMetric(usage, float(now), float(min(METRIC_WINDOW_S, self.sync_s)))
         current = len(self.pods)
         decision = self.hpa.reconcile(float(now), current, pods, metrics)
         if decision.desired == current:
