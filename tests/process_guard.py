@@ -29,6 +29,9 @@ its own ``env``). Each pytest process (each xdist worker too) has its own value,
 guard never counts another's processes, nor those of another checkout's run on the same machine."""
 os.environ[SESSION_MARK] = f"{os.getpid()}-{os.urandom(4).hex()}"
 
+alive_before_this_test: set[int] = set()
+"""The PIDs alive when the current test started: those of wider-scoped fixtures among them are not its own."""
+
 
 def session_processes(pids: set[int] | None = None) -> list[psutil.Process]:
     """This session's processes still running (not zombies) among ``pids`` (default: all), the test process excepted."""
@@ -67,6 +70,8 @@ def stop(processes: list[psutil.Process]) -> None:
 def no_leftover_processes() -> Iterator[None]:
     """Fails a test that leaves a process of this session running, naming each one."""
     before = set(psutil.pids())
+    alive_before_this_test.clear()
+    alive_before_this_test.update(before)
     yield
     left = session_processes(set(psutil.pids()) - before)
     if left:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import headroom
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # the controller acts on measured utilization
 SCALE = 5
 
 STACK = """\

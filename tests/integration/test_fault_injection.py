@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # error rates and timeouts under a kill or a freeze
 
 RUN = ("--profile", "stress", "--users", "6", "--ramp", "1", "--run-time", "20s", "--window", "2")
 

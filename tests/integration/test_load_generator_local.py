@@ -29,7 +29,7 @@ from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
 from infra.load_generator import CONFIG_DIR, LOCUST_MASTER_PORT, WORK_DIR
 from infra.render import render_artifact
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # exact counts; Locust's fixed master port 5557
 WORKERS = 2
 
 

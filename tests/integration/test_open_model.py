@@ -27,7 +27,7 @@ from loadtest.scenario.arrivals import hold
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from stall_target import true_percentile
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # latency bounds against a stall schedule
 
 STALL_S, PERIOD_S, SERVICE_MS, RATE, RUN_S = 1.0, 4.0, 10.0, 40.0, 8
 

@@ -74,6 +74,7 @@ class _Beside:
         return result
 
 
+@pytest.mark.serial  # CPU and p95 tolerances between two sources
 def test_prometheus_figures_agree_with_the_local_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loadtest.cli import main
 

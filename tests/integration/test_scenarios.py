@@ -125,6 +125,7 @@ def _declared(tmp_path: Path, p95: int = 500, endpoints: str = "", users: int = 
     return stack
 
 
+@pytest.mark.serial  # a verdict on real load
 def test_declared_scenario_passes_with_the_token_which_no_output_holds(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders("--token", TOKEN)
     stack = _declared(tmp_path)
@@ -168,6 +169,7 @@ def test_without_the_token_the_401s_fail_the_run_and_an_unset_variable_is_refuse
     assert not (tmp_path / "unset" / "r.json").exists()
 
 
+@pytest.mark.serial  # a verdict on real load
 def test_a_plain_locustfile_runs_unchanged_with_exact_recording(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders("--token", TOKEN)
     locustfile = tmp_path / "orders_locustfile.py"
@@ -188,6 +190,7 @@ def test_a_plain_locustfile_runs_unchanged_with_exact_recording(orders: Callable
     assert report["plan"]["think_time_s"] == pytest.approx(0.03, abs=0.002)  # type: ignore[index]  # sampled from wait_time
 
 
+@pytest.mark.serial  # a verdict on real load
 def test_validate_locustfile_flag_distributed_over_two_workers(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders()
     stack = _declared(tmp_path)  # its declared scenario (and its token) are replaced by the flag's locustfile
@@ -203,6 +206,7 @@ def test_validate_locustfile_flag_distributed_over_two_workers(orders: Callable[
     assert endpoints["read order"]["requests"] > 0
 
 
+@pytest.mark.serial  # a verdict on real load
 def test_the_open_model_runs_a_declared_scenario_over_two_workers(orders: Callable[..., str], tmp_path: Path) -> None:
     """Arrivals at a rate, each one weighted request of the declared user, split over two workers (issue 14 x 11)."""
     url = orders("--token", TOKEN)
@@ -217,6 +221,7 @@ def test_the_open_model_runs_a_declared_scenario_over_two_workers(orders: Callab
     assert TOKEN not in "".join(path.read_text(errors="replace") for path in (tmp_path / "out").iterdir())
 
 
+@pytest.mark.serial  # a verdict on real load
 def test_the_open_model_mixes_a_locustfile_s_classes_by_weight(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders()
     stack = tmp_path / "Pulumi.lf.yaml"
@@ -230,6 +235,7 @@ def test_the_open_model_mixes_a_locustfile_s_classes_by_weight(orders: Callable[
     assert endpoints["health"]["requests"] > 10 and endpoints["create order"]["requests"] > 10
 
 
+@pytest.mark.serial  # a verdict on real load
 def test_a_missed_per_endpoint_slo_fails_while_the_global_one_holds(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders("--token", TOKEN, "--get-delay-ms", "40")  # reads take 40 ms more; creates stay fast
     endpoints = ', endpoints: {"read order": {p95Ms: 20, errorRatePercent: 5}}'

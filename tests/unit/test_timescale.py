@@ -65,7 +65,12 @@ def test_only_divisors_of_the_sync_period_are_allowed() -> None:
 
 
 def test_the_simulator_syncs_on_the_scaled_clock() -> None:
-    driver = HpaDriver(HPA, REQUEST_M, 0.0, initial=1, time_scale=5)
-    actions = {now: driver.tick(now, 1.5) for now in range(0, 7)}
-    assert [now for now, action in actions.items() if action is not None] == [0, 3, 6][: len([a for a in actions.values() if a])]
-    assert actions[1] is None and actions[2] is None and actions[3] is not None
+    """The simulator's HPA reconciles every 15 / K s on its one-second grid: at K = 5, every third second."""
+    for scale, expected in ((1, [0.0, 15.0]), (5, [0.0, 3.0, 6.0, 9.0, 12.0, 15.0])):
+        driver = HpaDriver(HPA, REQUEST_M, 0.0, initial=1, time_scale=scale)
+        synced: list[float] = []
+        reconcile = driver.hpa.reconcile
+        driver.hpa.reconcile = lambda now, *rest, _real=reconcile, _seen=synced: _seen.append(now) or _real(now, *rest)  # type: ignore[method-assign]
+        for now in range(17):
+            driver.tick(now, 0.3)
+        assert synced == expected
