@@ -75,7 +75,7 @@ config:
     batchItemCost: 2
     cpuMs: 0.2
 """
-"""tests/integration/test_endpoint_slo_e2e.py's STACK: a batch costs 1 + 2 x (symbols - 1) service times (60-180 ms), a
+"""tests/integration/test_endpoint_slo_e2e.py's stack: a batch costs 1 + 2 x (symbols - 1) service times (60-180 ms), a
 prediction 20 ms, so batches miss their p50 < 50 ms."""
 
 SERVE = """\
