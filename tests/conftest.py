@@ -185,3 +185,26 @@ def leftover_processes(marker: str = "") -> list[str]:
 def headroom(*args: str, timeout: float = 180, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process, as a user or CI would."""
     return subprocess.run([sys.executable, "-m", "loadtest.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+
+
+def headroom_here(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI's ``main`` in this process: the code ``headroom`` would exit with, and what it printed.
+
+    A second or two cheaper than ``headroom`` (no interpreter, no imports) for what ends in this
+    process anyway: a refusal before any load, a command that starts nothing. Use ``headroom``
+    where the process itself is the point (signals, exit 4's traceback file, its environment).
+    """
+    import signal
+
+    from loadtest.cli import main
+
+    capsys.readouterr()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse's own refusals exit 2 from parse_args, before main's handlers
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)  # main() installs its own
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["headroom", *args], code, out, err)

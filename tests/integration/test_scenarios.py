@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import headroom
+from conftest import headroom, headroom_here
 
 SERVICES = Path(__file__).resolve().parents[1] / "services"
 TOKEN = "tok-3f9a1c7e5b2d4e6f"
@@ -263,7 +263,8 @@ def test_a_missed_per_endpoint_slo_fails_while_the_global_one_holds(orders: Call
     ("requests:\n      - {path: /orders, method: POST, body: 2024-01-01}", ["headroom:scenario.requests[0].body", "not JSON-serialisable"]),
     ("requests:\n      - {path: '/orders x'}", ["headroom:scenario.requests[0].path = '/orders x': not allowed"]),
 ])
-def test_bad_scenarios_are_refused_before_any_load(tmp_path: Path, scenario: str, fragments: list[str]) -> None:
+def test_bad_scenarios_are_refused_before_any_load(tmp_path: Path, scenario: str, fragments: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "orders_locustfile.py").write_text((SERVICES / "orders_locustfile.py").read_text())
     (tmp_path / "broken.py").write_text("from locust import HttpUser\nclass OrdersUser(HttpUser:\n    pass\n")
     stack = tmp_path / "Pulumi.bad.yaml"
@@ -274,7 +275,7 @@ def test_bad_scenarios_are_refused_before_any_load(tmp_path: Path, scenario: str
           headroom:scenario:
             SCENARIO
         """).replace("SCENARIO", scenario))
-    result = headroom("validate", "--stack", str(stack), "--host", "http://127.0.0.1:9", "--json", str(tmp_path / "r.json"))
+    result = headroom_here(capsys, "validate", "--stack", str(stack), "--host", "http://127.0.0.1:9", "--json", str(tmp_path / "r.json"))
     assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
     assert "Traceback" not in result.stderr + result.stdout
     assert str(stack) in result.stderr

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import free_port, headroom, leftover_processes
+from conftest import free_port, headroom, headroom_here, leftover_processes
 from hdrh.histogram import HdrHistogram
 from recorded import validate_replayed
 
@@ -139,20 +139,21 @@ def test_distributed_workers_are_merged(small_local_stack: Path, tmp_path: Path)
     assert set(report["generator"]["samples"][-1]["cpu_percent"]) == {"locust-master", "locust-worker-0", "locust-worker-1"}
 
 
-def test_bad_input_exits_2_before_any_load(local_stack_file: Callable[..., Path], tmp_path: Path, write_stack: Callable[..., Path]) -> None:
+def test_bad_input_exits_2_before_any_load(local_stack_file: Callable[..., Path], tmp_path: Path, write_stack: Callable[..., Path],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     stack = local_stack_file()
-    assert headroom("validate", "--stack", str(stack), "--users", "0").returncode == 2
-    assert headroom("validate", "--stack", str(stack), "--run-time", "soon").returncode == 2
-    assert headroom("validate", "--stack", str(stack), "--profile", "chaos").returncode == 2
-    ramp_too_long = headroom("validate", "--stack", str(stack), "--ramp", "20", "--run-time", "10s")
+    assert headroom_here(capsys, "validate", "--stack", str(stack), "--users", "0").returncode == 2
+    assert headroom_here(capsys, "validate", "--stack", str(stack), "--run-time", "soon").returncode == 2
+    assert headroom_here(capsys, "validate", "--stack", str(stack), "--profile", "chaos").returncode == 2
+    ramp_too_long = headroom_here(capsys, "validate", "--stack", str(stack), "--ramp", "20", "--run-time", "10s")
     assert ramp_too_long.returncode == 2 and "must end before the run time" in ramp_too_long.stderr
-    remote_autoscale = headroom("validate", "--stack", str(stack), "--host", "http://127.0.0.1:9", "--autoscale")
+    remote_autoscale = headroom_here(capsys, "validate", "--stack", str(stack), "--host", "http://127.0.0.1:9", "--autoscale")
     assert remote_autoscale.returncode == 2 and "--autoscale starts the local stack" in remote_autoscale.stderr
     contradiction = write_stack(
         "config:\n  headroom:deploy: {aws: false, kubernetes: false}\n"
         "  headroom:slo: {users: 500, rampSeconds: 30, runTime: 90s, minThroughputRps: 400}\n"
     )
-    result = headroom("validate", "--stack", str(contradiction))
+    result = headroom_here(capsys, "validate", "--stack", str(contradiction))
     assert result.returncode == 2 and "Little's law" in result.stderr and "at most 250.0 req/s" in result.stderr
 
 
