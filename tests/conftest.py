@@ -160,7 +160,8 @@ def small_local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 def leftover_processes(marker: str = "") -> list[str]:
-    """headroom's children this test started that are still alive: replicas, Locust, and nginx started from ``marker``'s files.
+    """headroom's children this test started that are still alive: replicas, Locust, headroom commands, and nginx started
+    from ``marker``'s files.
 
     Every test is already checked by the autouse guard (``process_guard``) once it ends; call this
     only to assert or wait for a state in the middle of a test (a run under way, a stop that must
@@ -172,7 +173,7 @@ def leftover_processes(marker: str = "") -> list[str]:
         command = " ".join(process.info["cmdline"] or [])
         if process.pid == os.getpid() or process.pid in alive_before_this_test:
             continue
-        if "loadtest.reference" in command or "-m locust" in command or (marker and marker in command and "nginx" in command):
+        if any(kind in command for kind in ("loadtest.reference", "-m locust", "loadtest.cli")) or (marker and marker in command and "nginx" in command):
             try:
                 ours = process.environ().get(SESSION_MARK) == os.environ[SESSION_MARK]
             except psutil.Error:

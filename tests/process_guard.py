@@ -29,6 +29,11 @@ its own ``env``). Each pytest process (each xdist worker too) has its own value,
 guard never counts another's processes, nor those of another checkout's run on the same machine."""
 os.environ[SESSION_MARK] = f"{os.getpid()}-{os.urandom(4).hex()}"
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # execnet starts xdist's workers with SIGINT ignored, and an ignored signal stays ignored across exec: every
+    # child would ignore Ctrl-C, and the tests that send it one (local up, validate) would wait in vain.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 alive_before_this_test: set[int] = set()
 """The PIDs alive when the current test started: those of wider-scoped fixtures among them are not its own."""
 

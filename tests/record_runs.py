@@ -8,7 +8,7 @@ Each run is ``headroom validate`` on its stack file with its flags, in-process, 
 the CPU samples) and the progress lines it handed on. ``tests/data/runs/<name>.json`` holds
 those, the infrastructure metrics the stack's source read over the run (the report's
 ``infrastructure`` section), the ``LoadSpec`` the run had, the stack file and the flags, and the verdict the run
-got, which ``tests/unit/test_recorded_runs.py`` checks a replay still gets. Re-record after a
+got, which ``tests/integration/test_recorded_verdicts.py`` checks a replay still gets. Re-record after a
 change to what the recorder writes, and review the verdicts in the diff; a recording must
 stay in the format ``headroom-recording/1``. The machine's load shows in the figures: the
 runs are chosen so that their verdicts do not depend on it (a 300 ms injected latency against

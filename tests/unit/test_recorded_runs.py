@@ -1,6 +1,6 @@
 """The recorded runs (tests/data/runs) and their replay (tests/recorded.py): the format, the shift, the refusal.
 
-tests/integration/test_recorded_runs.py replays each one through the whole ``headroom validate``.
+tests/integration/test_recorded_verdicts.py replays each one through the whole ``headroom validate``.
 """
 
 from __future__ import annotations
