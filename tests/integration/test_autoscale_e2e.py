@@ -10,7 +10,7 @@ The controller runs time-scaled (``local up --hpa-time-scale 5``, for tests and 
 only: loadtest.planning.timescale): a sync every 3 s, the 60 s window in 12 s (longer than the
 pause between the two runs), the policies' 15 s periods in 3 s, a pod's 3 s start in 0.6 s; the simulator it is compared with runs the
 same scaled controller on the run's real load. On Kubernetes' own clock this test took two
-minutes; its runs are now 15 and 20 s.
+minutes; its runs are now 20 s each.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ config:
   headroom:slo:
     users: 150
     rampSeconds: 3
-    runTime: 15s
+    runTime: 20s
     p95Ms: 300
     errorRatePercent: 5
   headroom:local:
@@ -69,7 +69,8 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
         up = headroom("local", "up", "--stack", str(stack), "--autoscale", "--hpa-time-scale", str(SCALE), "--detach", timeout=90)
         assert up.returncode == 0, up.stderr
         spike = headroom("validate", "--stack", str(stack), "--profile", "spike", "--json", str(tmp_path / "spike.json"))
-        assert spike.returncode == 0, spike.stdout + spike.stderr
+        # The verdict is not the point here (a busy machine may leave the p95 undecided: 3); a FAIL or an error is.
+        assert spike.returncode in (0, 3), spike.stdout + spike.stderr
         light = headroom("validate", "--stack", str(stack), "--profile", "stress", "--users", "20", "--ramp", "1", "--run-time", "20s",
                          "--json", str(tmp_path / "light.json"))
         rows = timeline(stack)
@@ -88,13 +89,14 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
     missed = [r for r in rows if r.get("sync") and r["t"] < first_out["t"] and r["utilization"] > 0.5 * 1.1 + 0.02]
     assert first_out.get("sync") and missed == [], rows
     # No request lost across the scale-out's nginx reload.
-    assert report["results"]["judged"]["failures"] == 0 and report["results"]["whole_run"]["failures"] == 0
+    assert report["results"]["judged"]["failures"] == 0 and report["results"]["whole_run"]["failures"] == 0, (
+        report["results"]["whole_run"]["failure_reasons"], scaling["measured_actions"])
     # The real timeline stays within one replica of the simulator's for the same load.
     assert scaling["max_difference"] <= 1, (scaling["measured_replicas"], scaling["predicted_replicas"])
     assert max(scaling["measured_replicas"]) == 2 and max(scaling["predicted_replicas"]) == 2
 
     # The light run: the scale-in happens under traffic, only after the (scaled) 60 s window, and loses nothing.
-    assert light.returncode == 0, light.stdout + light.stderr
+    assert light.returncode in (0, 3), light.stdout + light.stderr  # as the spike: no FAIL, no error
     light_report = json.loads((tmp_path / "light.json").read_text())
     assert light_report["results"]["whole_run"]["failures"] == 0
     outs = [r for r in rows if "action" in r and r["replicas"] == 2]
