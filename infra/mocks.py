@@ -75,6 +75,8 @@ class PreviewMocks(Mocks):
             state.setdefault("name", args.name + "-" + _suffix(args.typ, args.name))
             state["arn"] = f"arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:{_suffix(args.name)}:policyName/{state['name']}"
             return state["name"], state
+        if args.typ in _AWS_ASSIGNED:
+            return _AWS_ASSIGNED[args.typ](args.name, state)
         if args.typ == "command:local:Command":
             # The command's output exists only once it ran: empty stand-ins, so outputs built on it stay known.
             state.setdefault("stdout", "")
@@ -85,7 +87,70 @@ class PreviewMocks(Mocks):
         if args.token == "aws:ec2/getSubnets:getSubnets":  # noqa: S105 - an invoke token, not a secret
             ids = [f"subnet-{_suffix('subnet', str(i), length=17)}" for i in range(3)]
             return {"id": "us-east-1", "ids": ids, "filters": args.args.get("filters")}, []
+        if args.token == "aws:ec2/getSubnet:getSubnet":  # noqa: S105
+            subnet = str(args.args.get("id", ""))
+            return {"id": subnet, "vpcId": _vpc_id("subnets"), "availabilityZone": "us-east-1a"}, []
+        if args.token == "aws:ec2/getVpc:getVpc":  # noqa: S105
+            return {"id": _vpc_id("default"), "default": True}, []
         raise NotImplementedError(f"headroom preview has no mock for the invoke {args.token}")
+
+
+_ELB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
+
+
+def _vpc_id(kind: str) -> str:
+    return "vpc-" + _suffix("vpc", kind, length=17)
+
+
+def _aws_name(name: str, state: dict[str, Any]) -> str:
+    """The AWS provider auto-names as '<logical name>-<7 random characters>'."""
+    return str(state.get("name") or f"{name}-{_suffix('name', name, length=7)}")
+
+
+def _load_balancer(name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    state["name"] = _aws_name(name, state)
+    kind = "net" if state.get("loadBalancerType") == "network" else "app"
+    state["arnSuffix"] = f"{kind}/{state['name']}/{_suffix('lb', name, length=16)}"
+    state["arn"] = f"{_ELB_ARN}:loadbalancer/{state['arnSuffix']}"
+    state["dnsName"] = f"{state['name']}.{PLACEHOLDER_DOMAIN}"
+    state["zoneId"] = "Z35SXDOTRQ7X7K"
+    return state["arn"], state
+
+
+def _target_group(name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    state["name"] = _aws_name(name, state)
+    state["arnSuffix"] = f"targetgroup/{state['name']}/{_suffix('tg', name, length=16)}"
+    state["arn"] = f"{_ELB_ARN}:{state['arnSuffix']}"
+    return state["arn"], state
+
+
+def _listener(name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    state["arn"] = f"{_ELB_ARN}:listener/app/{name}/{_suffix('listener', name, length=16)}"
+    return state["arn"], state
+
+
+def _security_group(name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    group_id = "sg-" + _suffix("sg", name, length=17)
+    state["arn"] = f"arn:aws:ec2:us-east-1:123456789012:security-group/{group_id}"
+    state["name"] = _aws_name(name, state)
+    return group_id, state
+
+
+def _security_group_rule(name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    rule_id = "sgr-" + _suffix("sgr", name, length=17)
+    state["securityGroupRuleId"] = rule_id
+    return rule_id, state
+
+
+_AWS_ASSIGNED = {
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:ec2/securityGroup:SecurityGroup": _security_group,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _security_group_rule,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _security_group_rule,
+}
+"""What the AWS provider assigns to each resource type of the traffic path: ids, ARNs, names, the DNS name."""
 
 
 def _kubernetes(typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:

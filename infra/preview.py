@@ -10,10 +10,11 @@ dependency, and the stack outputs computed from the mocks' stand-in values.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .config import NAMESPACE
+from .wiring import traffic_paths
 
 MOCK_NOTICE = (
     "Offline preview under Pulumi's mocks: no Pulumi CLI, cloud credentials or cluster were used. "
@@ -43,6 +44,8 @@ class PreviewResult:
     stack: str
     resources: list[PreviewResource]
     outputs: dict[str, Any]
+    traffic: list[str] = field(default_factory=list)
+    """Each mechanism's path from the client to the replicas, read off the graph (``infra.wiring``)."""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -77,7 +80,9 @@ def run_preview(stack: str, keys: dict[str, Any], project: str = "headroom") -> 
     mocks = PreviewMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
-    config, _secrets = _pulumi_config({k: v for k, v in keys.items() if str(k).startswith(f"{NAMESPACE}:")})
+    # aws:region too: the program checks ARNs and zones against it, as `pulumi up` would.
+    wanted = {k: v for k, v in keys.items() if str(k).startswith(f"{NAMESPACE}:") or k == "aws:region"}
+    config, _secrets = _pulumi_config(wanted)
     pulumi.runtime.set_all_config(config)
 
     outputs: dict[str, Any] = {}
@@ -88,11 +93,13 @@ def run_preview(stack: str, keys: dict[str, Any], project: str = "headroom") -> 
         return pulumi.Output.all(**exported).apply(outputs.update) if exported else pulumi.Output.from_input(None)
 
     program()
+    resources = _ordered(monitor.recording.resources)
     return PreviewResult(
         project=project,
         stack=stack,
-        resources=_ordered(monitor.recording.resources),
+        resources=resources,
         outputs=dict(sorted(outputs.items())),
+        traffic=traffic_paths(resources),
     )
 
 

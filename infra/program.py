@@ -12,6 +12,9 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from .components import (
+    AwsLoadBalancer,
+    AwsLoadBalancerArgs,
+    GroupTraffic,
     KubernetesApp,
     KubernetesAppArgs,
     LoadGenerator,
@@ -43,6 +46,8 @@ def load_config_from_pulumi() -> StackConfig:
         namespace, _, section = full_key.partition(":")
         if namespace == NAMESPACE and section not in SECTION_KEYS:
             keys[full_key] = config.get(section)
+    # The user's key, read only to check that ARNs and zones are in the stack's region.
+    keys["aws:region"] = pulumi.Config("aws").get("region")
     return config_from_keys(keys, source=f"stack {pulumi.get_stack()} (pulumi config)")
 
 
@@ -50,13 +55,31 @@ def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:
     """Declare every enabled mechanism; return the stack outputs by name."""
     outputs: dict[str, pulumi.Output[Any]] = {}
     name = config.service.name
-    deployed: list[pulumi.Resource] = []  # what the gate waits for: the scaling resources and the load balancer
+    # What the gate waits for: the scaling resources and the ones that route traffic to the
+    # replicas. Depending on a component waits for all its children (Pulumi expands it), so
+    # the listeners, the group that registers in the target group, nginx and the headless
+    # Service it resolves are all in; tests/unit/test_traffic_program.py checks them by name.
+    deployed: list[pulumi.Resource] = []
     balancer_url: pulumi.Output[str] | None = None
     if config.deploy.aws:
-        group = ScalingGroup(name, ScalingGroupArgs.from_config(config))
+        traffic = None
+        if config.asg.load_balancer.enabled:
+            aws_balancer = AwsLoadBalancer(f"{name}-aws", AwsLoadBalancerArgs.from_config(config))
+            traffic = GroupTraffic(
+                aws_balancer.target_group_arn, aws_balancer.instance_security_group_id, aws_balancer.request_count_label
+            )
+            outputs["awsLoadBalancerDnsName"] = aws_balancer.dns_name
+            outputs["awsLoadBalancerUrl"] = aws_balancer.url
+            deployed.append(aws_balancer)
+            balancer_url = aws_balancer.url
+        group = ScalingGroup(name, ScalingGroupArgs.from_config(config, traffic))
         deployed.append(group)
         outputs["asgName"] = group.group_name
         outputs["scalingPolicyName"] = group.policy_name
+        if balancer_url is not None:
+            # `validate` loads loadBalancerUrl: the AWS load balancer's, unless nginx on Kubernetes is deployed too.
+            outputs["loadBalancerAddress"] = outputs["awsLoadBalancerDnsName"]
+            outputs["loadBalancerUrl"] = balancer_url
     if config.deploy.kubernetes:
         app = KubernetesApp(name, KubernetesAppArgs.from_config(config))
         # After the app: the app component creates the namespace both live in.

@@ -19,6 +19,7 @@ from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, Str
 
 from . import load_generator
 from .config import StackConfig
+from .config.names import policy_name
 from .config.schema import STARTUP_PERIOD_SECONDS
 from .errors import ConfigError, RenderError
 from .files import write_atomically
@@ -30,6 +31,8 @@ ARTIFACTS: dict[str, str] = {
     "nginx.conf": "nginx.conf.j2",
     "deployment.yaml": "deployment.yaml.j2",
     "service.yaml": "service.yaml.j2",
+    # With loadBalancer.discovery headlessService: the Service nginx re-resolves for the pods.
+    "headless-service.yaml": "headless-service.yaml.j2",
     "hpa.yaml": "hpa.yaml.j2",
     "pdb.yaml": "pdb.yaml.j2",
     "networkpolicy.yaml": "networkpolicy.yaml.j2",
@@ -71,6 +74,8 @@ def enabled_artifacts(config: StackConfig) -> list[str]:
         skipped |= {"networkpolicy.yaml", "nginx-networkpolicy.yaml", "loadgen-networkpolicy.yaml"}
     if not config.load_generator.enabled:
         skipped |= {name for name in ARTIFACTS if name.startswith("loadgen-")}
+    if config.load_balancer.discovery != "headlessService":
+        skipped.add("headless-service.yaml")
     return [name for name in ARTIFACTS if name not in skipped]
 
 _NGINX_UNQUOTABLE = re.compile(r'["\\$;{}\n\r\t]')
@@ -150,8 +155,25 @@ class NginxRuntime:
         }
 
 
-def policy_name(config: StackConfig) -> str:
-    return f"{config.asg_name}-cpu-target-tracking"
+DEPLOY_TIME_LABEL = "<assigned at deploy: app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>>"
+"""The ResourceLabel the rendered policy carries when the program creates the load balancer:
+its ids exist only once AWS created it, and the Pulumi program puts the real label in
+(``infra.components.asg.policy_inputs``)."""
+
+
+def request_count_label(config: StackConfig) -> str | None:
+    """ALBRequestCountPerTarget's ResourceLabel as far as it is known before deploying, or None for CPU."""
+    asg = config.asg
+    if asg.scaling_metric != "requestCountPerTarget":
+        return None
+    return asg.request_count_label or DEPLOY_TIME_LABEL
+
+
+def upstream_zone_kb(config: StackConfig) -> int:
+    """The upstream zone: 64k plus 4k for each server nginx may hold (re-resolved: every pod the HPA may run)."""
+    balancer = config.load_balancer
+    servers = config.hpa.max_replicas if balancer.discovery == "headlessService" else len(balancer.upstreams)
+    return 64 + 4 * servers
 
 
 def _context(config: StackConfig, runtime: NginxRuntime) -> dict[str, Any]:
@@ -165,6 +187,11 @@ def _context(config: StackConfig, runtime: NginxRuntime) -> dict[str, Any]:
         "lb": config.load_balancer,
         "runtime": runtime.quoted(),
         "upstream_name": f"{name}_backend",
+        "upstream_zone_kb": upstream_zone_kb(config),
+        "headless_name": config.headless_service_name,
+        "headless_host": config.headless_service_host,
+        "resolver_stale_seconds": config.load_balancer.resolver.stale_seconds,
+        "request_count_label": request_count_label(config),
         "asg_name": config.asg_name,
         "policy_name": policy_name(config),
         "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "headroom"},

@@ -4,13 +4,17 @@ Importing this package imports the Pulumi SDK; the config and renderer modules
 never do, so the validation stage stays fast.
 """
 
-from .asg import ScalingGroup, ScalingGroupArgs
+from .asg import GroupTraffic, ScalingGroup, ScalingGroupArgs
+from .aws_lb import AwsLoadBalancer, AwsLoadBalancerArgs
 from .gate import ValidationGate, ValidationGateArgs
 from .kubernetes_app import KubernetesApp, KubernetesAppArgs
 from .load_generator import LoadGenerator, LoadGeneratorArgs
 from .nginx_lb import NginxLoadBalancer, NginxLoadBalancerArgs
 
 __all__ = [
+    "AwsLoadBalancer",
+    "AwsLoadBalancerArgs",
+    "GroupTraffic",
     "KubernetesApp",
     "KubernetesAppArgs",
     "LoadGenerator",

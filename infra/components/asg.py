@@ -2,7 +2,10 @@
 
 The launch template requires IMDSv2 and encrypts the root volume; the group replaces
 its instances by a rolling instance refresh when the template changes, and uses ELB
-health checks when it sits behind a load balancer's target groups.
+health checks when it sits behind a load balancer's target groups: the user's own
+(``asg.targetGroupArns``) and the one of the load balancer the program creates
+(``GroupTraffic``, from ``infra.components.aws_lb``). The group registers every instance
+it launches there, so each one it adds gets requests once its health check passes.
 """
 
 from __future__ import annotations
@@ -15,20 +18,39 @@ import pulumi
 from pulumi_aws import autoscaling, ec2
 
 from ..config import StackConfig
-from ..render import render_artifact
+from ..render import DEPLOY_TIME_LABEL, render_artifact
+
+
+@dataclass(frozen=True)
+class GroupTraffic:
+    """What the program's own load balancer hands the group: where to register, its security group, the policy's label."""
+
+    target_group_arn: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    request_count_label: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
 class ScalingGroupArgs:
-    """What the group needs: the validated config and the rendered PutScalingPolicy input."""
+    """What the group needs: the validated config, the rendered PutScalingPolicy input, its load balancer's outputs."""
 
     config: StackConfig
     policy: dict[str, Any]
+    traffic: GroupTraffic | None = None
 
     @classmethod
-    def from_config(cls, config: StackConfig) -> ScalingGroupArgs:
+    def from_config(cls, config: StackConfig, traffic: GroupTraffic | None = None) -> ScalingGroupArgs:
         # The policy comes from the same template `headroom render` writes.
-        return cls(config=config, policy=json.loads(render_artifact("asg-policy.json", config)))
+        return cls(config=config, policy=json.loads(render_artifact("asg-policy.json", config)), traffic=traffic)
+
+    @property
+    def target_group_arns(self) -> list[pulumi.Input[str]] | None:
+        """The user's target groups and the program's own; None, not [], when there are none: an explicit
+        empty list would detach target groups that an aws.autoscaling.Attachment elsewhere added."""
+        arns: list[pulumi.Input[str]] = list(self.config.asg.target_group_arns)
+        if self.traffic is not None:
+            arns.append(self.traffic.target_group_arn)
+        return arns or None
 
     @property
     def warmup_seconds(self) -> int:
@@ -84,9 +106,21 @@ def instance_refresh(config: StackConfig, warmup_seconds: int) -> autoscaling.Gr
     )
 
 
-def policy_inputs(policy: dict[str, Any], group_name: pulumi.Input[str]) -> dict[str, Any]:
-    """Map the PutScalingPolicy document onto ``aws.autoscaling.Policy`` arguments."""
+def policy_inputs(
+    policy: dict[str, Any], group_name: pulumi.Input[str], deployed_label: pulumi.Input[str] | None = None
+) -> dict[str, Any]:
+    """Map the PutScalingPolicy document onto ``aws.autoscaling.Policy`` arguments.
+
+    ``deployed_label`` is the ResourceLabel of the load balancer the program creates; it
+    replaces the rendered stand-in (``DEPLOY_TIME_LABEL``), which exists before AWS assigns ids.
+    """
     tracking = policy["TargetTrackingConfiguration"]
+    metric = tracking["PredefinedMetricSpecification"]
+    label: pulumi.Input[str] | None = metric.get("ResourceLabel")
+    if label == DEPLOY_TIME_LABEL:
+        if deployed_label is None:
+            raise ValueError("the policy tracks the program's own load balancer, but none was passed to the group")
+        label = deployed_label
     return {
         "autoscaling_group_name": group_name,
         "name": policy["PolicyName"],
@@ -95,7 +129,8 @@ def policy_inputs(policy: dict[str, Any], group_name: pulumi.Input[str]) -> dict
         "enabled": policy["Enabled"],
         "target_tracking_configuration": autoscaling.PolicyTargetTrackingConfigurationArgs(
             predefined_metric_specification=autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
-                predefined_metric_type=tracking["PredefinedMetricSpecification"]["PredefinedMetricType"],
+                predefined_metric_type=metric["PredefinedMetricType"],
+                resource_label=label,
             ),
             target_value=tracking["TargetValue"],
             disable_scale_in=tracking["DisableScaleIn"],
@@ -104,7 +139,7 @@ def policy_inputs(policy: dict[str, Any], group_name: pulumi.Input[str]) -> dict
 
 
 class ScalingGroup(pulumi.ComponentResource):
-    """An Auto Scaling group whose size follows average CPU through target tracking.
+    """An Auto Scaling group whose size follows average CPU (or ALB requests per target) through target tracking.
 
     Target tracking creates and owns its CloudWatch alarms, so none is declared
     here; the group's desired capacity is set once and then left to the policy.
@@ -128,12 +163,15 @@ class ScalingGroup(pulumi.ComponentResource):
             subnets = default_subnets.ids
 
         warmup = args.warmup_seconds
+        # Behind the program's load balancer, the instances' security group admits only it.
+        security_groups: dict[str, Any] = {"vpc_security_group_ids": [args.traffic.security_group_id]} if args.traffic else {}
         self.launch_template = ec2.LaunchTemplate(
             f"{name}-launch-template",
             name_prefix=f"{config.service.name}-",
             image_id=asg.ami,
             instance_type=asg.instance_type,
             **launch_template_hardening(config),
+            **security_groups,
             tags=tags,
             tag_specifications=[ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=tags)],
             opts=child,
@@ -148,11 +186,11 @@ class ScalingGroup(pulumi.ComponentResource):
             # target tracking scales out too little.
             default_instance_warmup=warmup,
             vpc_zone_identifiers=subnets,
-            # ELB checks also replace instances the load balancer finds unhealthy; without
-            # target groups there is nothing to ask, and EC2 status checks are all there is.
-            # None, not []: an explicit empty list would detach target groups that an
-            # aws.autoscaling.Attachment elsewhere added.
-            target_group_arns=list(asg.target_group_arns) or None,
+            # Every instance the group launches registers here (and deregisters, waiting
+            # for the deregistration delay, before it is terminated). ELB checks also
+            # replace instances the load balancer finds unhealthy; without target groups
+            # there is nothing to ask, and EC2 status checks are all there is.
+            target_group_arns=args.target_group_arns,
             health_check_type=asg.health_check_type,
             health_check_grace_period=asg.health_check_grace_seconds,
             instance_refresh=instance_refresh(config, warmup),
@@ -165,9 +203,10 @@ class ScalingGroup(pulumi.ComponentResource):
             # `pulumi up` would undo the policy's work.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
         )
+        metric = "cpu" if asg.scaling_metric == "cpu" else "request-count"
         self.policy = autoscaling.Policy(
-            f"{name}-cpu-target-tracking",
-            **policy_inputs(args.policy, self.group.name),
+            f"{name}-{metric}-target-tracking",
+            **policy_inputs(args.policy, self.group.name, args.traffic.request_count_label if args.traffic else None),
             opts=child,
         )
         self.group_name = self.group.name

@@ -1,5 +1,6 @@
 """The Kubernetes mechanism: the Deployment, its Service, the HorizontalPodAutoscaler, its
-PodDisruptionBudget and (optionally) the NetworkPolicy admitting only the load balancer."""
+PodDisruptionBudget, (optionally) the NetworkPolicy admitting only the load balancer, and the
+headless Service through which nginx finds the pods the HPA runs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class KubernetesAppArgs:
     # None when the stack turns it off (kubernetes.disruptionBudget / kubernetes.networkPolicy).
     pdb: dict[str, Any] | None = None
     network_policy: dict[str, Any] | None = None
+    # None with loadBalancer.discovery static.
+    headless_service: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, config: StackConfig) -> KubernetesAppArgs:
@@ -39,6 +42,7 @@ class KubernetesAppArgs:
             hpa=_manifest("hpa.yaml", config),
             pdb=_manifest("pdb.yaml", config) if "pdb.yaml" in enabled else None,
             network_policy=_manifest("networkpolicy.yaml", config) if "networkpolicy.yaml" in enabled else None,
+            headless_service=_manifest("headless-service.yaml", config) if "headless-service.yaml" in enabled else None,
         )
 
 
@@ -75,6 +79,13 @@ class KubernetesApp(pulumi.ComponentResource):
             f"{name}-service",
             metadata=args.service["metadata"],
             spec=args.service["spec"],
+            opts=in_namespace,
+        )
+        # nginx re-resolves this name for the Ready pods, whatever their number.
+        self.headless_service = None if args.headless_service is None else core_v1.Service(
+            f"{name}-headless-service",
+            metadata=args.headless_service["metadata"],
+            spec=args.headless_service["spec"],
             opts=in_namespace,
         )
         # Point the HPA at the Deployment's *output* name: the same string, but it

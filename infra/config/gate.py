@@ -51,14 +51,14 @@ class GateConfig(Section):
     report_dir: RelativeDir = ".headroom/gate"
 
 
-def check_gate(gate: GateConfig, deploys_kubernetes: bool, is_local: bool, slo_ramp_s: float, slo_run_s: float) -> None:
+def check_gate(gate: GateConfig, deploys_load_balancer: bool, is_local: bool, slo_ramp_s: float, slo_run_s: float) -> None:
     """The rules that span sections: a URL to load, and a ramp that ends before the run does."""
     if not gate.enabled:
         return
-    if gate.url is None and not deploys_kubernetes and not is_local:
+    if gate.url is None and not deploys_load_balancer and not is_local:
         raise ValueError(
-            "headroom:gate.url is required when headroom:deploy.kubernetes is false: "
-            "the stack deploys no load balancer whose URL the gate could load"
+            "headroom:gate.url is required when the stack deploys no load balancer whose URL the gate could load "
+            "(headroom:deploy.kubernetes is false and headroom:asg.loadBalancer is not enabled)"
         )
     ramp = float(gate.ramp_seconds) if gate.ramp_seconds is not None else slo_ramp_s
     run = duration_seconds(gate.run_time) if gate.run_time is not None else slo_run_s

@@ -180,8 +180,10 @@ class KubernetesConfig(Section):
     startup_timeout: Duration = "120s"
     # Draining: on deletion the pod leaves the Service's endpoints while preStop sleeps, so
     # kube-proxy and nginx stop sending before SIGTERM; then the app finishes in-flight requests.
-    pre_stop_seconds: int = Field(default=10, ge=0, le=300)
-    termination_grace_period_seconds: int = Field(default=40, ge=1, le=3600)
+    # With nginx re-resolving the headless Service, the pause must outlast how stale nginx's pod
+    # list may be (loadBalancer.resolver: 30 s cluster DNS cache + 5 s + 1 s by default).
+    pre_stop_seconds: int = Field(default=40, ge=0, le=300)
+    termination_grace_period_seconds: int = Field(default=70, ge=1, le=3600)
     topology_spread: TopologySpreadConfig = Field(default_factory=TopologySpreadConfig)
     disruption_budget: DisruptionBudgetConfig = Field(default_factory=DisruptionBudgetConfig)
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)

@@ -30,7 +30,7 @@ from ..errors import (
     StackFileError,
     StackNotFoundError,
 )
-from .names import DerivedNameError
+from .rules import KeyedRuleError
 from .schema import SECTION_KEYS, StackConfig
 
 NAMESPACE = "headroom"
@@ -269,7 +269,8 @@ def config_from_keys(keys: Mapping[str, Any], source: str) -> StackConfig:
             continue
         sections[section] = parsed
     try:
-        config = StackConfig.model_validate(sections)
+        # aws:region is the user's key, read only to check that ARNs and zones are in it.
+        config = StackConfig.model_validate(sections, context={"aws_region": keys.get("aws:region")})
     except ValidationError as err:
         problems.extend(_problems_from(err, source))
     if problems:
@@ -304,7 +305,7 @@ def _problems_from(err: ValidationError, source: str) -> list[ConfigProblem]:
     for detail in err.errors():
         loc = detail["loc"]
         cause = (detail.get("ctx") or {}).get("error")
-        if isinstance(cause, DerivedNameError):
+        if isinstance(cause, KeyedRuleError):
             for key, value, message in cause.problems:
                 problems.append(ConfigProblem(source, f"{NAMESPACE}:{key}", _Quoted(value), message))
             continue

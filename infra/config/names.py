@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .rules import KeyedRuleError
+
 if TYPE_CHECKING:
     from .schema import StackConfig
 
@@ -29,6 +31,9 @@ AUTO_NAME_SUFFIX = "-xxxxxxxx"
 
 LAUNCH_TEMPLATE_SUFFIX = 26
 """Characters Pulumi's AWS provider appends to a ``name_prefix`` (a 26-character unique id)."""
+
+AWS_AUTO_NAME_SUFFIX = "-xxxxxxx"
+"""What Pulumi's AWS provider appends to an auto-named load balancer or target group: '-' and 7 random characters."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,12 @@ OBJECT = DNS_1123_SUBDOMAIN
 """Deployments, ConfigMaps, HPAs, PodDisruptionBudgets, NetworkPolicies ..."""
 CONTAINER = DNS_1123_LABEL
 NAMESPACE = DNS_1123_LABEL
+# ELBv2 (CreateLoadBalancer, CreateTargetGroup): at most 32 letters, digits and '-', not starting or ending with '-'.
+ELB_NAME = NameRule(
+    "an ELB name: letters, digits and '-', not starting or ending with '-'",
+    32,
+    re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"),
+)
 # botocore's autoscaling model: AutoScalingGroupName and PolicyName are XmlStringMaxLen255.
 AWS_NAME_255 = NameRule("1-255 characters", 255, re.compile(r"[^\x00-\x1f]+"))
 # botocore's ec2 model: LaunchTemplateName is 3-128 characters of [a-zA-Z0-9().\-/_].
@@ -101,6 +112,28 @@ class DerivedName:
             f"makes the {self.what} {self.value!r} ({len(self.value)} characters), "
             f"but it must be {self.rule.description}, at most {self.rule.max_length} characters{hint}"
         )
+
+
+def aws_auto_named(logical_name: str) -> str:
+    """An AWS provider auto-name as long as the real one: ``<logical name>-<7 characters>``."""
+    return logical_name + AWS_AUTO_NAME_SUFFIX
+
+
+def elb_logical_name(service_name: str, kind: str) -> str:
+    """``<service name>-<kind>`` for a load balancer or target group, the service name cut to fit.
+
+    ELB names hold 32 characters and the provider appends '-' and 7 random ones; the
+    name is a label (the random part makes it unique, the tags say whose it is), so a
+    long service name is shortened rather than refused.
+    """
+    room = ELB_NAME.max_length - len(AWS_AUTO_NAME_SUFFIX) - len(kind) - 1
+    return f"{service_name[:room].rstrip('-')}-{kind}"
+
+
+def policy_name(config: StackConfig) -> str:
+    """The target-tracking policy's name: it says which metric it tracks."""
+    metric = "cpu" if config.asg.scaling_metric == "cpu" else "request-count"
+    return f"{config.asg_name}-{metric}-target-tracking"
 
 
 def auto_named(logical_name: str) -> str:
@@ -145,9 +178,19 @@ def derived_names(config: StackConfig) -> list[DerivedName]:
         from_name("nginx label value app.kubernetes.io/name", nginx, LABEL_VALUE),
         # infra/components/asg.py and infra.render.policy_name
         DerivedName("ASG name", asg_name, AWS_NAME_255, asg_key, asg_source),
-        DerivedName("ASG scaling policy name", f"{asg_name}-cpu-target-tracking", AWS_NAME_255, asg_key, asg_source),
+        DerivedName("ASG scaling policy name", policy_name(config), AWS_NAME_255, asg_key, asg_source),
         from_name("launch template name", f"{name}-" + "x" * LAUNCH_TEMPLATE_SUFFIX, LAUNCH_TEMPLATE_NAME),
     ]
+    if config.load_balancer.discovery == "headlessService":
+        # templates/headless-service.yaml.j2
+        listed.append(from_name("headless Service name", config.headless_service_name, SERVICE))
+    if config.asg.load_balancer.enabled:
+        # infra/components/aws_lb.py: the provider auto-names them '<logical name>-<7 characters>'.
+        kind = "alb" if config.asg.load_balancer.type == "application" else "nlb"
+        listed += [
+            from_name("load balancer name", aws_auto_named(elb_logical_name(name, kind)), ELB_NAME),
+            from_name("target group name", aws_auto_named(elb_logical_name(name, "tg")), ELB_NAME),
+        ]
     generator = config.load_generator
     if generator.enabled:
         # templates/loadgen-*.yaml.j2 (infra/load_generator.py: LoadGeneratorNames), explicit names
@@ -168,12 +211,8 @@ def derived_names(config: StackConfig) -> list[DerivedName]:
     return listed
 
 
-class DerivedNameError(ValueError):
+class DerivedNameError(KeyedRuleError):
     """Names that would not fit their target; ``problems`` holds (key, value, message)."""
-
-    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{key} = {value!r}: {message}" for key, value, message in problems))
 
 
 def check_derived_names(config: StackConfig) -> None:

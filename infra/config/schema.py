@@ -47,6 +47,7 @@ from .pipeline import PipelineConfig
 from .scenario import ScenarioConfig
 from .section import Section
 from .slo import SloConfig
+from .traffic import check_traffic_timing
 from .types import (
     CpuQuantity,
     DnsLabel,
@@ -150,7 +151,7 @@ class StackConfig(Section):
 
     @model_validator(mode="after")
     def _pipeline_sections(self) -> Self:
-        check_gate(self.gate, self.deploy.kubernetes, self.is_local, self.slo.ramp_duration_seconds, self.slo.run_seconds)
+        check_gate(self.gate, self.has_load_balancer, self.is_local, self.slo.ramp_duration_seconds, self.slo.run_seconds)
         check_load_generator(self.load_generator, self.deploy.kubernetes)
         if self.load_generator.enabled and self.scenario is not None and self.scenario.locustfile is not None:
             raise ValueError(
@@ -176,10 +177,24 @@ class StackConfig(Section):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _traffic_timing(self) -> Self:
+        check_traffic_timing(self)
+        return self
+
     @property
     def nginx_name(self) -> str:
         """Name and label value of the load balancer's Kubernetes objects."""
         return f"{self.service.name}-nginx"
+
+    @property
+    def headless_service_name(self) -> str:
+        """The app's headless Service, which nginx re-resolves for the Ready pods."""
+        return f"{self.service.name}-headless"
+
+    @property
+    def headless_service_host(self) -> str:
+        return f"{self.headless_service_name}.{self.service.namespace}.svc.{self.load_balancer.resolver.cluster_domain}"
 
     @model_validator(mode="after")
     def _derived_names_fit(self) -> Self:
@@ -197,6 +212,15 @@ class StackConfig(Section):
                 "(only the local stack can use headroom's own Prometheus, started with it)"
             )
         return metrics
+
+    @property
+    def creates_aws_load_balancer(self) -> bool:
+        return self.deploy.aws and self.asg.load_balancer.enabled
+
+    @property
+    def has_load_balancer(self) -> bool:
+        """The program deploys a load balancer whose URL a validation can load: nginx on Kubernetes, or AWS's."""
+        return self.deploy.kubernetes or self.creates_aws_load_balancer
 
     @property
     def is_local(self) -> bool:

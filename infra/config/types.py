@@ -52,7 +52,9 @@ _AMI = re.compile(r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _SUBNET = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 
-def _matching(pattern: re.Pattern[str], allowed: str) -> Any:
+def matching(pattern: re.Pattern[str], allowed: str) -> Any:
+    """A validator refusing any value ``pattern`` does not match as a whole, saying what is allowed."""
+
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise ValueError(f"not allowed; expected {allowed}")
@@ -161,26 +163,26 @@ def _check_host(value: str) -> str:
 Duration = Annotated[
     str,
     BeforeValidator(_seconds_to_duration),
-    _matching(_DURATION, "a whole number followed by ms, s, m or h, such as 30s or 5m"),
+    matching(_DURATION, "a whole number followed by ms, s, m or h, such as 30s or 5m"),
 ]
 Seconds = Annotated[
     str,
     BeforeValidator(_seconds_to_duration),
-    _matching(_SECONDS, "whole seconds: a whole number followed by s, m or h, such as 30s or 5m (no ms)"),
+    matching(_SECONDS, "whole seconds: a whole number followed by s, m or h, such as 30s or 5m (no ms)"),
 ]
 """A duration its target reads in whole seconds (nginx's ``fail_timeout`` rejects ``ms``)."""
 Hostname = Annotated[str, AfterValidator(_check_host)]
 ServerName = Annotated[str, AfterValidator(lambda v: v if v == "_" else _check_host(v))]
 """An nginx ``server_name``: a hostname, or ``_`` for any."""
 UrlPath = Annotated[
-    str, _matching(_URL_PATH, "a path starting with '/' of letters, digits and . _ ~ / - (no spaces, quotes or ';')")
+    str, matching(_URL_PATH, "a path starting with '/' of letters, digits and . _ ~ / - (no spaces, quotes or ';')")
 ]
 DnsLabel = Annotated[
-    str, _matching(_DNS_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters")
+    str, matching(_DNS_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters")
 ]
 ServiceName = Annotated[
     str,
-    _matching(
+    matching(
         _DNS_1035_LABEL,
         "a DNS-1035 label (a Kubernetes Service name): lower-case letters, digits and '-', "
         "must start with a letter, at most 63 characters",
@@ -189,24 +191,24 @@ ServiceName = Annotated[
 CpuQuantity = Annotated[
     str,
     BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v),
-    _matching(_CPU, "a CPU quantity such as 250m, 500m, 1 or 1.5"),
+    matching(_CPU, "a CPU quantity such as 250m, 500m, 1 or 1.5"),
     AfterValidator(_check_cpu),
 ]
 MemoryQuantity = Annotated[
-    str, _matching(_MEMORY, "a memory quantity such as 256Mi, 1Gi or 512M")
+    str, matching(_MEMORY, "a memory quantity such as 256Mi, 1Gi or 512M")
 ]
 ImageRef = Annotated[
-    str, _matching(_IMAGE, "a container image reference such as nginx:1.27 or registry.example.com/team/app:1.0")
+    str, matching(_IMAGE, "a container image reference such as nginx:1.27 or registry.example.com/team/app:1.0")
 ]
-InstanceType = Annotated[str, _matching(_INSTANCE_TYPE, "an EC2 instance type such as t3.medium")]
-AmiId = Annotated[str, _matching(_AMI, "an AMI id: ami- followed by 8 or 17 hex digits")]
-SubnetId = Annotated[str, _matching(_SUBNET, "a subnet id: subnet- followed by 8 or 17 hex digits")]
-AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region such as us-east-1")]
+InstanceType = Annotated[str, matching(_INSTANCE_TYPE, "an EC2 instance type such as t3.medium")]
+AmiId = Annotated[str, matching(_AMI, "an AMI id: ami- followed by 8 or 17 hex digits")]
+SubnetId = Annotated[str, matching(_SUBNET, "a subnet id: subnet- followed by 8 or 17 hex digits")]
+AwsRegion = Annotated[str, matching(_AWS_REGION, "an AWS region such as us-east-1")]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 PrometheusUrl = Annotated[
-    str, _matching(_PROMETHEUS_URL, "http:// or https://, a host, optionally :port and a path prefix such as /prometheus")
+    str, matching(_PROMETHEUS_URL, "http:// or https://, a host, optionally :port and a path prefix such as /prometheus")
 ]
-EnvVarName = Annotated[str, _matching(_ENV_VAR, "an environment variable name: letters, digits and '_', not starting with a digit")]
-MetricName = Annotated[str, _matching(_METRIC_NAME, "a Prometheus metric name: letters, digits, '_' and ':'")]
+EnvVarName = Annotated[str, matching(_ENV_VAR, "an environment variable name: letters, digits and '_', not starting with a digit")]
+MetricName = Annotated[str, matching(_METRIC_NAME, "a Prometheus metric name: letters, digits, '_' and ':'")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]

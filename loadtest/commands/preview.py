@@ -74,6 +74,10 @@ def preview_tree(result: PreviewResult) -> Tree:
                 node.add(Text(f"{line}  (provider-assigned stand-in)", style="green"))
     if not result.resources:
         root.add(Text("no resources: this stack enables neither aws nor kubernetes (headroom:deploy)"))
+    if result.traffic:
+        paths = root.add(Text("traffic: client to replicas, and who adds a replica to the load balancer", style="bold"))
+        for path in result.traffic:
+            paths.add(Text(path))
     outputs = root.add(Text("outputs", style="bold"))
     for key, value in result.outputs.items():
         outputs.add(f"{key} = {value}")

@@ -284,10 +284,18 @@ class LocalStack:
 
     def retire(self, port: int, drain_timeout_s: float = 30.0) -> None:
         """Take a replica out of nginx, let nginx's old workers finish its requests, then stop it."""
+        self.drain(port, drain_timeout_s)
+        self.stop_replica(port)
+
+    def drain(self, port: int, drain_timeout_s: float = 30.0) -> None:
+        """Take a replica out of nginx and wait until no nginx worker can still send it a request."""
         if port in self.serving_ports:
             self.serving_ports.remove(port)
             self.reload_nginx()
             self._wait_old_workers(drain_timeout_s)
+
+    def stop_replica(self, port: int) -> None:
+        """Stop a replica nginx no longer sends to (``drain`` first)."""
         process = next(p for p, q in self.replicas if q == port)
         stop_all([process], grace_seconds=10)
         self.replicas = [(p, q) for p, q in self.replicas if q != port]
@@ -365,9 +373,7 @@ class LocalStack:
 
     def render_nginx_conf(self) -> str:
         """The stack's own nginx.conf, with the running replicas as its upstreams."""
-        upstreams = [Upstream(host="127.0.0.1", port=port) for port in self.serving_ports]
-        balancer = self.config.load_balancer.model_copy(update={"upstreams": upstreams})
-        return render_nginx_conf(self.config.model_copy(update={"load_balancer": balancer}), self.nginx_runtime())
+        return render_nginx_conf(with_replicas_as_upstreams(self.config, self.serving_ports), self.nginx_runtime())
 
     def _start_nginx(self) -> None:
         if not self.nginx_port:
@@ -416,6 +422,20 @@ class LocalStack:
                 f"stop it with `headroom local down --stack {self.name}`"
             )
         self.state_path.unlink(missing_ok=True)
+
+
+def with_replicas_as_upstreams(config: StackConfig, ports: list[int]) -> StackConfig:
+    """The config whose nginx.conf the local stack runs: the cluster's upstream block, the replicas as its servers.
+
+    Everything of the upstream the cluster gets stays (algorithm, shared zone, max_fails and
+    fail_timeout on every server, keepalive); only where the servers come from differs.
+    In the cluster nginx re-resolves the headless Service (`server NAME resolve`, nginx
+    1.27.3+); Debian's nginx 1.22 here cannot parse `resolve`, so the replicas are listed
+    (static) and whoever adds or retires one (the local autoscaler) reloads nginx gracefully.
+    """
+    upstreams = [Upstream(host="127.0.0.1", port=port) for port in ports]
+    balancer = config.load_balancer.model_copy(update={"discovery": "static", "upstreams": upstreams})
+    return config.model_copy(update={"load_balancer": balancer})
 
 
 def _healthy(url: str) -> bool:

@@ -24,6 +24,27 @@ BAD_STACKS = {
     "injected host": ("config:\n  headroom:loadBalancer:\n    upstreams:\n      - {host: 'a.example;\n        server evil', port: 80}\n", "headroom:loadBalancer.upstreams[0].host"),
     "path with spaces": ("config:\n  headroom:service:\n    healthPath: /api/v1/my health\n", "headroom:service.healthPath = '/api/v1/my health': not allowed"),
     "quote in hostname": ("config:\n  headroom:loadBalancer:\n    serverName: 'api\"x'\n", "headroom:loadBalancer.serverName"),
+    # The traffic path's bad inputs (issue 20): each exits 2 naming its key.
+    "target group in another region": (
+        ("config:\n  aws:region: us-east-1\n  headroom:asg:\n    targetGroupArns:\n"
+        "      - arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api/0123456789abcdef\n"),
+        ("headroom:asg.targetGroupArns = ['arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api/0123456789abcdef']: "
+        "[0] is in eu-west-1, but the stack's aws:region is us-east-1")),
+    "resolve with an old nginx": (
+        "config:\n  headroom:loadBalancer:\n    image: nginx:1.27.2-alpine\n",
+        ("headroom:loadBalancer.image = 'nginx:1.27.2-alpine': names nginx 1.27.2, but discovery headlessService renders "
+        "`server ... resolve`, which open-source nginx parses from 1.27.3 on")),
+    "alb in one zone": (
+        "config:\n  headroom:asg:\n    loadBalancer:\n      enabled: true\n      subnets: {us-east-1a: subnet-0a1b2c3d4e5f60718}\n",
+        ("headroom:asg.loadBalancer.subnets: names one availability zone (us-east-1a); an application load balancer needs "
+        "subnets in at least two zones")),
+    "listener port clash": (
+        ("config:\n  headroom:asg:\n    loadBalancer:\n      enabled: true\n      listeners: [{port: 443, protocol: HTTPS, "
+        "certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef'}, {port: 443}]\n"),
+        "'protocol': 'HTTPS'}, {'port': 443}]: [1]: port 443 clashes with another listener's (one listener a port)"),
+    "preStop shorter than nginx's stale pod list": (
+        "config:\n  headroom:kubernetes:\n    preStopSeconds: 36\n",
+        "headroom:kubernetes.preStopSeconds = 36: must exceed 36 s, the longest nginx may keep sending new requests to a deleted pod"),
 }
 
 
@@ -130,7 +151,10 @@ def test_preview_text_is_deterministic(capsys: pytest.CaptureFixture[str]) -> No
         assert main(["preview", "--stack", "prod", "--project-dir", str(REPO_ROOT)]) == 0
         texts.append(capsys.readouterr().out)
     assert texts[0] == texts[1]
-    assert "stack headroom/prod: 17 resources" in texts[0]
+    # 17, plus the headless Service and the ALB component with its load balancer, target group, listener,
+    # two security groups and four rules.
+    assert "stack headroom/prod: 28 resources" in texts[0]
+    assert "traffic: client to replicas" in texts[0]
     assert "no Pulumi CLI" in texts[0]
 
 

@@ -90,7 +90,8 @@ def test_headroom_preview_shows_the_gate_and_the_generator_with_what_they_wait_f
         "  headroom:gate: {enabled: true, users: 20, runTime: 30s, rampSeconds: 5}\n"
         "  headroom:loadGenerator: {enabled: true, workers: 2}\n"
     ))
-    result = headroom("preview", "--stack", str(stack), env={**os.environ, "COLUMNS": "400"})
+    # Wide enough for the gate's dependency list on one line (with dev's ALB it lists ~30 resources).
+    result = headroom("preview", "--stack", str(stack), env={**os.environ, "COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     (command,) = [line for line in lines if "vcpml-api-gate-validate  command:local:Command" in line]

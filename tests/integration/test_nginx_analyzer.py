@@ -70,7 +70,8 @@ def test_every_shipped_stack_passes_the_analyzer(shipped_stack: tuple[str, Stack
         {"algorithm": "ip_hash"},
         {"algorithm": "random_two_least_conn", "retryNonIdempotent": True},
         {"workerConnections": 65535, "serverName": "api.example.com"},
-        {"workerConnections": 64, "upstreams": [{"host": "10.0.0.1", "port": 80}]},
+        {"workerConnections": 64, "discovery": "static", "upstreams": [{"host": "10.0.0.1", "port": 80}]},
+        {"discovery": "headlessService", "resolver": {"address": "10.96.0.10", "valid": "10s", "clusterDnsTtl": "5s"}},
     ],
 )
 def test_every_option_passes_the_analyzer(settings: dict, tmp_path: Path) -> None:

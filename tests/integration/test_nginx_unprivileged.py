@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
+from nginx_versions import parseable_by
 from ruamel.yaml import YAML
 
 from infra.config import config_from_keys
@@ -41,7 +42,7 @@ def _needs_root() -> None:
 
 def start(conf: str, nginx_binary: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     conf_path, log_path = tmp_path / "nginx.conf", tmp_path / "nginx.log"
-    conf_path.write_text(conf)
+    conf_path.write_text(parseable_by(nginx_binary, conf))
     log_path.touch()
     # The container runtime hands the container user its stdout/stderr (runc chowns them).
     os.chown(log_path, UID, UID)

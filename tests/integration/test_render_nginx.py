@@ -8,14 +8,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from nginx_versions import parseable_by
 
 from infra.config import StackConfig, config_from_keys
 from infra.render import NginxRuntime, render_nginx_conf
 
 
 def nginx_test(nginx: str, conf_text: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on what the installed nginx can parse of ``conf_text`` (tests/nginx_versions.py)."""
     conf = directory / "nginx.conf"
-    conf.write_text(conf_text)
+    conf.write_text(parseable_by(nginx, conf_text))
     return subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
 
 
@@ -69,6 +71,7 @@ def test_config_values_reach_the_upstream_block() -> None:
     config = config_from_keys(
         {
             "headroom:loadBalancer": {
+                "discovery": "static",
                 "upstreams": [{"host": "app-1.internal", "port": 9000, "weight": 3}, {"host": "10.0.0.7", "port": 9001}],
                 "maxFails": 5,
                 "failTimeout": "45s",
@@ -103,7 +106,7 @@ def test_no_keepalive_directive_when_disabled() -> None:
 
 def many_upstreams(count: int) -> StackConfig:
     servers = [{"host": f"10.{i // 250}.{i % 250}.1", "port": 8000 + i} for i in range(count)]
-    return config_from_keys({"headroom:loadBalancer": {"upstreams": servers}}, "x")
+    return config_from_keys({"headroom:loadBalancer": {"discovery": "static", "upstreams": servers}}, "x")
 
 
 @pytest.mark.nginx

@@ -73,7 +73,7 @@ def test_spawn_rate_follows_ramp() -> None:
         ({"headroom:hpa": {"scaleUp": {"stabilizationWindowSeconds": 0, "policies": []}}}, "policies must not be empty unless selectPolicy is Disabled"),
         ({"headroom:hpa": {"scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Fastest", "policies": []}}}, "headroom:hpa.scaleUp.selectPolicy = 'Fastest'"),
         ({"headroom:loadBalancer": {"upstreams": []}}, "headroom:loadBalancer.upstreams = []: List should have at least 1 item"),
-        ({"headroom:loadBalancer": {"upstreams": [{"host": "a", "port": 1}, {"host": "a", "port": 1}]}}, "upstream a:1 is listed twice"),
+        ({"headroom:loadBalancer": {"discovery": "static", "upstreams": [{"host": "a", "port": 1}, {"host": "a", "port": 1}]}}, "upstream a:1 is listed twice"),
     ],
 )
 def test_rules_name_key_value_and_what_is_allowed(keys: dict, expected: str) -> None:

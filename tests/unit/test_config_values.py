@@ -232,6 +232,7 @@ def test_the_longest_accepted_name_fits_every_resource_the_program_creates() -> 
     name = longest_accepted_name()
     keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
     keys["headroom:service"] = {**keys["headroom:service"], "name": name, "namespace": "n" * 63}
+    keys["headroom:asg"] = {**keys["headroom:asg"], "loadBalancer": {"enabled": False}}  # AWS names: test_aws_names
     result = run_preview("prod", keys)
     kube = [r for r in result.resources if r.type.startswith("kubernetes:")]
     assert kube
@@ -291,7 +292,7 @@ def test_malformed_addresses_are_rejected(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["[::1]", "[2001:db8::10]", "[::ffff:10.0.0.1]", "10.0.0.255", "app-1.internal", "localhost"])
 def test_well_formed_addresses_are_accepted(host: str) -> None:
-    config = config_from_keys({"headroom:loadBalancer": {"upstreams": [{"host": host, "port": 80}]}}, "x")
+    config = config_from_keys({"headroom:loadBalancer": {"discovery": "static", "upstreams": [{"host": host, "port": 80}]}}, "x")
     assert config.load_balancer.upstreams[0].host == host
 
 

@@ -102,7 +102,8 @@ def test_the_url_override_wins_and_an_aws_only_stack_needs_one() -> None:
     assert argv[argv.index("--host") + 1] == "https://api.example.com"
     assert {r.name for r in result.resources if r.type == COMMAND} == {"vcpml-api-gate-validate"}
     keys["headroom:gate"].pop("url")
-    with pytest.raises(ConfigValidationError, match=r"headroom:gate.url is required when headroom:deploy.kubernetes is false"):
+    keys["headroom:asg"] = {**keys["headroom:asg"], "loadBalancer": {"enabled": False}}
+    with pytest.raises(ConfigValidationError, match=r"headroom:gate.url is required when the stack deploys no load balancer"):
         config_from_keys(keys, "Pulumi.dev.yaml")
 
 

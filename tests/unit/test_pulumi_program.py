@@ -304,9 +304,10 @@ def test_instance_refresh_and_one_warmup(deployed: tuple[StackConfig, PreviewRes
     assert refresh["preferences"]["maxHealthyPercentage"] == config.asg.instance_refresh.max_healthy_percentage
     # One warmup for the group, the policy and the refresh.
     assert group["defaultInstanceWarmup"] == policy["estimatedInstanceWarmup"] == int(refresh["preferences"]["instanceWarmup"])
-    # No target groups in the shipped stacks: EC2 status checks, with the grace period.
-    assert group["healthCheckType"] == "EC2"
-    assert "targetGroupArns" not in group
+    # The shipped stacks put the group behind the ALB they create: ELB health checks, with the grace period.
+    target_group = one(result, "aws:lb/targetGroup:TargetGroup")
+    assert group["healthCheckType"] == "ELB"
+    assert group["targetGroupArns"] == [target_group.assigned["arn"]]
     assert group["healthCheckGracePeriod"] == config.asg.health_check_grace_seconds
 
 
@@ -314,7 +315,7 @@ def test_target_groups_switch_to_elb_health_checks() -> None:
     arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/vcpml-api/0123456789abcdef"
     keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
     keys["headroom:asg"] = {**keys["headroom:asg"], "targetGroupArns": [arn], "healthCheckGracePeriod": "4m",
-                            "instanceRefresh": {"enabled": False}}
+                            "instanceRefresh": {"enabled": False}, "loadBalancer": {"enabled": False}}
     group = one(preview("prod", keys), "aws:autoscaling/group:Group").inputs
     assert group["targetGroupArns"] == [arn]
     assert group["healthCheckType"] == "ELB"

@@ -91,7 +91,9 @@ RELAXED = {
         "topologySpread": {"zone": "Off", "node": "Off"},
         "disruptionBudget": {"enabled": False},
     },
-    "headroom:loadBalancer": {"listenPort": 80, "securityContext": {"runAsNonRoot": False, "runAsUser": 0}},
+    # No preStop pause: only a fixed fleet (discovery static) can do without one.
+    "headroom:loadBalancer": {"listenPort": 80, "securityContext": {"runAsNonRoot": False, "runAsUser": 0},
+                              "discovery": "static"},
 }
 
 
@@ -104,8 +106,9 @@ def test_defaults_are_restrictive() -> None:
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
     assert container["volumeMounts"] == [{"name": "writable-0", "mountPath": "/tmp"}]
     assert pod["volumes"] == [{"name": "writable-0", "emptyDir": {}}]
-    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
-    assert pod["terminationGracePeriodSeconds"] == 40
+    # Longer than nginx's pod list may be stale: 30 s cluster DNS cache + 5 s valid + 1 s.
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 40}}}
+    assert pod["terminationGracePeriodSeconds"] == 70
     assert container["startupProbe"] == {"httpGet": {"path": "/api/v1/health", "port": "http"}, "periodSeconds": 5, "failureThreshold": 24}
     assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in pod["topologySpreadConstraints"]] == [
         ("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "ScheduleAnyway")]
