@@ -94,6 +94,8 @@ class StackState:
     started_at: float = 0.0
     autoscale: bool = False
     """The HPA model runs over the replicas (`local up --autoscale`); its timeline is autoscale.jsonl."""
+    hpa_time_scale: int = 1
+    """The autoscaler's clock runs this many times faster (`local up --hpa-time-scale`, tests and benchmarks only)."""
     prometheus_url: str | None = None
     """headroom's own Prometheus scraping the replicas (`local up --prometheus`)."""
     prometheus_pid: int | None = None
@@ -168,8 +170,9 @@ class LocalStack:
     """
 
     def __init__(self, name: str, config: StackConfig, runtime_dir: Path, replicas: int | None = None,
-                 autoscaled: bool = False, prometheus: bool = False) -> None:
+                 autoscaled: bool = False, prometheus: bool = False, hpa_time_scale: int = 1) -> None:
         self.name = name
+        self.hpa_time_scale = hpa_time_scale
         self.config = config
         self.runtime_dir = runtime_dir
         self.initial_replicas = config.local.replicas if replicas is None else replicas
@@ -250,6 +253,7 @@ class LocalStack:
             replicas=[{"pid": process.pid, "port": port} for process, port in self.replicas],
             started_at=self._started_at,
             autoscale=self.autoscale,
+            hpa_time_scale=self.hpa_time_scale,
             prometheus_url=self._prometheus.url if self._prometheus else None,
             prometheus_pid=prometheus_pid,
             processes=[record.to_json() for record in records],

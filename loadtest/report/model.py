@@ -438,6 +438,8 @@ class AutoscalingComparison(Model):
     measured_actions: list[MeasuredAction] = Field(default_factory=list)
     predicted_actions: list[SimulatedAction] = Field(default_factory=list)
     sync_phase_s: int = 0
+    hpa_time_scale: int = 1
+    """1: the controller ran on Kubernetes' clock; K: every HPA duration divided by K, on both sides (tests and benchmarks only)."""
     service: ServiceModelInfo | None = None
 
 

@@ -85,7 +85,8 @@ def validate(
             metrics.stop(TimeWindow(0.0, 0.0))  # stops a sampling thread; the figures are not needed
             raise
     report = _judge(settings, host, outcome, measurement)
-    autoscaling = _autoscaling(request, measurement, infra.cpu_ms_per_request) if local_state is not None and local_state.autoscale else None
+    autoscaling = (_autoscaling(request, measurement, infra.cpu_ms_per_request, local_state.hpa_time_scale)
+                   if local_state is not None and local_state.autoscale else None)
     report = report.model_copy(update={"infrastructure": infra, "autoscaling": autoscaling})
     analysis = analyze(report, infra, request.stack(), plan_users, stack_name=request.stack_name)
     report = analysis.added_to(report, infra)
@@ -154,10 +155,11 @@ def _judge(settings: RunSettings, host: str, outcome: RunOutcome, measurement: M
                         judge_generator(outcome.cpu_samples), open_run)
 
 
-def _autoscaling(request: ValidationRequest, measurement: Measurement, cpu_ms_per_request: float | None) -> AutoscalingComparison:
+def _autoscaling(request: ValidationRequest, measurement: Measurement, cpu_ms_per_request: float | None,
+                 hpa_time_scale: int) -> AutoscalingComparison:
     """The autoscaler's real replica timeline over the run, next to the simulator's prediction (with the run's CPU per request)."""
     # From one sync period before the load: the replicas at its start and the controller's sync clock.
     rows = read_timeline(runtime_dir_for(request.stack_path, request.stack_name),
                          measurement.started_at - HPA_SYNC_PERIOD_S - 5, measurement.stopped_at)
     return compare(rows, measurement.started_at, request.config, request.profile, request.effective_users,
-                   request.effective_spawn_rate, request.effective_run_time_s, cpu_ms_per_request)
+                   request.effective_spawn_rate, request.effective_run_time_s, cpu_ms_per_request, hpa_time_scale)

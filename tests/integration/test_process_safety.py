@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import headroom, leftover_processes
+from conftest import headroom
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,6 @@ def test_a_forged_state_file_kills_nothing(
     assert "Traceback" not in result.stderr
     if command[1] != "up":
         assert not path.exists()
-    assert leftover_processes(str(stack.parent)) == []
 
 
 def test_validate_with_a_forged_state_file_kills_nothing_and_loads_its_own_stack(
@@ -85,7 +84,6 @@ def test_validate_with_a_forged_state_file_kills_nothing_and_loads_its_own_stack
     assert "127.0.0.1:9" not in result.stdout  # the forged URL was not loaded
     assert result.returncode in (0, 1, 3), result.stderr
     assert not path.exists()
-    assert leftover_processes(str(stack.parent)) == []
 
 
 def test_a_stack_started_from_an_older_stack_file_is_refused(local_stack_file: Callable[..., Path]) -> None:
@@ -99,7 +97,6 @@ def test_a_stack_started_from_an_older_stack_file_is_refused(local_stack_file: C
         assert "requests" not in result.stdout  # refused before any load
     finally:
         headroom("local", "down", "--stack", str(stack))
-    assert leftover_processes(str(stack.parent)) == []
 
 
 def test_a_replica_started_from_a_thread_outlives_the_thread(local_stack_file: Callable[..., Path]) -> None:
@@ -120,7 +117,6 @@ def test_a_replica_started_from_a_thread_outlives_the_thread(local_stack_file: C
         time.sleep(1.0)  # a parent-death signal would have arrived by now
         assert len(ports) == 1
         assert [process.poll() for process, _ in stack.replicas] == [None, None]
-    assert leftover_processes(str(stack.runtime_dir)) == []
 
 
 def test_the_autoscaler_s_error_is_reported_when_it_stops(tmp_path: Path) -> None:

@@ -2,7 +2,11 @@
 
 The targets are real reference-service replicas on loopback, one fast and one slow
 (a 300 ms injected latency against the 200 ms SLO); each validation is tiny (50 users
-of the stress profile for 10 s), run by serve as the real ``headroom validate``.
+of the stress profile for 10 s), run by serve as the real ``headroom validate``. Where a
+test is about serve's protocol (hooks, status codes, what Argo reads), that validation
+replays a real run recorded against such a target (``serve-fast``, ``serve-slow``,
+``serve-few`` in tests/data/runs, tests/recorded.py); the SIGTERM and SIGKILL tests load
+the slow target for real, since they are about stopping Locust.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import pytest
 from argo_analysis import measurement
 from conftest import leftover_processes
+from recorded import replay_env
 from ruamel.yaml import YAML
 
 from infra.config import config_from_keys
@@ -98,10 +103,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str],
     stack = tmp_path / "Pulumi.serve.yaml"
     stack.write_text(STACK)
 
-    def start(*flags: str, token: str | None = TOKEN) -> tuple[subprocess.Popen[str], str]:
+    def start(*flags: str, token: str | None = TOKEN, replays: dict[str, str] | None = None,
+              paced: tuple[str, ...] = ()) -> tuple[subprocess.Popen[str], str]:
         env = {key: value for key, value in os.environ.items() if key != "HEADROOM_TOKEN"}
         if token is not None:
             env["HEADROOM_TOKEN"] = token
+        if replays is not None:
+            env = replay_env(replays, paced, base=env)
         process, url = _start([sys.executable, "-m", "loadtest.cli", "serve", "--stack", str(stack), "--port", "0", *flags], env,
                               lambda line: line.split(" on ", 1)[1].split()[0] if "headroom serve:" in line else None)
         started.append(process)
@@ -179,7 +187,8 @@ def test_bad_overrides_are_refused_before_any_load(serve: Callable[..., tuple[su
 
 def test_flagger_hooks_and_argos_read_follow_the_verdict(serve: Callable[..., tuple[subprocess.Popen[str], str]],
                                                          targets: dict[str, str]) -> None:
-    _, url = serve()
+    # The slow run takes its recorded time, so that a second request arrives while it runs.
+    _, url = serve(replays={targets["fast"]: "serve-fast", targets["slow"]: "serve-slow"}, paced=("serve-slow",))
     metric = argo_metric()
 
     # A fast canary: PASS, 200 to a rollout hook, and Argo's rendered conditions read Successful.
@@ -218,7 +227,7 @@ def test_flagger_hooks_and_argos_read_follow_the_verdict(serve: Callable[..., tu
 def test_inconclusive_holds_a_promotion_but_not_a_rollout(serve: Callable[..., tuple[subprocess.Popen[str], str]],
                                                           targets: dict[str, str]) -> None:
     """Too few requests for a p95 (2 users of the normal profile): INCONCLUSIVE, and each hook answers as documented."""
-    _, url = serve()
+    _, url = serve(replays={"*": "serve-few"})
     few = {"url": targets["fast"], "users": "2", "runTime": "4s"}
     status, run = call("POST", f"{url}/runs", few)
     assert status == 200 and run["verdict"] == "INCONCLUSIVE" and run["exit_code"] == 3
