@@ -16,6 +16,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from infra.config.slo import MAX_USERS, run_time_refusal
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 
@@ -34,11 +35,21 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 90s, 5m or 1h") from None
 
 
-def positive_duration(text: str) -> float:
+def run_time(text: str) -> float:
+    """A validation's run time: the schema's bound on ``runTime`` (``infra.config.slo.MAX_RUN_TIME_S``)."""
     seconds = duration(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
+    refusal = run_time_refusal(seconds)
+    if refusal is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {refusal}")
     return seconds
+
+
+def users(text: str) -> int:
+    """Users of a validation: 1 to the schema's bound on ``users`` (``infra.config.slo.MAX_USERS``)."""
+    value = positive_int(text)
+    if value > MAX_USERS:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_USERS} users (headroom:slo.users has the same bound)")
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -25,10 +25,10 @@ from ._flags import (
     duration,
     http_url,
     local_workers,
-    positive_duration,
-    positive_int,
     positive_number,
     remote_workers,
+    run_time,
+    users,
 )
 from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
 
@@ -78,11 +78,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--locustfile", nargs="+", metavar=("FILE", "USERCLASS"),
                         help="run this Locust file (and these of its user classes; default all) instead of the stack's "
                              "headroom:scenario, for this run only; FILE is relative to the current directory (docs/scenarios.md)")
-    parser.add_argument("--users", type=positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
+    parser.add_argument("--users", type=users, metavar="N", help="concurrent users (default: headroom:slo.users)")
     ramp = parser.add_mutually_exclusive_group()
     ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
     ramp.add_argument("--ramp", type=duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
-    parser.add_argument("--run-time", type=positive_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    parser.add_argument("--run-time", type=run_time, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
     open_model = parser.add_mutually_exclusive_group()
     open_model.add_argument("--arrival-rate", type=positive_number, metavar="R",
                             help="open model: R arrivals a second for the run time, each one task of the profile's user class, "
