@@ -122,6 +122,17 @@ def _nothing_served(run: PhaseSummary) -> str | None:
     return f"every one of the run's {run.requests} requests failed{why}: the target served nothing"
 
 
+def _untrusted_generator(generator: GeneratorInfo, open_model: OpenModelInfo | None) -> str | None:
+    """Why the load generator's measurements cannot be trusted (saturated, or an open model fallen behind), or None."""
+    if generator.saturated:
+        return (
+            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
+            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
+            "its measurements are unreliable. Use --workers to spread the load."
+        )
+    return lag_exceeded(open_model) if open_model is not None else None
+
+
 def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
           histograms: Mapping[str, HdrHistogram] | None = None, recorded: Collection[str] = (), *,
           open_model: OpenModelInfo | None = None, whole_run: PhaseSummary | None = None) -> Judgement:
@@ -154,16 +165,9 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
     nothing_served = _nothing_served(whole_run or summary)
     if nothing_served is not None:
         return Judgement(Status.FAIL, criteria, [*reasons, nothing_served], label)
-    if generator.saturated:
-        reason = (
-            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
-            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
-            "its measurements are unreliable. Use --workers to spread the load."
-        )
-        return Judgement(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
-    behind = lag_exceeded(open_model) if open_model is not None else None
-    if behind is not None:
-        return Judgement(Status.INCONCLUSIVE, criteria, [behind, *reasons, *notes], label)
+    untrusted = _untrusted_generator(generator, open_model)
+    if untrusted is not None:
+        return Judgement(Status.INCONCLUSIVE, criteria, [untrusted, *reasons, *notes], label)
     if summary.requests == 0:
         return Judgement(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
     if failed:
