@@ -10,16 +10,21 @@ minutes of load to fail on writing its report; ``-`` means standard output.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+
+from rich.console import Console
 
 from infra.config.slo import MAX_USERS, run_time_refusal
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 
+from ..console import err, out
 from ..validation.outputs import STDOUT_NAMES
 
 _URL = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?")
@@ -107,6 +112,20 @@ def host(text: str) -> str:
     return text
 
 
+def ip_address(text: str) -> str:
+    """An address to listen on: an IP address (127.0.0.1, 0.0.0.0, ::1), as a socket binds it."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address; e.g. 127.0.0.1, 0.0.0.0 or ::1") from None
+    return text
+
+
+def locust_bind_address(text: str) -> str:
+    """Where Locust's master listens for workers: an IP address, or ``*`` (every interface, Locust's own default)."""
+    return text if text == "*" else ip_address(text)
+
+
 def port(text: str) -> int:
     return _port(text, 1, "a port is 1-65535")
 
@@ -159,3 +178,16 @@ def check_output_dir(path: Path, flag: str) -> None:
     if not existing.is_dir():
         raise ConfigError(f"{flag} {path}: {existing} is a file, not a directory")
     check_output(existing / "probe", flag)
+
+
+def human_console(outputs: Mapping[str, Path | None]) -> Console:
+    """Where a command's tables and messages go: standard output, unless one of ``outputs`` (flag -> path) is ``-``.
+
+    Then standard output holds that machine format alone and everything for people goes to
+    standard error, as ``kubectl -o json`` keeps its output to the JSON. Two formats cannot
+    share standard output: exit 2, before anything runs.
+    """
+    to_stdout = [flag for flag, path in outputs.items() if path is not None and str(path) in STDOUT_NAMES]
+    if len(to_stdout) > 1:
+        raise ConfigError(f"{' and '.join(to_stdout)} all name standard output ({STDOUT_NAMES[0]}): only one output can go there")
+    return err if to_stdout else out
