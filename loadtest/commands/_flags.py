@@ -40,6 +40,13 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 90s, 5m or 1h") from None
 
 
+def positive_duration(text: str) -> float:
+    seconds = duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
+    return seconds
+
+
 def run_time(text: str) -> float:
     """A validation's run time: the schema's bound on ``runTime`` (``infra.config.slo.MAX_RUN_TIME_S``)."""
     seconds = duration(text)
