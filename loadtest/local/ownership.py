@@ -24,6 +24,7 @@ still match the record (so a later process reusing the PID is never taken for it
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -78,9 +79,12 @@ class SupervisorLock:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = _query(fd)
+            except OSError as error:
+                held = error.errno in (errno.EACCES, errno.EAGAIN)
+                holder = _query(fd) if held else None
                 os.close(fd)
+                if not held:
+                    raise  # the filesystem cannot lock (ENOLCK): the OS refusing, not another stack
                 raise LockHeldError(holder) from None
             _HELD[str(path)] = fd
         return cls(path, fd)

@@ -48,6 +48,7 @@ def test_users_and_run_time_have_one_bound_for_the_flags_serve_and_the_schema() 
             parse_overrides(override, "body", "POST /runs")
     for section, value in (("slo", {"runTime": "25h"}), ("slo", {"users": MAX_USERS + 1}),
                            ("pipeline", {"runTime": "999999h"}), ("pipeline", {"users": MAX_USERS + 1}),
+                           ("gate", {"runTime": "999999h"}), ("gate", {"users": MAX_USERS + 1}),
                            ("slo", {"arrivalStages": [{"duration": "25h", "rate": 1}]})):
         with pytest.raises(ConfigValidationError):
             config_from_keys({f"headroom:{section}": value}, "Pulumi.x.yaml")
