@@ -58,10 +58,7 @@ def run_time(text: str) -> float:
 
 def users(text: str) -> int:
     """Users of a validation: 1 to the schema's bound on ``users`` (``infra.config.slo.MAX_USERS``)."""
-    value = positive_int(text)
-    if value > MAX_USERS:
-        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_USERS} users (headroom:slo.users has the same bound)")
-    return value
+    return _int_within(text, 1, MAX_USERS, "users (headroom:slo.users has the same bound)")
 
 
 def positive_int(text: str) -> int:
@@ -70,6 +67,13 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
+
+
+def _int_within(text: str, low: int, high: int, what: str) -> int:
+    value = _int_at_least(text, low)
+    if value > high:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {high} {what}")
+    return value
 
 
 def _int_at_least(text: str, low: int) -> int:
@@ -106,10 +110,7 @@ def local_workers(text: str) -> int:
 
 
 def remote_workers(text: str) -> int:
-    value = non_negative_int(text)
-    if value > MAX_REMOTE_WORKERS:
-        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_REMOTE_WORKERS} remote workers")
-    return value
+    return _int_within(text, 0, MAX_REMOTE_WORKERS, "remote workers")
 
 
 def host(text: str) -> str:
