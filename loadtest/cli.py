@@ -16,12 +16,14 @@ import signal
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from rich.text import Text
 
-from infra.errors import HeadroomError
+from infra.errors import HeadroomError, StackConfigWarning
 
 from .console import err
 from .errors import INTERNAL_ERROR_EXIT
@@ -78,8 +80,22 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """A stack file's warning as one ``warning:`` line (no file and line of headroom's source); others as Python shows them."""
+    if issubclass(category, StackConfigWarning):
+        err.print(Text.assemble(("warning:", "bold yellow"), " ", str(message)), highlight=False)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("default", StackConfigWarning)  # once per place, even when a command reloads its stack
     signal.signal(signal.SIGTERM, _terminate)  # `local up` installs its own: for it SIGTERM is the normal stop
     try:
         return int(args.run(args))

@@ -20,7 +20,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from .section import Section
-from .types import DnsLabel, Duration, EnvVarName, HttpUrl, ImageRef, Port
+from .slo import RunTime, Users
+from .types import DnsLabel, EnvVarName, HttpUrl, ImageRef, Port
 
 FlaggerHook = Literal["pre-rollout", "rollout", "confirm-promotion"]
 """The Flagger webhook types headroom answers (each is a path of ``headroom serve``: ``/flagger/<type>``)."""
@@ -129,8 +130,8 @@ class PipelineConfig(Section):
     # and for Argo the `canary-url` argument the Rollout passes.
     target_url: HttpUrl | None = None
     # The load of a pipeline-triggered validation; unset: headroom:slo's.
-    users: int | None = Field(default=None, ge=1, le=100000)
-    run_time: Duration | None = None
+    users: Users | None = None
+    run_time: RunTime | None = None
     profile: Literal["normal", "spike", "stress"] = "normal"
     serve: ServeConfig = Field(default_factory=ServeConfig)
     argo: ArgoConfig = Field(default_factory=ArgoConfig)

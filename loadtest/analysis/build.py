@@ -58,8 +58,9 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
     phase = measurement.full_load() or measurement.whole_run()
     judged = measurement.summarize(phase)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
+    whole_run = measurement.summarize(measurement.whole_run())
     judgement = judge(judged, slo, generator, measurement.endpoint_distributions(phase), measurement.endpoint_names(),
-                      open_model=open_model)
+                      open_model=open_model, whole_run=whole_run)
     return Report(
         generated_at=_iso(run.started_at),
         stack=run.stack,
@@ -79,7 +80,7 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
                            required_throughput_rps=check.required_throughput_rps, notes=check.notes),
         verdict=judgement.verdict(judged.window),
         criteria=judgement.criteria,
-        results=Results(judged=judged, whole_run=measurement.summarize(measurement.whole_run()),
+        results=Results(judged=judged, whole_run=whole_run,
                         latency_distribution=distribution_of(measurement, judged)),
         timeline=measurement.timeline(),
         generator=generator,

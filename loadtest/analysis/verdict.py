@@ -4,6 +4,12 @@ INCONCLUSIVE means the measurement cannot be trusted, never "close": the load
 generator was saturated, there were too few requests to estimate the p95, or the
 p95's confidence interval straddles the threshold. A criterion that fails
 decisively still makes the run FAIL, unless the generator itself was saturated.
+
+A run in which every request failed and none succeeded is a FAIL whatever else holds:
+whether any of them fell in the judged window (a dead canary answers nothing, and a
+short run's window may hold nothing) or the generator saturated. A pipeline reads
+INCONCLUSIVE as "nothing against the canary" (Flagger's pre-rollout hook answers 200),
+so a target that never answered must not get it.
 """
 
 from __future__ import annotations
@@ -102,10 +108,34 @@ def _why(failed: Criterion, summary: PhaseSummary) -> str:
     return " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")"
 
 
+def _nothing_served(run: PhaseSummary) -> str | None:
+    """The reason a run whose every request failed is a FAIL, or None when any request succeeded (or none ended)."""
+    if run.requests == 0 or run.failures < run.requests:
+        return None
+    counts: dict[str, int] = {}
+    for by_reason in run.failure_reasons.values():
+        for reason, count in by_reason.items():
+            counts[reason] = counts.get(reason, 0) + count
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
+    why = " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")" if top else ""
+    return f"every one of the run's {run.requests} requests failed{why}: the target served nothing"
+
+
+def _untrusted_generator(generator: GeneratorInfo, open_model: OpenModelInfo | None) -> str | None:
+    """Why the load generator's measurements cannot be trusted (saturated, or an open model fallen behind), or None."""
+    if generator.saturated:
+        return (
+            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
+            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
+            "its measurements are unreliable. Use --workers to spread the load."
+        )
+    return lag_exceeded(open_model) if open_model is not None else None
+
+
 def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
           histograms: Mapping[str, LatencyCounts] | None = None, recorded: Collection[str] = (), *,
-          open_model: OpenModelInfo | None = None) -> Judgement:
-    """The verdict on the judged window.
+          open_model: OpenModelInfo | None = None, whole_run: PhaseSummary | None = None) -> Judgement:
+    """The verdict on the judged window (``whole_run``, the whole run's summary, decides only a run of failures alone).
 
     ``histograms`` (the window's, per endpoint: ``Measurement.endpoint_distributions``) and ``recorded`` (every endpoint the run
     completed a request for) are needed only for the SLO's further percentiles and
@@ -131,16 +161,12 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
     reasons = [f"{c.name} {c.measured:.2f} {c.unit} is not {c.comparison} {c.threshold:g} {c.unit}" + _why(c, summary)
                for c in failed if not (c.endpoint is not None and c.requests == 0)] + further.failures
 
-    if generator.saturated:
-        reason = (
-            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
-            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
-            "its measurements are unreliable. Use --workers to spread the load."
-        )
-        return Judgement(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
-    behind = lag_exceeded(open_model) if open_model is not None else None
-    if behind is not None:
-        return Judgement(Status.INCONCLUSIVE, criteria, [behind, *reasons, *notes], label)
+    nothing_served = _nothing_served(whole_run or summary)
+    if nothing_served is not None:
+        return Judgement(Status.FAIL, criteria, [*reasons, nothing_served], label)
+    untrusted = _untrusted_generator(generator, open_model)
+    if untrusted is not None:
+        return Judgement(Status.INCONCLUSIVE, criteria, [untrusted, *reasons, *notes], label)
     if summary.requests == 0:
         return Judgement(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
     if failed:

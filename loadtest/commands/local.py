@@ -19,10 +19,11 @@ from ..console import out
 from ..errors import LocalStackError, StackRunningError
 from ..local.launch import LocalStackRun
 from ..local.prometheus import prometheus_binary
-from ..local.stack import StackState, running_state, runtime_dir_for
+from ..local.stack import runtime_dir_for
+from ..local.state import STATE_FILE, StackState, running_state
 from ..local.stats import replica_stats
 from ..planning.timescale import TIME_SCALES
-from ..processes import ProcessRecord, is_ours, spawn, stop_all, stop_owned
+from ..processes import is_ours, spawn, stop_all, stop_owned
 
 HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
 DESCRIPTION = """\
@@ -138,7 +139,7 @@ def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, p
     )
     deadline = time.monotonic() + DETACH_TIMEOUT_S
     while time.monotonic() < deadline:
-        state = StackState.load(runtime / "state.json")
+        state = StackState.load(runtime / STATE_FILE)
         if state is not None and state.supervisor_pid == supervisor.pid:
             out.print(f"local stack {name} is up at {state.url} (supervisor pid {supervisor.pid})")
             out.print(state_table(state))
@@ -152,27 +153,28 @@ def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, p
 
 
 def down(name: str, runtime: Path) -> int:
-    """Stop the stack through its supervisor (it stops its children), then any provable leftovers.
+    """Stop the stack through its supervisor (it stops its children), then whatever of it is left.
 
-    ``running_state`` has already dealt with a stale file (reported, removed, only provable
-    leftovers stopped); every signal here goes to a process whose start time and command
-    line still match the state file.
+    ``running_state`` has already dealt with a stale file (reported, removed, only proven
+    leftovers stopped) and proved the supervisor and children this stack's
+    (``loadtest.local.ownership``). The children are listed before the supervisor stops,
+    while its parentage still proves nginx; every signal goes to a process whose start
+    time and command line still match its record.
     """
     state = running_state(runtime)
     if state is None:
         out.print(f"local stack {name} is not running")
         return 0
+    children = state.owned_children()
     supervisor = state.record(state.supervisor_pid)
     if supervisor is not None and state.supervisor_pid != os.getpid() and is_ours(supervisor):
         os.kill(state.supervisor_pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
         while is_ours(supervisor) and time.monotonic() < deadline:
             time.sleep(0.1)
-    leftovers: list[ProcessRecord] = state.owned_children(runtime)
-    if supervisor is not None and state.supervisor_pid != os.getpid():
-        leftovers.append(supervisor)
-    stop_owned(leftovers)
-    (runtime / "state.json").unlink(missing_ok=True)
+        children.append(supervisor)
+    stop_owned(children)
+    (runtime / STATE_FILE).unlink(missing_ok=True)
     out.print(f"local stack {name} stopped")
     return 0
 

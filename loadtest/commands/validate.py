@@ -11,7 +11,7 @@ from infra.config import load_stack
 from infra.config.scenario import IDENTIFIER
 from infra.errors import ConfigError
 
-from ..console import err, out
+from ..console import err
 from ..errors import OutputError
 from ..formats import render_text
 from ..formats.terminal import LiveView, summary
@@ -24,13 +24,15 @@ from ._flags import (
     check_output,
     duration,
     http_url,
+    human_console,
     local_workers,
-    positive_duration,
-    positive_int,
+    locust_bind_address,
     positive_number,
     remote_workers,
+    run_time,
+    users,
 )
-from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
+from ._proposal import add_proposal_flags, apply_after_run, check_proposal_outputs, present
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
 DESCRIPTION = """\
@@ -78,11 +80,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--locustfile", nargs="+", metavar=("FILE", "USERCLASS"),
                         help="run this Locust file (and these of its user classes; default all) instead of the stack's "
                              "headroom:scenario, for this run only; FILE is relative to the current directory (docs/scenarios.md)")
-    parser.add_argument("--users", type=positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
+    parser.add_argument("--users", type=users, metavar="N", help="concurrent users (default: headroom:slo.users)")
     ramp = parser.add_mutually_exclusive_group()
     ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
     ramp.add_argument("--ramp", type=duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
-    parser.add_argument("--run-time", type=positive_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    parser.add_argument("--run-time", type=run_time, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
     open_model = parser.add_mutually_exclusive_group()
     open_model.add_argument("--arrival-rate", type=positive_number, metavar="R",
                             help="open model: R arrivals a second for the run time, each one task of the profile's user class, "
@@ -98,7 +100,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--workers", type=local_workers, default=0, metavar="N", help="run Locust as a master with N local worker processes")
     parser.add_argument("--remote-workers", type=remote_workers, default=0, metavar="M",
                         help="also wait for M workers started on other hosts (see docs/cli.md)")
-    parser.add_argument("--master-bind-host", default="127.0.0.1", metavar="ADDR", help="address the Locust master listens on for workers")
+    parser.add_argument("--master-bind-host", type=locust_bind_address, default="127.0.0.1", metavar="ADDR",
+                        help="IP address the Locust master listens on for workers (* for every interface)")
     parser.add_argument("--window", type=positive_number, default=5.0, metavar="SECONDS", help="timeline window (default 5)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema: docs/report.md)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per SLO criterion")
@@ -140,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     for name, path in outputs.items():
         check_output(path, f"--{name}")
     check_proposal_outputs(args)
+    human = human_console({**{f"--{name}": path for name, path in outputs.items()}, "--diff-out": args.diff_out})
     settings = request.resolve()  # a bad request or scenario is exit 2 before anything is said to start
     err.print(Text(settings.describe()))
     try:
@@ -151,11 +155,11 @@ def run(args: argparse.Namespace) -> int:
         raise type(interrupt)("no report was written; Locust and the local stack are stopped") from None
     report = result.report
     if args.format == "text":
-        out.print(render_text(report), end="", markup=False, highlight=False)
+        human.print(render_text(report), end="", markup=False, highlight=False)
     else:
-        out.print(summary(report))
-    present(report, result.analysis, args)
-    apply_proposal(report, result.analysis, args)
+        human.print(summary(report))
+    present(report, result.analysis, args, human)
+    apply_after_run(report, result.analysis, args)
     return exit_code(result)
 
 

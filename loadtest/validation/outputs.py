@@ -43,10 +43,6 @@ class Outputs:
         """(format, path) for each output asked for, in the order they are written."""
         return [(f.name, path) for f in fields(self) if (path := getattr(self, f.name)) is not None]
 
-    def to_stdout(self) -> bool:
-        """Whether a machine format goes to standard output (then the human output goes to standard error)."""
-        return any(str(path) in STDOUT_NAMES for _, path in self.items())
-
 
 @dataclass
 class Written:

@@ -10,6 +10,7 @@ starts a process or writes a file, and no later stage recomputes any of it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ..analysis.littles_law import LoadCheck, check_load
 from ..local.prometheus import prometheus_binary
 from ..scenario.arrivals import ArrivalMode
 from ..scenario.profiles import PROFILES, Profile
+from ..scenario.secrets import check_header_secret
 from .scenario import LocustfileOverride, PreparedScenario, prepare_scenario
 
 
@@ -128,11 +130,22 @@ class ValidationRequest:
             )
         if self.own_prometheus:
             prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
+        self._check_prometheus_token()
         if self.autoscale and not self.is_local:
             raise ConfigError(
                 "--autoscale starts the local stack with its HPA controller; it cannot apply to --host or to a "
                 f"deployed stack ({self.stack_name!r}), whose own autoscalers act"
             )
+
+    def _check_prometheus_token(self) -> None:
+        """Prometheus' bearer token, when set, must be a valid header value; its value is never shown.
+
+        Unset, the metrics are reported unavailable after the run (the load still tells its story)."""
+        name = self.config.metrics.bearer_token_env
+        token = os.environ.get(name) if name and self.config.metrics_source == "prometheus" else None
+        if token is not None:
+            check_header_secret(f"Bearer {token}", f"{self.stack_path}: headroom:metrics.bearerTokenEnv = {name!r}: "
+                                                   f"the environment variable {name}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -256,6 +257,8 @@ def test_a_missed_per_endpoint_slo_fails_while_the_global_one_holds(orders: Call
      ["headroom:scenario.locustfile = 'broken.py': cannot import", "SyntaxError"]),
     ("locustfile: orders_locustfile.py\n    userClasses: [ShopUser]",
      ["unknown user class 'ShopUser'", "allowed: BrowsingUser, OrdersUser"]),
+    ("locustfile: idle.py\n    userClasses: [IdleUser]",  # Locust would stop each user at once: "No tasks defined"
+     ["headroom:scenario.locustfile = 'idle.py': user class 'IdleUser' in idle.py has no task"]),
     ("requests:\n      - path: /orders/{nope}",
      ["headroom:scenario", "{nope}", "'/orders/{nope}'", "neither declared under variables nor captured"]),
     ("requests:\n      - {path: /orders, weight: 0}", ["headroom:scenario.requests[0].weight = 0"]),
@@ -267,6 +270,7 @@ def test_bad_scenarios_are_refused_before_any_load(tmp_path: Path, scenario: str
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "orders_locustfile.py").write_text((SERVICES / "orders_locustfile.py").read_text())
     (tmp_path / "broken.py").write_text("from locust import HttpUser\nclass OrdersUser(HttpUser:\n    pass\n")
+    (tmp_path / "idle.py").write_text("from locust import HttpUser, constant\nclass IdleUser(HttpUser):\n    wait_time = constant(1)\n")
     stack = tmp_path / "Pulumi.bad.yaml"
     stack.write_text(textwrap.dedent("""\
         config:
@@ -349,3 +353,43 @@ def test_plan_simulates_the_scenario_s_think_time_scaled_by_the_profile(tmp_path
         assert "7 predictions" not in traffic["description"]
         thinks[name] = traffic["think_time_s"]
     assert thinks == pytest.approx({"normal": 0.2, "spike": 0.1})  # not the reference's 2 s and 1 s
+
+
+NOISY_LOCUSTFILE = """\
+import atexit, subprocess, sys
+from locust import HttpUser, between, task
+
+sys.stdout.write("warming up the cache")  # no newline
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "MARK"])  # inherits the output, never exits
+atexit.register(print, "bye")
+
+class Shop(HttpUser):
+    wait_time = between(1, 3)
+
+    @task
+    def index(self):
+        self.client.get("/")
+"""
+
+
+def test_a_locustfile_that_prints_and_starts_a_child_at_import_is_probed_at_once(tmp_path: Path) -> None:
+    """The probe's answer has its own channel (a file), not its last stdout line, and its process group is killed:
+    output without a newline, an atexit print and a child holding the output open neither garble the answer, nor
+    hold it up for the 60 s timeout, nor leave the child behind."""
+    import psutil
+
+    mark = f"headroom-probe-orphan-{tmp_path.name}"
+    (tmp_path / "shop.py").write_text(NOISY_LOCUSTFILE.replace("MARK", mark))
+    stack = tmp_path / "Pulumi.shop.yaml"
+    stack.write_text("config:\n  headroom:deploy: {aws: false, kubernetes: false}\n"
+                     "  headroom:scenario:\n    locustfile: shop.py\n    userClasses: [Shop]\n")
+    started = time.monotonic()
+    try:
+        result = headroom("scenario", "show", "--stack", str(stack), timeout=45)
+        assert result.returncode == 0, result.stderr
+        assert "Shop" in result.stdout and time.monotonic() - started < 30
+    finally:
+        orphans = [p for p in psutil.process_iter(["cmdline"]) if mark in " ".join(p.info["cmdline"] or [])]
+        for orphan in orphans:
+            orphan.kill()
+    assert orphans == [], "the child the locustfile started outlived the probe"

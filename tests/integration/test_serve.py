@@ -34,7 +34,7 @@ from ruamel.yaml import YAML
 
 from infra.config import config_from_keys
 from infra.pipelines import render_pipelines
-from loadtest.commands._serve_http import flagger_status
+from loadtest.commands._serve_http import READ_TIMEOUT_S, flagger_status
 
 TOKEN = "test-token-0123456789abcdef"
 STACK = """\
@@ -291,3 +291,127 @@ def _target_pids() -> list[int]:
 
     return [p.pid for p in psutil.process_iter(["cmdline"]) if "loadtest.reference" in " ".join(p.info["cmdline"] or [])
             and "--behaviour" in (p.info["cmdline"] or []) and "--identity" not in (p.info["cmdline"] or [])]
+
+
+def raw_request(url: str, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, str]:
+    """A request with exactly these headers (urllib would add its own Host and Content-Type)."""
+    import http.client
+    import urllib.parse
+
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    if body or method == "POST":
+        connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    try:
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_a_web_page_cannot_drive_serve_without_auth(serve: Callable[..., tuple[subprocess.Popen[str], str]]) -> None:
+    """--no-auth on loopback: a page's simple POST (text/plain), a foreign Origin, or a rebound DNS name (Host)
+    is refused before anything runs; curl and Flagger, which send neither Origin nor a foreign Host, are served."""
+    _, url = serve("--no-auth", token=None)
+    here = url.removeprefix("http://")
+    body = json.dumps({"users": "0"}).encode()  # were it accepted, refused later with a 400 (no run either way)
+    assert raw_request(url, "POST", "/runs", {"Host": here, "Content-Type": "text/plain"}, body)[0] == 415
+    assert raw_request(url, "POST", "/runs", {"Host": here}, b"")[0] == 415  # no body, no type: still not JSON
+    assert raw_request(url, "POST", "/runs", {"Host": here, "Content-Type": "application/json",
+                                              "Origin": "http://evil.example"}, body)[0] == 403
+    rebound = here.replace("127.0.0.1", "rebind.evil.example")
+    assert raw_request(url, "GET", "/runs", {"Host": rebound})[0] == 403
+    assert raw_request(url, "GET", "/runs", {"Host": "localhost:1"})[0] == 403  # a loopback name, another port
+    # What a local client sends is served: its own address or a loopback name, no Origin, or its own.
+    for host in (here, here.replace("127.0.0.1", "localhost")):
+        assert raw_request(url, "GET", "/runs", {"Host": host})[0] == 200
+    assert raw_request(url, "GET", "/runs", {"Host": here, "Origin": url})[0] == 200
+    status, text = raw_request(url, "POST", "/runs", {"Host": here, "Content-Type": "application/json; charset=utf-8"}, body)
+    assert status == 400 and "must be at least 1" in text
+    assert call("GET", f"{url}/runs", token=None)[1] == {"runs": []}  # nothing ran
+
+
+def test_overrides_are_bounded(serve: Callable[..., tuple[subprocess.Popen[str], str]]) -> None:
+    """`runTime: 999999h` held serve's one slot for 114 years; 10 million users ran 92 s before failing."""
+    _, url = serve()
+    for overrides, message in (({"runTime": "999999h"}, "body.runTime: '999999h': must be more than 0 and at most 24h"),
+                               ({"users": 10_000_000}, "body.users: '10000000': at most 100000 users")):
+        status, body = call("POST", f"{url}/runs", overrides, timeout=15)
+        assert (status, message in body.get("error", "")) == (400, True), body
+    assert call("GET", f"{url}/runs")[1] == {"runs": []}
+
+
+def test_the_running_validation_can_be_cancelled(serve: Callable[..., tuple[subprocess.Popen[str], str]],
+                                                 targets: dict[str, str]) -> None:
+    """DELETE /runs/<id>, with the token: the validation stops as Ctrl-C stops it (Locust too); its caller gets 503."""
+    _, url = serve()
+    answer: list[tuple[int, Any]] = []
+    slow = {"url": targets["slow"], "profile": "stress", "runTime": "60s"}
+    worker = threading.Thread(target=lambda: answer.append(call("POST", f"{url}/runs", slow)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not (running := [r for r in call("GET", f"{url}/runs")[1]["runs"] if r["state"] == "running"]):
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    _wait_for_locust()
+    run_id = running[0]["id"]
+    assert call("DELETE", f"{url}/runs/{run_id}", token=None)[0] == 401
+    assert call("DELETE", f"{url}/runs/20000101-000000-abcdef")[0] == 404
+    started = time.monotonic()
+    status, cancelled = call("DELETE", f"{url}/runs/{run_id}")
+    assert status == 200 and cancelled["state"] == "cancelled" and "cancelled" in cancelled["error"], cancelled
+    assert time.monotonic() - started < 40  # not the 60 s run
+    worker.join(timeout=30)
+    assert answer[0][0] == 503, answer
+    assert call("DELETE", f"{url}/runs/{run_id}")[0] == 409  # not running any more
+    ours = {str(pid) for pid in _target_pids()}
+    assert [line for line in leftover_processes() if line.split(":")[0] not in ours] == []
+
+
+def test_hostile_requests_are_answered_briefly(serve: Callable[..., tuple[subprocess.Popen[str], str]]) -> None:
+    """A 60 KB nested body (token checked first, then the nesting bounded), escape codes in the request line,
+    and 150 clients that never finish their bodies: no 500, no escape code in the log, no thread per client."""
+    import socket
+
+    import psutil
+
+    process, url = serve()
+    nested = b"[" * 30_000 + b"]" * 30_000
+    flagger = json.dumps(FLAGGER).encode()
+    headers = {"Host": url.removeprefix("http://"), "Content-Type": "application/json"}
+    assert raw_request(url, "POST", "/flagger/rollout", {**headers, "Authorization": "Bearer wrong-token-0000000"},
+                       nested)[0] == 401  # the token first: the body is not even read
+    status, text = raw_request(url, "POST", "/flagger/rollout", headers, nested)
+    assert status == 400 and "too deeply" in text, text
+    assert raw_request(url, "POST", "/flagger/rollout", headers, flagger)[0] == 401  # an ordinary one, no token
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # http.client refuses to send it
+        sock.sendall(b"GET /healthz\x1b[31mred HTTP/1.1\r\nHost: " + headers["Host"].encode() + b"\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.0 404")
+    slow = []
+    for _ in range(150):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"POST /runs HTTP/1.1\r\nHost: " + headers["Host"].encode() + b"\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        slow.append(sock)
+    try:
+        time.sleep(1.0)
+        threads = psutil.Process(process.pid).num_threads()
+        assert threads < 80, threads  # at most 64 connections at once (loadtest.commands._serve_guard)
+        started = time.monotonic()
+        assert call("GET", f"{url}/healthz", token=None)[0] in (200, 503)  # answered at once either way
+        assert time.monotonic() - started < 5
+        time.sleep(READ_TIMEOUT_S + 2)  # the slow bodies time out: one line each, no traceback
+    finally:
+        for sock in slow:
+            sock.close()
+    time.sleep(1.0)
+    assert call("GET", f"{url}/healthz", token=None)[0] == 200
+    process.terminate()
+    _, stderr = process.communicate(timeout=40)
+    assert "\x1b" not in stderr and "\\x1b[31mred" in stderr, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]

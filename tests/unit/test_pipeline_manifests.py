@@ -85,7 +85,8 @@ def test_web_metric_runs_a_validation_and_reads_its_verdict() -> None:
     assert (web["method"], web["url"], web["timeoutSeconds"]) == ("POST", "http://headroom.ci:8787/runs", 90 + STARTUP_MARGIN_S)
     assert metric["consecutiveErrorLimit"] * 10 > web["timeoutSeconds"]  # a 409 is retried every 10 s until a run could end
     assert web["jsonBody"] == {"url": "{{args.canary-url}}", "users": 25, "runTime": "90s", "profile": "stress"}
-    assert web["headers"] == [{"key": "Authorization", "value": "Bearer {{args.headroom-token}}"}]
+    assert web["headers"] == [{"key": "Authorization", "value": "Bearer {{args.headroom-token}}"},
+                              {"key": "Content-Type", "value": "application/json"}]  # serve takes JSON POSTs only
     token = next(arg for arg in template["spec"]["args"] if arg["name"] == "headroom-token")
     assert token["valueFrom"]["secretKeyRef"] == {"name": "headroom-token", "key": "token"}
     # Each verdict lands in its own Argo phase: INCONCLUSIVE matches neither condition.
