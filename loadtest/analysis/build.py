@@ -7,13 +7,17 @@ output format reads; its JSON form (``Report.to_json_dict``) is docs/report.md.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from hdrh.histogram import HdrHistogram
 
 from infra.config import SloConfig
 
 from ..report.model import (
     DistributionPoint,
     GeneratorInfo,
+    JudgedHistograms,
     LoadCheckInfo,
     LoadInfo,
     PhaseSummary,
@@ -58,7 +62,8 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
     phase = measurement.full_load() or measurement.whole_run()
     judged = measurement.summarize(phase)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
-    judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names(),
+    endpoint_histograms = measurement.endpoint_histograms(phase)
+    judgement = judge(judged, slo, generator, endpoint_histograms, measurement.endpoint_names(),
                       open_model=open_model)
     return Report(
         generated_at=_iso(run.started_at),
@@ -80,7 +85,8 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
         verdict=judgement.verdict(judged.window),
         criteria=judgement.criteria,
         results=Results(judged=judged, whole_run=measurement.summarize(measurement.whole_run()),
-                        latency_distribution=distribution_of(measurement, judged)),
+                        latency_distribution=distribution_of(measurement, judged),
+                        judged_histograms=encoded(measurement.histogram(phase), endpoint_histograms)),
         timeline=measurement.timeline(),
         generator=generator,
         open_model=open_model,
@@ -94,6 +100,12 @@ def distribution_of(measurement: Measurement, summary: PhaseSummary) -> list[Dis
         return []
     return [DistributionPoint(percentile=p, value_ms=merged.get_value_at_percentile(p) / 1000.0)
             for p in DISTRIBUTION_PERCENTILES]
+
+
+def encoded(overall: HdrHistogram, endpoints: Mapping[str, HdrHistogram]) -> JudgedHistograms:
+    """The judged window's histograms as the report carries them (HDR's compressed base64), for ``compare``."""
+    return JudgedHistograms(all=overall.encode().decode("ascii"),
+                            endpoints={name: endpoints[name].encode().decode("ascii") for name in sorted(endpoints)})
 
 
 def _iso(timestamp: float) -> str:
