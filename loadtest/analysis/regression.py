@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from infra.errors import ConfigError
+
 from ..report.comparison import (
     Comparison,
     ComparisonRow,
@@ -196,3 +198,23 @@ def compare_reports(baseline: Report, candidate: Report, tolerance: Tolerance, *
         "tolerance": tolerance, "confidence": confidence, "warnings": warnings or [],
         "rows": rows, "verdict": verdict_of(rows), "distribution": curve(base_side, new_side),
     })
+
+
+def checked_comparison(baseline: Report, candidate: Report, tolerance: Tolerance, *, allow_mismatch: bool = False,
+                       baseline_path: str | None = None, candidate_path: str | None = None,
+                       percentiles: tuple[float, ...] = DEFAULT_PERCENTILES, mode: str = "run-over-run") -> Comparison:
+    """``compare_reports``, after refusing (ConfigError, exit 2) runs that did not measure the same thing.
+
+    ``allow_mismatch`` turns that refusal into warnings the comparison carries; lesser differences
+    (users, run time, endpoints only one run sent) are always warnings.
+    """
+    serious, minor = mismatches(baseline, candidate)
+    names = f"{baseline_path or 'the baseline'} and {candidate_path or 'the candidate'}"
+    if serious and not allow_mismatch:
+        raise ConfigError(f"{names} did not measure the same thing: " + "; ".join(serious)
+                          + " (--allow-mismatch compares them anyway, with these as warnings)")
+    try:
+        return compare_reports(baseline, candidate, tolerance, mode=mode, percentiles=percentiles,
+                               warnings=serious + minor, baseline_path=baseline_path, candidate_path=candidate_path)
+    except MissingHistogramsError as error:
+        raise ConfigError(str(error)) from None

@@ -26,7 +26,10 @@ The simulations in tests/unit/test_regression_statistics.py measure the overall 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -65,41 +68,39 @@ def boundaries(fractions: list[float], alpha: float = 0.05, spending: Spending =
     Two-sided: a look's interval is estimate +- c_k standard errors, and the chance that any look's
     interval misses the true value is alpha.
     """
-    if not fractions or any(b <= a for a, b in zip(fractions, fractions[1:], strict=False)) or not 0 < fractions[0]:
+    if not fractions or any(b <= a for a, b in pairwise(fractions)) or not fractions[0] > 0:
         raise ValueError(f"information fractions must increase from above 0: {fractions}")
     critical: list[float] = []
     grid: FloatArray = np.zeros(1)
-    density: FloatArray = np.ones(1)  # a point mass at 0 before the first look
-    weights: FloatArray = np.ones(1)
+    mass: FloatArray = np.ones(1)  # a point mass at 0 before the first look (density times quadrature weights)
     previous_t = 0.0
     previous_spent = 0.0
     for t in fractions:
         step = t - previous_t
-        target = spent(spending, alpha, min(t, 1.0)) - previous_spent
-        mass = density * weights
-
-        def exit_probability(c: float, t: float = t, step: float = step, mass: FloatArray = mass) -> float:
-            edge = c * math.sqrt(t)
-            below = normal_cdf((-edge - grid) / math.sqrt(step))
-            above = 1.0 - normal_cdf((edge - grid) / math.sqrt(step))
-            return float(np.sum(mass * (below + above)))
-
-        c = _solve(exit_probability, max(target, 1e-15))
+        target = max(spent(spending, alpha, min(t, 1.0)) - previous_spent, 1e-15)
+        c = _solve(partial(_exit_probability, t=t, step=step, grid=grid, mass=mass), target)
         critical.append(c)
-        previous_spent += exit_probability(c)
+        previous_spent += _exit_probability(c, t, step, grid, mass)
         edge = c * math.sqrt(t)
         new_grid = np.linspace(-edge, edge, GRID_POINTS)
-        new_weights = _simpson_weights(GRID_POINTS, new_grid[1] - new_grid[0])
         kernel = np.exp(-((new_grid[:, np.newaxis] - grid[np.newaxis, :]) ** 2) / (2 * step)) / math.sqrt(2 * math.pi * step)
-        density = kernel @ mass
-        grid, weights = new_grid, new_weights
+        mass = (kernel @ mass) * _simpson_weights(GRID_POINTS, float(new_grid[1] - new_grid[0]))
+        grid = new_grid
         previous_t = t
     return critical
 
 
-def _solve(exit_probability: object, target: float) -> float:
+def _exit_probability(c: float, t: float, step: float, grid: FloatArray, mass: FloatArray) -> float:
+    """The chance of leaving |W(t)| < c sqrt(t) at this look, from the sub-density ``mass`` still inside at the last."""
+    edge = c * math.sqrt(t)
+    spread = math.sqrt(step)
+    below = normal_cdf((-edge - grid) / spread)
+    above = 1.0 - normal_cdf((edge - grid) / spread)
+    return float(np.sum(mass * (below + above)))
+
+
+def _solve(exit_probability: Callable[[float], float], target: float) -> float:
     """The c whose exit probability is ``target`` (it falls as c grows), by bisection."""
-    assert callable(exit_probability)
     low, high = 0.0, 12.0
     for _ in range(40):
         middle = (low + high) / 2

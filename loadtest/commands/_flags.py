@@ -19,6 +19,7 @@ from pathlib import Path
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 
+from ..report.comparison import Tolerance
 from ..validation.outputs import STDOUT_NAMES
 
 _URL = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?")
@@ -148,3 +149,35 @@ def check_output_dir(path: Path, flag: str) -> None:
     if not existing.is_dir():
         raise ConfigError(f"{flag} {path}: {existing} is a file, not a directory")
     check_output(existing / "probe", flag)
+
+
+def tolerance(text: str) -> Tolerance:
+    """``--tolerance``: ``5%``, ``3ms``, or both (``5%,3ms``: the larger of the two for each row)."""
+    percent: float | None = None
+    ms: float | None = None
+    for part in text.replace(" ", "").split(","):
+        match = _TOLERANCE.fullmatch(part)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a tolerance; use e.g. 5%, 3ms or 5%,3ms")
+        value = float(match["value"])
+        if match["unit"] == "%":
+            percent = value
+        else:
+            ms = value
+    if percent is not None and percent >= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: a percentage tolerance must be below 100 %")
+    return Tolerance(percent=percent, ms=ms)
+
+
+_TOLERANCE = re.compile(r"(?P<value>[0-9]{1,6}(?:\.[0-9]{1,6})?)(?P<unit>%|ms)")
+PERCENTILE_CHOICES = {"50": 50.0, "90": 90.0, "95": 95.0, "99": 99.0, "99.9": 99.9}
+
+
+def percentiles(text: str) -> tuple[float, ...]:
+    """``--percentiles 50,95,99``: which percentiles' differences a comparison judges, besides the shift."""
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in PERCENTILE_CHOICES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed percentiles are {', '.join(PERCENTILE_CHOICES)} "
+                                         "(comma-separated)")
+    return tuple(sorted({PERCENTILE_CHOICES[part] for part in chosen}))
