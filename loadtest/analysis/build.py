@@ -31,7 +31,7 @@ from ..scenario.profiles import Profile
 from .arrivals import OpenRun
 from .criteria import endpoint_slo_info
 from .littles_law import LoadCheck
-from .measurement import Measurement, Phase
+from .measurement import Z_TWO_SIDED_95, Measurement, Phase
 from .verdict import judge
 
 DISTRIBUTION_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100)
@@ -53,18 +53,19 @@ class RunInfo:
 
 
 def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: SloConfig,
-                 generator: GeneratorInfo, open_run: OpenRun | None = None) -> Report:
+                 generator: GeneratorInfo, open_run: OpenRun | None = None, z: float = Z_TWO_SIDED_95) -> Report:
     """Judge a measured run: the full-load phase when there is one, else the whole run.
 
     An open-model run's measurement holds the corrected latency (from each scheduled time), which is judged;
-    ``open_run`` adds the raw latency and the arrivals (the report's ``open_model``).
+    ``open_run`` adds the raw latency and the arrivals (the report's ``open_model``). ``z`` is every interval's
+    critical value: 1.96 (95 %), or the stopping look's for a run that stopped once decided.
     """
     phase = measurement.full_load() or measurement.whole_run()
-    judged = measurement.summarize(phase)
+    judged = measurement.summarize(phase, z=z)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
     endpoint_histograms = measurement.endpoint_histograms(phase)
     judgement = judge(judged, slo, generator, endpoint_histograms, measurement.endpoint_names(),
-                      open_model=open_model)
+                      open_model=open_model, z=z)
     return Report(
         generated_at=_iso(run.started_at),
         stack=run.stack,

@@ -43,10 +43,11 @@ from .distribution_shift import (
     percentile_difference,
     shift_outcomes,
 )
-from .measurement import Z_TWO_SIDED_95, minimum_requests_for
+from .measurement import Z_TWO_SIDED_95, confidence_of, minimum_requests_for
 
 ALL_REQUESTS = "all requests"
 DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 95.0)
+DEFAULT_TOLERANCE = Tolerance(percent=5.0)
 STATISTIC_OF: dict[float, Statistic] = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p999"}
 CURVE_PERCENTILES = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 97.5, 99, 99.5, 99.9)
 ORDER = (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.IMPROVED, Outcome.SAME)
@@ -202,19 +203,22 @@ def compare_reports(baseline: Report, candidate: Report, tolerance: Tolerance, *
 
 def checked_comparison(baseline: Report, candidate: Report, tolerance: Tolerance, *, allow_mismatch: bool = False,
                        baseline_path: str | None = None, candidate_path: str | None = None,
-                       percentiles: tuple[float, ...] = DEFAULT_PERCENTILES, mode: str = "run-over-run") -> Comparison:
+                       percentiles: tuple[float, ...] = DEFAULT_PERCENTILES, mode: str = "run-over-run",
+                       z: float = Z_TWO_SIDED_95) -> Comparison:
     """``compare_reports``, after refusing (ConfigError, exit 2) runs that did not measure the same thing.
 
     ``allow_mismatch`` turns that refusal into warnings the comparison carries; lesser differences
     (users, run time, endpoints only one run sent) are always warnings.
     """
-    serious, minor = mismatches(baseline, candidate)
+    # A canary and its primary are two halves of one run: the same stack, scenario, profile and schedule.
+    serious, minor = mismatches(baseline, candidate) if mode != "canary" else ([], [])
     names = f"{baseline_path or 'the baseline'} and {candidate_path or 'the candidate'}"
     if serious and not allow_mismatch:
         raise ConfigError(f"{names} did not measure the same thing: " + "; ".join(serious)
                           + " (--allow-mismatch compares them anyway, with these as warnings)")
     try:
         return compare_reports(baseline, candidate, tolerance, mode=mode, percentiles=percentiles,
-                               warnings=serious + minor, baseline_path=baseline_path, candidate_path=candidate_path)
+                               warnings=serious + minor, baseline_path=baseline_path, candidate_path=candidate_path,
+                               z=z, confidence=round(confidence_of(z), 6))
     except MissingHistogramsError as error:
         raise ConfigError(str(error)) from None

@@ -11,7 +11,7 @@ from rich.text import Text
 from infra.config import load_stack
 from infra.errors import ConfigError
 
-from ..analysis.regression import DEFAULT_PERCENTILES, checked_comparison
+from ..analysis.regression import DEFAULT_PERCENTILES, DEFAULT_TOLERANCE, checked_comparison
 from ..console import err, out
 from ..formats.comparison import (
     HEADERS,
@@ -24,7 +24,7 @@ from ..formats.comparison import (
     render_comparison_text,
     row_cells,
 )
-from ..report.comparison import Comparison, Tolerance
+from ..report.comparison import Comparison
 from ..report.load import load_report
 from ..validation.history import last_pass, runs_directory
 from ..validation.outputs import STDOUT_NAMES, write_output
@@ -50,7 +50,6 @@ examples:
 
 exit codes: 0 same or improved, 1 regressed, 2 bad input, 3 inconclusive
 """
-DEFAULT_TOLERANCE = Tolerance(percent=5.0)
 RENDERERS = {
     "json": render_comparison_json,
     "junit": render_comparison_junit,

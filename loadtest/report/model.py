@@ -548,6 +548,7 @@ class Report(Model):
 
     @property
     def exit_code(self) -> int:
+        """The SLO verdict's exit code (``overall_exit_code`` adds a comparison's)."""
         return self.verdict.status.exit_code
 
     @property
@@ -561,3 +562,10 @@ class Report(Model):
             if data.get(section) is None:
                 data.pop(section, None)
         return data
+
+
+def overall_exit_code(report: Report) -> int:
+    """The run's exit code with its comparison, if any: 1 if the SLO failed or the candidate regressed, else 3 if
+    either is inconclusive, else 0."""
+    codes = {report.exit_code, report.comparison.exit_code if report.comparison is not None else 0}
+    return 1 if 1 in codes else 3 if 3 in codes else 0
