@@ -16,6 +16,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from infra.config.pipeline import TOLERANCE
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 
@@ -155,10 +156,11 @@ def tolerance(text: str) -> Tolerance:
     """``--tolerance``: ``5%``, ``3ms``, or both (``5%,3ms``: the larger of the two for each row)."""
     percent: float | None = None
     ms: float | None = None
-    for part in text.replace(" ", "").split(","):
-        match = _TOLERANCE.fullmatch(part)
-        if match is None:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a tolerance; use e.g. 5%, 3ms or 5%,3ms")
+    parts = [_TOLERANCE.fullmatch(part) for part in text.split(",")]
+    if not TOLERANCE.fullmatch(text) or len({match["unit"] for match in parts if match}) != len(parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tolerance; use e.g. 5%, 3ms or 5%,3ms")
+    for match in parts:
+        assert match is not None  # the whole text matched
         value = float(match["value"])
         if match["unit"] == "%":
             percent = value

@@ -124,12 +124,14 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def _previous(args: argparse.Namespace, candidate_path: Path, stack_name: str, stack_file: str) -> Path:
     """The last PASS of the stack's runs (older than the candidate, when the candidate is one of them)."""
+    candidate_run = candidate_path.resolve().parent
     if args.stack:
         stack = load_stack(args.stack, args.project_dir)
         directory = runs_directory(stack.path, stack.name)
+    elif candidate_run.parent.name == stack_name and candidate_run.parent.parent.name == "runs":
+        directory = candidate_run.parent  # the candidate is a kept run: its siblings are the stack's runs
     else:
         directory = runs_directory(Path(stack_file), stack_name)
-    candidate_run = candidate_path.resolve().parent
     before = candidate_run if candidate_run.parent == directory else None
     found = last_pass(directory, before)
     if found is None:

@@ -569,3 +569,8 @@ def overall_exit_code(report: Report) -> int:
     either is inconclusive, else 0."""
     codes = {report.exit_code, report.comparison.exit_code if report.comparison is not None else 0}
     return 1 if 1 in codes else 3 if 3 in codes else 0
+
+
+def overall_status(report: Report) -> Status:
+    """The verdict with the comparison's folded in (REGRESSED is a FAIL): what a pipeline gate acts on."""
+    return {0: Status.PASS, 1: Status.FAIL}.get(overall_exit_code(report), Status.INCONCLUSIVE)
