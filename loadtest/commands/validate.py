@@ -69,8 +69,12 @@ examples:
   headroom validate --stack local --arrival-rate 200 --arrivals poisson --run-time 60s
   headroom validate --stack local --open --users 500
   headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
+  headroom validate --stack prod --host https://api.example.com --baseline last-good.json --tolerance 5%,3ms
+  headroom validate --stack prod --host http://api-canary:8000 --compare-host http://api-primary:8000
+  headroom validate --stack prod --host https://api.example.com --until-decided --max-run-time 15m
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
+            (with --baseline or --compare-host: 1 also when the candidate REGRESSED, 3 when the comparison cannot tell)
 """
 
 

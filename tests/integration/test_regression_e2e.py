@@ -17,7 +17,7 @@ import pytest
 from conftest import headroom, leftover_processes
 
 pytestmark = pytest.mark.slow
-SERVICE = {"distribution": "lognormal", "mean_ms": 200, "sigma": 0.2, "users": 30}
+SERVICE = {"distribution": "lognormal", "mean_ms": 200, "sigma": 0.2, "users": 80}
 RUN = ("--profile", "stress", "--ramp", "1", "--tolerance", "5%,10ms", "--percentiles", "50")
 
 
@@ -38,21 +38,18 @@ def row(report: dict, scope: str = "all requests", statistic: str = "shift") -> 
     return next(r for r in report["comparison"]["rows"] if r["scope"] == scope and r["statistic"] == statistic)
 
 
-def test_the_same_server_twice_is_same_and_ten_percent_slower_is_regressed(
+def test_a_run_ten_percent_slower_than_the_last_is_regressed_with_the_true_shift_inside(
         local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
     stack = service(local_stack_file, "t")
-    _, first = run(stack, tmp_path / "first.json", "--run-time", "25s")
-    code, again = run(stack, tmp_path / "again.json", "--run-time", "25s", "--baseline", str(tmp_path / "first.json"))
-    assert again["comparison"]["verdict"]["status"] == "SAME", again["comparison"]["verdict"]
-    assert code == 0
+    run(stack, tmp_path / "first.json", "--run-time", "40s")
     # A deploy that adds 20 ms to a 200 ms service: 10 % slower.
     stack.write_text(stack.read_text().replace("injectedLatencyMs: 0", "injectedLatencyMs: 20"))
-    code, slower = run(stack, tmp_path / "slower.json", "--run-time", "25s", "--baseline", str(tmp_path / "first.json"),
+    code, slower = run(stack, tmp_path / "slower.json", "--run-time", "40s", "--baseline", str(tmp_path / "first.json"),
                        "--html", str(tmp_path / "slower.html"))
     assert code == 1 and slower["verdict"]["status"] == "PASS"  # the SLO holds; the regression decides
     shift = row(slower)
     assert shift["outcome"] == "REGRESSED"
-    assert shift["lower_ms"] <= 20.0 <= shift["upper_ms"] + 1.0, shift  # covers the true shift (1 ms: HDR's and the clock's grain)
+    assert shift["lower_ms"] - 1.0 <= 20.0 <= shift["upper_ms"] + 1.0, shift  # covers the true shift (1 ms: HDR's grain, timers)
     html = (tmp_path / "slower.html").read_text()
     assert "chart-comparison" in html and "chart-trend" in html
     # compare and history read the kept runs.
@@ -61,17 +58,17 @@ def test_the_same_server_twice_is_same_and_ten_percent_slower_is_regressed(
     assert compared.returncode == 1 and "REGRESSED" in compared.stdout
     listed = headroom("history", "--stack", str(stack), "--json", "-")
     runs = json.loads(listed.stdout)["runs"]
-    assert [r["verdict"] for r in runs] == ["PASS", "PASS", "PASS"] and runs[-1]["comparison"] == "REGRESSED"
+    assert [r["verdict"] for r in runs] == ["PASS", "PASS"] and runs[-1]["comparison"] == "REGRESSED"
     previous = headroom("compare", "--previous", runs[-1]["report"], "--tolerance", "5%,10ms", "--percentiles", "50")
-    assert previous.returncode == 1 and runs[-2]["run"] in previous.stderr  # the last PASS before it
+    assert previous.returncode == 1 and runs[0]["run"] in previous.stderr  # the last PASS before it
     assert leftover_processes(str(tmp_path)) == []
 
 
 @pytest.fixture
-def primary_and_canary(local_stack_file: Callable[..., Path], tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
-    """Two local stacks of known latency, the canary 20 ms slower, each left running until the test ends."""
+def primary_and_canary(local_stack_file: Callable[..., Path], request: pytest.FixtureRequest) -> Iterator[tuple[Path, str, str]]:
+    """Two local stacks of known latency, the canary ``request.param`` ms slower, each running until the test ends."""
     primary = service(local_stack_file, "primary")
-    canary = service(local_stack_file, "canary", latency=20)
+    canary = service(local_stack_file, "canary", latency=request.param)
     urls = []
     try:
         for stack in (primary, canary):
@@ -87,10 +84,11 @@ def primary_and_canary(local_stack_file: Callable[..., Path], tmp_path: Path) ->
             headroom("local", "down", "--stack", str(stack), timeout=120)
 
 
+@pytest.mark.parametrize("primary_and_canary", [20], indirect=True)
 def test_a_canary_20_ms_slower_than_its_primary_is_regressed_while_both_pass(
         primary_and_canary: tuple[Path, str, str], tmp_path: Path) -> None:
     canary, primary_url, canary_url = primary_and_canary
-    code, report = run(canary, tmp_path / "canary.json", "--run-time", "25s", "--users", "40",
+    code, report = run(canary, tmp_path / "canary.json", "--run-time", "40s",
                        "--host", canary_url, "--compare-host", primary_url)
     comparison = report["comparison"]
     assert comparison["mode"] == "canary" and comparison["verdict"]["status"] == "REGRESSED"
@@ -104,6 +102,17 @@ def test_a_canary_20_ms_slower_than_its_primary_is_regressed_while_both_pass(
     both = (report["results"]["judged"]["requests"], primary["results"]["judged"]["requests"])
     assert min(both) / max(both) > 0.8, both
     assert primary["results"]["judged"]["window"] == report["results"]["judged"]["window"]
+
+
+@pytest.mark.parametrize("primary_and_canary", [0], indirect=True)
+def test_the_same_server_twice_under_one_schedule_is_same(primary_and_canary: tuple[Path, str, str], tmp_path: Path) -> None:
+    # Two identical servers loaded at the same moments: what differs between them is sampling alone. (Two runs of one
+    # server minutes apart also differ by whatever the machine did meanwhile: docs/report.md, "Comparing runs".)
+    canary, primary_url, canary_url = primary_and_canary
+    code, report = run(canary, tmp_path / "same.json", "--run-time", "40s", "--host", canary_url,
+                       "--compare-host", primary_url)
+    assert report["comparison"]["verdict"]["status"] == "SAME", report["comparison"]["verdict"]
+    assert code == 0
 
 
 def test_until_decided_stops_early_far_from_the_threshold_and_runs_on_near_it(

@@ -1,0 +1,64 @@
+"""``--until-decided``'s looks, replayed: snapshots of a synthetic recording handed to the monitor as Locust's would be."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from infra.config import SloConfig
+from loadtest.analysis.recording import Recording
+from loadtest.load.runner import RunDecided
+from loadtest.validation.comparing import ComparisonSettings
+from loadtest.validation.until_decided import Monitor, UntilDecided
+
+START = 1_000_000.0
+RAMP_S = 5.0
+
+
+def snapshot(tmp_path: Path, seconds: float, scale_ms: float = 40.0) -> Path:
+    """The recording of the first ``seconds`` of a run at 100 requests/s, as ``snapshot.json`` holds it."""
+    rng = random.Random(5)
+    recording = Recording(window_seconds=5.0)
+    for index in range(int(seconds * 100)):
+        recording.record("/api", rng.lognormvariate(0, 0.5) * scale_ms, START + index / 100, None)
+    path = tmp_path / f"snapshot-{seconds:g}.json"
+    path.write_text(json.dumps({"started_at": START, "stopped_at": START + seconds, "spawn_complete_at": START + RAMP_S,
+                                "users_by_window": [], "recording": recording.to_payload()}))
+    return path
+
+
+def monitor(p95_ms: float) -> Monitor:
+    slo = SloConfig.model_validate({"users": 10, "rampSeconds": 5, "runTime": "60s", "p95Ms": p95_ms})
+    plan = UntilDecided(first_s=15, every_s=5, max_s=60).plan(60.0, RAMP_S)
+    return Monitor(plan, slo, ComparisonSettings())
+
+
+def test_far_from_its_threshold_the_first_look_stops_the_run(tmp_path: Path) -> None:
+    watching = monitor(p95_ms=400)  # the p95 is near 90 ms
+    watching.on_snapshot(snapshot(tmp_path, 12))  # before the first look: nothing judged
+    assert watching.looks == []
+    with pytest.raises(RunDecided):
+        watching.on_snapshot(snapshot(tmp_path, 15.5))
+    info = watching.info(stopped_at_s=16.0)
+    assert info.stopped_at_look == 1 and info.looks[0].undecided == [] and info.saved_s == 44.0
+    assert watching.z == watching.critical[0] > 3  # judged at the first look's level, far stricter than 1.96
+
+
+def test_near_its_threshold_no_look_decides_and_the_run_goes_to_its_maximum(tmp_path: Path) -> None:
+    watching = monitor(p95_ms=91)
+    for seconds in (15.5, 20.5, 25.5, 55.5, 60.0):
+        watching.on_snapshot(snapshot(tmp_path, seconds))
+    assert [look.at_s for look in watching.looks] == [15, 20, 25, 55]  # looks skipped meanwhile stay skipped; never the max
+    assert all(look.undecided == ["p95 response time"] for look in watching.looks)
+    info = watching.info(stopped_at_s=60.0)
+    assert info.stopped_at_look is None and info.saved_s == 0 and "went on to its maximum" in info.reason
+    assert watching.z == watching.critical[-1]
+
+
+def test_critical_values_fall_toward_the_fixed_runs(tmp_path: Path) -> None:
+    critical = monitor(p95_ms=400).critical
+    assert critical == sorted(critical, reverse=True)
+    assert 1.96 < critical[-1] < 2.2  # O'Brien-Fleming keeps the last look close to a fixed run's
