@@ -25,6 +25,7 @@ of simulated pairs of runs in one call.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,10 +234,14 @@ def outcomes(estimates: Estimates, tolerance_ms: FloatArray) -> npt.NDArray[np.s
 
 def z_for(confidence: float) -> float:
     """The two-sided standard normal quantile for a confidence level (0.95 -> 1.96), by bisection on erf."""
-    low, high = 0.0, 40.0
-    for _ in range(200):
+    return crossing(lambda z: confidence - math.erf(z / math.sqrt(2)), 0.0, 40.0, 200)
+
+
+def crossing(excess: Callable[[float], float], low: float, high: float, iterations: int = 60) -> float:
+    """Where a falling function crosses 0 between ``low`` (above it) and ``high``, by bisection."""
+    for _ in range(iterations):
         middle = (low + high) / 2
-        if math.erf(middle / math.sqrt(2)) < confidence:
+        if excess(middle) > 0:
             low = middle
         else:
             high = middle

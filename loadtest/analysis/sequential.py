@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from .distribution_shift import z_for
+from .distribution_shift import crossing, z_for
 
 Spending = Literal["obrien-fleming", "pocock"]
 SPENDING_FUNCTIONS: tuple[Spending, ...] = ("obrien-fleming", "pocock")
@@ -100,15 +100,8 @@ def _exit_probability(c: float, t: float, step: float, grid: FloatArray, mass: F
 
 
 def _solve(exit_probability: Callable[[float], float], target: float) -> float:
-    """The c whose exit probability is ``target`` (it falls as c grows), by bisection."""
-    low, high = 0.0, 12.0
-    for _ in range(40):
-        middle = (low + high) / 2
-        if exit_probability(middle) > target:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
+    """The c whose exit probability is ``target`` (it falls as c grows)."""
+    return crossing(lambda c: exit_probability(c) - target, 0.0, 12.0, 40)
 
 
 def _simpson_weights(points: int, spacing: float) -> FloatArray:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.json, "--json")
     stack = load_stack(args.stack, args.project_dir)
     directory = runs_directory(stack.path, stack.name)
-    runs = [row(found) for found in past_runs(directory)][-args.limit:]
+    runs = [row(found) for found in past_runs(directory, args.limit)]
     if args.json is not None:
         write_output(args.json, json.dumps({"stack": stack.name, "directory": str(directory), "runs": runs}, indent=2) + "\n")
         return 0

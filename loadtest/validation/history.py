@@ -38,12 +38,13 @@ class PastRun:
         return self.report is not None and self.report.verdict.status is Status.PASS
 
 
-def past_runs(directory: Path) -> list[PastRun]:
-    """Every run directory, oldest first (their names start with the time they started)."""
+def past_runs(directory: Path, last: int | None = None) -> list[PastRun]:
+    """Every run directory (or the ``last`` few), oldest first (their names start with the time they started)."""
     if not directory.is_dir():
         return []
     runs = []
-    for run in sorted(path for path in directory.iterdir() if path.is_dir()):
+    found = sorted(path for path in directory.iterdir() if path.is_dir())
+    for run in found[-last:] if last else found:
         try:
             runs.append(PastRun(run, load_report(run / "report.json", "report")))
         except ConfigError as error:
@@ -62,9 +63,9 @@ def last_pass(directory: Path, before: Path | None = None) -> PastRun | None:
 def trend(directory: Path, limit: int = 30) -> list[TrendPoint]:
     """The last ``limit`` runs' judged p95 and verdicts, oldest first: what the HTML report's trend chart draws."""
     points = []
-    for run in past_runs(directory):
+    for run in past_runs(directory, limit):
         if run.report is not None:
             report = run.report
             points.append(TrendPoint(generated_at=report.generated_at, status=report.verdict.status.value,
                                      p95_ms=report.results.judged.latency.p95_ms, requests=report.results.judged.requests))
-    return points[-limit:]
+    return points
