@@ -18,22 +18,30 @@ START = 1_000_000.0
 RAMP_S = 5.0
 
 
-def snapshot(tmp_path: Path, seconds: float, scale_ms: float = 40.0) -> Path:
-    """The recording of the first ``seconds`` of a run at 100 requests/s, as ``snapshot.json`` holds it."""
-    rng = random.Random(5)
+def recorded(seconds: float, scale_ms: float, seed: int = 5) -> Recording:
+    """The first ``seconds`` of a run at 100 requests/s, lognormal latency scaled by ``scale_ms``."""
+    rng = random.Random(seed)
     recording = Recording(window_seconds=5.0)
     for index in range(int(seconds * 100)):
         recording.record("/api", rng.lognormvariate(0, 0.5) * scale_ms, START + index / 100, None)
+    return recording
+
+
+def snapshot(tmp_path: Path, seconds: float, scale_ms: float = 40.0, primary_ms: float | None = None) -> Path:
+    """A run's recording so far as ``snapshot.json`` holds it; ``primary_ms``: a canary run's primary half too."""
+    results = {"started_at": START, "stopped_at": START + seconds, "spawn_complete_at": START + RAMP_S,
+               "users_by_window": [], "recording": recorded(seconds, scale_ms).to_payload()}
+    if primary_ms is not None:
+        results["baseline_recording"] = recorded(seconds, primary_ms, seed=6).to_payload()
     path = tmp_path / f"snapshot-{seconds:g}.json"
-    path.write_text(json.dumps({"started_at": START, "stopped_at": START + seconds, "spawn_complete_at": START + RAMP_S,
-                                "users_by_window": [], "recording": recording.to_payload()}))
+    path.write_text(json.dumps(results))
     return path
 
 
-def monitor(p95_ms: float) -> Monitor:
+def monitor(p95_ms: float, canary: bool = False) -> Monitor:
     slo = SloConfig.model_validate({"users": 10, "rampSeconds": 5, "runTime": "60s", "p95Ms": p95_ms})
     plan = UntilDecided(first_s=15, every_s=5, max_s=60).plan(60.0, RAMP_S)
-    return Monitor(plan, slo, ComparisonSettings())
+    return Monitor(plan, slo, ComparisonSettings(), canary=canary)
 
 
 def test_far_from_its_threshold_the_first_look_stops_the_run(tmp_path: Path) -> None:
@@ -62,3 +70,11 @@ def test_critical_values_fall_toward_the_fixed_runs(tmp_path: Path) -> None:
     critical = monitor(p95_ms=400).critical
     assert critical == sorted(critical, reverse=True)
     assert 1.96 < critical[-1] < 2.2  # O'Brien-Fleming keeps the last look close to a fixed run's
+
+
+def test_a_canary_run_goes_on_while_its_comparison_with_the_primary_is_undecided(tmp_path: Path) -> None:
+    watching = monitor(p95_ms=400, canary=True)  # the SLO is decided at once; a canary 1 % slower is not
+    watching.on_snapshot(snapshot(tmp_path, 15.5, scale_ms=40.4, primary_ms=40.0))
+    assert watching.looks[0].undecided and all("against the primary" in u for u in watching.looks[0].undecided)
+    with pytest.raises(RunDecided):  # a canary twice as slow is decided (REGRESSED) at the next look
+        watching.on_snapshot(snapshot(tmp_path, 20.5, scale_ms=80.0, primary_ms=40.0))
