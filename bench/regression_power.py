@@ -32,7 +32,7 @@ from loadtest.analysis.distribution_shift import (
     shift_outcomes,
 )
 
-PAIRS = 400
+PAIRS = 200
 POWER = 0.8
 SHIFTS_PERCENT = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50)
 

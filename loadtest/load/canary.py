@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .recorder import Recorder
 
 _WRAPPED = "_headroom_alternates"
+_COUNTED = "_headroom_target_chosen"
 
 
 def add_canary_arguments(group: Any) -> None:
@@ -52,8 +53,11 @@ def alternate_targets(user_classes: list[type[Any]], baseline_host: str) -> None
         original = user_class.__init__
 
         def __init__(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:  # noqa: N807
-            if next(counter) % 2 == 1:
-                self.host = baseline_host  # read by HttpUser/FastHttpUser.__init__ to build the client
+            # A subclass's wrapper calls its parent's: count each user once, in the outermost.
+            if not getattr(self, _COUNTED, False):
+                setattr(self, _COUNTED, True)
+                if next(counter) % 2 == 1:
+                    self.host = baseline_host  # read by HttpUser/FastHttpUser.__init__ to build the client
             _original(self, *args, **kwargs)
 
         user_class.__init__ = __init__

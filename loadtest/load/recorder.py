@@ -21,6 +21,11 @@ waiting user at once, and a user whose wait ends in that same instant starts one
 more request and dies a millisecond into it; that request belongs to no measured
 time (seen as 2-3 such per run with 60 users), and counting it would fail good runs.
 
+With ``--headroom-compare-host`` (``validate --compare-host``) the requests that went to that
+URL are recorded apart, into ``baseline`` (``loadtest.load.canary``); with
+``--headroom-snapshot`` the master writes everything recorded so far every few seconds
+(``loadtest.load.snapshots``, for ``validate --until-decided``).
+
 Runs inside Locust (gevent); keep it free of anything that blocks.
 """
 
@@ -101,7 +106,7 @@ class Recorder:
 
     def _recording_for(self, url: str | None) -> Recording:
         """The baseline's recording for a request to ``--headroom-compare-host``, else the main one."""
-        if self.baseline is not None and url is not None and url.startswith(self.baseline_host):
+        if self.baseline is not None and url is not None and (url + "/").startswith(self.baseline_host + "/"):
             return self.baseline
         return self.recording
 

@@ -146,6 +146,8 @@ class ValidationRequest:
         if self.compare_host is not None and self.is_local:
             raise ConfigError("--compare-host loads two deployed targets side by side (the canary at --host and "
                               "the primary at --compare-host); give --host too")
+        if self.compare_host is not None and self.host is not None and self.compare_host.rstrip("/") == self.host.rstrip("/"):
+            raise ConfigError(f"--compare-host {self.compare_host}: the same URL as --host; give the primary's URL")
         if self.autoscale and not self.is_local:
             raise ConfigError(
                 "--autoscale starts the local stack with its HPA controller; it cannot apply to --host or to a "
