@@ -78,3 +78,25 @@ def test_a_canary_run_goes_on_while_its_comparison_with_the_primary_is_undecided
     assert watching.looks[0].undecided and all("against the primary" in u for u in watching.looks[0].undecided)
     with pytest.raises(RunDecided):  # a canary twice as slow is decided (REGRESSED) at the next look
         watching.on_snapshot(snapshot(tmp_path, 20.5, scale_ms=80.0, primary_ms=40.0))
+
+
+def test_a_rare_endpoint_keeps_the_run_going_until_it_has_enough_requests(tmp_path: Path) -> None:
+    # One request in fifty is /rare, judged on its own p95: it needs 200 in the judged window (10 above the p95).
+    slo = SloConfig.model_validate({"users": 10, "rampSeconds": 5, "runTime": "60s", "p95Ms": 400,
+                                    "endpoints": {"/rare": {"p95Ms": 400}}})
+    watching = Monitor(UntilDecided(first_s=15, every_s=5, max_s=600).plan(600.0, RAMP_S), slo, ComparisonSettings())
+
+    def rare_snapshot(seconds: float) -> Path:
+        rng = random.Random(7)
+        recording = Recording(window_seconds=5.0)
+        for index in range(int(seconds * 100)):
+            recording.record("/rare" if index % 50 == 0 else "/api", rng.lognormvariate(0, 0.5) * 40, START + index / 100, None)
+        path = tmp_path / f"rare-{seconds:g}.json"
+        path.write_text(json.dumps({"started_at": START, "stopped_at": START + seconds, "spawn_complete_at": START + RAMP_S,
+                                    "users_by_window": [], "recording": recording.to_payload()}))
+        return path
+
+    watching.on_snapshot(rare_snapshot(60.5))  # 2 a second: about 110 judged, too few for a p95
+    assert watching.looks[-1].undecided == ["p95 response time of /rare"]
+    with pytest.raises(RunDecided):  # with a maximum past the run time, it goes on until /rare has enough
+        watching.on_snapshot(rare_snapshot(300.5))
