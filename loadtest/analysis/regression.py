@@ -54,7 +54,7 @@ ORDER = (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.IMPROVED, Outcome.SAME
 
 
 class MissingHistogramsError(ValueError):
-    """A report written before ``results.judged_histograms`` existed: it cannot be compared."""
+    """A report without usable ``results.judged_histograms`` (older, or edited): it cannot be compared."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,21 @@ class Side:
             raise MissingHistogramsError(
                 f"{where}: results.judged_histograms: absent (a report written before headroom kept the judged "
                 "window's histograms); rerun the validation to compare it")
-        return cls(HdrHistogram.decode(encoded.all),
-                   {name: HdrHistogram.decode(text) for name, text in encoded.endpoints.items()})
+        return cls(_decoded(encoded.all, f"{where}: results.judged_histograms.all"),
+                   {name: _decoded(text, f"{where}: results.judged_histograms.endpoints[{name!r}]")
+                    for name, text in encoded.endpoints.items()})
 
     def scopes(self) -> dict[str, HdrHistogram]:
         return {ALL_REQUESTS: self.overall, **self.endpoints}
+
+
+def _decoded(text: str, where: str) -> HdrHistogram:
+    """An HDR histogram from the report's text; MissingHistogramsError naming the field if it is not one."""
+    try:
+        return HdrHistogram.decode(text)
+    except Exception as error:  # noqa: BLE001 - hdrh raises bare Exceptions of its own and binascii's for bad text
+        raise MissingHistogramsError(f"{where}: not an HDR histogram in HDR's compressed base64 encoding "
+                                     f"({type(error).__name__}: {str(error)[:80]})") from None
 
 
 def compare_sides(baseline: Side, candidate: Side, tolerance: Tolerance,

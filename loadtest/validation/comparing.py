@@ -13,7 +13,13 @@ from pathlib import Path
 
 from infra.errors import ConfigError
 
-from ..analysis.regression import DEFAULT_PERCENTILES, DEFAULT_TOLERANCE, checked_comparison
+from ..analysis.regression import (
+    DEFAULT_PERCENTILES,
+    DEFAULT_TOLERANCE,
+    MissingHistogramsError,
+    Side,
+    checked_comparison,
+)
 from ..report.comparison import Comparison, Tolerance
 from ..report.model import Report
 
@@ -37,7 +43,12 @@ class Baseline:
 
 def refuse_mismatched_baseline(baseline: Baseline, stack_name: str, profile: str, user_class: str, is_open: bool,
                                settings: ComparisonSettings) -> None:
-    """Before any load: a baseline of another stack, profile, scenario or load model is refused (exit 2)."""
+    """Before any load: a baseline without usable histograms, or (unless allowed) of another stack, profile,
+    scenario or load model, is refused (exit 2)."""
+    try:
+        Side.of(baseline.report, f"--baseline {baseline.path}")
+    except MissingHistogramsError as error:
+        raise ConfigError(str(error)) from None
     if settings.allow_mismatch:
         return
     report = baseline.report

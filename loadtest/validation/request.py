@@ -143,6 +143,10 @@ class ValidationRequest:
             )
         if self.own_prometheus:
             prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
+        decided = self.until_decided
+        if decided is not None and decided.first_s is not None and decided.first_s >= self.effective_run_time_s:
+            raise ConfigError(f"--min-run-time ({decided.first_s:g} s) must be shorter than the run's maximum "
+                              f"({self.effective_run_time_s:g} s, --max-run-time or the run time): no look could stop it early")
         if self.compare_host is not None and self.is_local:
             raise ConfigError("--compare-host loads two deployed targets side by side (the canary at --host and "
                               "the primary at --compare-host); give --host too")

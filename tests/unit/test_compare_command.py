@@ -83,6 +83,12 @@ def test_a_report_without_histograms_is_refused(runs: tuple[Path, Path], tmp_pat
     (tmp_path / "old.json").write_text(json.dumps(old))
     assert main(["compare", str(tmp_path / "old.json"), str(base)]) == 2
     assert "results.judged_histograms: absent" in capsys.readouterr().err
+    for field, text in (("all", "notbase64!!"), ("endpoints", {"/api/v1/health": "SGVsbG8="})):
+        edited = json.loads(base.read_text())
+        edited["results"]["judged_histograms"][field] = text
+        (tmp_path / "edited.json").write_text(json.dumps(edited))
+        assert main(["compare", str(base), str(tmp_path / "edited.json")]) == 2
+        assert "not an HDR histogram" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flags", [["--tolerance", "5"], ["--tolerance", "5%,6%"], ["--tolerance", "120%"],
@@ -115,6 +121,7 @@ def test_history_lists_runs_and_previous_takes_the_last_pass(tmp_path: Path, cap
 
 @pytest.mark.parametrize(("flags", "message"), [
     (["--min-run-time", "30s"], "--min-run-time applies only with --until-decided"),
+    (["--until-decided", "--min-run-time", "5m", "--max-run-time", "60s"], "must be shorter than the run's maximum"),
     (["--baseline", "missing.json"], "--baseline missing.json: no such file"),
     (["--compare-host", "http://127.0.0.1:9"], "--compare-host loads two deployed targets"),
     (["--compare-host", "http://127.0.0.1:9/", "--host", "http://127.0.0.1:9"], "the same URL as --host"),
@@ -136,3 +143,12 @@ def test_validate_refuses_a_baseline_of_another_profile_before_any_load(runs: tu
     assert main(["validate", "--stack", str(REPO_ROOT / "Pulumi.local.yaml"), "--profile", "spike",
                  "--baseline", str(base)]) == 2
     assert "profile 'normal', this run 'spike'" in capsys.readouterr().err
+
+
+def test_validate_refuses_a_baseline_without_usable_histograms_before_any_load(runs: tuple[Path, Path], tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    edited = json.loads(runs[0].read_text())
+    edited["results"]["judged_histograms"]["all"] = "notbase64!!"
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    assert main(["validate", "--stack", str(REPO_ROOT / "Pulumi.local.yaml"), "--baseline", str(tmp_path / "edited.json")]) == 2
+    assert "results.judged_histograms.all: not an HDR histogram" in capsys.readouterr().err
