@@ -27,8 +27,12 @@ def confidence_of(z: float) -> float:
 
 
 def confidence_label(z: float) -> str:
-    """``95 %`` for the usual interval, else the level a sequential look's critical value gives (``99.97 %``)."""
-    return "95 %" if abs(z - Z_TWO_SIDED_95) < 1e-9 else f"{100 * confidence_of(z):.4g} %"
+    """``95 %`` for the usual interval, else the level a sequential look's critical value gives (``99.9994 %``)."""
+    return percent_label(confidence_of(z))
+
+
+def percent_label(confidence: float) -> str:
+    return "95 %" if abs(confidence - 0.95) < 1e-6 else f"{100 * confidence:.6g} %"
 
 
 MIN_TAIL_SAMPLES = 10

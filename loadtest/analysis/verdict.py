@@ -19,7 +19,7 @@ from infra.config import SloConfig
 from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
 from .arrivals import lag_exceeded
 from .criteria import error_rate_comparison, further_criteria
-from .measurement import Z_TWO_SIDED_95, minimum_requests_for
+from .measurement import Z_TWO_SIDED_95, minimum_requests_for, percent_label
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
 
@@ -82,16 +82,12 @@ def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, li
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         notes.append(
-            f"the p95's {_label(interval.confidence)} confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
+            f"the p95's {percent_label(interval.confidence)} confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
             f"straddles the {threshold:g} ms threshold"
         )
     p95 = criterion("p95 response time", "p95_ms", measured, threshold, "<", "ms", decisive,
                     (interval.lower_ms, interval.upper_ms), summary.requests)
     return p95, notes
-
-
-def _label(confidence: float) -> str:
-    return "95 %" if abs(confidence - 0.95) < 1e-6 else f"{100 * confidence:.4g} %"
 
 
 def _why(failed: Criterion, summary: PhaseSummary) -> str:

@@ -106,7 +106,7 @@ class Monitor:
         if self.stopped_at_look is not None:
             reason = (f"every criterion was decisive at look {self.stopped_at_look + 1} of {len(self.times)} "
                       f"({self.times[self.stopped_at_look]:g} s, each interval at "
-                      f"{100 * confidence_of(self.z):.4g} %)")
+                      f"{100 * confidence_of(self.z):.6g} %)")
         else:
             left = self.looks[-1].undecided if self.looks else []
             reason = ("no look decided everything; the run went on to its maximum"
