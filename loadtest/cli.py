@@ -28,7 +28,7 @@ from infra.errors import HeadroomError, StackConfigWarning
 from .console import err
 from .errors import INTERNAL_ERROR_EXIT
 
-COMMANDS = ("render", "preview", "validate", "recommend", "tune", "plan", "local", "scenario", "serve")
+COMMANDS = ("render", "preview", "validate", "recommend", "tune", "plan", "local", "scenario", "serve", "compare", "history")
 
 DESCRIPTION = """\
 headroom: set up an ASG with target tracking, a Kubernetes HPA and an nginx least_conn

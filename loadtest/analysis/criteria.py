@@ -31,7 +31,7 @@ from infra.config.slo import EndpointSlo
 
 from ..report.model import Criterion, CriterionKey, EndpointSloInfo, Interval, PhaseSummary
 from .distribution import Distribution, LatencyCounts, as_distribution
-from .measurement import minimum_requests_for, quantile_interval
+from .measurement import Z_TWO_SIDED_95, confidence_label, minimum_requests_for, quantile_interval
 
 PERCENTILES: tuple[tuple[CriterionKey, float, str], ...] = (
     ("p50_ms", 50.0, "p50"),
@@ -58,11 +58,11 @@ class Judged:
 
 
 def percentile_criterion(key: CriterionKey, percent: float, label: str, threshold: float, counts: LatencyCounts,
-                         endpoint: str | None = None) -> Judged:
+                         endpoint: str | None = None, z: float = Z_TWO_SIDED_95) -> Judged:
     """One percentile of one distribution against its threshold, decisive only when its interval is clear of it."""
     quantile = percent / 100.0
     distribution = as_distribution(counts)
-    interval = quantile_interval(distribution, quantile)
+    interval = quantile_interval(distribution, quantile, z)
     measured = distribution.value_at_percentile(percent) / 1000.0 if interval.count else 0.0
     of = "" if endpoint is None else f" of {endpoint}"
     notes: list[str] = []
@@ -74,7 +74,7 @@ def percentile_criterion(key: CriterionKey, percent: float, label: str, threshol
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         subject = f"the {label}'s" if endpoint is None else f"the {label}{of}: its"
-        notes.append(f"{subject} 95 % confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
+        notes.append(f"{subject} {confidence_label(z)} confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
                      f"straddles the {threshold:g} ms threshold")
     margin = threshold - measured
     criterion = Criterion(
@@ -104,7 +104,7 @@ def error_rate_criterion(threshold: float, requests: int, failures: int, endpoin
 
 
 def further_criteria(summary: PhaseSummary, slo: SloConfig, histograms: Mapping[str, LatencyCounts] | None,
-                     recorded: Collection[str] = ()) -> Judged:
+                     recorded: Collection[str] = (), z: float = Z_TWO_SIDED_95) -> Judged:
     """The global percentiles other than the p95, then each endpoint's criteria, in the stack file's order.
 
     ``histograms`` are the judged window's, per endpoint (``Measurement.endpoint_distributions``); ``recorded`` names every endpoint
@@ -121,14 +121,14 @@ def further_criteria(summary: PhaseSummary, slo: SloConfig, histograms: Mapping[
     if wanted:
         merged = Distribution.merge(as_distribution(counts) for counts in histograms.values())
         for key, percent, label, threshold in wanted:
-            judged += percentile_criterion(key, percent, label, threshold, merged)
+            judged += percentile_criterion(key, percent, label, threshold, merged, z=z)
     for name, endpoint_slo in slo.endpoints.items():
-        judged += endpoint_criteria(name, endpoint_slo, summary, histograms.get(name), recorded)
+        judged += endpoint_criteria(name, endpoint_slo, summary, histograms.get(name), recorded, z)
     return judged
 
 
 def endpoint_criteria(name: str, endpoint_slo: EndpointSlo, summary: PhaseSummary, histogram: LatencyCounts | None,
-                      recorded: Collection[str] = ()) -> Judged:
+                      recorded: Collection[str] = (), z: float = Z_TWO_SIDED_95) -> Judged:
     """One endpoint's criteria: its percentiles, then its error rate (module docstring: an endpoint with no requests)."""
     counts = next((e for e in summary.endpoints if e.name == name), None)
     distribution = as_distribution(histogram) if histogram is not None else None
@@ -138,7 +138,7 @@ def endpoint_criteria(name: str, endpoint_slo: EndpointSlo, summary: PhaseSummar
     for key, percent, label in PERCENTILES:
         threshold = getattr(endpoint_slo, key)
         if threshold is not None:
-            judged += percentile_criterion(key, percent, label, threshold, distribution, endpoint=name)
+            judged += percentile_criterion(key, percent, label, threshold, distribution, endpoint=name, z=z)
     if endpoint_slo.error_rate_percent is not None:
         judged += Judged([error_rate_criterion(endpoint_slo.error_rate_percent, counts.requests, counts.failures, name)])
     return judged

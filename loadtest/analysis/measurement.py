@@ -20,6 +20,22 @@ from .recording import Cell, Recording, new_histogram
 
 Z_TWO_SIDED_95 = 1.959963984540054
 """The standard normal quantile leaving 2.5 % in each tail: a two-sided 95 % interval."""
+
+
+def confidence_of(z: float) -> float:
+    """The two-sided confidence of an interval of +-z standard errors: 1.96 -> 0.95."""
+    return math.erf(z / math.sqrt(2.0))
+
+
+def confidence_label(z: float) -> str:
+    """``95 %`` for the usual interval, else the level a sequential look's critical value gives (``99.9994 %``)."""
+    return percent_label(confidence_of(z))
+
+
+def percent_label(confidence: float) -> str:
+    return "95 %" if abs(confidence - 0.95) < 1e-6 else f"{100 * confidence:.6g} %"
+
+
 MIN_TAIL_SAMPLES = 10
 """A percentile q needs at least this many requests above it (n * (1 - q)) to be estimated."""
 
@@ -68,12 +84,12 @@ class QuantileInterval:
     enough_samples: bool
 
 
-def quantile_interval(histogram: LatencyCounts, quantile: float) -> QuantileInterval:
+def quantile_interval(histogram: LatencyCounts, quantile: float, z: float = Z_TWO_SIDED_95) -> QuantileInterval:
     distribution = as_distribution(histogram)
     n = distribution.count
     if n == 0:
         return QuantileInterval(quantile, 0.0, 0.0, 0.0, 0, 0, 0, False)
-    spread = Z_TWO_SIDED_95 * math.sqrt(n * quantile * (1 - quantile))
+    spread = z * math.sqrt(n * quantile * (1 - quantile))
     lower_rank = max(1, math.floor(n * quantile - spread))
     upper_rank = math.ceil(n * quantile + spread) + 1
     enough = round(n * (1 - quantile), 6) >= MIN_TAIL_SAMPLES and upper_rank <= n  # round: 1 - 0.9 is 0.0999...
@@ -198,11 +214,19 @@ class Measurement:
             merged.add(cell.histogram)
         return merged
 
+    def endpoint_histograms(self, phase: Phase) -> dict[str, HdrHistogram]:
+        """Each endpoint's response times in the phase as HDR histograms: for readers that need hdrh's own object
+        (a report's encoded histograms, the regression statistics); figures read faster from ``endpoint_distributions``."""
+        merged: dict[str, HdrHistogram] = {}
+        for _, name, cell in self._cells_in(phase):
+            merged.setdefault(name, new_histogram()).add(cell.histogram)
+        return dict(sorted(merged.items()))
+
     def endpoint_names(self) -> set[str]:
         """Every endpoint that completed a request at any time in the run, ramp included."""
         return {name for _, name in self.recording.cells}
 
-    def summarize(self, phase: Phase, quantile: float = 0.95) -> PhaseSummary:
+    def summarize(self, phase: Phase, quantile: float = 0.95, z: float = Z_TWO_SIDED_95) -> PhaseSummary:
         per_endpoint = self._endpoint_totals(phase)
         overall = self.distribution(phase)
         requests = sum(totals.requests for totals in per_endpoint.values())
@@ -222,7 +246,7 @@ class Measurement:
         reasons: dict[str, dict[str, int]] = {}
         for (name, reason), count in sorted(self.recording.reasons.items()):
             reasons.setdefault(name, {})[reason] = count
-        interval = quantile_interval(overall, quantile)
+        interval = quantile_interval(overall, quantile, z)
         return PhaseSummary(
             window=phase.window(),
             requests=requests,
@@ -231,7 +255,7 @@ class Measurement:
             throughput_rps=requests / duration,
             latency=latency_of(overall),
             p95_confidence_interval=ConfidenceInterval(
-                confidence=0.95, lower_ms=interval.lower_ms, upper_ms=interval.upper_ms, count=interval.count,
+                confidence=round(confidence_of(z), 6), lower_ms=interval.lower_ms, upper_ms=interval.upper_ms, count=interval.count,
                 enough_samples=interval.enough_samples,
             ),
             endpoints=endpoints,

@@ -24,7 +24,7 @@ from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, Ph
 from .arrivals import lag_exceeded
 from .criteria import error_rate_comparison, further_criteria
 from .distribution import LatencyCounts
-from .measurement import minimum_requests_for
+from .measurement import Z_TWO_SIDED_95, minimum_requests_for, percent_label
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
 
@@ -72,6 +72,7 @@ def criterion(name: str, key: str, measured: float, threshold: float, comparison
 
 
 def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, list[str]]:
+    """The p95 against its threshold; its interval is the summary's (at the summary's confidence)."""
     interval = summary.p95_confidence_interval
     threshold = slo.p95_ms
     measured = summary.latency.p95_ms
@@ -86,7 +87,7 @@ def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, li
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         notes.append(
-            f"the p95's 95 % confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
+            f"the p95's {percent_label(interval.confidence)} confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
             f"straddles the {threshold:g} ms threshold"
         )
     p95 = criterion("p95 response time", "p95_ms", measured, threshold, "<", "ms", decisive,
@@ -134,13 +135,16 @@ def _untrusted_generator(generator: GeneratorInfo, open_model: OpenModelInfo | N
 
 def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
           histograms: Mapping[str, LatencyCounts] | None = None, recorded: Collection[str] = (), *,
-          open_model: OpenModelInfo | None = None, whole_run: PhaseSummary | None = None) -> Judgement:
+          open_model: OpenModelInfo | None = None, whole_run: PhaseSummary | None = None,
+          z: float = Z_TWO_SIDED_95) -> Judgement:
     """The verdict on the judged window (``whole_run``, the whole run's summary, decides only a run of failures alone).
 
     ``histograms`` (the window's, per endpoint: ``Measurement.endpoint_distributions``) and ``recorded`` (every endpoint the run
     completed a request for) are needed only for the SLO's further percentiles and
     per-endpoint criteria (``criteria``), which follow the p95, error rate and throughput.
     ``open_model``: an open-model run, whose summary holds the corrected latency; its lag can void the run.
+    ``z``: the further percentiles' intervals' critical value (a sequential look's; the summary's p95 interval
+    was made with the same by ``Measurement.summarize``).
     """
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
@@ -152,7 +156,7 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
     if slo.min_throughput_rps is not None:
         criteria.append(criterion("throughput", "throughput_rps", summary.throughput_rps, slo.min_throughput_rps,
                                   ">=", "req/s", decisive=True, requests=summary.requests))
-    further = further_criteria(summary, slo, histograms, recorded)
+    further = further_criteria(summary, slo, histograms, recorded, z)
     criteria += further.criteria
     notes += further.notes
     label = latency_class(p95.measured) if summary.requests else ""

@@ -20,11 +20,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from infra.config.pipeline import TOLERANCE
 from infra.config.slo import MAX_USERS, run_time_refusal
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 
 from ..console import err, out
+from ..report.comparison import Tolerance
 from ..validation.outputs import STDOUT_NAMES
 
 _URL = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?")
@@ -199,3 +201,36 @@ def human_console(outputs: Mapping[str, Path | None]) -> Console:
     if len(to_stdout) > 1:
         raise ConfigError(f"{' and '.join(to_stdout)} all name standard output ({STDOUT_NAMES[0]}): only one output can go there")
     return err if to_stdout else out
+
+
+def tolerance(text: str) -> Tolerance:
+    """``--tolerance``: ``5%``, ``3ms``, or both (``5%,3ms``: the larger of the two for each row)."""
+    percent: float | None = None
+    ms: float | None = None
+    parts = [_TOLERANCE.fullmatch(part) for part in text.split(",")]
+    if not TOLERANCE.fullmatch(text) or len({match["unit"] for match in parts if match}) != len(parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tolerance; use e.g. 5%, 3ms or 5%,3ms")
+    for match in parts:
+        assert match is not None  # the whole text matched
+        value = float(match["value"])
+        if match["unit"] == "%":
+            percent = value
+        else:
+            ms = value
+    if percent is not None and percent >= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: a percentage tolerance must be below 100 %")
+    return Tolerance(percent=percent, ms=ms)
+
+
+_TOLERANCE = re.compile(r"(?P<value>[0-9]{1,6}(?:\.[0-9]{1,6})?)(?P<unit>%|ms)")
+PERCENTILE_CHOICES = {"50": 50.0, "90": 90.0, "95": 95.0, "99": 99.0, "99.9": 99.9}
+
+
+def percentiles(text: str) -> tuple[float, ...]:
+    """``--percentiles 50,95,99``: which percentiles' differences a comparison judges, besides the shift."""
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in PERCENTILE_CHOICES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed percentiles are {', '.join(PERCENTILE_CHOICES)} "
+                                         "(comma-separated)")
+    return tuple(sorted({PERCENTILE_CHOICES[part] for part in chosen}))

@@ -230,12 +230,13 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
             spec = _parse(lambda: _flagger_spec(hook, body))
             record = _execute(runs, spec)
             assert record.report is not None, "a finished run has its report"
-            verdict = record.report.verdict
-            status = flagger_status(hook, verdict.status.value)
+            document = record.document(settings.stack_name)  # the SLO's verdict with the comparison's, if any
+            verdict = str(document["verdict"])
+            status = flagger_status(hook, verdict)
             effect = "the canary may advance" if status == HTTPStatus.OK else (
                 "promotion waits" if hook == "confirm-promotion" else "a failed check")
-            reasons = "; ".join(verdict.reasons) or "every criterion held"
-            text = f"headroom {verdict.status.value} ({effect}): {reasons} [run {record.id}]\n"
+            reasons = "; ".join(document["reasons"]) or "every criterion held"
+            text = f"headroom {verdict} ({effect}): {reasons} [run {record.id}]\n"
             raise _Reply(status, text, "text/plain; charset=utf-8")
 
     return Handler

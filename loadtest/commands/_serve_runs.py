@@ -35,10 +35,10 @@ from infra.errors import HeadroomError
 from ..errors import INTERNAL_ERROR_EXIT
 from ..processes import spawn, stop_all
 from ..report.load import load_report
-from ..report.model import Report
+from ..report.model import Report, overall_status
 from ..scenario.profiles import PROFILES
 from ..validation.request import ValidationRequest
-from ._flags import duration, http_url, positive_number, run_time, users
+from ._flags import duration, http_url, positive_number, run_time, tolerance, users
 
 STOP_GRACE_S = 30.0
 """How long a stopped validation gets to stop Locust and the local stack itself before SIGKILL."""
@@ -80,6 +80,8 @@ OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "profile": ("--profile", _profile),
     "spawnRate": ("--spawn-rate", positive_number),
     "ramp": ("--ramp", duration),
+    "baseline": ("--compare-host", http_url),
+    "tolerance": ("--tolerance", tolerance),
 }
 """Override name (as in a Flagger webhook's metadata or a POST /runs body) -> the validate flag and its type."""
 
@@ -160,14 +162,23 @@ class RunRecord:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at) if self.finished_at is not None else None,
             "exit_code": self.exit_code,
-            "verdict": report.verdict.status.value if report is not None else None,
-            "reasons": list(report.verdict.reasons) if report is not None else [],
+            "verdict": overall_status(report).value if report is not None else None,
+            "reasons": _reasons(report) if report is not None else [],
+            "slo_verdict": report.verdict.status.value if report is not None else None,
+            "comparison": report.comparison.verdict.status.value if report is not None and report.comparison else None,
             "criteria": [criterion.model_dump(mode="json") for criterion in report.criteria] if report is not None else [],
             "counts": _counts(report) if report is not None else None,
             "error": self.error,
             "files": files,
         }
         return body
+
+
+def _reasons(report: Report) -> list[str]:
+    """The SLO's reasons, then the comparison's (each row that regressed or could not tell)."""
+    comparison = report.comparison
+    return [*report.verdict.reasons, *(f"against the primary: {reason}" for reason in comparison.verdict.reasons)
+            ] if comparison is not None else list(report.verdict.reasons)
 
 
 def _counts(report: Report) -> dict[str, Any]:

@@ -83,10 +83,10 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 @pytest.fixture(scope="module")
 def targets() -> Iterator[dict[str, str]]:
-    """A fast and a slow reference replica on loopback: name -> URL."""
+    """A fast, a 30 ms slower (still within the SLO) and a slow reference replica on loopback: name -> URL."""
     started: dict[str, tuple[subprocess.Popen[str], str]] = {}
     try:
-        for name, latency in (("fast", 0), ("slow", 300)):
+        for name, latency in (("fast", 0), ("slower", 30), ("slow", 300)):
             behaviour = json.dumps({"workers": 64, "mean_ms": 10, "cpu_ms": 0.1, "injected_latency_ms": latency})
             started[name] = _start([sys.executable, "-m", "loadtest.reference", "--port", "0", "--behaviour", behaviour],
                                    dict(os.environ), lambda line: line.split()[1] if line.startswith("READY") else None)
@@ -175,6 +175,8 @@ def test_bad_overrides_are_refused_before_any_load(serve: Callable[..., tuple[su
         ({"url": "ftp://example.com"}, "metadata.url: 'ftp://example.com' is not an http(s) URL"),
         ({"profile": "soak"}, "metadata.profile: 'soak' is not a profile"),
         ({"user": "5"}, "metadata: unknown key 'user'"),
+        ({"baseline": "ftp://example.com"}, "metadata.baseline: 'ftp://example.com' is not an http(s) URL"),
+        ({"tolerance": "5"}, "metadata.tolerance: '5' is not a tolerance"),
         ({"runTime": "1s"}, "the ramp (1 s for 50 users at 50/s) must end before the run time (1 s)"),
     ]
     for metadata, message in cases:
@@ -222,6 +224,19 @@ def test_flagger_hooks_and_argos_read_follow_the_verdict(serve: Callable[..., tu
 
     status, metrics = call("GET", f"{url}/metrics")
     assert status == 200 and 'status="FAIL"} 1' in metrics and metrics.endswith("# EOF\n")
+
+
+def test_a_canary_slower_than_its_primary_fails_the_check_though_it_meets_the_slo(
+        serve: Callable[..., tuple[subprocess.Popen[str], str]], targets: dict[str, str]) -> None:
+    _, url = serve()
+    hook = {**FLAGGER, "metadata": {"url": targets["slower"], "baseline": targets["fast"], "tolerance": "5%,5ms",
+                                    "profile": "stress"}}
+    status, text = call("POST", f"{url}/flagger/rollout", hook)
+    assert (status, text.startswith("headroom FAIL")) == (412, True), text
+    assert "against the primary" in text
+    status, run = call("GET", f"{url}/runs/latest")
+    assert (run["slo_verdict"], run["comparison"], run["verdict"]) == ("PASS", "REGRESSED", "FAIL")
+    assert run["exit_code"] == 1 and measurement(argo_metric(), run) == "Failed"
 
 
 def test_inconclusive_holds_a_promotion_but_not_a_rollout(serve: Callable[..., tuple[subprocess.Popen[str], str]],
