@@ -9,10 +9,11 @@ from rich.text import Text
 
 from infra.config import load_stack
 
-from ..console import err, out
+from ..console import err
 from ..formats.terminal import summary
 from ..report.load import load_report
 from ..validation.proposal import analyze
+from ._flags import human_console
 from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, with_stated_replicas
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"
@@ -46,13 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 def run(args: argparse.Namespace) -> int:
     stack = with_stated_replicas(load_stack(args.stack, args.project_dir), args.replicas)
     check_proposal_outputs(args)
+    human = human_console({"--diff-out": args.diff_out})
     report = load_report(args.results)
     if report.stack != stack.name:
         err.print(Text.assemble(("warning:", "bold yellow"), f" --results {args.results} is a run of stack {report.stack!r}, "
                                 f"and the proposal is for {stack.name!r} ({stack.path}); check that they are the same service"))
     analysis = analyze(report, report.infrastructure, stack, args.plan_users)
     report = analysis.added_to(report, None)
-    out.print(summary(report))
-    present(report, analysis, args)
+    human.print(summary(report))
+    present(report, analysis, args, human)
     apply_proposal(report, analysis, args)
     return 0
