@@ -13,6 +13,7 @@ its stack edits and its bracket run for real, in-process.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -45,8 +46,6 @@ def test_a_p99_only_failure_is_sized_as_queueing_and_tune_brackets_it(tmp_path: 
 
     # Round 1's report: the p95 held, the p99 failed, and the cause is queueing with the replica count it needs.
     first = sorted((tmp_path / ".headroom" / "runs" / "p99").iterdir())[0] / "report.json"
-    import json
-
     report = json.loads(first.read_text())
     assert [c["passed"] for c in report["criteria"] if c["key"] in ("p95_ms", "p99_ms")] == [True, False]
     (criteria,) = [r for r in report["recommendations"] if r["rule"] == "criteria"]
