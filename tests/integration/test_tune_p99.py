@@ -14,21 +14,15 @@ its stack edits and its bracket run for real, in-process.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 from recorded import RecordedRun, replaying
+from test_tune_e2e import replicas_in
 
 from loadtest.cli import main
 
 STACK = RecordedRun.load("p99-1").recorded["stack"]
-
-
-def replicas_in(path: Path) -> int:
-    match = re.search(r"replicas: (\d+)", path.read_text())
-    assert match
-    return int(match.group(1))
 
 
 def test_a_p99_only_failure_is_sized_as_queueing_and_tune_brackets_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
