@@ -43,7 +43,8 @@ with headroom:capacity.pricePerReplicaHour, the monthly cost.
 
 The service model comes from --results (a saved `headroom validate` report, fitted by the
 capacity model), else from headroom:capacity.replicaRps / serviceTimeMs, else (the local
-stack) from its workers and service time.
+stack) from its workers and service time; a stack with its own headroom:scenario is
+refused there (exit 2): the local stack's figures are the reference service's, not its own.
 
 --optimize searches minimum replicas, target utilization and the HPA scale-up policy for
 the cheapest settings that keep the SLO through the profile, and proposes them as a diff
