@@ -11,6 +11,9 @@ The seed's rules, each citing the numbers that triggered it:
   criteria    a further percentile or an endpoint's criterion (headroom:slo.p99Ms, endpoints) not
               met: which, by how much, and where to look; no change, since one slow endpoint is
               its own cost, not a replica count (high)
+  rightsize   the run met the SLO and the model keeps it, with the stated margin, on fewer replicas, a lower
+              minimum or a higher target: "over-provisioned: N would do", never below the availability floor
+              (medium; ``loadtest.analysis.rightsizing``)
   signal      an autoscaler's signal does not track the SLO: at the load where the p95 breaks it
               reads less than it scales out at (CPU on a pool-bound service); switch it to the
               request rate, with a target from the capacity model (high; ``loadtest.analysis.tracking``)
@@ -22,6 +25,7 @@ local stack, the HPA's bounds and target for Kubernetes, the group's for an ASG.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,15 +34,16 @@ from infra.config import StackConfig
 from infra.config.schema import MAX_LOCAL_REPLICAS
 from infra.config.types import memory_bytes
 
-from ..report.model import CapacityEstimate, Criterion, InfraMetrics, RecommendationInfo, Report
+from ..report.model import CapacityEstimate, CostInfo, Criterion, InfraMetrics, RecommendationInfo, Report
 from .changes import ConfigChange
+from .cost import monthly_cost
 from .floors import Floor, replica_floor
+from .rightsizing import CPU_TARGET_CEILING, scale_in
 
-Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "healthy"]
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "rightsize", "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
-CPU_TARGET_CEILING = 70
 MEMORY_HIGH_PERCENT = 85.0
 MEMORY_TARGET_PERCENT = 70.0
 THROUGHPUT_FLOOR_RPS = 200.0
@@ -54,11 +59,13 @@ class Recommendation:
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
     changes: list[ConfigChange] = field(default_factory=list)
+    cost: CostInfo | None = None
+    """What the changes save or add a month, with headroom:cost's prices (``loadtest.analysis.cost``)."""
 
     def info(self) -> RecommendationInfo:
         """The recommendation as the report states it."""
         return RecommendationInfo(rule=self.rule, severity=self.severity, title=self.title, detail=self.detail,
-                                  evidence=self.evidence, changes=[change.info() for change in self.changes])
+                                  evidence=self.evidence, changes=[change.info() for change in self.changes], cost=self.cost)
 
 
 def _floored(needed: int, floor: Floor, reason: str) -> tuple[int, str]:
@@ -174,9 +181,24 @@ def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, c
     found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria, _signal)]
     recommendations = [r for r in found if r is not None]
     if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
-            and not figures.missed_further):
-        recommendations.append(_healthy(figures))
-    return recommendations
+            and not figures.missed_further and not _blocks_scale_in(figures)):
+        recommendations.append(_rightsize(figures) or _healthy(figures))
+    return [dataclasses.replace(r, cost=monthly_cost(config, r.changes)) for r in recommendations]
+
+
+def _blocks_scale_in(f: _Figures) -> bool:
+    """A run that ran hot (CPU or memory over its rule's threshold) or whose signal does not track gives nothing back."""
+    hot = (f.cpu_max is not None and f.cpu_max > CPU_HIGH_PERCENT) or (
+        f.infra.memory_percent_max is not None and f.infra.memory_percent_max > MEMORY_HIGH_PERCENT)
+    return hot or any(not check.tracks for check in f.capacity.signals)
+
+
+def _rightsize(f: _Figures) -> Recommendation | None:
+    """Over-provisioned (``loadtest.analysis.rightsizing``): fewer replicas, a lower minimum or a higher target would do."""
+    found = scale_in(f.report, f.capacity, f.config, f.stack_name)
+    if found is None:
+        return None
+    return Recommendation("rightsize", "medium", found.title, found.detail, found.evidence, found.changes)
 
 
 def _errors(f: _Figures) -> Recommendation | None:
@@ -264,6 +286,10 @@ def _throughput(f: _Figures) -> Recommendation | None:
     if ceiling < THROUGHPUT_FLOOR_RPS:
         cause = (f"the plan itself: {f.report.load.users} users thinking {plan.think_time_s:g} s "
                  f"send at most {ceiling:.1f} req/s (Little's law), so this is not a service bottleneck")
+    elif f.load is not None and f.load >= CPU_HIGH_PERCENT and f.capacity.available and f.capacity.replicas_for_slo is None:
+        cause = (f"capacity: the replicas ran at {f.load:.0f} % load, so more replicas raise throughput, but no count brings "
+                 "the p95 within the SLO (the capacity model: the service's own p95 with no queueing is above it), so "
+                 "the service must get faster first")
     elif f.load is not None and f.load >= CPU_HIGH_PERCENT:
         cause = f"capacity: the replicas ran at {f.load:.0f} % load, so more replicas raise throughput"
     elif f.p95 >= f.slo_p95:

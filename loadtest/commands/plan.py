@@ -37,7 +37,7 @@ Replay a traffic profile second by second through models of the stack's two auto
 alarms, warmup and proportional steps) and a model of the service (what one replica
 serves and how its p95 grows with load). Reports, for each autoscaler: the time to the
 first scale-out, the peak p95, the seconds the SLO is broken, errors, replica-hours and,
-with headroom:capacity.pricePerReplicaHour, the monthly cost.
+with prices in headroom:cost, the monthly cost (and, with --optimize, what the proposal saves or adds).
 
 The service model comes from --results (a saved `headroom validate` report, fitted by the
 capacity model), else from headroom:capacity.replicaRps / serviceTimeMs, else (the local
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.optimize:
         optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
         optimizations = [optimizers[autoscaler](config, traffic, service, name) for autoscaler in which]
-    document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations)
+    document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations, config)
     out.print(plan_table(document))
     for optimization in optimizations:
         out.print(optimization_table(document, optimization.autoscaler))

@@ -50,9 +50,20 @@ def optimization_table(document: dict[str, Any], autoscaler: str) -> Group:
     s = best["summary"]
     parts = [Text(f"{label}: cheapest of {opt['evaluated']} settings that keep the SLO: minimum {best['min_replicas']}, "
                   f"target {best['target_percent']} %" + (f", scale-up {best['scale_up_label']}" if best["scale_up_label"] else "")
-                  + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms", style="bold")]
+                  + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms" + _saving(document, opt),
+                  style="bold")]
     parts += [Text(f"  {c['path']}: {c['old']} -> {c['new']}  ({c['reason']})") for c in opt["changes"]]
     return Group(*parts)
+
+
+def _saving(document: dict[str, Any], opt: dict[str, Any]) -> str:
+    """", saves 12.34 USD a month over the stack's own settings" (or adds), when the plan has prices."""
+    change, cost = opt.get("monthly_change"), document.get("cost")
+    if change is None or cost is None:
+        return ""
+    if change == 0:
+        return ", the same monthly cost as the stack's own settings"
+    return f", {'saves' if change < 0 else 'adds'} {abs(change):.2f} {cost['currency']} a month over the stack's own settings"
 
 
 def _first_scale_out(summary: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
 """The cheapest autoscaler settings that keep the SLO through a traffic profile.
 
 An exhaustive search, because the space is small and the simulator fast: for the
-HPA, every minimum from 1 to maxReplicas, target utilizations 30-80 % in steps of
-10 (above 80 % the HPA would hold replicas near saturation, where the p95 swings with
-every parameter's noise: the capacity model's 85 % planning ceiling), and the stack's own scale-up policy plus three faster ones; for the ASG, every
+HPA, every minimum from 1 to maxReplicas, target utilizations 30-70 % in steps of
+10 (never above the ``cpu`` rule's 70 % ceiling, ``loadtest.analysis.rightsizing.CPU_TARGET_CEILING``:
+a proposal here must not be one ``recommend`` would lower again; above it a surge meets
+replicas near saturation while new ones start), and the stack's own scale-up policy plus three faster ones; for the ASG, every
 minimum size and the same targets. The cheapest candidate (fewest replica-hours)
 with no second in breach wins, ties going to the stack's own scale-up policy, then
 the higher target, then the lower minimum. A candidate's simulation stops at its
@@ -23,12 +24,13 @@ from infra.config.schema import HpaConfig, HpaPolicy, HpaScalingRules
 
 from ..analysis.changes import ConfigChange
 from ..analysis.floors import Floor, replica_floor
+from ..analysis.rightsizing import CPU_TARGET_CEILING
 from .asg import TargetTrackingSettings
 from .service import PlanService
 from .simulate import Cutoff, SimulationSummary, simulate_stack
 from .traffic import Traffic
 
-TARGETS = (30, 40, 50, 60, 70, 80)
+TARGETS = tuple(range(30, CPU_TARGET_CEILING + 1, 10))
 """Targets tried, in percent: of the CPU request (or instance CPU) for a CPU signal; of one replica's capacity
 for a request signal (a requests-per-second or per-minute target is that share of what a replica serves)."""
 

@@ -28,13 +28,13 @@ from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
 from infra.config.schema import HPA_SYNC_PERIOD_S, HpaConfig
 from infra.config.types import duration_seconds
 
+from ..analysis.cost import HOURS_PER_MONTH, replica_price
 from ..analysis.signals import Signal, asg_signal, hpa_signal
 from .asg import TargetTrackingGroup, TargetTrackingSettings
 from .hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
 from .traffic import Traffic
 
-HOURS_PER_MONTH = 730.0
 METRIC_WINDOW_S = 15
 """metrics-server's default resolution: the HPA sees each pod's CPU averaged over 15 s."""
 
@@ -341,4 +341,10 @@ def simulate_stack(config: StackConfig, traffic: Traffic, service: PlanService, 
     """Simulate one of the stack's autoscalers ("hpa" or "asg"), with optional settings to try instead."""
     driver: Autoscaler = hpa_driver(config, service, hpa) if which == "hpa" else asg_driver(config, service, asg)
     return simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout),
-                    config.capacity.price_per_replica_hour, cutoff)
+                    _price(config, which), cutoff)
+
+
+def _price(config: StackConfig, which: str) -> float | None:
+    """One replica's hourly price for this autoscaler (``loadtest.analysis.cost``: headroom:cost), None without one."""
+    price = replica_price(config, "hpa" if which == "hpa" else "asg")
+    return None if price is None else price.per_hour
