@@ -253,6 +253,7 @@ def estimate(
         "sizing_model": loop, "sizing_reason": why,
         "replicas_for_slo": for_slo, "plan_users": plan_users, "replicas_for_plan": for_plan,
         "predictions": predictions(model, inputs.users, inputs.think_s, for_slo, inputs.replicas),
+        "reproduced_p95_ms": model.p95_ms(report.load.users, inputs.think_s, inputs.replicas),
         **targets.fields(), **bounds,
     })
 

@@ -187,10 +187,9 @@ def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, c
 
 
 def _blocks_scale_in(f: _Figures) -> bool:
-    """A run that ran hot (CPU or memory over its rule's threshold) or whose signal does not track gives nothing back."""
-    hot = (f.cpu_max is not None and f.cpu_max > CPU_HIGH_PERCENT) or (
+    """A run that ran hot (CPU or memory over its rule's threshold) gives nothing back (signals: ``rightsizing``)."""
+    return (f.cpu_max is not None and f.cpu_max > CPU_HIGH_PERCENT) or (
         f.infra.memory_percent_max is not None and f.infra.memory_percent_max > MEMORY_HIGH_PERCENT)
-    return hot or any(not check.tracks for check in f.capacity.signals)
 
 
 def _rightsize(f: _Figures) -> Recommendation | None:

@@ -6,7 +6,11 @@ rule answers the first question with the same model that answers the second
 
 - the run itself met the SLO (the recommendations' ``rightsize`` rule is consulted only
   when no other rule proposed a change: no errors, no missed criterion, no high CPU or
-  memory, no signal that fails to track the SLO);
+  memory), and an autoscaler's minimum is lowered only while its signal tracks the SLO
+  (``loadtest.analysis.tracking``: else it would not scale out before the p95 breaks);
+  the local stack's fixed ``replicas`` do not depend on a signal;
+- the model reproduces the run: its p95 at the measured count is within the margin of the
+  measured p95 (a model that misses the run cannot vouch for fewer replicas);
 - the model's p95 at the SLO's users on the smaller count stays at least
   ``headroom:capacity.scaleInMarginPercent`` below the SLO's p95 (the stated margin);
 - the count never goes below the availability floor (``loadtest.analysis.floors``).
@@ -61,6 +65,10 @@ def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, st
         return None
     margin = config.capacity.scale_in_margin_percent
     limit = report.slo.p95_ms * (1 - margin / 100)
+    measured = report.results.judged.latency.p95_ms
+    modelled = capacity.reproduced_p95_ms
+    if modelled is None or abs(modelled - measured) > measured * max(margin, 1.0) / 100:
+        return None  # the model does not reproduce this run within the margin: it cannot vouch for fewer replicas
     notes: list[str] = []
     changes = _local(config, capacity, limit, stack_name, notes) if config.is_local else [
         *(_minimum(config, capacity, "hpa", limit, stack_name, notes) if config.deploy.kubernetes else []),
@@ -69,14 +77,13 @@ def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, st
     ]
     if not changes:
         return None
-    measured = report.results.judged.latency.p95_ms
     counts = [int(c.new) for c in changes if c.key in ("replicas", "minReplicas", "minSize")]
     title = f"Over-provisioned: {min(counts)} would do" if counts else "Over-provisioned: a higher target would do"
     detail = (f"the run met the SLO (p95 {measured:.1f} ms against {report.slo.p95_ms:g} ms on "
-              f"{capacity.replicas_measured} replica(s)), and the capacity model keeps its p95 within {limit:.0f} ms "
+              f"{capacity.replicas_measured} replica(s); the model reproduces it as {modelled:.0f} ms), and the capacity model keeps its p95 within {limit:.0f} ms "
               f"(the SLO less the {margin:g} % margin, headroom:capacity.scaleInMarginPercent) with less: "
               + "; ".join(notes + [c.reason for c in changes if c.key.startswith("target")]) + ".")
-    evidence = {"measured_p95_ms": measured, "slo_p95_ms": report.slo.p95_ms, "margin_percent": margin,
+    evidence = {"measured_p95_ms": measured, "model_p95_ms_at_measured": modelled, "slo_p95_ms": report.slo.p95_ms, "margin_percent": margin,
                 "p95_limit_ms": limit, "replicas_measured": capacity.replicas_measured,
                 "replicas_for_slo": capacity.replicas_for_slo,
                 "predictions": [row.model_dump() for row in capacity.predictions]}
@@ -112,8 +119,8 @@ def _minimum(config: StackConfig, capacity: CapacityEstimate, mechanism: Mechani
              notes: list[str]) -> list[ConfigChange]:
     """A lower ``minReplicas``/``minSize``: the model's minimum at its target, within the margin, above the floor."""
     model_min = capacity.hpa_min if mechanism == "hpa" else capacity.asg_min
-    if model_min is None:
-        return []
+    if model_min is None or any(check.autoscaler == mechanism and not check.tracks for check in capacity.signals):
+        return []  # an autoscaler that would not scale out before the p95 breaks must keep its minimum
     key, current = ("minReplicas", config.hpa.min_replicas) if mechanism == "hpa" else ("minSize", config.asg.min_size)
     within = _fewest_within(capacity, limit)
     return _lowered(capacity, limit, replica_floor(config, stack_name, mechanism), mechanism, key, current, notes,

@@ -7,12 +7,21 @@ from pathlib import Path
 
 from rich.text import Text
 
+from infra.config import Stack
+
 from ..console import err, out
 from ..formats.terminal import proposal
 from ..report.model import Report, Status
 from ..validation.outputs import write_output
 from ..validation.proposal import Analysis
 from ._flags import check_output, positive_int
+
+
+def warn_if_other_stack(report: Report, stack: Stack, results: Path) -> None:
+    """A warning when ``--results`` is a run of another stack than the one planned or proposed for."""
+    if report.stack != stack.name:
+        err.print(Text.assemble(("warning:", "bold yellow"), f" --results {results} is a run of stack {report.stack!r}, "
+                                f"and this is for {stack.name!r} ({stack.path}); check that they are the same service"))
 
 
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:

@@ -22,13 +22,14 @@ from ..planning.document import plan_document
 from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
 from ..planning.service import service_for
 from ..planning.simulate import simulate_stack, slo_of
-from ..planning.traffic import Traffic, profile, read_csv
+from ..planning.traffic import Traffic, grown, profile, read_csv
 from ..report.load import load_report
 from ..scenario.profiles import PROFILES
 from ..validation.outputs import write_output
 from ..validation.scenario import prepare_scenario
 from ..validation.stack_edit import StackEdit
-from ._flags import check_output, positive_int
+from ._flags import check_output, growth_percent, positive_int
+from ._proposal import warn_if_other_stack
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
 DESCRIPTION = """\
@@ -52,6 +53,7 @@ examples:
   headroom plan --stack prod --profile spike
   headroom plan --stack prod --traffic yesterday.csv --results out/demo/report.json --html plan.html
   headroom plan --stack local --profile spike --optimize --diff-out plan.diff
+  headroom plan --stack prod --traffic last-month-peak.csv --growth 30
 exit codes: 0 the SLO holds through the profile, 1 it breaks, 2 bad input
 """
 
@@ -66,6 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
                         help="a seed profile for the stack's SLO users (default: spike)")
     source.add_argument("--traffic", type=Path, metavar="FILE", help="a CSV of timestamp,rps rows to replay instead")
     parser.add_argument("--users", type=positive_int, metavar="N", help="the profile's base users (default: the SLO's)")
+    parser.add_argument("--growth", type=growth_percent, default=0.0, metavar="PERCENT",
+                        help="scale the traffic (a file's request rate, a profile's users) by 1 + PERCENT/100, e.g. 30")
     parser.add_argument("--results", type=Path, metavar="FILE", help="fit the service model to a saved `headroom validate` report")
     parser.add_argument("--autoscaler", choices=("hpa", "asg", "both"), default="both", help="which model to run (default: both)")
     parser.add_argument("--optimize", action="store_true", help="search for the cheapest settings that keep the SLO")
@@ -77,6 +81,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 
 def _traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-untyped-def]
+    return grown(_base_traffic(args, config), args.growth)
+
+
+def _base_traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-untyped-def]
     if args.traffic is not None:
         return read_csv(args.traffic)
     if args.users is not None and args.users < 1:
@@ -100,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(getattr(args, flag), "--" + flag.replace("_", "-"))
     name = stack.name
     report = load_report(args.results) if args.results is not None else None
+    if report is not None:
+        warn_if_other_stack(report, stack, args.results)
     service = service_for(config, report, str(path))
     traffic = _traffic(args, config)
     which = ("hpa", "asg") if args.autoscaler == "both" else (args.autoscaler,)

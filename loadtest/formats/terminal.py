@@ -135,7 +135,7 @@ def proposal(report: Report) -> Group:
     for item in report.recommendations or []:
         parts.append(Text.assemble(f"  [{item.severity}] ", (item.title, SEVERITY_STYLE.get(item.severity, ""))))
         parts.append(Text(f"      {item.detail}", style="dim"))
-        if item.cost is not None:
+        if item.cost is not None and item.changes:
             parts.append(Text(f"      cost: {item.cost.describe()}", style="dim"))
     sizing = sizing_line(report)
     if sizing is not None:

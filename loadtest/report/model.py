@@ -375,6 +375,8 @@ class CapacityEstimate(Model):
     replicas_for_slo: int | None = None
     plan_users: int | None = None
     replicas_for_plan: int | None = None
+    reproduced_p95_ms: float | None = None
+    """The model's p95 for the run's own users on the run's replicas: beside the measured p95, how well it fits the run."""
     predictions: list[ReplicaPrediction] = Field(default_factory=list)
     """The model's p95 at the SLO's users for each count from one below the answer (or the measured count) up to the
     larger of the two: what one replica fewer would do, and what the replicas running now do."""

@@ -194,3 +194,14 @@ def test_a_traffic_file_with_times_plans_in_time_of_day(tmp_path: Path) -> None:
     offsets = tmp_path / "offsets.csv"
     offsets.write_text("0,40\n60,160\n")
     assert read_csv(offsets).start is None and read_csv(offsets).clock(5) is None
+
+
+def test_growth_scales_a_file_and_a_profile() -> None:
+    from loadtest.planning.traffic import grown
+
+    file = Traffic("day", "a day", rates=(100.0, 200.0))
+    assert grown(file, 30).rates == pytest.approx((130.0, 260.0)) and "grown by 30 %" in grown(file, 30).description
+    assert grown(file, 0) is file and grown(file, -50).rates == pytest.approx((50.0, 100.0))
+    users = profile("normal", stack())  # type: ignore[arg-type]
+    more = grown(users, 100)
+    assert more.users[-1] == 2 * users.users[-1] and more.think_s == users.think_s and not more.rates

@@ -25,7 +25,10 @@ USERS = 30
 
 
 def over_provisioned(replicas: int = 4) -> tuple[dict[str, Any], InfraMetrics]:
-    return synthetic(LOADS, replicas=replicas)
+    """The run, its users those the SLO states (what 56 req/s at 0.5 s of think time is, by Little's law)."""
+    report, infra = synthetic(LOADS, replicas=replicas)
+    report["load"]["users"] = USERS
+    return report, infra
 
 
 def local(replicas: int = 4, name: str = "x", **capacity: Any) -> StackConfig:
@@ -85,11 +88,25 @@ def test_the_margin_is_stated_and_respected() -> None:
     assert all_changes(run(report, infra, local(4, scaleInMarginPercent=impossible))) == []
 
 
+def test_no_scale_in_when_the_model_does_not_reproduce_the_run() -> None:
+    report, infra = over_provisioned()
+    stack = local(4)
+    assert "rightsize" in [r.rule for r in run(report, infra, stack)]
+    measured = report["results"]["judged"]["latency"]["p95_ms"]
+    reproduced = estimate(report, infra, stack).reproduced_p95_ms
+    assert reproduced is not None and abs(reproduced - measured) < 0.1 * measured
+    # The same figures, but the run saw a p95 the model misses by more than the 10 % margin (a noisy neighbour, say).
+    for off in (0.85, 1.12):
+        noisy = copy.deepcopy(report)
+        noisy["results"]["judged"]["latency"]["p95_ms"] = reproduced * off
+        assert "rightsize" not in [r.rule for r in run(noisy, infra, stack)], off
+
+
 def test_no_scale_in_when_the_run_missed_or_ran_hot() -> None:
     report, infra = over_provisioned()
     stack = local(4)
     slow = copy.deepcopy(report)
-    slow["results"]["judged"]["latency"]["p95_ms"] = 300.0
+    slow["results"]["judged"]["latency"]["p95_ms"] = 300.0  # over the SLO
     assert "rightsize" not in [r.rule for r in run(slow, infra, stack)]
     failing = copy.deepcopy(report)
     failing["results"]["judged"].update(error_rate_percent=9.0, failures=90)
@@ -119,6 +136,7 @@ def _capacity(cpu_at_break: float | None, hpa_target: int = 85, tracks: bool = T
     return CapacityEstimate(
         available=True, replicas_measured=2, replicas_for_slo=2, hpa_min=2, hpa_max=8, asg_min=2, asg_max=8,
         hpa_target_percent=hpa_target, asg_target_percent=hpa_target, cpu_percent_at_breaking_load=cpu_at_break,
+        reproduced_p95_ms=150.0,
         predictions=[ReplicaPrediction(replicas=n, demand_rps=50, load_percent=50 / n, p95_ms=p95)
                      for n, p95 in ((1, 400.0), (2, 150.0))],
         signals=[SignalCheck(autoscaler="hpa", metric="cpu", target=50, unit="%", value_at_breaking_load=cpu_at_break or 0,
@@ -128,6 +146,7 @@ def _capacity(cpu_at_break: float | None, hpa_target: int = 85, tracks: bool = T
 
 def _targets(capacity: CapacityEstimate, hpa_target: int = 50) -> dict[str, Any]:
     report, _ = over_provisioned(2)
+    report["results"]["judged"]["latency"]["p95_ms"] = 150.0  # what the stated model reproduces
     stack = config(USERS, hpa={"minReplicas": 2, "maxReplicas": 8, "targetCpuUtilization": hpa_target}, deploy={"aws": False, "kubernetes": True})
     found = scale_in(Report.model_validate(report), capacity, stack, "x")
     return {} if found is None else {c.key: c.new for c in found.changes}
