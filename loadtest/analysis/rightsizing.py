@@ -80,7 +80,8 @@ def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, st
     counts = [int(c.new) for c in changes if c.key in ("replicas", "minReplicas", "minSize")]
     title = f"Over-provisioned: {min(counts)} would do" if counts else "Over-provisioned: a higher target would do"
     detail = (f"the run met the SLO (p95 {measured:.1f} ms against {report.slo.p95_ms:g} ms on "
-              f"{capacity.replicas_measured} replica(s); the model reproduces it as {modelled:.0f} ms), and the capacity model keeps its p95 within {limit:.0f} ms "
+              f"{capacity.replicas_measured} replica(s); the model reproduces it as {modelled:.0f} ms), and the capacity model "
+              f"keeps its p95 within {limit:.0f} ms "
               f"(the SLO less the {margin:g} % margin, headroom:capacity.scaleInMarginPercent) with less: "
               + "; ".join(notes + [c.reason for c in changes if c.key.startswith("target")]) + ".")
     evidence = {"measured_p95_ms": measured, "model_p95_ms_at_measured": modelled, "slo_p95_ms": report.slo.p95_ms, "margin_percent": margin,

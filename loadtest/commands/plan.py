@@ -45,7 +45,8 @@ capacity model), else from headroom:capacity.replicaRps / serviceTimeMs, else (t
 stack) from its workers and service time.
 
 --optimize searches minimum replicas, target utilization and the HPA scale-up policy for
-the cheapest settings that keep the SLO through the profile, and proposes them as a diff
+the cheapest settings that keep the SLO through the profile (within headroom:slo.errorBudget
+when the stack states one, with the zero-breach settings and their cost beside them), and proposes them as a diff
 of the stack file (--diff-out, --write), each change explained with simulated figures.
 """
 EXAMPLES = """\
@@ -54,7 +55,7 @@ examples:
   headroom plan --stack prod --traffic yesterday.csv --results out/demo/report.json --html plan.html
   headroom plan --stack local --profile spike --optimize --diff-out plan.diff
   headroom plan --stack prod --traffic last-month-peak.csv --growth 30
-exit codes: 0 the SLO holds through the profile, 1 it breaks, 2 bad input
+exit codes: 0 the SLO holds through the profile (within headroom:slo.errorBudget, if set), 1 it breaks, 2 bad input
 """
 
 
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     _write_outputs(args, document)
     if optimizations:
         _propose(args, stack, optimizations)
-    return 0 if document["holds"] else 1
+    return 0 if document["within_budget"] else 1
 
 
 def _write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:

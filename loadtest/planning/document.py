@@ -8,6 +8,7 @@ from typing import Any
 from infra.config import StackConfig
 
 from ..analysis.cost import HOURS_PER_MONTH, replica_price
+from .budget import ZERO, budget_for
 from .optimize import Optimization, Outcome
 from .service import PlanService
 from .simulate import Simulation, Slo
@@ -24,6 +25,7 @@ def plan_document(stack: str, stack_file: str, traffic: Traffic, service: PlanSe
                   simulations: list[Simulation], optimizations: list[Optimization] | None = None,
                   config: StackConfig | None = None) -> dict[str, Any]:
     every = max(1, -(-traffic.seconds // MAX_POINTS))
+    budget = budget_for(config, traffic.seconds) if config is not None else ZERO
     return {
         "format": FORMAT,
         "stack": stack,
@@ -38,6 +40,9 @@ def plan_document(stack: str, stack_file: str, traffic: Traffic, service: PlanSe
         "simulations": {sim.autoscaler: _with_clock(sim.to_dict(every), traffic) for sim in simulations},
         "optimization": {o.autoscaler: _optimization(o) for o in optimizations or []},
         "holds": all(sim.summary is not None and sim.summary.holds for sim in simulations),
+        "error_budget": budget.description,
+        "within_budget": all(sim.summary is not None and budget.allows(sim.summary.breach_seconds, sim.summary.bad_minutes)
+                             for sim in simulations),
     }
 
 
@@ -68,6 +73,9 @@ def _optimization(optimization: Optimization) -> dict[str, Any]:
         "current": _outcome(optimization.current),
         "best": _outcome(optimization.best),
         "monthly_change": _monthly_change(optimization),
+        "budget": optimization.budget.description,
+        "zero_breach": _outcome(optimization.zero_breach),
+        "warnings": list(optimization.warnings),
         "changes": [{"path": c.path, "old": c.old, "new": c.new, "reason": c.reason} for c in optimization.changes],
     }
 
