@@ -60,7 +60,7 @@ def main() -> None:
             closed = LoadSpec(host=url, user_class="StressMixedUser", users=args.users, spawn_rate=args.users,
                               run_time_s=args.seconds, request_timeout_s=30.0, locustfile=LOCUSTFILE)
             measurement = Measurement.from_results(run_load(closed, workdir / "closed").results)
-            latency = latency_of(measurement.histogram(measurement.whole_run()))
+            latency = latency_of(measurement.distribution(measurement.whole_run()))
             rows.append((f"closed model, {args.users} users", latency.count, latency.p95_ms, latency.p99_ms))
 
             rate = equivalent_rate(args.users, THINK_S, args.service_ms / 1000)

@@ -20,6 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class StackConfigWarning(UserWarning):
+    """A stack file that loads but is probably not what its author meant (keys headroom ignores).
+
+    Raised through Python's ``warnings``, so the CLI prints it as one ``warning:`` line
+    and ``pulumi up`` shows it among the program's diagnostics; it never stops a command."""
+
+
 class HeadroomError(Exception):
     """Base of every error headroom reports without a traceback."""
 

@@ -6,7 +6,8 @@ in the target's own directory, is flushed to disk, and is renamed over the targe
 so a reader, a crash or a Ctrl-C sees the old file or the new one, never half of
 each. A symlink is written through (its target is replaced, the link stays), an
 existing file keeps its permission bits, and a new file gets the ones the umask
-allows, as ``open()`` would give it.
+allows, as ``open()`` would give it, unless the caller names the mode (the local stack's
+state file is 0600 whatever the umask).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, text: str, *, newline: str | None = None) -> None:
-    """Replace ``path`` with ``text`` atomically; ``newline`` as ``open()`` takes it ("" keeps ``text``'s own)."""
+def write_atomically(path: Path, text: str, *, newline: str | None = None, mode: int | None = None) -> None:
+    """Replace ``path`` with ``text`` atomically; ``newline`` as ``open()`` takes it ("" keeps ``text``'s own);
+    ``mode``: these permission bits from the first byte, instead of the existing file's or the umask's."""
     target = Path(os.path.realpath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_for(target)
+    mode = _mode_for(target) if mode is None else mode
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:

@@ -121,6 +121,8 @@ def worker_args(config: StackConfig) -> list[str]:
         "--master-host", names(config).master,
         "--master-port", str(LOCUST_MASTER_PORT),
         "--window", str(WINDOW_SECONDS),
+        # The master Job's pod may start (and pull its image) after the workers': wait as long as it may take.
+        "--wait", f"{START_AND_STOP_SECONDS}s",
     ]
 
 

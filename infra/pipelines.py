@@ -71,6 +71,8 @@ def _context(config: StackConfig, stack_name: str) -> dict[str, Any]:
         )
     serve = pipeline.serve_url.rstrip("/")
     target = pipeline.target_url or f"http://{service.name}-canary.{service.namespace}:{service.port}"
+    # Flagger routes the primary's traffic through `<name>-primary`; Argo's Rollout passes its stable Service.
+    primary = pipeline.primary_url or f"http://{service.name}-primary.{service.namespace}:{service.port}"
     project_dir = pipeline.argo.project_dir.rstrip("/") or ""
     return {
         "service": service,
@@ -97,7 +99,13 @@ def _context(config: StackConfig, stack_name: str) -> dict[str, Any]:
         "token_placeholder": "${" + pipeline.serve.token_env + "}",
         "runs_mount": f"{project_dir}/.headroom",
         "job_args": ["validate", "--stack", stack_name, "--project-dir", project_dir or "/", "--host", "{{args.canary-url}}",
-                     "--users", str(users), "--run-time", run_time, "--profile", pipeline.profile],
+                     "--users", str(users), "--run-time", run_time, "--profile", pipeline.profile,
+                     *(["--compare-host", "{{args.stable-url}}", "--tolerance", pipeline.tolerance]
+                       if pipeline.compare_with_primary else [])],
+        "compare": pipeline.compare_with_primary,
+        "primary_url": primary,
+        "stable_url_arg": "{{args.stable-url}}",
+        "tolerance": pipeline.tolerance,
     }
 
 

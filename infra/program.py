@@ -27,6 +27,7 @@ from .components import (
     ValidationGateArgs,
 )
 from .config import NAMESPACE, SECTION_KEYS, StackConfig, config_from_keys
+from .config.loader import warn_about_ignored_keys
 from .errors import ConfigError
 
 
@@ -46,9 +47,11 @@ def load_config_from_pulumi() -> StackConfig:
         namespace, _, section = full_key.partition(":")
         if namespace == NAMESPACE and section not in SECTION_KEYS:
             keys[full_key] = config.get(section)
+    source = f"stack {pulumi.get_stack()} (pulumi config)"
+    warn_about_ignored_keys(keys, source)  # only headroom keys are read here: says when there are none
     # The user's key, read only to check that ARNs and zones are in the stack's region.
     keys["aws:region"] = pulumi.Config("aws").get("region")
-    return config_from_keys(keys, source=f"stack {pulumi.get_stack()} (pulumi config)")
+    return config_from_keys(keys, source=source)
 
 
 def define_stack(config: StackConfig) -> dict[str, pulumi.Output[Any]]:

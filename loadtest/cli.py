@@ -16,17 +16,19 @@ import signal
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from rich.text import Text
 
-from infra.errors import HeadroomError
+from infra.errors import HeadroomError, StackConfigWarning
 
 from .console import err
 from .errors import INTERNAL_ERROR_EXIT
 
-COMMANDS = ("render", "preview", "validate", "recommend", "tune", "plan", "local", "scenario", "serve")
+COMMANDS = ("render", "preview", "validate", "recommend", "tune", "plan", "local", "scenario", "serve", "compare", "history")
 
 DESCRIPTION = """\
 headroom: set up an ASG with target tracking, a Kubernetes HPA and an nginx least_conn
@@ -78,8 +80,22 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """A stack file's warning as one ``warning:`` line (no file and line of headroom's source); others as Python shows them."""
+    if issubclass(category, StackConfigWarning):
+        err.print(Text.assemble(("warning:", "bold yellow"), " ", str(message)), highlight=False)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("default", StackConfigWarning)  # once per place, even when a command reloads its stack
     signal.signal(signal.SIGTERM, _terminate)  # `local up` installs its own: for it SIGTERM is the normal stop
     try:
         return int(args.run(args))
@@ -92,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                   markup=False, highlight=False)
         return 128 + signal.SIGTERM if terminated else 130
     except Exception as error:  # noqa: BLE001 - the exit-code contract: anything else is headroom's own failure
-        where = save_traceback()
-        print_error(f"headroom could not carry out the command: {type(error).__name__}: {_first_line(error)} "
-                    f"(full traceback in {where})")
+        summary = f"headroom could not carry out the command: {type(error).__name__}: {_first_line(error)}"
+        where = save_traceback(summary, sys.argv if argv is None else ["headroom", *argv])
+        print_error(f"{summary} (full traceback in {where})")
         return INTERNAL_ERROR_EXIT
 
 
@@ -103,15 +119,49 @@ def print_error(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
 
 
-def save_traceback() -> str:
-    """Write the current exception's traceback to a new file in the temporary directory; its path."""
+def save_traceback(summary: str, argv: list[str]) -> str:
+    """Write the current exception's report (``crash_report``) to a new file in the temporary directory; its path."""
     try:
-        fd, path = tempfile.mkstemp(prefix="headroom-traceback-", suffix=".txt")
+        fd, path = tempfile.mkstemp(prefix="headroom-traceback-", suffix=".txt")  # mode 0600: argv may hold a host
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(traceback.format_exc())
+            handle.write(crash_report(summary, traceback.format_exc(), argv))
         return path
     except OSError as error:
         return f"nowhere: it could not be written ({error.strerror})"
+
+
+REPORTED_VERSIONS = ("headroom", "locust", "gevent", "geventhttpclient", "pydantic", "hdrhistogram", "numpy")
+"""The distributions whose versions a traceback file names: headroom, and what most failures run through."""
+
+
+def crash_report(summary: str, formatted_traceback: str, argv: list[str]) -> str:
+    """What a maintainer needs from a failure, ready to paste into an issue (the shape pre-commit's log has):
+    the versions, the platform and the command line, then the one-line summary and the traceback."""
+    import platform  # here, not at the top: only a failure pays for these imports (importlib.metadata is slow)
+    import shlex
+
+    python = "\n".join(f"    {line}" for line in sys.version.splitlines())
+    lines = [
+        "### version information", "", "```",
+        f"headroom version: {_version('headroom')}",
+        f"Python version:\n{python}",
+        f"sys.executable: {sys.executable}",
+        f"platform: {platform.platform()}",
+        "dependencies: " + ", ".join(f"{name} {_version(name)}" for name in REPORTED_VERSIONS[1:]),
+        f"argv: {shlex.join(argv)}",
+        "```", "",
+        "### error information", "", "```", summary, "```", "", "```", formatted_traceback.rstrip(), "```", "",
+    ]
+    return "\n".join(lines)
+
+
+def _version(distribution: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed (run from a source tree?)"
 
 
 def _first_line(error: BaseException) -> str:

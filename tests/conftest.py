@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# The leftover-process guard (autouse) and its session-end check; SESSION_MARK marks this session's children.
+from process_guard import SESSION_MARK, alive_before_this_test, no_leftover_processes, pytest_sessionfinish  # noqa: F401
+
 from infra.config import REPO_ROOT, StackConfig, load_stack
 
 SHIPPED_STACKS = ("dev", "prod", "local")
@@ -118,40 +121,59 @@ config:
 """
 
 
+SMALL_STACK = {
+    "users": 30, "run_time": "10s", "replicas": 2, "workers": 32, "distribution": "lognormal",
+    "mean_ms": 20, "sigma": 0.5, "failure_rate": 0, "latency": 0,
+}
+"""``local_stack_file``'s defaults: 2 replicas of 32 workers at a lognormal 20 ms, 30 users for 10 s."""
+
+
 @pytest.fixture
 def local_stack_file(tmp_path: Path) -> Callable[..., Path]:
     """A small local stack in tmp_path: its runtime files stay there too."""
 
     def make(name: str = "t", **overrides: object) -> Path:
-        values: dict[str, object] = {
-            "users": 30, "run_time": "10s", "replicas": 2, "workers": 32, "distribution": "lognormal",
-            "mean_ms": 20, "sigma": 0.5, "failure_rate": 0, "latency": 0,
-        }
-        values.update(overrides)
         path = tmp_path / f"Pulumi.{name}.yaml"
-        path.write_text(LOCAL_STACK_TEMPLATE.format(**values))
+        path.write_text(LOCAL_STACK_TEMPLATE.format(**{**SMALL_STACK, **overrides}))
         return path
 
     return make
 
 
-SESSION_MARK = "HEADROOM_TEST_SESSION"
-"""Every process this test session starts inherits this variable (give it to a child started with
-its own ``env``), so ``leftover_processes`` counts only this session's children, not the replicas
-and Locust of another run on the same machine."""
-os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{os.urandom(4).hex()}")
+@pytest.fixture(scope="session")
+def small_local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The stack file of ``local_stack_file()``'s small stack, running (``local up --detach``) once for the session.
+
+    ``headroom validate --stack`` on it loads the running stack instead of starting one (3 s up, 1 s
+    down each). Only for tests that load it and read what it reports: a test that changes a stack
+    (stops it, kills or freezes a replica, forges its state file, edits its file) starts its own.
+    """
+    path = tmp_path_factory.mktemp("small-stack") / "Pulumi.t.yaml"
+    path.write_text(LOCAL_STACK_TEMPLATE.format(**SMALL_STACK))
+    up = headroom("local", "up", "--stack", str(path), "--detach", timeout=90)
+    assert up.returncode == 0, up.stderr
+    try:
+        yield path
+    finally:
+        down = headroom("local", "down", "--stack", str(path))
+        assert down.returncode == 0, down.stderr
 
 
 def leftover_processes(marker: str = "") -> list[str]:
-    """headroom's children still alive: replicas, Locust, and nginx started from ``marker``'s files."""
+    """headroom's children this test started that are still alive: replicas, Locust, headroom commands, and nginx started
+    from ``marker``'s files.
+
+    Every test is already checked by the autouse guard (``process_guard``) once it ends; call this
+    only to assert or wait for a state in the middle of a test (a run under way, a stop that must
+    be immediate). Processes alive when the test started (a session's shared stack) are not its own."""
     import psutil
 
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
         command = " ".join(process.info["cmdline"] or [])
-        if process.pid == os.getpid():
+        if process.pid == os.getpid() or process.pid in alive_before_this_test:
             continue
-        if "loadtest.reference" in command or "-m locust" in command or (marker and marker in command and "nginx" in command):
+        if any(kind in command for kind in ("loadtest.reference", "-m locust", "loadtest.cli")) or (marker and marker in command and "nginx" in command):
             try:
                 ours = process.environ().get(SESSION_MARK) == os.environ[SESSION_MARK]
             except psutil.Error:
@@ -164,3 +186,26 @@ def leftover_processes(marker: str = "") -> list[str]:
 def headroom(*args: str, timeout: float = 180, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process, as a user or CI would."""
     return subprocess.run([sys.executable, "-m", "loadtest.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+
+
+def headroom_here(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI's ``main`` in this process: the code ``headroom`` would exit with, and what it printed.
+
+    A second or two cheaper than ``headroom`` (no interpreter, no imports) for what ends in this
+    process anyway: a refusal before any load, a command that starts nothing. Use ``headroom``
+    where the process itself is the point (signals, exit 4's traceback file, its environment).
+    """
+    import signal
+
+    from loadtest.cli import main
+
+    capsys.readouterr()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse's own refusals exit 2 from parse_args, before main's handlers
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)  # main() installs its own
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["headroom", *args], code, out, err)

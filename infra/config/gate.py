@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from .section import Section
-from .types import Duration, HttpUrl, duration_seconds
+from .slo import RunTime, Users
+from .types import HttpUrl, duration_seconds
 
 _RELATIVE_DIR = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}(?:/[A-Za-z0-9_.-]{1,64}){0,7}")
 
@@ -42,8 +43,8 @@ class GateConfig(Section):
     # Bad input or a crashed run (exit 2 or 4) fails the update either way: it is no verdict.
     on_fail: Literal["fail", "warn"] = "fail"
     # Unset: headroom:slo.users / runTime / the SLO's ramp. A gate is often smaller than the full SLO run.
-    users: int | None = Field(default=None, ge=1, le=100000)
-    run_time: Duration | None = None
+    users: Users | None = None
+    run_time: RunTime | None = None
     ramp_seconds: int | None = Field(default=None, ge=0, le=86400)
     # Unset: the load balancer's URL (stack output loadBalancerUrl); required when the stack deploys none.
     url: HttpUrl | None = None

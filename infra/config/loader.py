@@ -4,7 +4,9 @@ Two sources feed the same function, ``config_from_keys``: a ``Pulumi.<stack>.yam
 file read by the CLI, and the config Pulumi hands the program during ``pulumi up``
 (where structured values arrive as JSON strings). Keys of other namespaces
 (``aws:region``, secrets of other tools) are the user's and are ignored; an
-unknown key under ``headroom:`` is reported as a likely typo.
+unknown key under ``headroom:`` is reported as a likely typo. What is ignored
+silently otherwise gets a warning (``ignored_key_warnings``): a namespace one typo
+away from ``headroom`` (``headroon:hpa``), and a stack with no ``headroom:`` key at all.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import difflib
 import json
 import re
 import reprlib
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from ..errors import (
     NOT_SHOWN,
     ConfigProblem,
     ConfigValidationError,
+    StackConfigWarning,
     StackFileError,
     StackNotFoundError,
 )
@@ -34,6 +38,9 @@ from .rules import KeyedRuleError
 from .schema import SECTION_KEYS, StackConfig
 
 NAMESPACE = "headroom"
+NEAR_MISS_RATIO = 0.8
+"""How like ``headroom`` a namespace must be to be warned about: one letter off (``headroon``, ``headrom``,
+``head-room``) or another case (``Headroom``); ``head`` or ``header`` are other tools' names."""
 QUOTE_LIMIT = 200
 """At most this many characters of a user's value are quoted back in a message."""
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -68,7 +75,7 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
     if stack.endswith((".yaml", ".yml")) or "/" in stack:
         path = Path(stack)
         if not path.is_file():
-            raise StackNotFoundError(f"stack file {stack}: no such file")
+            raise StackNotFoundError(f"stack file {stack}: {_not_a_file(path)}")
         return path
     project = project_dir or find_project_dir()
     if not _STACK_NAME.fullmatch(stack):
@@ -76,6 +83,8 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
             f"--stack {stack!r}: a stack name has only letters, digits, '_', '.' and '-'"
         )
     path = project / f"Pulumi.{stack}.yaml"
+    if path.exists() and not path.is_file():
+        raise StackNotFoundError(f"--stack {stack!r}: {path} {_not_a_file(path)}")
     if not path.is_file():
         known = ", ".join(available_stacks(project)) or "none"
         searched = "" if project_dir or (project / "Pulumi.yaml").is_file() else (
@@ -86,6 +95,15 @@ def stack_file_path(stack: str, project_dir: Path | None = None) -> Path:
             f"--stack {stack!r}: no {path.name} in {project} (stacks there: {known}){searched}"
         )
     return path
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` (not a regular file) cannot be a stack file: missing, a directory, or another kind of file."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "is a directory, not a stack file (give a Pulumi.<stack>.yaml file)"
+    return "is not a regular file (a FIFO, a socket or a device), so headroom does not read it"
 
 
 def read_stack_text(path: Path) -> str:
@@ -249,7 +267,32 @@ def load_stack(stack: str, project_dir: Path | None = None) -> Stack:
     """Find, read and validate a stack; the path comes back for messages and edits."""
     path = stack_file_path(stack, project_dir)
     text = read_stack_text(path)
-    return Stack(path, config_from_keys(read_stack_keys(path, text), source=str(path)), text)
+    keys = read_stack_keys(path, text)
+    warn_about_ignored_keys(keys, str(path))
+    return Stack(path, config_from_keys(keys, source=str(path)), text)
+
+
+def warn_about_ignored_keys(keys: Mapping[str, Any], source: str) -> None:
+    """Each of ``ignored_key_warnings`` as a ``StackConfigWarning`` (the CLI prints it as a ``warning:`` line)."""
+    for message in ignored_key_warnings(keys, source):
+        warnings.warn(message, StackConfigWarning, stacklevel=3)
+
+
+def ignored_key_warnings(keys: Mapping[str, Any], source: str) -> list[str]:
+    """What headroom would ignore without a word: a namespace that is nearly ``headroom``, and no headroom key at all."""
+    by_namespace: dict[str, list[str]] = {}
+    for key in keys:
+        by_namespace.setdefault(str(key).partition(":")[0], []).append(str(key))
+    found = []
+    for namespace, names in sorted(by_namespace.items()):
+        if namespace != NAMESPACE and difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= NEAR_MISS_RATIO:
+            found.append(f"{source}: {', '.join(quote(name) for name in names)}: namespace {quote(namespace)} is not "
+                         f"{NAMESPACE!r}, so headroom ignores {'it' if len(names) == 1 else 'them'}; did you mean "
+                         f"{quote(NAMESPACE + ':' + names[0].partition(':')[2])}?")
+    if NAMESPACE not in by_namespace:
+        found.append(f"{source}: no {NAMESPACE}:* key, so every setting is the reference default (docs/config.md); "
+                     "is this the stack file you meant?")
+    return found
 
 
 def config_from_keys(keys: Mapping[str, Any], source: str) -> StackConfig:

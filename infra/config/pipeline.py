@@ -20,7 +20,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from .section import Section
-from .types import DnsLabel, Duration, EnvVarName, HttpUrl, ImageRef, Port
+from .slo import RunTime, Users
+from .types import DnsLabel, EnvVarName, HttpUrl, ImageRef, Port
 
 FlaggerHook = Literal["pre-rollout", "rollout", "confirm-promotion"]
 """The Flagger webhook types headroom answers (each is a path of ``headroom serve``: ``/flagger/<type>``)."""
@@ -120,6 +121,19 @@ def flagger_seconds(duration: str) -> int:
     return int(duration[:-1]) * (60 if duration.endswith("m") else 1)
 
 
+TOLERANCE = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?(?:%|ms)(?:,[0-9]{1,6}(?:\.[0-9]{1,6})?(?:%|ms))?")
+"""``--tolerance`` and ``headroom:pipeline.tolerance``: a percentage of the baseline's figure, milliseconds, or both."""
+
+
+def _check_tolerance(value: str) -> str:
+    if not TOLERANCE.fullmatch(value):
+        raise ValueError("not allowed; expected a tolerance such as 5%, 3ms or 5%,3ms")
+    return value
+
+
+Tolerance = Annotated[str, AfterValidator(_check_tolerance)]
+
+
 class PipelineConfig(Section):
     """``headroom serve`` and the manifests that call it from Argo Rollouts and Flagger."""
 
@@ -129,9 +143,15 @@ class PipelineConfig(Section):
     # and for Argo the `canary-url` argument the Rollout passes.
     target_url: HttpUrl | None = None
     # The load of a pipeline-triggered validation; unset: headroom:slo's.
-    users: int | None = Field(default=None, ge=1, le=100000)
-    run_time: Duration | None = None
+    users: Users | None = None
+    run_time: RunTime | None = None
     profile: Literal["normal", "spike", "stress"] = "normal"
+    # Judge the canary against the primary under one interleaved load too (validate --compare-host): Flagger's
+    # `<name>-primary` Service, and for Argo the `stable-url` argument the Rollout passes (default: primaryUrl).
+    compare_with_primary: bool = False
+    primary_url: HttpUrl | None = None
+    # How much slower than the primary still counts as the same: 5%, 3ms, or 5%,3ms (the larger).
+    tolerance: Tolerance = "5%"
     serve: ServeConfig = Field(default_factory=ServeConfig)
     argo: ArgoConfig = Field(default_factory=ArgoConfig)
     flagger: FlaggerConfig = Field(default_factory=FlaggerConfig)

@@ -24,20 +24,18 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from ..scenario_syntax import CONFIG_REFERENCE, ENV_REFERENCE, PATH_VARIABLE, REFERENCE
 from .section import Section
 from .types import accepts_bool, reject_bool
+
+__all__ = ["CONFIG_REFERENCE", "ENV_REFERENCE", "PATH_VARIABLE", "REFERENCE"]  # their home is infra.scenario_syntax
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _REQUEST_NAME = re.compile(r"[A-Za-z0-9/\[][A-Za-z0-9 _.:/\[\]-]{0,99}")
 _PATH = re.compile(r"/(?:[A-Za-z0-9._~!$&'()*+,;=:@%/?-]|\{[A-Za-z_][A-Za-z0-9_]{0,99}\}){0,2000}")
-PATH_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,99})\}")
 _VARIABLE_VALUE = re.compile(r"[A-Za-z0-9._~-]{1,200}")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
-"""Any ``${...}`` in a header value; its inside must be one of the two forms below."""
-ENV_REFERENCE = re.compile(r"env:([A-Za-z_][A-Za-z0-9_]{0,127})")
-CONFIG_REFERENCE = re.compile(r"config:([A-Za-z0-9_.-]{1,100}:[A-Za-z0-9_.-]{1,200})")
 _FIELD_PATH = re.compile(r"[A-Za-z0-9_-]{1,100}(?:\.[A-Za-z0-9_-]{1,100}){0,19}")
 _LOCUSTFILE = re.compile(r"[A-Za-z0-9._/ -]{1,500}\.py")
 MAX_WEIGHT = 10_000

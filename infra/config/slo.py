@@ -18,6 +18,33 @@ from .types import Duration, duration_seconds
 
 MAX_REQUEST_TIMEOUT_S = 600
 """No request is worth waiting for longer: a hung target must end in a verdict, not in a CI job's timeout."""
+MAX_USERS = 100_000
+"""The most users one validation may run (closed users, or the open model's users at once).
+
+The one bound shared by ``headroom:slo.users``, ``headroom:pipeline.users``, ``validate``'s
+and ``tune``'s ``--users`` and serve's ``users`` override (``loadtest.commands._flags.users``)."""
+MAX_RUN_TIME_S = 24 * 3600
+"""The longest run one validation may ask for: a day. Shared like ``MAX_USERS`` (``runTime``, ``--run-time``);
+a longer one is a typo (``999999h``), and would hold ``headroom serve``'s one slot for years."""
+
+
+def run_time_refusal(seconds: float) -> str | None:
+    """Why a run of ``seconds`` is refused, or None: more than 0, at most ``MAX_RUN_TIME_S``."""
+    if 0 < seconds <= MAX_RUN_TIME_S:
+        return None
+    return f"must be more than 0 and at most {MAX_RUN_TIME_S // 3600}h ({MAX_RUN_TIME_S} s)"
+
+
+def _check_run_time(value: str) -> str:
+    refusal = run_time_refusal(duration_seconds(value))
+    if refusal is not None:
+        raise ValueError(refusal)
+    return value
+
+
+RunTime = Annotated[Duration, AfterValidator(_check_run_time)]
+"""A validation's run time (``runTime``): a duration within ``MAX_RUN_TIME_S``."""
+Users = Annotated[int, Field(ge=1, le=MAX_USERS)]
 
 
 _REQUEST_NAME = re.compile(r"[!-~](?:[ -~]{0,198}[!-~])?")
@@ -79,11 +106,11 @@ class ArrivalStageConfig(Section):
 class SloConfig(Section):
     """The service-level objective a validation run judges, and the load that tests it."""
 
-    users: int = Field(default=500, ge=1, le=100000)
+    users: Users = 500
     # Give the ramp either as seconds or as users spawned per second, not both.
     ramp_seconds: int | None = Field(default=None, ge=0, le=86400)
     spawn_rate: float | None = Field(default=None, gt=0, le=10000)
-    run_time: Duration = "10m"
+    run_time: RunTime = "10m"
     p95_ms: float = Field(default=200.0, gt=0, le=600000)
     error_rate_percent: float = Field(default=5.0, ge=0, le=100)
     # Further percentiles of all requests, judged like the p95 (each with its confidence interval); unset: not judged.
@@ -103,14 +130,16 @@ class SloConfig(Section):
     arrival_rate: float | None = Field(default=None, gt=0, le=1_000_000)
     arrivals: Literal["constant", "poisson"] = "constant"
     arrival_stages: list[ArrivalStageConfig] | None = Field(default=None, min_length=1, max_length=MAX_ARRIVAL_STAGES)
-    arrival_max_users: int = Field(default=1000, ge=1, le=100000)
+    arrival_max_users: Users = 1000
 
     @model_validator(mode="after")
     def _one_arrival_schedule(self) -> Self:
         if self.arrival_rate is not None and self.arrival_stages is not None:
             raise ValueError("give arrivalRate (a constant rate for runTime) or arrivalStages, not both")
-        if self.arrival_stages is not None and not any(duration_seconds(s.duration) > 0 for s in self.arrival_stages):
-            raise ValueError("arrivalStages must last more than 0 s in all")
+        if self.arrival_stages is not None:
+            refusal = run_time_refusal(sum(duration_seconds(s.duration) for s in self.arrival_stages))
+            if refusal is not None:
+                raise ValueError(f"arrivalStages, in all, {refusal}")
         return self
 
     @model_validator(mode="after")

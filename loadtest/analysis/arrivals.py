@@ -17,12 +17,14 @@ An arrival is late when its start lag exceeds ``LATE_AFTER_MS`` (what k6 counts 
 a dropped iteration: not sent on time), and dropped when the run ended before it
 could start at all.
 
-Pure Python, like ``recording``.
+Pure Python, like ``recording``. The counting itself (``ArrivalStats``) lives in
+``arrival_stats``, which the Locust processes import without this module's imports (the
+stack config's schema, the report's model, numpy).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -33,81 +35,21 @@ from infra.config.types import duration_seconds
 from ..report.model import ArrivalLag, ArrivalStage, ClosedEquivalent, OpenModelInfo
 from ..scenario.arrivals import ArrivalMode, Stage, equivalent_rate, hold, peak_rate
 from ..scenario.profiles import Profile
+from .arrival_stats import LATE_AFTER_MS, ArrivalStats
+from .distribution import Distribution
 from .measurement import Measurement, Phase, latency_of
-from .recording import Recording, new_histogram, to_microseconds
+from .recording import Recording
 
-LATE_AFTER_MS = 10.0
-"""An arrival that starts later than this after its scheduled time was not sent on time."""
 LAG_BOUND_MS = 100.0
 """The generator's 99th-percentile lag beyond which its schedule, and so the run, cannot be trusted."""
 
 
-@dataclass
-class ArrivalStats:
-    """One process's (or the merged) count of arrivals and the histograms of their lags, in microseconds."""
-
-    due: int = 0
-    sent: int = 0
-    late: int = 0
-    dropped: int = 0
-    generator_lag: HdrHistogram = field(default_factory=new_histogram)
-    start_lag: HdrHistogram = field(default_factory=new_histogram)
-
-    def dispatched(self, generator_lag_s: float) -> None:
-        """The dispatcher woke for an arrival ``generator_lag_s`` after it was due."""
-        self.due += 1
-        self.generator_lag.record_value(to_microseconds(max(0.0, generator_lag_s) * 1000))
-
-    def started(self, start_lag_s: float) -> None:
-        """The arrival's task started ``start_lag_s`` after it was due."""
-        self.sent += 1
-        lag_ms = max(0.0, start_lag_s) * 1000
-        self.start_lag.record_value(to_microseconds(lag_ms))
-        if lag_ms > LATE_AFTER_MS:
-            self.late += 1
-
-    def drop(self) -> None:
-        self.dropped += 1
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "due": self.due, "sent": self.sent, "late": self.late, "dropped": self.dropped,
-            "generator_lag": self.generator_lag.encode().decode("ascii") if self.due else "",
-            "start_lag": self.start_lag.encode().decode("ascii") if self.sent else "",
-        }
-
-    def drain(self) -> dict[str, Any]:
-        payload = self.to_payload()
-        self.due = self.sent = self.late = self.dropped = 0
-        self.generator_lag = new_histogram()
-        self.start_lag = new_histogram()
-        return payload
-
-    def absorb(self, payload: dict[str, Any]) -> None:
-        self.due += int(payload["due"])
-        self.sent += int(payload["sent"])
-        self.late += int(payload["late"])
-        self.dropped += int(payload["dropped"])
-        if payload.get("generator_lag"):
-            self.generator_lag.decode_and_add(payload["generator_lag"])
-        if payload.get("start_lag"):
-            self.start_lag.decode_and_add(payload["start_lag"])
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> ArrivalStats:
-        stats = cls()
-        stats.absorb(payload)
-        return stats
-
-
 def lag_of(histogram: HdrHistogram) -> ArrivalLag:
-    if histogram.get_total_count() == 0:
+    lags = Distribution.of_histogram(histogram)
+    if lags.count == 0:
         return ArrivalLag(p50_ms=0.0, p99_ms=0.0, max_ms=0.0)
-    return ArrivalLag(
-        p50_ms=histogram.get_value_at_percentile(50) / 1000.0,
-        p99_ms=histogram.get_value_at_percentile(99) / 1000.0,
-        max_ms=histogram.get_max_value() / 1000.0,
-    )
+    p50, p99 = lags.values_at_percentiles((50, 99))
+    return ArrivalLag(p50_ms=p50 / 1000.0, p99_ms=p99 / 1000.0, max_ms=lags.max_us / 1000.0)
 
 
 def lag_exceeded(info: OpenModelInfo) -> str | None:
@@ -169,8 +111,8 @@ class OpenRun:
             lag_bound_ms=LAG_BOUND_MS,
             generator_lag=lag_of(self.stats.generator_lag),
             start_lag=lag_of(self.stats.start_lag),
-            corrected=latency_of(measurement.histogram(phase)),
-            raw=latency_of(raw.histogram(phase)),
+            corrected=latency_of(measurement.distribution(phase)),
+            raw=latency_of(raw.distribution(phase)),
         )
 
 

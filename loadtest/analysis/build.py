@@ -7,13 +7,17 @@ output format reads; its JSON form (``Report.to_json_dict``) is docs/report.md.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from hdrh.histogram import HdrHistogram
 
 from infra.config import SloConfig
 
 from ..report.model import (
     DistributionPoint,
     GeneratorInfo,
+    JudgedHistograms,
     LoadCheckInfo,
     LoadInfo,
     PhaseSummary,
@@ -27,7 +31,7 @@ from ..scenario.profiles import Profile
 from .arrivals import OpenRun
 from .criteria import endpoint_slo_info
 from .littles_law import LoadCheck
-from .measurement import Measurement, Phase
+from .measurement import Z_TWO_SIDED_95, Measurement, Phase
 from .verdict import judge
 
 DISTRIBUTION_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100)
@@ -49,17 +53,19 @@ class RunInfo:
 
 
 def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: SloConfig,
-                 generator: GeneratorInfo, open_run: OpenRun | None = None) -> Report:
+                 generator: GeneratorInfo, open_run: OpenRun | None = None, z: float = Z_TWO_SIDED_95) -> Report:
     """Judge a measured run: the full-load phase when there is one, else the whole run.
 
     An open-model run's measurement holds the corrected latency (from each scheduled time), which is judged;
-    ``open_run`` adds the raw latency and the arrivals (the report's ``open_model``).
+    ``open_run`` adds the raw latency and the arrivals (the report's ``open_model``). ``z`` is every interval's
+    critical value: 1.96 (95 %), or the stopping look's for a run that stopped once decided.
     """
     phase = measurement.full_load() or measurement.whole_run()
-    judged = measurement.summarize(phase)
+    judged = measurement.summarize(phase, z=z)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
-    judgement = judge(judged, slo, generator, measurement.endpoint_histograms(phase), measurement.endpoint_names(),
-                      open_model=open_model)
+    whole_run = measurement.summarize(measurement.whole_run())
+    judgement = judge(judged, slo, generator, measurement.endpoint_distributions(phase), measurement.endpoint_names(),
+                      open_model=open_model, whole_run=whole_run, z=z)
     return Report(
         generated_at=_iso(run.started_at),
         stack=run.stack,
@@ -79,8 +85,9 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
                            required_throughput_rps=check.required_throughput_rps, notes=check.notes),
         verdict=judgement.verdict(judged.window),
         criteria=judgement.criteria,
-        results=Results(judged=judged, whole_run=measurement.summarize(measurement.whole_run()),
-                        latency_distribution=distribution_of(measurement, judged)),
+        results=Results(judged=judged, whole_run=whole_run,
+                        latency_distribution=distribution_of(measurement, judged),
+                        judged_histograms=encoded(measurement.histogram(phase), measurement.endpoint_histograms(phase))),
         timeline=measurement.timeline(),
         generator=generator,
         open_model=open_model,
@@ -89,11 +96,17 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
 
 def distribution_of(measurement: Measurement, summary: PhaseSummary) -> list[DistributionPoint]:
     window = summary.window
-    merged = measurement.histogram(Phase(window.label, window.start_s, window.end_s))
-    if merged.get_total_count() == 0:
+    merged = measurement.distribution(Phase(window.label, window.start_s, window.end_s))
+    if merged.count == 0:
         return []
-    return [DistributionPoint(percentile=p, value_ms=merged.get_value_at_percentile(p) / 1000.0)
-            for p in DISTRIBUTION_PERCENTILES]
+    values = merged.values_at_percentiles(DISTRIBUTION_PERCENTILES)
+    return [DistributionPoint(percentile=p, value_ms=value / 1000.0) for p, value in zip(DISTRIBUTION_PERCENTILES, values, strict=True)]
+
+
+def encoded(overall: HdrHistogram, endpoints: Mapping[str, HdrHistogram]) -> JudgedHistograms:
+    """The judged window's histograms as the report carries them (HDR's compressed base64), for ``compare``."""
+    return JudgedHistograms(all=overall.encode().decode("ascii"),
+                            endpoints={name: endpoints[name].encode().decode("ascii") for name in sorted(endpoints)})
 
 
 def _iso(timestamp: float) -> str:

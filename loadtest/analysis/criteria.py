@@ -26,14 +26,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hdrh.histogram import HdrHistogram
-
 from infra.config import SloConfig
 from infra.config.slo import EndpointSlo
 
 from ..report.model import Criterion, CriterionKey, EndpointSloInfo, Interval, PhaseSummary
-from .measurement import minimum_requests_for, quantile_interval
-from .recording import new_histogram
+from .distribution import Distribution, LatencyCounts, as_distribution
+from .measurement import Z_TWO_SIDED_95, confidence_label, minimum_requests_for, quantile_interval
 
 PERCENTILES: tuple[tuple[CriterionKey, float, str], ...] = (
     ("p50_ms", 50.0, "p50"),
@@ -59,12 +57,13 @@ class Judged:
         return Judged(self.criteria + other.criteria, self.notes + other.notes, self.failures + other.failures)
 
 
-def percentile_criterion(key: CriterionKey, percent: float, label: str, threshold: float, histogram: HdrHistogram,
-                         endpoint: str | None = None) -> Judged:
-    """One percentile of one histogram against its threshold, decisive only when its interval is clear of it."""
+def percentile_criterion(key: CriterionKey, percent: float, label: str, threshold: float, counts: LatencyCounts,
+                         endpoint: str | None = None, z: float = Z_TWO_SIDED_95) -> Judged:
+    """One percentile of one distribution against its threshold, decisive only when its interval is clear of it."""
     quantile = percent / 100.0
-    interval = quantile_interval(histogram, quantile)
-    measured = histogram.get_value_at_percentile(percent) / 1000.0 if interval.count else 0.0
+    distribution = as_distribution(counts)
+    interval = quantile_interval(distribution, quantile, z)
+    measured = distribution.value_at_percentile(percent) / 1000.0 if interval.count else 0.0
     of = "" if endpoint is None else f" of {endpoint}"
     notes: list[str] = []
     decisive = True
@@ -75,7 +74,7 @@ def percentile_criterion(key: CriterionKey, percent: float, label: str, threshol
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         subject = f"the {label}'s" if endpoint is None else f"the {label}{of}: its"
-        notes.append(f"{subject} 95 % confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
+        notes.append(f"{subject} {confidence_label(z)} confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
                      f"straddles the {threshold:g} ms threshold")
     margin = threshold - measured
     criterion = Criterion(
@@ -104,11 +103,11 @@ def error_rate_criterion(threshold: float, requests: int, failures: int, endpoin
     )
 
 
-def further_criteria(summary: PhaseSummary, slo: SloConfig, histograms: Mapping[str, HdrHistogram] | None,
-                     recorded: Collection[str] = ()) -> Judged:
+def further_criteria(summary: PhaseSummary, slo: SloConfig, histograms: Mapping[str, LatencyCounts] | None,
+                     recorded: Collection[str] = (), z: float = Z_TWO_SIDED_95) -> Judged:
     """The global percentiles other than the p95, then each endpoint's criteria, in the stack file's order.
 
-    ``histograms`` are the judged window's, per endpoint; ``recorded`` names every endpoint
+    ``histograms`` are the judged window's, per endpoint (``Measurement.endpoint_distributions``); ``recorded`` names every endpoint
     that completed a request at any time in the run (to tell a ramp-only endpoint from one
     the run never sent).
     """
@@ -120,27 +119,26 @@ def further_criteria(summary: PhaseSummary, slo: SloConfig, histograms: Mapping[
     if histograms is None:
         raise ValueError("judging further percentiles or endpoints needs the judged window's histograms")
     if wanted:
-        merged = new_histogram()
-        for histogram in histograms.values():
-            merged.add(histogram)
+        merged = Distribution.merge(as_distribution(counts) for counts in histograms.values())
         for key, percent, label, threshold in wanted:
-            judged += percentile_criterion(key, percent, label, threshold, merged)
+            judged += percentile_criterion(key, percent, label, threshold, merged, z=z)
     for name, endpoint_slo in slo.endpoints.items():
-        judged += endpoint_criteria(name, endpoint_slo, summary, histograms.get(name), recorded)
+        judged += endpoint_criteria(name, endpoint_slo, summary, histograms.get(name), recorded, z)
     return judged
 
 
-def endpoint_criteria(name: str, endpoint_slo: EndpointSlo, summary: PhaseSummary, histogram: HdrHistogram | None,
-                      recorded: Collection[str] = ()) -> Judged:
+def endpoint_criteria(name: str, endpoint_slo: EndpointSlo, summary: PhaseSummary, histogram: LatencyCounts | None,
+                      recorded: Collection[str] = (), z: float = Z_TWO_SIDED_95) -> Judged:
     """One endpoint's criteria: its percentiles, then its error rate (module docstring: an endpoint with no requests)."""
     counts = next((e for e in summary.endpoints if e.name == name), None)
-    if histogram is None or histogram.get_total_count() == 0 or counts is None or counts.requests == 0:
+    distribution = as_distribution(histogram) if histogram is not None else None
+    if distribution is None or distribution.count == 0 or counts is None or counts.requests == 0:
         return _no_requests(name, endpoint_slo, recorded)
     judged = Judged()
     for key, percent, label in PERCENTILES:
         threshold = getattr(endpoint_slo, key)
         if threshold is not None:
-            judged += percentile_criterion(key, percent, label, threshold, histogram, endpoint=name)
+            judged += percentile_criterion(key, percent, label, threshold, distribution, endpoint=name, z=z)
     if endpoint_slo.error_rate_percent is not None:
         judged += Judged([error_rate_criterion(endpoint_slo.error_rate_percent, counts.requests, counts.failures, name)])
     return judged

@@ -9,37 +9,59 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from ..report.model import ConfidenceInterval, EndpointSummary, Latency, PhaseSummary, TimelinePoint, Window
+from .distribution import Distribution, LatencyCounts, as_distribution
 from .recording import Cell, Recording, new_histogram
 
 Z_TWO_SIDED_95 = 1.959963984540054
 """The standard normal quantile leaving 2.5 % in each tail: a two-sided 95 % interval."""
+
+
+def confidence_of(z: float) -> float:
+    """The two-sided confidence of an interval of +-z standard errors: 1.96 -> 0.95."""
+    return math.erf(z / math.sqrt(2.0))
+
+
+def confidence_label(z: float) -> str:
+    """``95 %`` for the usual interval, else the level a sequential look's critical value gives (``99.9994 %``)."""
+    return percent_label(confidence_of(z))
+
+
+def percent_label(confidence: float) -> str:
+    return "95 %" if abs(confidence - 0.95) < 1e-6 else f"{100 * confidence:.6g} %"
+
+
 MIN_TAIL_SAMPLES = 10
 """A percentile q needs at least this many requests above it (n * (1 - q)) to be estimated."""
 
 
-def latency_of(histogram: HdrHistogram) -> Latency:
-    """Response times in milliseconds from one (merged) HDR histogram; zeros when it is empty."""
-    count = histogram.get_total_count()
-    if count == 0:
+def latency_of(histogram: LatencyCounts) -> Latency:
+    """Response times in milliseconds from one merged distribution (or HDR histogram); zeros when it is empty.
+
+    The percentiles are HDR's, read with one cumulative sum; the mean and the standard deviation come from
+    the sums kept at record time (``distribution``), not from a walk over every bucket.
+    """
+    distribution = as_distribution(histogram)
+    if distribution.count == 0:
         return Latency(count=0, mean_ms=0.0, stdev_ms=0.0, min_ms=0.0, max_ms=0.0, p50_ms=0.0, p95_ms=0.0,
                        p99_ms=0.0, p999_ms=0.0)
     ms = 1000.0
+    p50, p95, p99, p999 = distribution.values_at_percentiles((50, 95, 99, 99.9))
     return Latency(
-        count=count,
-        mean_ms=histogram.get_mean_value() / ms,
-        stdev_ms=histogram.get_stddev() / ms,
-        min_ms=histogram.get_min_value() / ms,
-        max_ms=histogram.get_max_value() / ms,
-        p50_ms=histogram.get_value_at_percentile(50) / ms,
-        p95_ms=histogram.get_value_at_percentile(95) / ms,
-        p99_ms=histogram.get_value_at_percentile(99) / ms,
-        p999_ms=histogram.get_value_at_percentile(99.9) / ms,
+        count=distribution.count,
+        mean_ms=distribution.mean_us / ms,
+        stdev_ms=distribution.stddev_us / ms,
+        min_ms=distribution.min_us / ms,
+        max_ms=distribution.max_us / ms,
+        p50_ms=p50 / ms,
+        p95_ms=p95 / ms,
+        p99_ms=p99 / ms,
+        p999_ms=p999 / ms,
     )
 
 
@@ -62,21 +84,20 @@ class QuantileInterval:
     enough_samples: bool
 
 
-def quantile_interval(histogram: HdrHistogram, quantile: float) -> QuantileInterval:
-    n = histogram.get_total_count()
-    estimate = histogram.get_value_at_percentile(quantile * 100) / 1000.0 if n else 0.0
+def quantile_interval(histogram: LatencyCounts, quantile: float, z: float = Z_TWO_SIDED_95) -> QuantileInterval:
+    distribution = as_distribution(histogram)
+    n = distribution.count
     if n == 0:
         return QuantileInterval(quantile, 0.0, 0.0, 0.0, 0, 0, 0, False)
-    spread = Z_TWO_SIDED_95 * math.sqrt(n * quantile * (1 - quantile))
+    spread = z * math.sqrt(n * quantile * (1 - quantile))
     lower_rank = max(1, math.floor(n * quantile - spread))
     upper_rank = math.ceil(n * quantile + spread) + 1
     enough = round(n * (1 - quantile), 6) >= MIN_TAIL_SAMPLES and upper_rank <= n  # round: 1 - 0.9 is 0.0999...
     upper_rank = min(upper_rank, n)
-
-    def at_rank(rank: int) -> float:
-        return float(histogram.get_value_at_percentile(100.0 * rank / n)) / 1000.0
-
-    return QuantileInterval(quantile, estimate, at_rank(lower_rank), at_rank(upper_rank), lower_rank, upper_rank, n, enough)
+    # The ranks as percentiles, so each value is the one HDR's get_value_at_percentile gives.
+    estimate, lower, upper = distribution.values_at_percentiles(
+        (quantile * 100, 100.0 * lower_rank / n, 100.0 * upper_rank / n))
+    return QuantileInterval(quantile, estimate / 1000.0, lower / 1000.0, upper / 1000.0, lower_rank, upper_rank, n, enough)
 
 
 def minimum_requests_for(quantile: float) -> int:
@@ -109,6 +130,7 @@ class Measurement:
     spawn_complete_at: float | None
     users_by_window: dict[int, int]
     workers: int = 0
+    _endpoints: dict[Phase, dict[str, _EndpointTotals]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_results(cls, results: dict[str, Any]) -> Measurement:
@@ -159,51 +181,72 @@ class Measurement:
                 yield window, name, cell
 
     # figures ------------------------------------------------------------------------
+    # Each phase's per-endpoint merge is made once and kept (``_endpoints``): a report reads the judged
+    # phase five times (summary, verdict, endpoint criteria, distribution, open model). A Measurement
+    # reads a finished run; its recording is not recorded into any more.
+
+    def _endpoint_totals(self, phase: Phase) -> dict[str, _EndpointTotals]:
+        cached = self._endpoints.get(phase)
+        if cached is None:
+            cells: dict[str, list[Cell]] = {}
+            for _, name, cell in self._cells_in(phase):
+                cells.setdefault(name, []).append(cell)
+            cached = self._endpoints[phase] = {
+                name: _EndpointTotals(Distribution.merge(Distribution.of_cell(cell) for cell in group),
+                                      sum(cell.requests for cell in group), sum(cell.failures for cell in group))
+                for name, group in sorted(cells.items())
+            }
+        return cached
+
+    def endpoint_distributions(self, phase: Phase) -> dict[str, Distribution]:
+        """Each endpoint's response times in the phase, merged over its windows: what per-endpoint criteria judge."""
+        return {name: totals.distribution for name, totals in self._endpoint_totals(phase).items()}
+
+    def distribution(self, phase: Phase) -> Distribution:
+        """Every response time in the phase, all endpoints merged."""
+        return Distribution.merge(totals.distribution for totals in self._endpoint_totals(phase).values())
 
     def histogram(self, phase: Phase) -> HdrHistogram:
-        """Every response time in the phase, all endpoints merged."""
+        """The phase's response times as one HDR histogram, for a reader that needs hdrh's own object
+        (to encode it, say); figures read faster from ``distribution``."""
         merged = new_histogram()
         for _, _, cell in self._cells_in(phase):
             merged.add(cell.histogram)
         return merged
 
     def endpoint_histograms(self, phase: Phase) -> dict[str, HdrHistogram]:
-        """Each endpoint's response times in the phase, merged over its windows: what per-endpoint criteria judge."""
+        """Each endpoint's response times in the phase as HDR histograms: for readers that need hdrh's own object
+        (a report's encoded histograms, the regression statistics); figures read faster from ``endpoint_distributions``."""
         merged: dict[str, HdrHistogram] = {}
         for _, name, cell in self._cells_in(phase):
             merged.setdefault(name, new_histogram()).add(cell.histogram)
-        return merged
+        return dict(sorted(merged.items()))
 
     def endpoint_names(self) -> set[str]:
         """Every endpoint that completed a request at any time in the run, ramp included."""
         return {name for _, name in self.recording.cells}
 
-    def summarize(self, phase: Phase, quantile: float = 0.95) -> PhaseSummary:
-        overall = self.histogram(phase)
-        per_endpoint: dict[str, tuple[HdrHistogram, list[int]]] = {}
-        for _, name, cell in self._cells_in(phase):
-            histogram, counts = per_endpoint.setdefault(name, (new_histogram(), [0, 0]))
-            histogram.add(cell.histogram)
-            counts[0] += cell.requests
-            counts[1] += cell.failures
-        requests = sum(counts[0] for _, counts in per_endpoint.values())
-        failures = sum(counts[1] for _, counts in per_endpoint.values())
+    def summarize(self, phase: Phase, quantile: float = 0.95, z: float = Z_TWO_SIDED_95) -> PhaseSummary:
+        per_endpoint = self._endpoint_totals(phase)
+        overall = self.distribution(phase)
+        requests = sum(totals.requests for totals in per_endpoint.values())
+        failures = sum(totals.failures for totals in per_endpoint.values())
         duration = max(phase.duration_s, 1e-9)
         endpoints = [
             EndpointSummary(
                 name=name,
-                requests=counts[0],
-                failures=counts[1],
-                error_rate_percent=_percent(counts[1], counts[0]),
-                throughput_rps=counts[0] / duration,
-                latency=latency_of(histogram),
+                requests=totals.requests,
+                failures=totals.failures,
+                error_rate_percent=_percent(totals.failures, totals.requests),
+                throughput_rps=totals.requests / duration,
+                latency=latency_of(totals.distribution),
             )
-            for name, (histogram, counts) in sorted(per_endpoint.items())
+            for name, totals in per_endpoint.items()
         ]
         reasons: dict[str, dict[str, int]] = {}
         for (name, reason), count in sorted(self.recording.reasons.items()):
             reasons.setdefault(name, {})[reason] = count
-        interval = quantile_interval(overall, quantile)
+        interval = quantile_interval(overall, quantile, z)
         return PhaseSummary(
             window=phase.window(),
             requests=requests,
@@ -212,7 +255,7 @@ class Measurement:
             throughput_rps=requests / duration,
             latency=latency_of(overall),
             p95_confidence_interval=ConfidenceInterval(
-                confidence=0.95, lower_ms=interval.lower_ms, upper_ms=interval.upper_ms, count=interval.count,
+                confidence=round(confidence_of(z), 6), lower_ms=interval.lower_ms, upper_ms=interval.upper_ms, count=interval.count,
                 enough_samples=interval.enough_samples,
             ),
             endpoints=endpoints,
@@ -225,30 +268,33 @@ class Measurement:
             by_window.setdefault(window, []).append(cell)
         for window in self.users_by_window:
             by_window.setdefault(window, [])
-        points = []
-        for window in sorted(by_window):
-            merged = new_histogram()
-            for cell in by_window[window]:
-                merged.add(cell.histogram)
-            requests = sum(cell.requests for cell in by_window[window])
-            stats = latency_of(merged)
-            # Windows sit on a wall-clock grid; the first and last overlap the run only in part.
-            start = self.window_start_offset(window)
-            span = min(start + self.window_seconds, self.duration_s) - max(start, 0.0)
-            points.append(
-                TimelinePoint(
-                    offset_s=round(max(start, 0.0), 3),
-                    users=self.users_by_window.get(window, 0),
-                    throughput_rps=requests / span if span > 0.05 else 0.0,
-                    requests=requests,
-                    failures=sum(cell.failures for cell in by_window[window]),
-                    p50_ms=stats.p50_ms,
-                    p95_ms=stats.p95_ms,
-                    p99_ms=stats.p99_ms,
-                    mean_ms=stats.mean_ms,
-                )
-            )
-        return points
+        return [self._timeline_point(window, by_window[window]) for window in sorted(by_window)]
+
+    def _timeline_point(self, window: int, cells: list[Cell]) -> TimelinePoint:
+        merged = Distribution.merge(Distribution.of_cell(cell) for cell in cells)
+        p50, p95, p99 = merged.values_at_percentiles((50, 95, 99)) if merged.count else (0, 0, 0)
+        requests = sum(cell.requests for cell in cells)
+        # Windows sit on a wall-clock grid; the first and last overlap the run only in part.
+        start = self.window_start_offset(window)
+        span = min(start + self.window_seconds, self.duration_s) - max(start, 0.0)
+        return TimelinePoint(
+            offset_s=round(max(start, 0.0), 3),
+            users=self.users_by_window.get(window, 0),
+            throughput_rps=requests / span if span > 0.05 else 0.0,
+            requests=requests,
+            failures=sum(cell.failures for cell in cells),
+            p50_ms=p50 / 1000.0,
+            p95_ms=p95 / 1000.0,
+            p99_ms=p99 / 1000.0,
+            mean_ms=merged.mean_us / 1000.0,
+        )
+
+
+@dataclass(frozen=True)
+class _EndpointTotals:
+    distribution: Distribution
+    requests: int
+    failures: int
 
 
 def _percent(part: int, whole: int) -> float:

@@ -4,6 +4,12 @@ INCONCLUSIVE means the measurement cannot be trusted, never "close": the load
 generator was saturated, there were too few requests to estimate the p95, or the
 p95's confidence interval straddles the threshold. A criterion that fails
 decisively still makes the run FAIL, unless the generator itself was saturated.
+
+A run in which every request failed and none succeeded is a FAIL whatever else holds:
+whether any of them fell in the judged window (a dead canary answers nothing, and a
+short run's window may hold nothing) or the generator saturated. A pipeline reads
+INCONCLUSIVE as "nothing against the canary" (Flagger's pre-rollout hook answers 200),
+so a target that never answered must not get it.
 """
 
 from __future__ import annotations
@@ -12,14 +18,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hdrh.histogram import HdrHistogram
-
 from infra.config import SloConfig
 
 from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
 from .arrivals import lag_exceeded
 from .criteria import error_rate_comparison, further_criteria
-from .measurement import minimum_requests_for
+from .distribution import LatencyCounts
+from .measurement import Z_TWO_SIDED_95, minimum_requests_for, percent_label
 
 LatencyClass = Literal["Excellent", "Good", "Acceptable", "Poor", ""]
 
@@ -67,6 +72,7 @@ def criterion(name: str, key: str, measured: float, threshold: float, comparison
 
 
 def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, list[str]]:
+    """The p95 against its threshold; its interval is the summary's (at the summary's confidence)."""
     interval = summary.p95_confidence_interval
     threshold = slo.p95_ms
     measured = summary.latency.p95_ms
@@ -81,7 +87,7 @@ def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, li
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         notes.append(
-            f"the p95's 95 % confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
+            f"the p95's {percent_label(interval.confidence)} confidence interval [{interval.lower_ms:.1f}, {interval.upper_ms:.1f}] ms "
             f"straddles the {threshold:g} ms threshold"
         )
     p95 = criterion("p95 response time", "p95_ms", measured, threshold, "<", "ms", decisive,
@@ -103,15 +109,42 @@ def _why(failed: Criterion, summary: PhaseSummary) -> str:
     return " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")"
 
 
-def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
-          histograms: Mapping[str, HdrHistogram] | None = None, recorded: Collection[str] = (), *,
-          open_model: OpenModelInfo | None = None) -> Judgement:
-    """The verdict on the judged window.
+def _nothing_served(run: PhaseSummary) -> str | None:
+    """The reason a run whose every request failed is a FAIL, or None when any request succeeded (or none ended)."""
+    if run.requests == 0 or run.failures < run.requests:
+        return None
+    counts: dict[str, int] = {}
+    for by_reason in run.failure_reasons.values():
+        for reason, count in by_reason.items():
+            counts[reason] = counts.get(reason, 0) + count
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
+    why = " (" + ", ".join(f"{count} {reason}" for reason, count in top) + ")" if top else ""
+    return f"every one of the run's {run.requests} requests failed{why}: the target served nothing"
 
-    ``histograms`` (the window's, per endpoint) and ``recorded`` (every endpoint the run
+
+def _untrusted_generator(generator: GeneratorInfo, open_model: OpenModelInfo | None) -> str | None:
+    """Why the load generator's measurements cannot be trusted (saturated, or an open model fallen behind), or None."""
+    if generator.saturated:
+        return (
+            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
+            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
+            "its measurements are unreliable. Use --workers to spread the load."
+        )
+    return lag_exceeded(open_model) if open_model is not None else None
+
+
+def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
+          histograms: Mapping[str, LatencyCounts] | None = None, recorded: Collection[str] = (), *,
+          open_model: OpenModelInfo | None = None, whole_run: PhaseSummary | None = None,
+          z: float = Z_TWO_SIDED_95) -> Judgement:
+    """The verdict on the judged window (``whole_run``, the whole run's summary, decides only a run of failures alone).
+
+    ``histograms`` (the window's, per endpoint: ``Measurement.endpoint_distributions``) and ``recorded`` (every endpoint the run
     completed a request for) are needed only for the SLO's further percentiles and
     per-endpoint criteria (``criteria``), which follow the p95, error rate and throughput.
     ``open_model``: an open-model run, whose summary holds the corrected latency; its lag can void the run.
+    ``z``: the further percentiles' intervals' critical value (a sequential look's; the summary's p95 interval
+    was made with the same by ``Measurement.summarize``).
     """
     p95, notes = _p95_criterion(summary, slo)
     criteria = [
@@ -123,7 +156,7 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
     if slo.min_throughput_rps is not None:
         criteria.append(criterion("throughput", "throughput_rps", summary.throughput_rps, slo.min_throughput_rps,
                                   ">=", "req/s", decisive=True, requests=summary.requests))
-    further = further_criteria(summary, slo, histograms, recorded)
+    further = further_criteria(summary, slo, histograms, recorded, z)
     criteria += further.criteria
     notes += further.notes
     label = latency_class(p95.measured) if summary.requests else ""
@@ -132,16 +165,12 @@ def judge(summary: PhaseSummary, slo: SloConfig, generator: GeneratorInfo,
     reasons = [f"{c.name} {c.measured:.2f} {c.unit} is not {c.comparison} {c.threshold:g} {c.unit}" + _why(c, summary)
                for c in failed if not (c.endpoint is not None and c.requests == 0)] + further.failures
 
-    if generator.saturated:
-        reason = (
-            f"the load generator saturated: {generator.peak_process} reached {generator.peak_cpu_percent:.0f} % CPU "
-            f"(at or above {generator.threshold_percent:.0f} % from {generator.saturated_at_s or 0:.0f} s); "
-            "its measurements are unreliable. Use --workers to spread the load."
-        )
-        return Judgement(Status.INCONCLUSIVE, criteria, [reason, *reasons, *notes], label)
-    behind = lag_exceeded(open_model) if open_model is not None else None
-    if behind is not None:
-        return Judgement(Status.INCONCLUSIVE, criteria, [behind, *reasons, *notes], label)
+    nothing_served = _nothing_served(whole_run or summary)
+    if nothing_served is not None:
+        return Judgement(Status.FAIL, criteria, [*reasons, nothing_served], label)
+    untrusted = _untrusted_generator(generator, open_model)
+    if untrusted is not None:
+        return Judgement(Status.INCONCLUSIVE, criteria, [untrusted, *reasons, *notes], label)
     if summary.requests == 0:
         return Judgement(Status.INCONCLUSIVE, criteria, ["no request completed in the judged window"], label)
     if failed:

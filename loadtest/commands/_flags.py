@@ -10,15 +10,23 @@ minutes of load to fail on writing its report; ``-`` means standard output.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
+from rich.console import Console
+
+from infra.config.pipeline import TOLERANCE
+from infra.config.slo import MAX_USERS, run_time_refusal
 from infra.config.types import duration_seconds, is_host
 from infra.errors import ConfigError
 
+from ..console import err, out
+from ..report.comparison import Tolerance
 from ..validation.outputs import STDOUT_NAMES
 
 _URL = re.compile(r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?")
@@ -41,12 +49,33 @@ def positive_duration(text: str) -> float:
     return seconds
 
 
+def run_time(text: str) -> float:
+    """A validation's run time: the schema's bound on ``runTime`` (``infra.config.slo.MAX_RUN_TIME_S``)."""
+    seconds = duration(text)
+    refusal = run_time_refusal(seconds)
+    if refusal is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {refusal}")
+    return seconds
+
+
+def users(text: str) -> int:
+    """Users of a validation: 1 to the schema's bound on ``users`` (``infra.config.slo.MAX_USERS``)."""
+    return _int_within(text, 1, MAX_USERS, "users (headroom:slo.users has the same bound)")
+
+
 def positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
+
+
+def _int_within(text: str, low: int, high: int, what: str) -> int:
+    value = _int_at_least(text, low)
+    if value > high:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {high} {what}")
+    return value
 
 
 def _int_at_least(text: str, low: int) -> int:
@@ -94,10 +123,7 @@ def local_workers(text: str) -> int:
 
 
 def remote_workers(text: str) -> int:
-    value = non_negative_int(text)
-    if value > MAX_REMOTE_WORKERS:
-        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_REMOTE_WORKERS} remote workers")
-    return value
+    return _int_within(text, 0, MAX_REMOTE_WORKERS, "remote workers")
 
 
 def host(text: str) -> str:
@@ -105,6 +131,20 @@ def host(text: str) -> str:
     if not is_host(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a hostname or IP address; expected e.g. 10.0.0.5 or locust-master")
     return text
+
+
+def ip_address(text: str) -> str:
+    """An address to listen on: an IP address (127.0.0.1, 0.0.0.0, ::1), as a socket binds it."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address; e.g. 127.0.0.1, 0.0.0.0 or ::1") from None
+    return text
+
+
+def locust_bind_address(text: str) -> str:
+    """Where Locust's master listens for workers: an IP address, or ``*`` (every interface, Locust's own default)."""
+    return text if text == "*" else ip_address(text)
 
 
 def port(text: str) -> int:
@@ -159,3 +199,49 @@ def check_output_dir(path: Path, flag: str) -> None:
     if not existing.is_dir():
         raise ConfigError(f"{flag} {path}: {existing} is a file, not a directory")
     check_output(existing / "probe", flag)
+
+
+def human_console(outputs: Mapping[str, Path | None]) -> Console:
+    """Where a command's tables and messages go: standard output, unless one of ``outputs`` (flag -> path) is ``-``.
+
+    Then standard output holds that machine format alone and everything for people goes to
+    standard error, as ``kubectl -o json`` keeps its output to the JSON. Two formats cannot
+    share standard output: exit 2, before anything runs.
+    """
+    to_stdout = [flag for flag, path in outputs.items() if path is not None and str(path) in STDOUT_NAMES]
+    if len(to_stdout) > 1:
+        raise ConfigError(f"{' and '.join(to_stdout)} all name standard output ({STDOUT_NAMES[0]}): only one output can go there")
+    return err if to_stdout else out
+
+
+def tolerance(text: str) -> Tolerance:
+    """``--tolerance``: ``5%``, ``3ms``, or both (``5%,3ms``: the larger of the two for each row)."""
+    percent: float | None = None
+    ms: float | None = None
+    parts = [_TOLERANCE.fullmatch(part) for part in text.split(",")]
+    if not TOLERANCE.fullmatch(text) or len({match["unit"] for match in parts if match}) != len(parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tolerance; use e.g. 5%, 3ms or 5%,3ms")
+    for match in parts:
+        assert match is not None  # the whole text matched
+        value = float(match["value"])
+        if match["unit"] == "%":
+            percent = value
+        else:
+            ms = value
+    if percent is not None and percent >= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: a percentage tolerance must be below 100 %")
+    return Tolerance(percent=percent, ms=ms)
+
+
+_TOLERANCE = re.compile(r"(?P<value>[0-9]{1,6}(?:\.[0-9]{1,6})?)(?P<unit>%|ms)")
+PERCENTILE_CHOICES = {"50": 50.0, "90": 90.0, "95": 95.0, "99": 99.0, "99.9": 99.9}
+
+
+def percentiles(text: str) -> tuple[float, ...]:
+    """``--percentiles 50,95,99``: which percentiles' differences a comparison judges, besides the shift."""
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in PERCENTILE_CHOICES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed percentiles are {', '.join(PERCENTILE_CHOICES)} "
+                                         "(comma-separated)")
+    return tuple(sorted({PERCENTILE_CHOICES[part] for part in chosen}))

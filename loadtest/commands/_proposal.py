@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
 
 from infra.config import Stack
+from infra.errors import ConfigError
 
 from ..console import err, out
 from ..formats.terminal import proposal
@@ -37,9 +39,9 @@ def check_proposal_outputs(args: argparse.Namespace) -> None:
     check_output(args.diff_out, "--diff-out")
 
 
-def present(report: Report, analysis: Analysis, args: argparse.Namespace) -> None:
-    """Print the recommendations and write the diff file; the stack file is not touched here."""
-    out.print(proposal(report))
+def present(report: Report, analysis: Analysis, args: argparse.Namespace, human: Console = out) -> None:
+    """Print the recommendations (to ``human``) and write the diff file; the stack file is not touched here."""
+    human.print(proposal(report))
     if args.diff_out is not None:
         where = write_output(args.diff_out, analysis.diff)
         err.print(Text(f"wrote {where}" + ("" if analysis.diff else " (empty: no change proposed)")))
@@ -58,3 +60,13 @@ def apply_proposal(report: Report, analysis: Analysis, args: argparse.Namespace)
         return
     path = analysis.apply()
     err.print(Text(f"applied {len(analysis.changes)} change(s) to {path}"))
+
+
+def apply_after_run(report: Report, analysis: Analysis, args: argparse.Namespace) -> None:
+    """``apply_proposal`` at the end of a run: a refused write (the stack file edited during the run, a read-only
+    file) is one error line saying the proposal was not applied; the run's verdict and exit code stand."""
+    try:
+        apply_proposal(report, analysis, args)
+    except (ConfigError, OSError) as error:
+        reason = f"{error.strerror} ({error.filename})" if isinstance(error, OSError) else str(error)
+        err.print(Text(f"error: --write: the proposal was not applied: {reason}; the verdict above stands"))

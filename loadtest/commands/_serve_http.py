@@ -14,11 +14,14 @@ Routes (docs/pipelines.md, docs/cli.md):
     GET  /runs                         every remembered run, newest last
     GET  /runs/latest, /runs/<id>      one run's JSON: verdict, criteria, counts
     POST /runs                         run a validation now (JSON body: overrides); its JSON, 200 whatever the verdict
+    DELETE /runs/<id>                  cancel the running validation <id>: stopped as Ctrl-C stops one
     POST /flagger/<hook>               a Flagger webhook: pre-rollout, rollout, confirm-promotion
 
 Every route but /healthz needs ``Authorization: Bearer <token>``. Flagger cannot send
 headers (its webhook client sets only Content-Type), so its payload may carry the
-token as ``metadata.token`` instead, as Flagger's own documentation shows.
+token as ``metadata.token`` instead, as Flagger's own documentation shows. Before any
+of that, ``_serve_guard`` checks the Host, Origin and Content-Type headers and bounds
+the connections and the body's nesting.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import socket
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from rich.text import Text
 
 from ..console import err
 from ..formats import render_openmetrics
+from ._serve_guard import BoundedServer, content_type_refusal, host_refusal, origin_refusal, printable, too_deep
 from ._serve_runs import BadRequestError, BusyError, RunFailedError, RunRecord, Runs, RunSpec, parse_overrides
 
 MAX_BODY_BYTES = 64 * 1024
@@ -71,6 +74,8 @@ class ServeSettings:
     token: str | None
     """None: no authentication (--no-auth, loopback only)."""
     stack_name: str
+    bind: str = "127.0.0.1"
+    """The address serve listens on: on a loopback one, only loopback names are accepted as Host."""
 
 
 class _Reply(Exception):  # noqa: N818 - an answer, raised to end a handler early
@@ -80,15 +85,7 @@ class _Reply(Exception):  # noqa: N818 - an answer, raised to end a handler earl
 
 
 def make_server(address: tuple[str, int], runs: Runs, settings: ServeSettings) -> ThreadingHTTPServer:
-    handler = _handler_class(runs, settings)
-    server_class = _IPv6Server if ":" in address[0] else ThreadingHTTPServer
-    server = server_class(address, handler)
-    server.daemon_threads = True
-    return server
-
-
-class _IPv6Server(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
+    return BoundedServer(address, _handler_class(runs, settings))
 
 
 def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestHandler]:
@@ -111,6 +108,7 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
 
         def _dispatch(self, method: str) -> None:
             try:
+                self._guard(method)
                 route, allowed = _route(self.path.split("?", 1)[0], method)
                 if route is None:
                     raise _Reply(HTTPStatus.METHOD_NOT_ALLOWED if allowed else HTTPStatus.NOT_FOUND,
@@ -120,11 +118,26 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
                 self._send(reply.status, reply.body, reply.content_type)
             except BrokenPipeError:
                 pass  # the caller gave up (a webhook timeout); the run is recorded all the same
+            except (TimeoutError, ConnectionError) as error:
+                # A client that stopped sending its body, or went away: one line, no answer to give.
+                self.close_connection = True
+                self.log_message("%s %s: %s", method, self.path, type(error).__name__)
             except Exception as error:  # noqa: BLE001 - a bug in serve answers 500 and is logged; serve goes on
-                err.print(Text(f"serve: {method} {self.path} failed:\n{traceback.format_exc()}"), highlight=False)
+                err.print(Text(f"serve: {method} {printable(self.path)} failed:\n{traceback.format_exc()}"), highlight=False)
                 self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"headroom serve failed: {type(error).__name__}: {error}"})
 
         # -- plumbing ---------------------------------------------------------------------------
+        def _guard(self, method: str) -> None:
+            """DNS rebinding and cross-site requests are refused before anything else (``_serve_guard``)."""
+            host = self.headers.get("Host")
+            address = self.server.server_address
+            port = int(address[1]) if isinstance(address, tuple) else 0
+            refusal = host_refusal(host, settings.bind, port) or origin_refusal(self.headers.get("Origin"), host)
+            if refusal is not None:
+                raise _Reply(HTTPStatus.FORBIDDEN, {"error": refusal})
+            if method == "POST" and (refusal := content_type_refusal(self.headers.get("Content-Type"))) is not None:
+                raise _Reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": refusal})
+
         def _send(self, status: HTTPStatus, body: Any, content_type: str = "application/json") -> None:
             data = (json.dumps(body, indent=2) + "\n" if content_type == "application/json" else str(body)).encode()
             self.send_response(status)
@@ -144,6 +157,8 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
             if length > MAX_BODY_BYTES:
                 raise _Reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"})
             raw = self.rfile.read(length) if length else b"{}"
+            if too_deep(raw):
+                raise _Reply(HTTPStatus.BAD_REQUEST, {"error": "the body nests objects or arrays too deeply"})
             try:
                 body = json.loads(raw or b"{}")
             except (ValueError, UnicodeDecodeError) as error:
@@ -164,7 +179,7 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
                 raise _Reply(HTTPStatus.UNAUTHORIZED, {"error": "a valid bearer token is required (Authorization: Bearer <token>)"})
 
         def log_message(self, format: str, *args: Any) -> None:
-            err.print(Text(f"serve: {self.client_address[0]} {format % args}"), highlight=False)
+            err.print(Text(f"serve: {self.client_address[0]} {printable(format % args)}"), highlight=False)
 
         # -- routes -----------------------------------------------------------------------------
         def healthz(self) -> None:
@@ -189,6 +204,16 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
                 raise _Reply(HTTPStatus.NOT_FOUND, {"error": what})
             raise _Reply(HTTPStatus.OK, run.document(settings.stack_name))
 
+        def cancel_run(self) -> None:
+            self._authorized()
+            run_id = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            run = runs.get(run_id) if _RUN_ID.fullmatch(run_id) and run_id != "latest" else None
+            if run is None:
+                raise _Reply(HTTPStatus.NOT_FOUND, {"error": f"no run {printable(run_id)!r}"})
+            if not runs.cancel(run):
+                raise _Reply(HTTPStatus.CONFLICT, {"error": f"run {run.id} is not running (it is {run.state})"})
+            raise _Reply(HTTPStatus.OK, run.document(settings.stack_name))
+
         def post_run(self) -> None:
             self._authorized()
             spec = _parse(lambda: parse_overrides(self._body(), "body", "POST /runs"))
@@ -197,18 +222,21 @@ def _handler_class(runs: Runs, settings: ServeSettings) -> type[BaseHTTPRequestH
 
         def flagger(self) -> None:
             hook = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            if "Authorization" in self.headers:
+                self._authorized()  # the header's token is checked before the body is read
             body = self._body()
             metadata = body.get("metadata") or {}
             self._authorized(metadata.get("token") if isinstance(metadata, dict) else None)
             spec = _parse(lambda: _flagger_spec(hook, body))
             record = _execute(runs, spec)
             assert record.report is not None, "a finished run has its report"
-            verdict = record.report.verdict
-            status = flagger_status(hook, verdict.status.value)
+            document = record.document(settings.stack_name)  # the SLO's verdict with the comparison's, if any
+            verdict = str(document["verdict"])
+            status = flagger_status(hook, verdict)
             effect = "the canary may advance" if status == HTTPStatus.OK else (
                 "promotion waits" if hook == "confirm-promotion" else "a failed check")
-            reasons = "; ".join(verdict.reasons) or "every criterion held"
-            text = f"headroom {verdict.status.value} ({effect}): {reasons} [run {record.id}]\n"
+            reasons = "; ".join(document["reasons"]) or "every criterion held"
+            text = f"headroom {verdict} ({effect}): {reasons} [run {record.id}]\n"
             raise _Reply(status, text, "text/plain; charset=utf-8")
 
     return Handler
@@ -220,6 +248,7 @@ _ROUTES: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"/runs/?"), "GET", "list_runs"),
     (re.compile(r"/runs/?"), "POST", "post_run"),
     (re.compile(r"/runs/[^/]+/?"), "GET", "one_run"),
+    (re.compile(r"/runs/[^/]+/?"), "DELETE", "cancel_run"),
     (re.compile(r"/flagger/(?:" + "|".join(FLAGGER_HOOKS) + r")/?"), "POST", "flagger"),
 ]
 

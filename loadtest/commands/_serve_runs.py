@@ -35,10 +35,10 @@ from infra.errors import HeadroomError
 from ..errors import INTERNAL_ERROR_EXIT
 from ..processes import spawn, stop_all
 from ..report.load import load_report
-from ..report.model import Report
+from ..report.model import Report, overall_status
 from ..scenario.profiles import PROFILES
 from ..validation.request import ValidationRequest
-from ._flags import duration, http_url, positive_duration, positive_int, positive_number
+from ._flags import duration, http_url, positive_number, run_time, tolerance, users
 
 STOP_GRACE_S = 30.0
 """How long a stopped validation gets to stop Locust and the local stack itself before SIGKILL."""
@@ -75,11 +75,13 @@ def _profile(text: str) -> str:
 
 OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "url": ("--host", http_url),
-    "users": ("--users", positive_int),
-    "runTime": ("--run-time", positive_duration),
+    "users": ("--users", users),
+    "runTime": ("--run-time", run_time),
     "profile": ("--profile", _profile),
     "spawnRate": ("--spawn-rate", positive_number),
     "ramp": ("--ramp", duration),
+    "baseline": ("--compare-host", http_url),
+    "tolerance": ("--tolerance", tolerance),
 }
 """Override name (as in a Flagger webhook's metadata or a POST /runs body) -> the validate flag and its type."""
 
@@ -135,11 +137,15 @@ class RunRecord:
     exit_code: int | None = None
     report: Report | None = None
     error: str | None = None
+    cancelled: bool = False
+    """Stopped by ``DELETE /runs/<id>``."""
 
     @property
     def state(self) -> str:
         if self.finished_at is None:
             return "running"
+        if self.cancelled:
+            return "cancelled"
         return "finished" if self.report is not None else "error"
 
     def document(self, stack: str) -> dict[str, Any]:
@@ -156,14 +162,23 @@ class RunRecord:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at) if self.finished_at is not None else None,
             "exit_code": self.exit_code,
-            "verdict": report.verdict.status.value if report is not None else None,
-            "reasons": list(report.verdict.reasons) if report is not None else [],
+            "verdict": overall_status(report).value if report is not None else None,
+            "reasons": _reasons(report) if report is not None else [],
+            "slo_verdict": report.verdict.status.value if report is not None else None,
+            "comparison": report.comparison.verdict.status.value if report is not None and report.comparison else None,
             "criteria": [criterion.model_dump(mode="json") for criterion in report.criteria] if report is not None else [],
             "counts": _counts(report) if report is not None else None,
             "error": self.error,
             "files": files,
         }
         return body
+
+
+def _reasons(report: Report) -> list[str]:
+    """The SLO's reasons, then the comparison's (each row that regressed or could not tell)."""
+    comparison = report.comparison
+    return [*report.verdict.reasons, *(f"against the primary: {reason}" for reason in comparison.verdict.reasons)
+            ] if comparison is not None else list(report.verdict.reasons)
 
 
 def _counts(report: Report) -> dict[str, Any]:
@@ -294,12 +309,27 @@ class Runs:
         if code == 2:
             record.error = message
             raise BadRequestError(message)
-        stopped = code in (130, 143, -2, -9, -15) or self._stopping
-        record.error = f"the validation was stopped ({message})" if stopped else (
+        stopped = code in (130, 143, -2, -9, -15) or self._stopping or record.cancelled
+        why = "cancelled (DELETE /runs/" + record.id + ")" if record.cancelled else "stopped"
+        record.error = f"the validation was {why} ({message})" if stopped else (
             f"headroom could not carry out the run (exit code {code}): {message}; its log: {log}")
         if code != INTERNAL_ERROR_EXIT and not stopped:
             record.error += " (unexpected exit code)"
         raise RunFailedError(record.error, stopped=stopped)
+
+    def cancel(self, record: RunRecord) -> bool:
+        """Stop ``record``'s validation if it is the one running (as ``stop`` does, without refusing new
+        runs), and return once it has finished; whether it was running."""
+        with self._lock:
+            child = self._child if record.finished_at is None else None
+            if child is None:
+                return False
+            record.cancelled = True
+        stop_all([child], grace_seconds=STOP_GRACE_S)
+        # The thread that started it records the end; wait for it, so the answer shows the finished run.
+        if self._busy.acquire(timeout=STOP_GRACE_S):
+            self._busy.release()
+        return True
 
     def stop(self) -> bool:
         """Stop a run in progress (and refuse new ones); whether one was running."""

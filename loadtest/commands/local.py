@@ -13,14 +13,17 @@ from types import FrameType
 from rich.table import Table
 
 from infra.config import StackConfig, load_stack
+from infra.errors import ConfigError
 
 from ..console import out
 from ..errors import LocalStackError, StackRunningError
 from ..local.launch import LocalStackRun
 from ..local.prometheus import prometheus_binary
-from ..local.stack import StackState, running_state, runtime_dir_for
+from ..local.stack import runtime_dir_for
+from ..local.state import STATE_FILE, StackState, running_state
 from ..local.stats import replica_stats
-from ..processes import ProcessRecord, is_ours, spawn, stop_all, stop_owned
+from ..planning.timescale import TIME_SCALES
+from ..processes import is_ours, spawn, stop_all, stop_owned
 
 HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
 DESCRIPTION = """\
@@ -68,6 +71,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
                         help="with up: run the HPA model as a controller over the replicas (headroom:hpa settings)")
     parser.add_argument("--prometheus", action="store_true",
                         help="with up: also run a real Prometheus on 127.0.0.1 scraping the replicas (needs Debian's prometheus)")
+    parser.add_argument("--hpa-time-scale", type=int, choices=TIME_SCALES, default=1, metavar="K",
+                        help="with up --autoscale, for tests and benchmarks only: run the controller's clock K times faster "
+                             f"(every HPA duration and the pods' start delay divided by K; one of {', '.join(map(str, TIME_SCALES))})")
     parser.set_defaults(run=run)
 
 
@@ -81,16 +87,19 @@ def run(args: argparse.Namespace) -> int:
         return down(name, runtime)
     if args.prometheus:
         prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
+    if args.hpa_time_scale != 1 and not args.autoscale:
+        raise ConfigError(f"--hpa-time-scale {args.hpa_time_scale}: scales the autoscaler's clock, so it needs --autoscale")
     if args.detach:
-        return up_detached(name, path, runtime, args.autoscale, args.prometheus)
-    return up_foreground(name, config, runtime, args.autoscale, args.prometheus)
+        return up_detached(name, path, runtime, args.autoscale, args.prometheus, args.hpa_time_scale)
+    return up_foreground(name, config, runtime, args.autoscale, args.prometheus, args.hpa_time_scale)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool = False, prometheus: bool = False) -> int:
+def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool = False, prometheus: bool = False,
+                  hpa_time_scale: int = 1) -> int:
     """Run until Ctrl-C or `local down`; either is the normal way to stop, so it exits 0.
 
     The interrupt may land anywhere once the state file says the stack is up (even
@@ -98,11 +107,12 @@ def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool
     that lands during start-up still propagates (exit 130).
     """
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `local down` stops us like Ctrl-C does
-    run = LocalStackRun(name, config, runtime, autoscale=autoscale, prometheus=prometheus)
+    run = LocalStackRun(name, config, runtime, autoscale=autoscale, prometheus=prometheus, hpa_time_scale=hpa_time_scale)
     try:
         with run as stack:
             state = stack.state()
             scaling = f", autoscaled {config.hpa.min_replicas}-{config.hpa.max_replicas}" if autoscale else ""
+            scaling += f", the HPA's clock {hpa_time_scale}x faster (tests and benchmarks only)" if hpa_time_scale != 1 else ""
             out.print(f"local stack {name} is up at {state.url} ({len(state.replicas)} replicas{scaling}); Ctrl-C to stop")
             out.print(state_table(state))
             while True:
@@ -114,21 +124,22 @@ def up_foreground(name: str, config: StackConfig, runtime: Path, autoscale: bool
     return 0
 
 
-def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, prometheus: bool = False) -> int:
+def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, prometheus: bool = False,
+                hpa_time_scale: int = 1) -> int:
     existing = running_state(runtime)
     if existing is not None:
         raise StackRunningError(f"local stack {name!r} is already running at {existing.url}")
     runtime.mkdir(parents=True, exist_ok=True)
     supervisor = spawn(
         [sys.executable, "-m", "loadtest.cli", "local", "up", "--stack", str(path), *(["--autoscale"] if autoscale else []),
-         *(["--prometheus"] if prometheus else [])],
+         *(["--prometheus"] if prometheus else []), *(["--hpa-time-scale", str(hpa_time_scale)] if hpa_time_scale != 1 else [])],
         log_path=runtime / "supervisor.log",
         new_session=True,
         die_with_parent=False,  # it must outlive this command
     )
     deadline = time.monotonic() + DETACH_TIMEOUT_S
     while time.monotonic() < deadline:
-        state = StackState.load(runtime / "state.json")
+        state = StackState.load(runtime / STATE_FILE)
         if state is not None and state.supervisor_pid == supervisor.pid:
             out.print(f"local stack {name} is up at {state.url} (supervisor pid {supervisor.pid})")
             out.print(state_table(state))
@@ -142,27 +153,28 @@ def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, p
 
 
 def down(name: str, runtime: Path) -> int:
-    """Stop the stack through its supervisor (it stops its children), then any provable leftovers.
+    """Stop the stack through its supervisor (it stops its children), then whatever of it is left.
 
-    ``running_state`` has already dealt with a stale file (reported, removed, only provable
-    leftovers stopped); every signal here goes to a process whose start time and command
-    line still match the state file.
+    ``running_state`` has already dealt with a stale file (reported, removed, only proven
+    leftovers stopped) and proved the supervisor and children this stack's
+    (``loadtest.local.ownership``). The children are listed before the supervisor stops,
+    while its parentage still proves nginx; every signal goes to a process whose start
+    time and command line still match its record.
     """
     state = running_state(runtime)
     if state is None:
         out.print(f"local stack {name} is not running")
         return 0
+    children = state.owned_children()
     supervisor = state.record(state.supervisor_pid)
     if supervisor is not None and state.supervisor_pid != os.getpid() and is_ours(supervisor):
         os.kill(state.supervisor_pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
         while is_ours(supervisor) and time.monotonic() < deadline:
             time.sleep(0.1)
-    leftovers: list[ProcessRecord] = state.owned_children(runtime)
-    if supervisor is not None and state.supervisor_pid != os.getpid():
-        leftovers.append(supervisor)
-    stop_owned(leftovers)
-    (runtime / "state.json").unlink(missing_ok=True)
+        children.append(supervisor)
+    stop_owned(children)
+    (runtime / STATE_FILE).unlink(missing_ok=True)
     out.print(f"local stack {name} stopped")
     return 0
 

@@ -9,13 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 
 from infra.config import Stack, load_stack
 from infra.config.loader import stack_file_path
 from infra.errors import ConfigError
 
-from ..console import err, out
+from ..console import err
 from ..formats.plan_html import render_plan_html
 from ..formats.plan_terminal import optimization_table, plan_table
 from ..planning.document import plan_document
@@ -28,7 +29,7 @@ from ..scenario.profiles import PROFILES
 from ..validation.outputs import write_output
 from ..validation.scenario import prepare_scenario
 from ..validation.stack_edit import StackEdit
-from ._flags import check_output, growth_percent, positive_int
+from ._flags import check_output, growth_percent, human_console, positive_int
 from ._proposal import warn_if_other_stack
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     path, config = stack = load_stack(args.stack, args.project_dir)
     for flag in ("json", "html", "diff_out"):
         check_output(getattr(args, flag), "--" + flag.replace("_", "-"))
+    human = human_console({"--json": args.json, "--html": args.html, "--diff-out": args.diff_out})
     name = stack.name
     report = load_report(args.results) if args.results is not None else None
     if report is not None:
@@ -120,12 +122,12 @@ def run(args: argparse.Namespace) -> int:
         optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
         optimizations = [optimizers[autoscaler](config, traffic, service, name) for autoscaler in which]
     document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations, config)
-    out.print(plan_table(document))
+    human.print(plan_table(document))
     for optimization in optimizations:
-        out.print(optimization_table(document, optimization.autoscaler))
+        human.print(optimization_table(document, optimization.autoscaler))
     _write_outputs(args, document)
     if optimizations:
-        _propose(args, stack, optimizations)
+        _propose(args, stack, optimizations, human)
     return 0 if document["within_budget"] else 1
 
 
@@ -137,15 +139,15 @@ def _write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
         err.print(Text(f"wrote {write_output(args.html, render_plan_html(document))}"))
 
 
-def _propose(args: argparse.Namespace, stack: Stack, optimizations: list[Optimization]) -> None:
+def _propose(args: argparse.Namespace, stack: Stack, optimizations: list[Optimization], human: Console) -> None:
     changes = [change for o in optimizations for change in o.changes]
     edit = StackEdit(stack.path, stack.text)
     new_text = edit.apply(changes) if changes else edit.original
     diff = edit.diff(new_text)
-    out.print(diff or "no change proposed: the stack's settings are already the cheapest that keep the SLO", markup=False)
+    human.print(diff or "no change proposed: the stack's settings are already the cheapest that keep the SLO", markup=False)
     for change in changes:
         for command in change.pulumi_commands(stack.name):
-            out.print(f"  {command}", markup=False, highlight=False)
+            human.print(f"  {command}", markup=False, highlight=False)
     if args.diff_out is not None:
         err.print(Text(f"wrote {write_output(args.diff_out, diff)}" + ("" if diff else " (empty: no change proposed)")))
     if args.write and changes:

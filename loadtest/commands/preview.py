@@ -10,7 +10,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from infra.config import read_stack_keys, stack_file_path, stack_name
-from infra.config.loader import config_from_keys
+from infra.config.loader import config_from_keys, warn_about_ignored_keys
 from infra.preview import MOCK_NOTICE, PreviewResult
 
 from ..console import out
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = stack_file_path(args.stack, args.project_dir)
     keys = read_stack_keys(path)
+    warn_about_ignored_keys(keys, str(path))
     config_from_keys(keys, source=str(path))  # report config problems before Pulumi runs
     result = run_preview(stack_name(path), keys)
     if args.json:

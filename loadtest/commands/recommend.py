@@ -7,10 +7,10 @@ from pathlib import Path
 
 from infra.config import load_stack
 
-from ..console import out
 from ..formats.terminal import summary
 from ..report.load import load_report
 from ..validation.proposal import analyze
+from ._flags import human_console
 from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, warn_if_other_stack
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"
@@ -44,11 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 def run(args: argparse.Namespace) -> int:
     stack = load_stack(args.stack, args.project_dir)
     check_proposal_outputs(args)
+    human = human_console({"--diff-out": args.diff_out})
     report = load_report(args.results)
     warn_if_other_stack(report, stack, args.results)
     analysis = analyze(report, report.infrastructure, stack, args.plan_users)
     report = analysis.added_to(report, None)
-    out.print(summary(report))
-    present(report, analysis, args)
+    human.print(summary(report))
+    present(report, analysis, args, human)
     apply_proposal(report, analysis, args)
     return 0

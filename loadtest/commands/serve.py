@@ -13,7 +13,7 @@ from infra.config import load_stack
 from infra.errors import ConfigError
 
 from ..console import out
-from ._flags import http_url, port_or_free
+from ._flags import http_url, ip_address, port_or_free
 from ._serve_http import FLAGGER_HOOKS, ServeSettings, make_server
 from ._serve_runs import Runs
 
@@ -29,13 +29,16 @@ with their verdicts:
                                    users, runTime, profile ...)
   POST /runs                       run now; the run's JSON (verdict, criteria, counts)
   GET  /runs/latest, /runs/ID      a finished run's JSON, for an Argo Rollouts web metric
+  DELETE /runs/ID                  cancel the running validation ID (its processes stopped)
   GET  /metrics                    the latest verdict as OpenMetrics
   GET  /healthz                    200, no token needed
 
 Every route but /healthz needs the bearer token held by the environment variable
 --token-env names (default: headroom:pipeline.serve.tokenEnv, HEADROOM_TOKEN); Flagger,
 which sends no headers, may pass it as metadata.token. Without the variable serve refuses
-to start, unless --no-auth on a loopback address.
+to start, unless --no-auth on a loopback address. A POST must be sent as
+Content-Type: application/json; a request with a foreign Origin is refused, and on a
+loopback address so is a Host that is not a loopback name (no web page can drive serve).
 
 Each validation is `headroom validate` in a child process with its reports in
 .headroom/serve/STACK/RUN/; Ctrl-C or SIGTERM stops it (and Locust, and the local stack)
@@ -45,18 +48,12 @@ EXAMPLES = """\
 examples:
   HEADROOM_TOKEN=$(openssl rand -hex 24) headroom serve --stack prod --bind 0.0.0.0 --port 8787
   headroom serve --stack local --no-auth
-  curl -H "Authorization: Bearer $HEADROOM_TOKEN" -d '{"users": 50, "runTime": "60s"}' http://127.0.0.1:8787/runs
+  curl -H "Authorization: Bearer $HEADROOM_TOKEN" -H 'Content-Type: application/json' \\
+       -d '{"users": 50, "runTime": "60s"}' http://127.0.0.1:8787/runs
+  curl -X DELETE -H "Authorization: Bearer $HEADROOM_TOKEN" http://127.0.0.1:8787/runs/RUN_ID
 
 exit codes: 0 stopped cleanly, 2 bad flags or configuration (for example no token), 130 Ctrl-C, 143 SIGTERM
 """
-
-
-def _bind(text: str) -> str:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address; e.g. 127.0.0.1, 0.0.0.0 or ::1") from None
-    return text
 
 
 def _env_name(text: str) -> str:
@@ -70,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
         "serve", parents=[parent], help=HELP, description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--bind", type=_bind, metavar="ADDR", help="address to listen on (default: headroom:pipeline.serve.bind, 127.0.0.1)")
+    parser.add_argument("--bind", type=ip_address, metavar="ADDR", help="address to listen on (default: headroom:pipeline.serve.bind, 127.0.0.1)")
     parser.add_argument("--port", type=port_or_free, metavar="PORT", help="port (default: headroom:pipeline.serve.port, 8787; 0 picks a free one)")
     parser.add_argument("--token-env", type=_env_name, metavar="NAME",
                         help="environment variable holding the bearer token (default: headroom:pipeline.serve.tokenEnv)")
@@ -89,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     token = _token(token_env, bind, args.no_auth)
     runs = Runs(stack.path, args.host, hidden_env=(token_env,))
     try:
-        server = make_server((bind, port), runs, ServeSettings(token, stack.name))
+        server = make_server((bind, port), runs, ServeSettings(token, stack.name, bind))
     except OSError as error:
         raise ConfigError(f"cannot listen on {bind}:{port}: {error.strerror}") from None
     host, bound_port = server.server_address[:2]

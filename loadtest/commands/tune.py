@@ -15,12 +15,13 @@ from ..analysis.changes import ConfigChange
 from ..analysis.floors import Floor, replica_floor
 from ..console import err, out
 from ..formats.terminal import LiveView
-from ..local.stack import running_state, runtime_dir_for
+from ..local.stack import runtime_dir_for
+from ..local.state import running_state
 from ..scenario.profiles import PROFILES
 from ..validation.request import ValidationRequest
 from ..validation.run import validate
 from ..validation.stack_edit import StackEdit
-from ._flags import duration, positive_duration, positive_int, positive_number
+from ._flags import duration, positive_int, positive_number, run_time, users
 
 HELP = "closed loop on the local stack: validate, apply the proposed diff, restart, until the SLO holds"
 DESCRIPTION = """\
@@ -51,9 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     )
     parser.add_argument("--rounds", type=positive_int, default=3, metavar="N", help="at most N validation rounds (default 3)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="normal")
-    parser.add_argument("--users", type=positive_int, metavar="N")
+    parser.add_argument("--users", type=users, metavar="N")
     parser.add_argument("--ramp", type=duration, metavar="SECONDS")
-    parser.add_argument("--run-time", type=positive_duration, metavar="T")
+    parser.add_argument("--run-time", type=run_time, metavar="T")
     parser.add_argument("--window", type=positive_number, default=2.0, metavar="SECONDS",
                         help="timeline window (default 2): small windows let the ramp show how latency grows with load")
     parser.set_defaults(run=run)

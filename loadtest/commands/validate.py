@@ -5,32 +5,42 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
 
 from infra.config import load_stack
 from infra.config.scenario import IDENTIFIER
 from infra.errors import ConfigError
 
-from ..console import err, out
+from ..analysis.sequential import SPENDING_FUNCTIONS
+from ..console import err
 from ..errors import OutputError
 from ..formats import render_text
+from ..formats.comparison import render_comparison_text
 from ..formats.terminal import LiveView, summary
+from ..report.load import load_report
+from ..report.model import Report, overall_exit_code
 from ..scenario.profiles import PROFILES
+from ..validation.comparing import Baseline, ComparisonSettings
 from ..validation.outputs import Outputs
 from ..validation.request import ValidationRequest
 from ..validation.run import ValidationResult, validate
 from ..validation.scenario import LocustfileOverride
+from ..validation.until_decided import UntilDecided
 from ._flags import (
     check_output,
     duration,
     http_url,
+    human_console,
     local_workers,
-    positive_duration,
-    positive_int,
+    locust_bind_address,
     positive_number,
     remote_workers,
+    run_time,
+    users,
 )
-from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present
+from ._proposal import add_proposal_flags, apply_after_run, check_proposal_outputs, present
+from .compare import add_comparison_flags, table
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
 DESCRIPTION = """\
@@ -62,8 +72,12 @@ examples:
   headroom validate --stack local --arrival-rate 200 --arrivals poisson --run-time 60s
   headroom validate --stack local --open --users 500
   headroom validate --stack prod --host https://api.example.com --openmetrics /var/lib/node_exporter/headroom_prod.prom
+  headroom validate --stack prod --host https://api.example.com --baseline last-good.json --tolerance 5%,3ms
+  headroom validate --stack prod --host http://api-canary:8000 --compare-host http://api-primary:8000
+  headroom validate --stack prod --host https://api.example.com --until-decided --max-run-time 15m
 
 exit codes: 0 SLO holds, 1 SLO missed, 2 bad input, 3 inconclusive
+            (with --baseline or --compare-host: 1 also when the candidate REGRESSED, 3 when the comparison cannot tell)
 """
 
 
@@ -78,11 +92,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--locustfile", nargs="+", metavar=("FILE", "USERCLASS"),
                         help="run this Locust file (and these of its user classes; default all) instead of the stack's "
                              "headroom:scenario, for this run only; FILE is relative to the current directory (docs/scenarios.md)")
-    parser.add_argument("--users", type=positive_int, metavar="N", help="concurrent users (default: headroom:slo.users)")
+    parser.add_argument("--users", type=users, metavar="N", help="concurrent users (default: headroom:slo.users)")
     ramp = parser.add_mutually_exclusive_group()
     ramp.add_argument("--spawn-rate", type=positive_number, metavar="R", help="users started per second")
     ramp.add_argument("--ramp", type=duration, metavar="SECONDS", help="time to start all users (spawn rate = users / ramp)")
-    parser.add_argument("--run-time", type=positive_duration, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
+    parser.add_argument("--run-time", type=run_time, metavar="T", help="whole run including the ramp, e.g. 90s or 10m (default: headroom:slo.runTime)")
     open_model = parser.add_mutually_exclusive_group()
     open_model.add_argument("--arrival-rate", type=positive_number, metavar="R",
                             help="open model: R arrivals a second for the run time, each one task of the profile's user class, "
@@ -98,7 +112,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
     parser.add_argument("--workers", type=local_workers, default=0, metavar="N", help="run Locust as a master with N local worker processes")
     parser.add_argument("--remote-workers", type=remote_workers, default=0, metavar="M",
                         help="also wait for M workers started on other hosts (see docs/cli.md)")
-    parser.add_argument("--master-bind-host", default="127.0.0.1", metavar="ADDR", help="address the Locust master listens on for workers")
+    parser.add_argument("--master-bind-host", type=locust_bind_address, default="127.0.0.1", metavar="ADDR",
+                        help="IP address the Locust master listens on for workers (* for every interface)")
     parser.add_argument("--window", type=positive_number, default=5.0, metavar="SECONDS", help="timeline window (default 5)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report (schema: docs/report.md)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one test case per SLO criterion")
@@ -108,8 +123,37 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
                         help="write the verdict, criteria, counts and proposed replicas as OpenMetrics "
                              "(for node-exporter's textfile collector; names in docs/report.md)")
     parser.add_argument("--format", choices=("rich", "text"), default="rich", help="terminal summary: tables (rich) or the plain text report (text)")
+    add_regression_flags(parser)
     add_proposal_flags(parser)
     parser.set_defaults(run=run)
+
+
+def add_regression_flags(parser: argparse.ArgumentParser) -> None:
+    """Comparing with a baseline or a primary, and stopping once decided (docs/cli.md)."""
+    against = parser.add_mutually_exclusive_group()
+    against.add_argument("--baseline", type=Path, metavar="REPORT",
+                         help="also compare this run with a saved report (the last good run): REGRESSED, IMPROVED, SAME "
+                              "or INCONCLUSIVE per row; the exit code is the worse of the SLO's and the comparison's")
+    against.add_argument("--compare-host", type=http_url, metavar="URL",
+                         help="canary against primary: every other user loads this URL (the primary) while the others "
+                              "load --host (the canary), under one schedule; the canary is judged against the primary")
+    add_comparison_flags(parser)
+    parser.add_argument("--allow-mismatch", action="store_true",
+                        help="--baseline: compare with a report of another stack, profile, scenario or load model (warned about)")
+    parser.add_argument("--until-decided", action="store_true",
+                        help="look at the figures every --look-every seconds after --min-run-time and stop once every "
+                             "criterion (and comparison row) is decisive, or at --max-run-time; the 5 %% error is spent "
+                             "across the looks (--spending)")
+    parser.add_argument("--min-run-time", type=run_time, metavar="T",
+                        help="--until-decided: the first look (default: the ramp + 30 s)")
+    parser.add_argument("--look-every", type=run_time, default=10.0, metavar="T",
+                        help="--until-decided: seconds between looks (default 10)")
+    parser.add_argument("--max-run-time", type=run_time, metavar="T",
+                        help="--until-decided: the longest the run may go on (default: the run time); longer than the "
+                             "run time lets a rare endpoint run until it is decided")
+    parser.add_argument("--spending", choices=SPENDING_FUNCTIONS, default="obrien-fleming",
+                        help="--until-decided: how the 5 %% is spent over the looks (default obrien-fleming: little "
+                             "early, a last look close to a fixed run's; pocock: evenly, stops earlier, wider at the end)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
         arrival_rate=args.arrival_rate,
         arrivals=args.arrivals,
         open_equivalent=args.open,
+        baseline=Baseline(load_report(args.baseline, "--baseline"), args.baseline) if args.baseline else None,
+        compare_host=args.compare_host,
+        comparing=ComparisonSettings(args.tolerance, args.percentiles, args.allow_mismatch),
+        until_decided=until_decided(args),
         stack_text=stack.text,
     )
     outputs = Outputs(json=args.json, junit=args.junit, html=args.html, markdown=args.markdown,
@@ -140,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     for name, path in outputs.items():
         check_output(path, f"--{name}")
     check_proposal_outputs(args)
+    human = human_console({**{f"--{name}": path for name, path in outputs.items()}, "--diff-out": args.diff_out})
     settings = request.resolve()  # a bad request or scenario is exit 2 before anything is said to start
     err.print(Text(settings.describe()))
     try:
@@ -151,11 +200,12 @@ def run(args: argparse.Namespace) -> int:
         raise type(interrupt)("no report was written; Locust and the local stack are stopped") from None
     report = result.report
     if args.format == "text":
-        out.print(render_text(report), end="", markup=False, highlight=False)
+        human.print(render_text(report), end="", markup=False, highlight=False)
     else:
-        out.print(summary(report))
-    present(report, result.analysis, args)
-    apply_proposal(report, result.analysis, args)
+        human.print(summary(report))
+    present_regression(report, args.format, human)
+    present(report, result.analysis, args, human)
+    apply_after_run(report, result.analysis, args)
     return exit_code(result)
 
 
@@ -167,7 +217,33 @@ def exit_code(result: ValidationResult) -> int:
         err.print(Text(f"error: could not write {path}: {reason}"))
     if not written.anything:
         raise OutputError(f"no report could be written (the verdict was {result.report.verdict.status.value})")
-    return result.report.exit_code
+    return overall_exit_code(result.report)
+
+
+def until_decided(args: argparse.Namespace) -> UntilDecided | None:
+    """``--until-decided`` and its settings; the settings alone are refused (they would do nothing)."""
+    given = [flag for flag, value in (("--min-run-time", args.min_run_time), ("--max-run-time", args.max_run_time))
+             if value is not None]
+    if not args.until_decided:
+        if given:
+            raise ConfigError(f"{given[0]} applies only with --until-decided")
+        return None
+    return UntilDecided(first_s=args.min_run_time, every_s=args.look_every, max_s=args.max_run_time,
+                        spending=args.spending)
+
+
+def present_regression(report: Report, style: str, human: Console) -> None:
+    """The comparison's table and where a sequential run stopped, after the SLO's summary."""
+    if report.comparison is not None:
+        if style == "text":
+            human.print(render_comparison_text(report.comparison), end="", markup=False, highlight=False)
+        else:
+            human.print(table(report.comparison))
+    if report.sequential is not None:
+        sequential = report.sequential
+        human.print(Text(f"until decided: {sequential.reason}; {len(sequential.looks)} look(s) taken of "
+                       f"{sequential.looks_planned} planned; stopped at {sequential.stopped_at_s:.0f} s of "
+                       f"{sequential.max_s:g} s, {sequential.saved_s:.0f} s saved"))
 
 
 def locustfile_override(words: list[str] | None) -> LocustfileOverride | None:

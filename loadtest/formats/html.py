@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from ..report.model import Report
 from .charts import Series, line_chart, nines
+from .comparison import comparison_section
 from .lines import open_model_lines
 
 ENV = Environment(
@@ -60,6 +64,28 @@ def _window(report: Report) -> float:
     return 5.0
 
 
-def render_html(report: Report) -> str:
-    return ENV.get_template("report.html.j2").render(report=report, charts=charts_for(report),
+@dataclass(frozen=True)
+class TrendPoint:
+    """One earlier run of the stack (``validation.history``): when, its verdict, its judged p95."""
+
+    generated_at: str
+    status: str
+    p95_ms: float
+    requests: int
+
+
+def trend_chart(report: Report, trend: list[TrendPoint]) -> str:
+    """The judged p95 of the stack's earlier runs and of this one, in order, against the SLO."""
+    points = [*(point.p95_ms for point in trend), report.results.judged.latency.p95_ms]
+    return line_chart(f"Trend: judged p95 of the last {len(points)} runs of {report.stack} (this one last)",
+                      [Series("p95", [(float(index + 1), value) for index, value in enumerate(points)])],
+                      "run", "milliseconds", threshold=(f"SLO p95 < {report.slo.p95_ms:g} ms", report.slo.p95_ms),
+                      chart_id="chart-trend")
+
+
+def render_html(report: Report, trend: list[TrendPoint] | None = None) -> str:
+    """The report; ``trend`` (the stack's earlier runs) adds the p95 trend chart, a ``comparison`` its section."""
+    charts = charts_for(report) + ([trend_chart(report, trend)] if trend else [])
+    comparison = Markup(comparison_section(report.comparison)) if report.comparison is not None else ""  # noqa: S704 - escaped inside
+    return ENV.get_template("report.html.j2").render(report=report, charts=charts, comparison=comparison,
                                                      open_model_lines=open_model_lines(report))

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 from ..analysis.arrivals import lag_exceeded
 from ..report.model import Report
+from .comparison import comparison_cases
 
 
 def render_junit(report: Report) -> str:
@@ -46,6 +47,8 @@ def render_junit(report: Report) -> str:
     if generator.saturated:
         ET.SubElement(case, "error", message=f"load generator peaked at {generator.peak_cpu_percent:.0f}% CPU", type="inconclusive")
     _open_model_case(report, suite, classname)
+    if report.comparison is not None:
+        comparison_cases(report.comparison, suite)
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from ..report.model import Report
+from .comparison import render_comparison_markdown
 from .lines import open_model_lines, server_p95_line, sizing_line
+from .markdown_text import code, text
+
+__all__ = ["code", "render_markdown", "text"]
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
-_SPECIAL = re.compile(r"([\\`*_\[\]|]|<(?=[A-Za-z/!?]))")
-
-
-def text(value: str) -> str:
-    """User text (a stack, a host, a failure reason) as literal Markdown: no emphasis, link, tag or table break."""
-    return _SPECIAL.sub(r"\\\1", value).replace("\n", " ")
-
-
-def code(value: str) -> str:
-    """A code span that holds any text: a fence longer than its own backtick runs; '|' escaped for tables."""
-    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
-    fence = "`" * (longest + 1)
-    padded = f" {value} " if longest else value
-    return f"{fence}{padded.replace('|', chr(92) + '|')}{fence}"
 
 
 def render_markdown(report: Report) -> str:
@@ -69,6 +57,8 @@ def render_markdown(report: Report) -> str:
             f"| {lat.p50_ms:.1f} | {lat.p95_ms:.1f} | {lat.p99_ms:.1f} |"
         )
     lines += _proposal(report)
+    if report.comparison is not None:
+        lines += ["", render_comparison_markdown(report.comparison, level=3).rstrip()]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ import datetime as dt
 import math
 
 from ..report.model import Report
+from .comparison import comparison_families
 
 STATUSES = ("PASS", "FAIL", "INCONCLUSIVE")
 # criterion key in the JSON report -> (label, base unit, factor from the report's unit)
@@ -121,4 +122,7 @@ def render_openmetrics(report: Report) -> str:
         if isinstance(change.new, (int, float)) and not isinstance(change.new, bool):
             out.add("headroom_proposed_setting", "A numeric stack setting the proposed diff changes, at its new value.",
                     change.new, setting=change.path)
-    return out.text()
+    text = out.text()
+    if report.comparison is not None:
+        text = text.removesuffix("# EOF\n") + "\n".join([*comparison_families(report.comparison), "# EOF"]) + "\n"
+    return text

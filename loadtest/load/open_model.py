@@ -3,19 +3,20 @@
 Locust's users are closed-loop: each waits for its answer, thinks, and asks again. Here
 one driver per Locust process (``OpenModelDriver``, a Locust ``User`` whose ``run`` is a
 dispatcher) sleeps until each arrival of its share of the schedule
-(``loadtest.scenario.arrivals``) and starts it in a greenlet of its own, whatever the
-service is doing. The arrival borrows an instance of the scenario's user class from a pool
-(created on demand, at most ``maxUsers`` over all processes, ``on_start`` run once), runs
-one of the class's tasks chosen by its weights (``@task(n)`` or ``tasks``), and gives the
-instance back. So any Locust user class drives it: the reference scenario's, a team's own
-locustfile's, or one generated from declared requests. Its ``wait_time`` is not used:
-the schedule replaces the think time.
+(``loadtest.scenario.arrivals``) and hands it over at once, whatever the service is doing,
+to a worker of the scenario's user class (``UserPool``: long-lived greenlets, each owning
+one instance of the class, created on demand up to ``maxUsers`` over all processes,
+``on_start`` run once). The worker runs one of the class's tasks chosen by its weights
+(``@task(n)`` or ``tasks``) and waits for the next arrival. So any Locust user class drives
+it: the reference scenario's, a team's own locustfile's, or one generated from declared
+requests. Its ``wait_time`` is not used: the schedule replaces the think time.
 
-Each arrival's greenlet carries its scheduled time; the recorder (``loadtest.load.recorder``)
-reads it from the current greenlet when a request event fires, and records the latency both
-from the send (raw) and from the schedule (corrected). When every user is busy, the arrival
-waits for one; that wait is in the corrected latency only. Counts and lags go to
-``loadtest.analysis.arrivals.ArrivalStats``.
+While it runs an arrival, the worker's greenlet carries the arrival's scheduled time; the
+recorder (``loadtest.load.recorder``) reads it from the current greenlet when a request event
+fires, and records the latency both from the send (raw) and from the schedule (corrected).
+When every worker is busy and the cap is reached, the arrival waits in the pool's queue;
+that wait is in the corrected latency only. Counts and lags go to
+``loadtest.analysis.arrival_stats.ArrivalStats``.
 
 Locust starts one driver per process (the runner asks for as many users as processes), and
 Locust's master sends its options to every worker, remote ones too, so each knows its share:
@@ -34,17 +35,18 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import gevent
-from gevent.lock import BoundedSemaphore
+from gevent.event import Event
 from gevent.pool import Group
+from gevent.queue import Queue
 from locust import User, events, task
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 from locust.runners import WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, DefaultTaskSet, TaskSet
 
-from ..analysis.arrivals import ArrivalStats
+from ..analysis.arrival_stats import ArrivalStats
 from ..scenario.arrivals import ArrivalMode, Stage, arrival_offsets
 from . import recorder
-from .recorder import SCHEDULED_AT
+from .recorder import SCHEDULED_AT, SEND_OFFSET
 
 logger = logging.getLogger(__name__)
 
@@ -66,38 +68,109 @@ def _add_arguments(parser: Any) -> None:
 
 
 class UserPool:
-    """Instances of the scenario's user class, created on first need, lent to one arrival at a time."""
+    """Workers of one user class: long-lived greenlets, each owning one instance, created on demand up to ``max_users``.
 
-    def __init__(self, user_class: type[User], environment: Any, max_users: int) -> None:
+    ``submit`` hands an arrival to an idle worker, starts a new worker while the cap allows, or
+    else leaves the arrival queued until a worker is free (that wait is the service's, in the
+    corrected latency). A worker runs one task per arrival, as the arrival's greenlet: the
+    recorder reads the scheduled time from it. Workers, not a greenlet spawned per arrival:
+    spawning one (with its Group link and a semaphore slot) cost about seven times a hand-over
+    through a queue, on the dispatcher's path at up to thousands of arrivals a second
+    (bench/open_model_overhead.py, docs/benchmarks.md).
+    """
+
+    def __init__(self, driver: OpenModelDriver, user_class: type[User], max_users: int, stats: ArrivalStats) -> None:
+        self.driver = driver
         self.user_class = user_class
-        self.environment = environment
+        self.tasks = weighted_tasks(user_class)
         self.max_users = max_users
-        self.slots = BoundedSemaphore(max_users)
-        self.idle: list[User] = []
+        self.stats = stats
+        self.queue: Queue[tuple[float, bool]] = Queue()
+        """(scheduled time, whether it found every worker busy) of each arrival not yet taken by a worker."""
+        self.workers = Group()
+        self.idle = 0
+        self.outstanding = 0
+        self.settled = Event()
+        self.settled.set()
         self.created: list[User] = []
 
-    def acquire(self) -> User:
-        self.slots.acquire()
-        if self.idle:
-            return self.idle.pop()
-        user = self.user_class(self.environment)
+    def submit(self, due: float) -> None:
+        """An arrival due at ``due`` (epoch seconds): to a free worker, a new one, or the queue."""
+        unserved = self.queue.qsize() >= self.idle  # every idle worker already has an arrival coming
+        if unserved and len(self.workers) < self.max_users:
+            self.workers.spawn(self._work)
+            unserved = False
+        self.outstanding += 1
+        self.settled.clear()
+        self.queue.put((due, unserved))
+
+    def _work(self) -> None:
+        user: User | None = None
+        while True:
+            self.idle += 1
+            try:
+                due, waited = self.queue.get()
+            finally:
+                self.idle -= 1
+            try:
+                if waited and self.driver._state == LOCUST_STATE_STOPPING:
+                    self.stats.drop()  # it queued past the end of the run: never sent
+                    continue
+                current = gevent.getcurrent()
+                setattr(current, SCHEDULED_AT, due)  # what the recorder measures this arrival's requests from
+                setattr(current, SEND_OFFSET, None)
+                if user is None:
+                    user = self._new_user()
+                    if user is None:
+                        return  # its on_start failed: the next arrival starts a worker of its own
+                self.stats.started(time.time() - due)
+                if not self._run(user):
+                    user = None  # the task asked this user to stop: a new instance takes its place
+            finally:
+                self._finished()
+
+    def _finished(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self.settled.set()
+
+    def _new_user(self) -> User | None:
+        user = self.user_class(self.driver.environment)
         user._state = LOCUST_STATE_RUNNING  # its tasks may check it, as inside Locust's own loop
         user._taskset_instance = DefaultTaskSet(user)  # self.wait() inside a task still works
         user._group = Group()
         self.created.append(user)
         try:
             user.on_start()
-        except Exception:
-            self.slots.release()
+        except gevent.GreenletExit:
+            self.stats.drop()  # the run ended during on_start: this arrival was never sent
             raise
+        except Exception as error:  # as in Locust: an error, this arrival is not sent, and the next one tries again
+            self.stats.drop()
+            self.driver.environment.events.user_error.fire(user_instance=self.driver, exception=error, tb=error.__traceback__)
+            logger.exception("on_start of a new %s failed", self.user_class.__name__)
+            return None
         return user
 
-    def release(self, user: User, keep: bool = True) -> None:
-        if keep:
-            self.idle.append(user)
-        self.slots.release()
+    def _run(self, user: User) -> bool:
+        """One task of ``user``, chosen by the class's weights; False when the task stopped the user."""
+        try:
+            run_one_task(user, random.choice(self.tasks))  # noqa: S311 - a task mix, not a secret
+        except (RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet):
+            pass
+        except StopUser:
+            return False
+        except Exception as error:  # Locust's own loop logs a task's error and goes on, so do we
+            self.driver.environment.events.user_error.fire(user_instance=user, exception=error, tb=error.__traceback__)
+            logger.exception("task of %s failed", type(user).__name__)
+        return True
 
     def stop(self) -> None:
+        """End every worker (a request in flight is recorded as cut off), count the arrivals never taken as
+        dropped, and run every instance's on_stop."""
+        self.workers.kill(block=True, timeout=1.0)
+        for _ in range(self.queue.qsize()):
+            self.stats.drop()
         for user in self.created:
             try:
                 stop: Callable[[], object] = user.on_stop
@@ -156,11 +229,10 @@ class OpenModelDriver(User):
         stats: ArrivalStats = self.environment.headroom_recorder.arrivals
         classes = [self._target_class(name) for name in options.headroom_open_user.split(",")]
         share, shares = self._share(options)
-        pools = self._pools(classes, max(1, int(options.headroom_open_max_users) // shares))
+        pools = self._pools(classes, max(1, int(options.headroom_open_max_users) // shares), stats)
         weights = [_weight(c) for c in classes]
         stages = [Stage(float(seconds), float(rate)) for seconds, rate in json.loads(options.headroom_open_stages)]
         mode: ArrivalMode = options.headroom_open_mode
-        arrivals = Group()
         start = time.time()
         try:
             behind = 0
@@ -172,53 +244,22 @@ class OpenModelDriver(User):
                 if self._state == LOCUST_STATE_STOPPING:
                     break
                 stats.dispatched(time.time() - due)
-                pool, tasks = random.choices(pools, weights)[0]  # noqa: S311 - the scenario's class mix, not a secret
-                arrivals.spawn(self._arrival, pool, tasks, due, stats)
+                pool = pools[0] if len(pools) == 1 else random.choices(pools, weights)[0]  # noqa: S311 - the class mix
+                pool.submit(due)
                 behind += 1
                 if behind >= YIELD_EVERY:
                     gevent.sleep(0)
                     behind = 0
-            arrivals.join()
+            for pool in pools:
+                pool.settled.wait()
         finally:
-            arrivals.kill(block=True, timeout=1.0)
-            for pool, _ in pools:
+            for pool in pools:
                 pool.stop()
 
-    def _arrival(self, pool: UserPool, tasks: list[Any], due: float, stats: ArrivalStats) -> None:
-        current = gevent.getcurrent()
-        setattr(current, SCHEDULED_AT, due)
-        waited = pool.slots.locked()  # every user busy: this arrival queues for one
-        try:
-            user = pool.acquire()
-        except gevent.GreenletExit:
-            stats.drop()  # still waiting for a free user when the run ended
-            raise
-        except Exception as error:  # a new user's on_start failed: as in Locust, an error, and the next one tries again
-            stats.drop()
-            self.environment.events.user_error.fire(user_instance=self, exception=error, tb=error.__traceback__)
-            logger.exception("on_start of a new %s failed", pool.user_class.__name__)
-            return
-        keep = True
-        try:
-            if waited and self._state == LOCUST_STATE_STOPPING:
-                stats.drop()  # it queued past the end of the run: never sent
-                return
-            stats.started(time.time() - due)
-            run_one_task(user, random.choice(tasks))  # noqa: S311 - a task mix, not a secret
-        except (RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet):
-            pass
-        except StopUser:
-            keep = False  # the task asked this user to stop: a new instance takes its place
-        except Exception as error:  # Locust's own loop logs a task's error and goes on, so do we
-            self.environment.events.user_error.fire(user_instance=user, exception=error, tb=error.__traceback__)
-            logger.exception("task of %s failed", type(user).__name__)
-        finally:
-            pool.release(user, keep)
-
-    def _pools(self, classes: list[type[User]], max_users: int) -> list[tuple[UserPool, list[Any]]]:
+    def _pools(self, classes: list[type[User]], max_users: int, stats: ArrivalStats) -> list[UserPool]:
         """One pool per class, the process's user cap shared by the classes' weights (at least one each)."""
         total = sum(_weight(c) for c in classes)
-        return [(UserPool(c, self.environment, max(1, max_users * _weight(c) // total)), weighted_tasks(c)) for c in classes]
+        return [UserPool(self, c, max(1, max_users * _weight(c) // total), stats) for c in classes]
 
     def _target_class(self, name: str) -> type[User]:
         available = getattr(self.environment, "available_user_classes", None) or {}

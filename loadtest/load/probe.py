@@ -1,11 +1,13 @@
 """Look inside a user's locustfile before a run: importable, which user classes, how long they wait.
 
-Run by headroom as a child process (``python -m loadtest.load.probe FILE [CLASS ...]``),
-because importing Locust monkey-patches the process with gevent. It prints one JSON
-object: the classes found, and for each class asked for (all runnable ones when none
-is named) its weight and its ``wait_time`` sampled (min, max, mean), or why not; or an
-``error`` when the file cannot be imported. The sampled mean is what Little's law and
-the capacity model use as the scenario's think time.
+Run by headroom as a child process (``python -m loadtest.load.probe ANSWER FILE [CLASS ...]``),
+because importing Locust monkey-patches the process with gevent. It writes one JSON
+object to the file ANSWER: the classes found, and for each class asked for (all runnable
+ones when none is named) its weight, whether it has any task, and its ``wait_time``
+sampled (min, max, mean), or why not; or an ``error`` when the file cannot be imported.
+The sampled mean is what Little's law and the capacity model use as the scenario's think
+time. The answer has a file of its own because the user's file owns standard output: it
+may print at import, print at exit, or start a child that keeps the stream open.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from locust import User
 
-from .scenario_users import import_locustfile, runnable_classes
+from .locustfiles import import_locustfile, runnable_classes
 
 SAMPLES = 2000
 
@@ -35,6 +37,11 @@ def sample_wait(user_class: type[User]) -> dict[str, float]:
         instance._cp_last_wait_time = 0
         draws.append(float(instance.wait_time()))
     return {"min": min(draws), "max": max(draws), "mean": sum(draws) / len(draws)}
+
+
+def has_tasks(user_class: type[User]) -> bool:
+    """Whether Locust can run the class: it has tasks, or runs its own loop (Locust stops a user that has neither)."""
+    return bool(user_class.tasks) or user_class.run is not User.run
 
 
 def probe(path: Path, names: list[str]) -> dict[str, Any]:
@@ -52,7 +59,7 @@ def probe(path: Path, names: list[str]) -> dict[str, Any]:
         if user_class is None:
             classes[name] = None
             continue
-        entry: dict[str, Any] = {"weight": int(getattr(user_class, "weight", 1) or 1)}
+        entry: dict[str, Any] = {"weight": int(getattr(user_class, "weight", 1) or 1), "has_tasks": has_tasks(user_class)}
         try:
             entry["wait"] = sample_wait(user_class)
         except Exception as error:  # noqa: BLE001 - a wait_time headroom cannot sample
@@ -62,4 +69,5 @@ def probe(path: Path, names: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(json.dumps(probe(Path(sys.argv[1]), sys.argv[2:])) + "\n")
+    answer = json.dumps(probe(Path(sys.argv[2]), sys.argv[3:]))
+    Path(sys.argv[1]).write_text(answer, encoding="utf-8")

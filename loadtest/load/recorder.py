@@ -21,6 +21,11 @@ waiting user at once, and a user whose wait ends in that same instant starts one
 more request and dies a millisecond into it; that request belongs to no measured
 time (seen as 2-3 such per run with 60 users), and counting it would fail good runs.
 
+With ``--headroom-compare-host`` (``validate --compare-host``) the requests that went to that
+URL are recorded apart, into ``baseline`` (``loadtest.load.canary``); with
+``--headroom-snapshot`` the master writes everything recorded so far every few seconds
+(``loadtest.load.snapshots``, for ``validate --until-decided``).
+
 Runs inside Locust (gevent); keep it free of anything that blocks.
 """
 
@@ -43,12 +48,15 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from infra.files import write_atomically
 
-from ..analysis.arrivals import ArrivalStats
+from ..analysis.arrival_stats import ArrivalStats
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
+from .canary import add_canary_arguments, attach_canary
 from .keepalive import patch_connection_check
+from .snapshots import Snapshots, add_snapshot_arguments, attach_snapshots
 
 PAYLOAD_KEY = "headroom"
 OPEN_PAYLOAD_KEY = "headroom_open"
+BASELINE_PAYLOAD_KEY = "headroom_baseline"
 SCHEDULED_AT = "headroom_scheduled_at"
 """The greenlet attribute holding an open-model arrival's scheduled time (epoch seconds; loadtest.load.open_model)."""
 SEND_OFFSET = "headroom_send_offset"
@@ -71,6 +79,11 @@ class Recorder:
         # The open model only: latency from the send (the main recording has it from the schedule), and the arrivals.
         self.raw = Recording(window_seconds=window_seconds)
         self.arrivals = ArrivalStats()
+        # validate --compare-host only: the baseline target's (the primary's) requests, kept apart (loadtest.load.canary).
+        self.baseline: Recording | None = None
+        self.baseline_host = ""
+        self.snapshots: Snapshots | None = None
+        """validate --until-decided only: the recording so far, written every few seconds (loadtest.load.snapshots)."""
 
     @property
     def is_worker(self) -> bool:
@@ -78,15 +91,24 @@ class Recorder:
 
     # Locust event handlers ---------------------------------------------------
 
-    def on_request(self, name: str, response_time: float, exception: Any = None, start_time: float | None = None, **_: Any) -> None:
+    def on_request(self, name: str, response_time: float, exception: Any = None, start_time: float | None = None,
+                   url: str | None = None, **_: Any) -> None:
         completed = (start_time if start_time is not None else time.time() - response_time / 1000) + response_time / 1000
         failure = None if exception is None else _reason(exception)
         offset_ms = scheduled_latency_offset_ms(start_time)
+        recording = self._recording_for(url)
         if offset_ms is None:
-            self.recording.record(name, float(response_time), completed, failure)
+            recording.record(name, float(response_time), completed, failure)
             return
-        self.raw.record(name, float(response_time), completed, failure)
-        self.recording.record(name, float(response_time) + offset_ms, completed, failure)
+        if recording is self.recording:
+            self.raw.record(name, float(response_time), completed, failure)
+        recording.record(name, float(response_time) + offset_ms, completed, failure)
+
+    def _recording_for(self, url: str | None) -> Recording:
+        """The baseline's recording for a request to ``--headroom-compare-host``, else the main one."""
+        if self.baseline is not None and url is not None and (url + "/").startswith(self.baseline_host + "/"):
+            return self.baseline
+        return self.recording
 
     def on_cut_off(self, name: str, started_at: float) -> None:
         """A request whose greenlet was killed at the end of the run, before any answer."""
@@ -106,6 +128,8 @@ class Recorder:
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[PAYLOAD_KEY] = self.recording.drain()
+        if self.baseline is not None:
+            data[BASELINE_PAYLOAD_KEY] = self.baseline.drain()
         if self.arrivals.due or self.raw.cells:
             data[OPEN_PAYLOAD_KEY] = {"raw": self.raw.drain(), "arrivals": self.arrivals.drain()}
 
@@ -114,6 +138,9 @@ class Recorder:
         payload = data.get(PAYLOAD_KEY)
         if payload:
             self.recording.absorb(payload)
+        baseline = data.get(BASELINE_PAYLOAD_KEY)
+        if baseline and self.baseline is not None:
+            self.baseline.absorb(baseline)
         open_payload = data.get(OPEN_PAYLOAD_KEY)
         if open_payload:
             self.raw.absorb(open_payload["raw"])
@@ -131,6 +158,10 @@ class Recorder:
         if self.is_worker or not self.results_path:
             return
         self._sample_users()
+        write_atomically(Path(self.results_path), json.dumps(self.results()))
+
+    def results(self) -> dict[str, Any]:
+        """Everything recorded so far, as ``recording.json`` holds it (``stopped_at`` is now)."""
         results = {
             "format": "headroom-recording/1",
             "started_at": self.started_at,
@@ -143,7 +174,10 @@ class Recorder:
         if self.arrivals.due or self.raw.cells:
             results["raw_recording"] = self.raw.to_payload()
             results["arrivals"] = self.arrivals.to_payload()
-        write_atomically(Path(self.results_path), json.dumps(results))
+        if self.baseline is not None:
+            results["baseline_recording"] = self.baseline.to_payload()
+            results["baseline_host"] = self.baseline_host
+        return results
 
     # progress ----------------------------------------------------------------
 
@@ -158,6 +192,8 @@ class Recorder:
         while True:
             gevent.sleep(1.0)
             self._sample_users()
+            if self.snapshots is not None:
+                self.snapshots.write_if_due(self)
             if self.progress_path:
                 line = json.dumps(self._progress_line())
                 with open(self.progress_path, "a", encoding="utf-8") as handle:
@@ -242,6 +278,8 @@ def _add_arguments(parser: Any) -> None:
     group.add_argument("--headroom-window", type=float, default=DEFAULT_WINDOW_SECONDS, help="seconds per timeline window")
     group.add_argument("--headroom-request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_S,
                        help="seconds a request may take before it fails with the reason 'timeout'")
+    add_canary_arguments(group)
+    add_snapshot_arguments(group)
 
 
 def apply_request_timeout(user_classes: list[type[Any]], timeout_s: float) -> None:
@@ -300,4 +338,6 @@ def _attach(environment: Environment, **_: Any) -> None:
     else:
         environment.events.worker_report.add_listener(recorder.on_worker_report)
         gevent.spawn(recorder.progress_loop)
+    attach_canary(environment, recorder)
+    attach_snapshots(environment, recorder)
     environment.headroom_recorder = recorder  # type: ignore[attr-defined]

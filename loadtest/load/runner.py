@@ -41,6 +41,13 @@ IN_FLIGHT_GRACE_S = 5
 never longer than the request timeout; after it the recorder counts them as failures."""
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+SNAPSHOT_FILE = "snapshot.json"
+"""In the run directory: the recording so far (``LoadSpec.snapshot_every_s``); its path is passed to the
+progress callback as ``{"snapshot": path}`` each time it is rewritten."""
+
+
+class RunDecided(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a progress callback that has seen enough: Locust is stopped as at the end of its run time."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,10 @@ class LoadSpec:
     """Added to every Locust process's environment (a scenario's spec and config-key secrets)."""
     open_load: OpenLoad | None = None
     """The open model: arrivals on this schedule, each one task of these classes; None runs Locust's closed users."""
+    compare_host: str = ""
+    """``validate --compare-host``: every other user loads this base URL instead (loadtest.load.canary)."""
+    snapshot_every_s: float = 0.0
+    """``validate --until-decided``: write the recording so far every this many seconds (0: never)."""
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -140,6 +151,7 @@ def _master_command(spec: LoadSpec, results: Path, progress: Path, master_port: 
     )
     if spec.open_load is not None:
         command += open_model_arguments(spec.open_load, spec.classes)
+    command += extra_arguments(spec, results.parent)
     expected = spec.workers + spec.remote_workers
     if expected:
         command += [
@@ -161,8 +173,17 @@ def worker_command(spec: LoadSpec, master_host: str, master_port: int) -> list[s
         "--loglevel", "WARNING",
         "--headroom-window", f"{spec.window_s:g}",
         "--headroom-request-timeout", f"{spec.request_timeout_s:g}",
+        *(["--headroom-compare-host", spec.compare_host] if spec.compare_host else []),
         *spec.locust_classes,
     )
+
+
+def extra_arguments(spec: LoadSpec, workdir: Path) -> list[str]:
+    """The master's options for a canary comparison and for snapshots of the recording so far."""
+    extra = ["--headroom-compare-host", spec.compare_host] if spec.compare_host else []
+    if spec.snapshot_every_s > 0:
+        extra += ["--headroom-snapshot", str(workdir / SNAPSHOT_FILE), "--headroom-snapshot-every", f"{spec.snapshot_every_s:g}"]
+    return extra
 
 
 class _CpuWatch:
@@ -191,7 +212,7 @@ def run_load(spec: LoadSpec, workdir: Path, on_progress: ProgressCallback | None
     results_path = workdir / "recording.json"
     progress_path = workdir / "progress.jsonl"
     log_path = workdir / "locust.log"
-    for stale in (results_path, progress_path, log_path):
+    for stale in (results_path, progress_path, log_path, workdir / SNAPSHOT_FILE):
         stale.unlink(missing_ok=True)
     # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
     master_port = spec.master_port or (LOCUST_MASTER_PORT if spec.remote_workers else free_port() if spec.workers else 0)
@@ -235,8 +256,11 @@ def _watch(
     load_started: float | None = None
     deadline = started + START_TIMEOUT_S + spec.run_time_s + STOP_GRACE_S
     offset = 0
+    snapshots = _SnapshotWatch(progress_path.parent / SNAPSHOT_FILE, on_progress)
     while master.poll() is None:
         time.sleep(0.25)
+        if snapshots.decided():
+            master.terminate()  # SIGTERM: Locust stops its users and writes its recording, as at its run time's end
         lines = _read_new_lines(progress_path, offset)
         offset += sum(len(line) + 1 for line in lines)
         for line in lines:
@@ -258,6 +282,34 @@ def _watch(
         if time.monotonic() > deadline:
             break
     return samples
+
+
+class _SnapshotWatch:
+    """Hands each new snapshot of the recording to the progress callback; remembers when the callback said enough."""
+
+    def __init__(self, path: Path, on_progress: ProgressCallback | None) -> None:
+        self.path = path
+        self.on_progress = on_progress
+        self.seen = 0
+        self.stopping = False
+
+    def decided(self) -> bool:
+        """True once, when the callback raised RunDecided for the newest snapshot."""
+        if self.on_progress is None or self.stopping:
+            return False
+        try:
+            modified = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if modified == self.seen:
+            return False
+        self.seen = modified
+        try:
+            self.on_progress({"snapshot": str(self.path)})
+        except RunDecided:
+            self.stopping = True
+            return True
+        return False
 
 
 def _not_started(spec: LoadSpec, progress_path: Path, log_path: Path, master_port: int) -> str:

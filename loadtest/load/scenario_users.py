@@ -13,11 +13,9 @@ process's own environment; they live only in the users' header dictionaries.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,17 +23,14 @@ from urllib.parse import quote
 
 from locust import FastHttpUser, User, between, constant_pacing
 
-from infra.config.scenario import PATH_VARIABLE
+from infra.scenario_syntax import PATH_VARIABLE
 
 from ..scenario.secrets import resolve
 from ..scenario.spec import ENV_VAR
 from . import recorder
+from .locustfiles import ScenarioError, import_locustfile, runnable_classes
 
 Draw = Callable[[], Any]
-
-
-class ScenarioError(Exception):
-    """The spec or the user's locustfile cannot give the users asked for (the probe says so before a run)."""
 
 
 def from_environment(env: Mapping[str, str] | None = None) -> dict[str, type[User]]:
@@ -51,27 +46,6 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, type[Use
 
 
 # the user's own locustfile ---------------------------------------------------------
-
-
-def import_locustfile(path: Path) -> Any:
-    """Import a locustfile as ``locust -f`` would: from its directory, under its own module name."""
-    directory = str(path.parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    name = path.stem
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    if module_spec is None or module_spec.loader is None:
-        raise ScenarioError(f"{path}: not importable as a Python module")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    module_spec.loader.exec_module(module)
-    return module
-
-
-def runnable_classes(module: Any) -> dict[str, type[User]]:
-    """The module's non-abstract Locust user classes, as Locust itself would list them."""
-    return {name: value for name, value in vars(module).items()
-            if isinstance(value, type) and issubclass(value, User) and not value.abstract}
 
 
 def locustfile_users(spec: Mapping[str, Any]) -> dict[str, type[User]]:

@@ -1,12 +1,13 @@
 """The local stack, autoscaled: the HPA model as a controller over the local replicas.
 
-Every sync period (15 s, as the Kubernetes controller) it reads each serving
+Every sync period (15 s, as the Kubernetes controller; 15/K s on the time-scaled clock that only tests
+and benchmarks use, ``loadtest.planning.timescale``) it reads each serving
 replica's own figures over the last period and gives the HPA the metric it is
 configured for, as the cluster would measure it: CPU Utilization is the replica
 process's CPU seconds over the period against the stack's CPU request (what
 metrics-server reports from cAdvisor; it may exceed 100 %, as a pod without a limit
 can); ``scalingMetric: requestsPerSecond`` is the replica's request rate (what
-prometheus-adapter serves from the request counter). It hands the replicas to the
+prometheus-adapter serves from the request counter; its window is divided by K too). It hands the replicas to the
 same ``HorizontalPodAutoscaler`` the planner simulates, and carries out the decision:
 
 - scale up: start replica processes at once, and add each to nginx only when
@@ -36,10 +37,10 @@ from typing import Any, Protocol
 
 from infra.config import StackConfig
 from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
-from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import cpu_millicores
 
-from ..planning.hpa import Container, Decision, HorizontalPodAutoscaler, Pod, PodMetric
+from ..planning.hpa import Container, Decision, Pod, PodMetric
+from ..planning.timescale import scaled_hpa, sync_period_s
 from .stats import replica_stats
 
 TIMELINE_FILE = "autoscale.jsonl"
@@ -81,13 +82,16 @@ class LocalAutoscaler:
     """Runs in a thread beside the local stack; ``start`` and ``stop`` it (``stop`` waits for it)."""
 
     def __init__(self, pool: ReplicaPool, config: StackConfig, timeline_path: Path,
-                 sync_s: float = HPA_SYNC_PERIOD_S) -> None:
+                 sync_s: float | None = None, time_scale: int = 1) -> None:
+        """``time_scale`` K runs the controller's clock K times faster, for tests and benchmarks only
+        (``loadtest.planning.timescale``): every HPA duration and the pods' start delay divided by K."""
         self.stack = pool
-        self.sync_s = sync_s
-        self.hpa = HorizontalPodAutoscaler(config.hpa)
+        self.sync_s = sync_period_s(time_scale) if sync_s is None else sync_s
+        self.hpa = scaled_hpa(config.hpa, time_scale)
         self.cpu_signal = config.hpa.scaling_metric == "cpu"
+        self.rate_window_s = REQUEST_RATE_WINDOW_S / time_scale
         self.request_m = cpu_millicores(config.service.cpu_request)
-        self.start_delay_s = float(config.capacity.pod_start_seconds)
+        self.start_delay_s = float(config.capacity.pod_start_seconds) / time_scale
         self.timeline_path = timeline_path
         self.replicas = [ControlledReplica(port, 0.0, 0.0) for port in pool.serving_ports]
         self._stop = threading.Event()
@@ -119,7 +123,7 @@ class LocalAutoscaler:
                     action = self._sync(now, now - started)
                     next_sync += self.sync_s
                 self._record(now, action, synced)
-                self._stop.wait(max(0.0, 1.0 - (time.time() - now)))
+                self._stop.wait(max(0.0, min(1.0, self.sync_s) - (time.time() - now)))
         except BaseException as error:  # noqa: BLE001 - the stack keeps serving; the error is kept for whoever stops it
             self.error = error
             self._record_error(error)
@@ -155,9 +159,9 @@ class LocalAutoscaler:
             replica.cpu = (cpu_seconds - replica.cpu_seconds) / span / (self.request_m / 1000)
         else:
             replica.counts.clear()  # the counters restarted
-        # The request rate over the last REQUEST_RATE_WINDOW_S, as prometheus-adapter's rate() serves it.
+        # The request rate over the last REQUEST_RATE_WINDOW_S (/ K), as prometheus-adapter's rate() serves it.
         replica.counts.append((elapsed, requests))
-        while len(replica.counts) > 2 and elapsed - replica.counts[1][0] >= REQUEST_RATE_WINDOW_S:
+        while len(replica.counts) > 2 and elapsed - replica.counts[1][0] >= self.rate_window_s:
             replica.counts.popleft()
         first_at, first_count = replica.counts[0]
         if elapsed > first_at:

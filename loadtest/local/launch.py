@@ -28,14 +28,16 @@ class LocalStackRun:
     """
 
     def __init__(self, name: str, config: StackConfig, runtime_dir: Path, autoscale: bool = False,
-                 prometheus: bool = False) -> None:
+                 prometheus: bool = False, hpa_time_scale: int = 1) -> None:
+        """``hpa_time_scale`` K runs the autoscaler's clock K times faster: tests and benchmarks only (loadtest.planning.timescale)."""
         if autoscale and config.hpa.max_replicas > MAX_LOCAL_REPLICAS:
             raise ConfigError(
                 f"headroom:hpa.maxReplicas is {config.hpa.max_replicas}; the autoscaled local stack runs at most "
                 f"{MAX_LOCAL_REPLICAS} replicas on this machine"
             )
         replicas = config.hpa.min_replicas if autoscale else config.local.replicas
-        self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus)
+        self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus,
+                                hpa_time_scale=hpa_time_scale)
         self.autoscaler: LocalAutoscaler | None = None
         self.autoscaler_error: BaseException | None = None
         self._autoscale = autoscale
@@ -44,7 +46,8 @@ class LocalStackRun:
         self.stack.start()
         if self._autoscale:
             try:
-                self.autoscaler = LocalAutoscaler(self.stack, self.stack.config, self.stack.runtime_dir / TIMELINE_FILE)
+                self.autoscaler = LocalAutoscaler(self.stack, self.stack.config, self.stack.runtime_dir / TIMELINE_FILE,
+                                                  time_scale=self.stack.hpa_time_scale)
                 self.autoscaler.start()
             except BaseException:
                 self.stack.stop()

@@ -18,6 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,10 @@ def render_targets(ports: list[int]) -> str:
 class LocalPrometheus:
     """One Prometheus process scraping the local stack's replicas; ``stop`` removes its storage."""
 
-    def __init__(self, runtime_dir: Path, job: str) -> None:
+    def __init__(self, runtime_dir: Path, job: str, env: Mapping[str, str] | None = None) -> None:
         self.runtime_dir = runtime_dir
+        self.env = dict(env) if env is not None else None
+        """Prometheus's environment (the local stack's secret, ``loadtest.local.ownership``); None: this one's."""
         self.job = job
         self.port = 0
         self.process: subprocess.Popen[Any] | None = None
@@ -88,6 +91,7 @@ class LocalPrometheus:
             [binary, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.storage}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1d", "--log.level=warn"],
             log_path=self.log_path,
+            env=self.env,
         )
         self._wait_scraped(len(ports))
 

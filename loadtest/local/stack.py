@@ -4,7 +4,9 @@ nginx.conf comes from the same template ``headroom render`` uses, with the
 replicas' ports as upstreams, so the local stack exercises the configuration a
 deployment would run. The stack's processes and ports are kept in a state file
 (``.headroom/local/<stack>/state.json`` beside the stack file) so that
-``headroom local status|down`` and ``headroom validate`` find a running stack.
+``headroom local status|down`` and ``headroom validate`` find a running stack; what
+that file is trusted for, and how its processes are proven this stack's, is
+``loadtest.local.state`` and ``loadtest.local.ownership``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,11 +33,12 @@ from infra.config.types import cpu_millicores, memory_bytes
 from infra.files import write_atomically
 from infra.render import NginxRuntime, render_nginx_conf
 
-from ..console import err
 from ..errors import LocalStackError, StackRunningError
-from ..processes import ProcessRecord, free_port, is_ours, log_tail, record_of, spawn, stop_all, stop_owned
+from ..processes import free_port, log_tail, record_of, spawn, stop_all
 from ..reference import ServiceBehaviour
+from .ownership import SECRET_ENV, LockHeldError, SupervisorLock, new_secret, secret_digest
 from .prometheus import LocalPrometheus
+from .state import STATE_FILE, StackState, running_state
 
 READY_TIMEOUT_S = 20.0
 HEALTH_TIMEOUT_S = 20.0
@@ -76,88 +79,6 @@ def config_digest(config: StackConfig) -> str:
     return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass
-class StackState:
-    """What is running, as written to the state file.
-
-    ``processes`` proves ownership: for the supervisor, nginx and every replica, the
-    PID with its start time and command line when the state was written
-    (``ProcessRecord``). Only processes that still match are ever signalled.
-    """
-
-    stack: str
-    url: str
-    supervisor_pid: int
-    nginx_pid: int
-    nginx_port: int
-    replicas: list[dict[str, int]] = field(default_factory=list)
-    started_at: float = 0.0
-    autoscale: bool = False
-    """The HPA model runs over the replicas (`local up --autoscale`); its timeline is autoscale.jsonl."""
-    prometheus_url: str | None = None
-    """headroom's own Prometheus scraping the replicas (`local up --prometheus`)."""
-    prometheus_pid: int | None = None
-    processes: list[dict[str, Any]] = field(default_factory=list)
-    """``ProcessRecord.to_json()`` of the supervisor, nginx and each replica."""
-    config_digest: str = ""
-    """``config_digest`` of the stack file the stack was started from."""
-
-    @property
-    def pids(self) -> list[int]:
-        extra = [self.prometheus_pid] if self.prometheus_pid else []
-        return [self.nginx_pid, *(r["pid"] for r in self.replicas), *extra]
-
-    def record(self, pid: int) -> ProcessRecord | None:
-        """What was recorded for ``pid`` when it was started, if anything."""
-        for data in self.processes:
-            record = ProcessRecord.from_json(data)
-            if record is not None and record.pid == pid:
-                return record
-        return None
-
-    def owns(self, pid: int) -> bool:
-        """``pid`` is still the process this state recorded (not a reuse of its number)."""
-        record = self.record(pid)
-        return record is not None and is_ours(record)
-
-    def supervisor_running(self) -> bool:
-        return self.owns(self.supervisor_pid)
-
-    def owned_children(self, runtime_dir: Path) -> list[ProcessRecord]:
-        """nginx and replicas that are provably this stack's: recorded, still matching, and started as ours
-        (nginx with this runtime directory as its prefix, a replica running ``loadtest.reference``)."""
-        found = []
-        for pid in self.pids:
-            record = self.record(pid)
-            if record is None or not is_ours(record):
-                continue
-            command = " ".join(record.cmdline)
-            if pid == self.prometheus_pid:
-                started_here = f"{runtime_dir}/" in command and "prometheus" in command
-            elif pid == self.nginx_pid:
-                started_here = f"{runtime_dir}/" in command
-            else:
-                started_here = "loadtest.reference" in command
-            if started_here:
-                found.append(record)
-        return found
-
-    def save(self, path: Path) -> None:
-        write_atomically(path, json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> StackState | None:
-        try:
-            state = cls(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-        if not (isinstance(state.supervisor_pid, int) and isinstance(state.nginx_pid, int) and isinstance(state.replicas, list)
-                and all(isinstance(r, dict) and isinstance(r.get("pid"), int) for r in state.replicas)
-                and isinstance(state.processes, list)):
-            return None
-        return state
-
-
 class LocalStack:
     """Start, watch and stop one local stack. Use as a context manager: it always cleans up.
 
@@ -168,15 +89,19 @@ class LocalStack:
     """
 
     def __init__(self, name: str, config: StackConfig, runtime_dir: Path, replicas: int | None = None,
-                 autoscaled: bool = False, prometheus: bool = False) -> None:
+                 autoscaled: bool = False, prometheus: bool = False, hpa_time_scale: int = 1) -> None:
         self.name = name
+        self.hpa_time_scale = hpa_time_scale
         self.config = config
         self.runtime_dir = runtime_dir
         self.initial_replicas = config.local.replicas if replicas is None else replicas
         self.autoscale = autoscaled
         self.with_prometheus = prometheus
         self._prometheus: LocalPrometheus | None = None
-        self.state_path = runtime_dir / "state.json"
+        self.state_path = runtime_dir / STATE_FILE
+        self._secret = new_secret(runtime_dir)
+        """In every child's environment: how another headroom proves them this stack's (``ownership``)."""
+        self._lock: SupervisorLock | None = None
         self.replicas: list[tuple[subprocess.Popen[Any], int]] = []
         self.serving_ports: list[int] = []
         """The replicas nginx sends traffic to; an autoscaled replica joins once its start delay passed."""
@@ -195,7 +120,7 @@ class LocalStack:
 
     def start(self) -> StackState:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
-        self._refuse_if_running()
+        self._claim()
         self._started_at = time.time()
         try:
             for _ in range(self.initial_replicas):
@@ -228,6 +153,9 @@ class LocalStack:
         self.serving_ports.clear()
         self.state_path.unlink(missing_ok=True)
         (self.runtime_dir / "nginx.pid").unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -250,14 +178,20 @@ class LocalStack:
             replicas=[{"pid": process.pid, "port": port} for process, port in self.replicas],
             started_at=self._started_at,
             autoscale=self.autoscale,
+            hpa_time_scale=self.hpa_time_scale,
             prometheus_url=self._prometheus.url if self._prometheus else None,
             prometheus_pid=prometheus_pid,
             processes=[record.to_json() for record in records],
             config_digest=config_digest(self.config),
+            secret_digest=secret_digest(self._secret),
+            verified=frozenset(pids),  # this process started each of them
         )
 
+    def _child_env(self) -> dict[str, str]:
+        return {**os.environ, SECRET_ENV: self._secret}
+
     def _start_prometheus(self) -> None:
-        self._prometheus = LocalPrometheus(self.runtime_dir, self.config.service.name)
+        self._prometheus = LocalPrometheus(self.runtime_dir, self.config.service.name, env=self._child_env())
         self._prometheus.start([port for _, port in self.replicas])
 
     def _sync_prometheus_targets(self) -> None:
@@ -322,6 +256,7 @@ class LocalStack:
              "--identity", self._identity(index)],
             log_path=self.runtime_dir / f"replica-{index}.log",
             stdout=subprocess.PIPE,
+            env=self._child_env(),
         )
         self.replicas.append((process, 0))  # registered before it is ready, so stop() finds it
         port = self._read_ready_port(process, index)
@@ -380,6 +315,7 @@ class LocalStack:
         self.nginx = spawn(
             [binary, "-e", str(error_log), "-p", f"{self.runtime_dir}/", "-c", str(self._nginx_conf), "-g", "daemon off;"],
             log_path=self.runtime_dir / "nginx-stderr.log",
+            env=self._child_env(),
         )
 
     def reload_nginx(self) -> None:
@@ -408,16 +344,21 @@ class LocalStack:
                 raise LocalStackError(f"the local stack did not become healthy within {HEALTH_TIMEOUT_S:.0f} s")
             time.sleep(0.1)
 
-    def _refuse_if_running(self) -> None:
+    def _claim(self) -> None:
+        """Refuse when a stack already runs here; otherwise hold its supervisor lock until ``stop``."""
         existing = running_state(self.runtime_dir)  # a stale file is reported and removed there
-        if existing is None:
-            return
-        if existing.supervisor_pid != os.getpid():
+        if existing is not None:
             raise StackRunningError(
                 f"local stack {self.name!r} is already running at {existing.url} (pid {existing.supervisor_pid}); "
                 f"stop it with `headroom local down --stack {self.name}`"
             )
-        self.state_path.unlink(missing_ok=True)
+        try:
+            self._lock = SupervisorLock.acquire(self.runtime_dir)
+        except LockHeldError as held:
+            raise StackRunningError(
+                f"local stack {self.name!r} is already running or starting ({held}: {self.runtime_dir}); "
+                f"stop it with `headroom local down --stack {self.name}`"
+            ) from None
 
 
 def with_replicas_as_upstreams(config: StackConfig, ports: list[int]) -> StackConfig:
@@ -441,32 +382,3 @@ def _healthy(url: str) -> bool:
     except (urllib.error.URLError, OSError):
         return False
 
-
-
-def running_state(runtime_dir: Path) -> StackState | None:
-    """The state of a live stack, or None.
-
-    A state file whose supervisor is not provably running (not recorded, gone, or its
-    PID now someone else's) is stale: one line says so, naming the file, and it is
-    removed. Only nginx and replicas that are provably this stack's own leftovers (a
-    crashed supervisor's) are stopped; no other PID the file lists is signalled.
-    """
-    path = runtime_dir / "state.json"
-    if not path.exists():
-        return None
-    state = StackState.load(path)
-    if state is None:
-        _discard_stale(path, "it is not a state file headroom wrote; no process was signalled")
-        return None
-    if state.supervisor_running():
-        return state
-    leftovers = state.owned_children(runtime_dir)
-    stop_owned(leftovers)
-    stopped = f"stopped {len(leftovers)} leftover process(es) it had started" if leftovers else "no process was signalled"
-    _discard_stale(path, f"its supervisor (pid {state.supervisor_pid}) is not the process that wrote it; {stopped}")
-    return None
-
-
-def _discard_stale(path: Path, why: str) -> None:
-    path.unlink(missing_ok=True)
-    err.print(f"warning: removed stale state file {path}: {why}", markup=False, highlight=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from ..local.stack import StackState
+from ..local.state import StackState
 from ..local.stats import replica_stats
 from ..report.model import InfraMetrics, LoadPoint, ReplicaMetrics, unavailable
 from .model import TimeWindow

@@ -47,7 +47,27 @@ class ReadAfterTheRun:
         try:
             return self._read(window)
         except Exception as error:  # noqa: BLE001 - any failure becomes a warning, never a crash
-            return unavailable(self.name, f"{self.unreadable}: {type(error).__name__}: {str(error)[:300]}")
+            return unavailable(self.name, f"{self.unreadable}: {failure_text(error)}")
 
     def _read(self, window: TimeWindow) -> InfraMetrics:
         raise NotImplementedError
+
+
+def failure_text(error: BaseException) -> str:
+    """An exception as a report may quote it: its type, with the OS's reason for an OS error and
+    AWS's error code and message for botocore's.
+
+    Never another library's own text: it may quote the request it refused, headers and
+    bearer token included (http.client's ``Invalid header value b'Bearer <token>\\r'``),
+    and a warning is written to report.json, its run-directory copy and the terminal.
+    """
+    name = type(error).__name__
+    reason = getattr(error, "reason", None)  # urllib's URLError wraps the OS error
+    cause = reason if isinstance(reason, BaseException) else error
+    if isinstance(cause, TimeoutError):
+        return f"{name}: timed out"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{name}: {cause.strerror}"
+    if type(error).__module__.startswith("botocore"):
+        return f"{name}: {str(error)[:300]}"
+    return f"{name} (its message is not shown: it may quote the request's headers)"

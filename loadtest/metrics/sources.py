@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra.config import StackConfig
 from infra.config.types import cpu_millicores, memory_bytes
 
-from ..local.stack import StackState
+from ..local.state import StackState
 from ..report.model import InfraMetrics, unavailable
 from .model import MetricsSource, TimeWindow
 

@@ -4,7 +4,8 @@ The prediction simulates exactly the load the run offered (the Locust users, the
 spawn rate and think time) on the local stack's service model, through the same HPA
 model on the same signal (CPU from the run's measured CPU per request, or the request
 rate), starting from the replicas the stack had when the run began and syncing on the
-controller's own 15 s clock.
+controller's own 15 s clock; a controller time-scaled for a test (``hpa_time_scale``,
+``loadtest.planning.timescale``) is simulated with the same scale, on the run's real load.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import dataclasses
 from typing import Any
 
 from infra.config import StackConfig
-from infra.config.schema import HPA_SYNC_PERIOD_S
 from infra.config.types import duration_seconds
 
 from ..report.model import AutoscalingComparison, MeasuredAction, SimulatedAction
 from .service import cpu_per_request, from_stack
 from .simulate import hpa_driver, simulate, slo_of
+from .timescale import sync_period_s
 from .traffic import locust_run
 
 
@@ -34,16 +35,18 @@ def per_second(rows: list[dict[str, Any]], started_at: float, seconds: int, key:
 
 
 def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, profile: str, users: int,
-            spawn_rate: float, run_time_s: float, cpu_ms_per_request: float | None = None) -> AutoscalingComparison:
+            spawn_rate: float, run_time_s: float, cpu_ms_per_request: float | None = None,
+            hpa_time_scale: int = 1) -> AutoscalingComparison:
     seconds = int(run_time_s)
     measured = per_second(rows, started_at, seconds, "replicas")
     syncs = [row["t"] - started_at for row in rows if row.get("sync")]
-    phase = round(syncs[0]) % int(HPA_SYNC_PERIOD_S) if syncs else 0
+    phase = round(syncs[0]) % round(sync_period_s(hpa_time_scale)) if syncs else 0
     service = from_stack(config)
     assert service is not None, "the local stack always has a service model"
     cpu_ms, cpu_source = cpu_per_request(config, service.capacity_rps, cpu_ms_per_request)
     service = dataclasses.replace(service, cpu_ms_per_request=cpu_ms, cpu_source=cpu_source)
-    driver = hpa_driver(config, service, initial=measured[0] if measured else None, sync_phase_s=phase)
+    driver = hpa_driver(config, service, initial=measured[0] if measured else None, sync_phase_s=phase,
+                        time_scale=hpa_time_scale)
     traffic = locust_run(profile, users, spawn_rate, seconds)
     simulation = simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout))
     predicted = simulation.replicas[:seconds]
@@ -59,5 +62,6 @@ def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, 
                           for r in rows if "action" in r],
         predicted_actions=[SimulatedAction(at=a.at, old=a.old, new=a.new, reason=a.reason) for a in simulation.actions],
         sync_phase_s=phase,
+        hpa_time_scale=hpa_time_scale,
         service=service.info(),
     )

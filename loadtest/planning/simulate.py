@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from infra.config import StackConfig
 from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
-from infra.config.schema import HPA_SYNC_PERIOD_S, HpaConfig
+from infra.config.schema import HpaConfig
 from infra.config.types import duration_seconds
 
 from ..analysis.cost import HOURS_PER_MONTH, replica_price
@@ -34,6 +34,7 @@ from .asg import TargetTrackingGroup, TargetTrackingSettings
 from .budget import ZERO, Budget
 from .hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
+from .timescale import scaled_hpa, sync_period_s
 from .traffic import Traffic
 
 METRIC_WINDOW_S = 15
@@ -109,8 +110,11 @@ class HpaDriver:
     name = "hpa"
 
     def __init__(self, config: HpaConfig, signal: Signal, pod_start_s: float, initial: int | None = None,
-                 calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0) -> None:
-        self.hpa = HorizontalPodAutoscaler(config, calculator)
+                 calculator: ReplicaCalculator | None = None, sync_phase_s: int = 0, time_scale: int = 1) -> None:
+        """``time_scale`` K: the controller time-scaled for a test (``planning.timescale``), its sync every 15/K s
+        and its metric window K times shorter."""
+        self.hpa = HorizontalPodAutoscaler(config, calculator) if calculator is not None else scaled_hpa(config, time_scale)
+        self.sync_s = round(sync_period_s(time_scale))
         self.signal = signal
         self.maximum = config.max_replicas
         self.sync_phase_s = sync_phase_s
@@ -119,7 +123,7 @@ class HpaDriver:
         self.pod_start_s = pod_start_s
         self.pods: list[_PodRecord] = []
         self._created = 0
-        self.window_s = metric_window_s(signal)
+        self.window_s = max(1, round(metric_window_s(signal) / time_scale))
         self._recent: deque[tuple[int, float]] = deque(maxlen=self.window_s)
         """(second, each serving replica's request rate) over the metric window."""
         count = initial if initial is not None else config.min_replicas
@@ -153,7 +157,7 @@ class HpaDriver:
             # as a real metric window reaches back before the simulation's start.
             self._recent.extend((now - back, rps_per_replica) for back in range(self.window_s - 1, 0, -1))
         self._recent.append((now, rps_per_replica))
-        if (now - self.sync_phase_s) % HPA_SYNC_PERIOD_S:
+        if (now - self.sync_phase_s) % self.sync_s:
             return None
         pods, metrics = [], {}
         for record in self.pods:
@@ -347,10 +351,10 @@ def slo_of(config: StackConfig) -> Slo:
 
 
 def hpa_driver(config: StackConfig, service: PlanService, hpa: HpaConfig | None = None, initial: int | None = None,
-               sync_phase_s: int = 0) -> HpaDriver:
+               sync_phase_s: int = 0, time_scale: int = 1) -> HpaDriver:
     trial = config if hpa is None else config.model_copy(update={"hpa": hpa})
-    return HpaDriver(trial.hpa, hpa_signal(trial, service.cpu_ms_per_request), config.capacity.pod_start_seconds, initial,
-                     sync_phase_s=sync_phase_s)
+    return HpaDriver(trial.hpa, hpa_signal(trial, service.cpu_ms_per_request), config.capacity.pod_start_seconds / time_scale,
+                     initial, sync_phase_s=sync_phase_s, time_scale=time_scale)
 
 
 def asg_driver(config: StackConfig, service: PlanService, settings: TargetTrackingSettings | None = None) -> AsgDriver:

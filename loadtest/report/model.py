@@ -17,6 +17,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from .comparison import Comparison
+
 FORMAT: Final = "headroom-report/1"
 
 
@@ -158,10 +160,21 @@ class DistributionPoint(Model):
     value_ms: float
 
 
+class JudgedHistograms(Model):
+    """The judged window's exact HDR histograms (microseconds), in HDR's compressed base64 encoding.
+
+    What ``headroom compare`` needs to compare two runs' whole distributions; None in older reports.
+    """
+
+    all: str
+    endpoints: dict[str, str] = Field(default_factory=dict)
+
+
 class Results(Model):
     judged: PhaseSummary
     whole_run: PhaseSummary
     latency_distribution: list[DistributionPoint]
+    judged_histograms: JudgedHistograms | None = None
 
 
 class TimelinePoint(Model):
@@ -476,6 +489,8 @@ class AutoscalingComparison(Model):
     measured_actions: list[MeasuredAction] = Field(default_factory=list)
     predicted_actions: list[SimulatedAction] = Field(default_factory=list)
     sync_phase_s: int = 0
+    hpa_time_scale: int = 1
+    """1: the controller ran on Kubernetes' clock; K: every HPA duration divided by K, on both sides (tests and benchmarks only)."""
     service: ServiceModelInfo | None = None
 
 
@@ -530,9 +545,45 @@ class OpenModelInfo(Model):
     raw: Latency
 
 
+# stopping once decided (validate --until-decided; loadtest.analysis.sequential) ---------------------
+
+
+class Look(Model):
+    """One look at the run so far: its critical value, and what was still undecided."""
+
+    at_s: float = Field(ge=0)
+    fraction: float = Field(gt=0)
+    """The information at this look: judged time so far over judged time at the maximum."""
+    critical_value: float = Field(gt=0)
+    confidence: float
+    """Each interval's confidence at this look (from the critical value: 1 - 2 (1 - Phi(c)))."""
+    requests: int = Field(ge=0)
+    undecided: list[str]
+    """Criteria and comparison rows not yet decisive; empty: the run stopped here."""
+
+
+class SequentialInfo(Model):
+    """A run that looked every ``every_s`` seconds and stopped once every criterion was decisive."""
+
+    spending: Literal["obrien-fleming", "pocock"]
+    alpha: float
+    first_s: float
+    every_s: float
+    max_s: float
+    looks_planned: int = Field(ge=1)
+    looks: list[Look]
+    stopped_at_look: int | None
+    """1-based; None: no look decided everything, and the run went on to its maximum."""
+    stopped_at_s: float
+    reason: str
+    saved_s: float = Field(ge=0)
+    """Run time not spent: the maximum minus the time it stopped at."""
+
+
 # the whole report -------------------------------------------------------------------------------
 
-OPTIONAL_SECTIONS = ("infrastructure", "capacity", "recommendations", "proposal", "autoscaling", "open_model")
+OPTIONAL_SECTIONS = ("infrastructure", "capacity", "recommendations", "proposal", "autoscaling", "open_model",
+                     "comparison", "sequential")
 """Sections later stages add; absent (not null) in the JSON until they do."""
 
 
@@ -560,9 +611,14 @@ class Report(Model):
     autoscaling: AutoscalingComparison | None = None
     open_model: OpenModelInfo | None = None
     """Only for an open-model run (``validate --arrival-rate``/``--open``, ``headroom:slo.arrivalRate``)."""
+    comparison: Comparison | None = None
+    """Only with ``validate --baseline`` or ``--compare-host``: this run against the baseline (report/comparison.py)."""
+    sequential: SequentialInfo | None = None
+    """Only with ``validate --until-decided``: the looks, where the run stopped and why."""
 
     @property
     def exit_code(self) -> int:
+        """The SLO verdict's exit code (``overall_exit_code`` adds a comparison's)."""
         return self.verdict.status.exit_code
 
     @property
@@ -576,3 +632,15 @@ class Report(Model):
             if data.get(section) is None:
                 data.pop(section, None)
         return data
+
+
+def overall_exit_code(report: Report) -> int:
+    """The run's exit code with its comparison, if any: 1 if the SLO failed or the candidate regressed, else 3 if
+    either is inconclusive, else 0."""
+    codes = {report.exit_code, report.comparison.exit_code if report.comparison is not None else 0}
+    return 1 if 1 in codes else 3 if 3 in codes else 0
+
+
+def overall_status(report: Report) -> Status:
+    """The verdict with the comparison's folded in (REGRESSED is a FAIL): what a pipeline gate acts on."""
+    return {0: Status.PASS, 1: Status.FAIL}.get(overall_exit_code(report), Status.INCONCLUSIVE)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config.scenario import CONFIG_REFERENCE, ENV_REFERENCE, REFERENCE, ScenarioConfig
 from infra.errors import ConfigError
+from infra.scenario_syntax import CONFIG_REFERENCE, ENV_REFERENCE, REFERENCE
+
+if TYPE_CHECKING:  # the schema only types the arguments: a Locust process resolves references without it
+    from infra.config.scenario import ScenarioConfig
 
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,8192}")
 MASK = "****"
@@ -100,10 +103,21 @@ def secret_environment(scenario: ScenarioConfig, env: Mapping[str, str], stack_k
                 raise ConfigError(f"{where}: {key} is not a plain text value (allowed: a string or a number)")
             value = str(raw)
             extra[reference.env_name] = value
-        if not _HEADER_VALUE.fullmatch(value):
-            raise ConfigError(f"{where}: its value (not shown) is not a valid header value: allowed are printable "
-                              "ASCII characters, no line breaks")
+        check_header_secret(value, f"{where}: its value")
     return extra
+
+
+def check_header_secret(value: str, what: str) -> None:
+    """A secret bound for an HTTP header: printable ASCII on one line, or a ConfigError that never shows it.
+
+    http.client refuses a header value with a line break, and its error quotes the whole
+    header, secret included; a token read from a file with Windows line endings ends in
+    ``\\r``. So the value is checked here, before any request, and named, never shown.
+    """
+    if not _HEADER_VALUE.fullmatch(value):
+        carriage = " (it ends in a carriage return: a file with Windows line endings?)" if value.endswith("\r") else ""
+        raise ConfigError(f"{what} (not shown) is not a valid header value{carriage}: allowed are printable "
+                          "ASCII characters, no line breaks")
 
 
 def resolve(value: str, env: Mapping[str, str]) -> str:

@@ -16,10 +16,12 @@ takes 15 %), which for the reference scenario gives exactly the profiles' own wa
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-from infra.config.scenario import ScenarioConfig
+from typing import TYPE_CHECKING
 
 from .profiles import PROFILES, TASK_WEIGHTS, Profile
+
+if TYPE_CHECKING:  # only types the argument (Locust processes import this module)
+    from infra.config.scenario import ScenarioConfig
 
 DECLARED_USER_CLASS = "ScenarioUser"
 """The Locust user class headroom builds from a declared ``requests:`` list."""

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.config.scenario import REFERENCE, RangeVariable, ScenarioConfig
+from infra.scenario_syntax import REFERENCE
 
 from .secrets import Reference
 from .shape import DECLARED_USER_CLASS
+
+if TYPE_CHECKING:  # only types the argument: Locust processes import this module for ENV_VAR
+    from infra.config.scenario import ScenarioConfig
 
 ENV_VAR = "HEADROOM_SCENARIO"
 FORMAT = "headroom-scenario/1"
@@ -31,7 +34,7 @@ def declared_spec(scenario: ScenarioConfig, think_factor: float) -> dict[str, An
     """The Locust user of a declared ``requests:`` scenario, its think time scaled by the profile's factor."""
     think = scenario.effective_think_time
     variables: dict[str, Any] = {
-        name: {"from": value.from_, "to": value.to} if isinstance(value, RangeVariable) else list(value)
+        name: list(value) if isinstance(value, list) else {"from": value.from_, "to": value.to}  # a list, or a RangeVariable
         for name, value in scenario.variables.items()
     }
     requests = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from infra.files import write_atomically
 
 from ..formats import render_html, render_json, render_junit, render_markdown, render_openmetrics
+from ..formats.html import TrendPoint
 from ..report.model import Report
 
 STDOUT_NAMES = ("-", "/dev/stdout")
@@ -42,10 +43,6 @@ class Outputs:
     def items(self) -> list[tuple[str, Path]]:
         """(format, path) for each output asked for, in the order they are written."""
         return [(f.name, path) for f in fields(self) if (path := getattr(self, f.name)) is not None]
-
-    def to_stdout(self) -> bool:
-        """Whether a machine format goes to standard output (then the human output goes to standard error)."""
-        return any(str(path) in STDOUT_NAMES for _, path in self.items())
 
 
 @dataclass
@@ -75,8 +72,10 @@ def write_output(path: Path, text: str) -> str:
 
 
 def write_all(report: Report, workdir: Path, outputs: Outputs,
-              on_written: Callable[[str], None] | None = None) -> Written:
-    """``report.json`` in ``workdir``, then every output; an OSError is kept, never raised."""
+              on_written: Callable[[str], None] | None = None, trend: list[TrendPoint] | None = None) -> Written:
+    """``report.json`` in ``workdir``, then every output; an OSError is kept, never raised.
+
+    ``trend``: the stack's earlier runs, drawn in the HTML report."""
     written = Written()
     try:
         written.run_report = Path(write_output(workdir / "report.json", render_json(report)))
@@ -84,7 +83,8 @@ def write_all(report: Report, workdir: Path, outputs: Outputs,
         written.failed.append((str(workdir / "report.json"), _reason(error)))
     for name, path in outputs.items():
         try:
-            where = write_output(path, RENDERERS[name](report))
+            text = render_html(report, trend) if name == "html" else RENDERERS[name](report)
+            where = write_output(path, text)
         except OSError as error:
             written.failed.append((str(path), _reason(error)))
             continue

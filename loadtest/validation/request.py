@@ -10,7 +10,8 @@ starts a process or writes a file, and no later stage recomputes any of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.config import Stack, StackConfig
@@ -22,7 +23,10 @@ from ..analysis.littles_law import LoadCheck, check_load
 from ..local.prometheus import prometheus_binary
 from ..scenario.arrivals import ArrivalMode
 from ..scenario.profiles import PROFILES, Profile
+from ..scenario.secrets import check_header_secret
+from .comparing import Baseline, ComparisonSettings, refuse_mismatched_baseline
 from .scenario import LocustfileOverride, PreparedScenario, prepare_scenario
+from .until_decided import UntilDecided
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,13 @@ class ValidationRequest:
     arrivals: ArrivalMode | None = None
     open_equivalent: bool = False
     """``validate --open``: the closed SLO's users and think time, run as their equivalent open rate."""
+    baseline: Baseline | None = None
+    """``--baseline REPORT``: compare this run with a saved one (``comparison`` in the report)."""
+    compare_host: str | None = None
+    """``--compare-host URL``: every other user loads this primary; the canary (the target) is compared with it."""
+    comparing: ComparisonSettings = field(default_factory=ComparisonSettings)
+    until_decided: UntilDecided | None = None
+    """``--until-decided``: look every few seconds and stop once every criterion is decisive."""
     stack_text: str | None = None
     """The stack file's text as the config was read from it (``infra.config.Stack.text``): the proposal is a
     diff of it. None reads the file when the run is analyzed; a request without a file gets no diff."""
@@ -75,6 +86,9 @@ class ValidationRequest:
 
     @property
     def effective_run_time_s(self) -> float:
+        """What Locust runs for: with --until-decided, its maximum (``--max-run-time``, by default the run time)."""
+        if self.until_decided is not None and self.until_decided.max_s is not None:
+            return self.until_decided.max_s
         if self.run_time_s is not None:
             return self.run_time_s
         stages = self.config.slo.arrival_stages
@@ -108,6 +122,9 @@ class ValidationRequest:
         open_load = open_load_for(self.config.slo, profile, self.effective_users, self.run_time_s,
                                   self.arrival_rate, self.arrivals, self.open_equivalent)
         self.check()
+        if self.baseline is not None:
+            refuse_mismatched_baseline(self.baseline, self.stack_name, self.profile, profile.user_class,
+                                       open_load is not None, self.comparing)
         load_check = check_load(self.effective_users, profile, self.config.slo)
         return RunSettings(self, scenario, profile, open_load, load_check)
 
@@ -128,11 +145,31 @@ class ValidationRequest:
             )
         if self.own_prometheus:
             prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
+        self._check_prometheus_token()
+        decided = self.until_decided
+        if decided is not None and decided.first_s is not None and decided.first_s >= self.effective_run_time_s:
+            raise ConfigError(f"--min-run-time ({decided.first_s:g} s) must be shorter than the run's maximum "
+                              f"({self.effective_run_time_s:g} s, --max-run-time or the run time): no look could stop it early")
+        if self.compare_host is not None and self.is_local:
+            raise ConfigError("--compare-host loads two deployed targets side by side (the canary at --host and "
+                              "the primary at --compare-host); give --host too")
+        if self.compare_host is not None and self.host is not None and self.compare_host.rstrip("/") == self.host.rstrip("/"):
+            raise ConfigError(f"--compare-host {self.compare_host}: the same URL as --host; give the primary's URL")
         if self.autoscale and not self.is_local:
             raise ConfigError(
                 "--autoscale starts the local stack with its HPA controller; it cannot apply to --host or to a "
                 f"deployed stack ({self.stack_name!r}), whose own autoscalers act"
             )
+
+    def _check_prometheus_token(self) -> None:
+        """Prometheus' bearer token, when set, must be a valid header value; its value is never shown.
+
+        Unset, the metrics are reported unavailable after the run (the load still tells its story)."""
+        name = self.config.metrics.bearer_token_env
+        token = os.environ.get(name) if name and self.config.metrics_source == "prometheus" else None
+        if token is not None:
+            check_header_secret(f"Bearer {token}", f"{self.stack_path}: headroom:metrics.bearerTokenEnv = {name!r}: "
+                                                   f"the environment variable {name}")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,14 @@ Little's law, the capacity model and the report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +110,13 @@ def _locustfile(path: Path, where: str, classes: list[tuple[str, int | None]], m
     missing = [name for name, entry in found["classes"].items() if entry is None]
     if missing:
         raise ConfigError(f"{where}: unknown user class {missing[0]!r} in {path.name}; allowed: {', '.join(available)}")
+    idle = [name for name, entry in found["classes"].items() if not entry.get("has_tasks", True)]
+    if idle:
+        raise ConfigError(
+            f"{where}: user class {idle[0]!r} in {path.name} has no task, so Locust would stop each of its users at once "
+            "(\"No tasks defined\"); allowed: a class with @task methods or a tasks attribute (or abstract = True for a "
+            "base class)"
+        )
     if not classes:
         classes = [(name, None) for name in found["classes"]]
     shape = _locustfile_shape(path, where, classes, found["classes"], mean_think)
@@ -133,19 +144,41 @@ def _locustfile_shape(path: Path, where: str, classes: list[tuple[str, int | Non
 
 
 def probe_locustfile(path: Path, names: list[str]) -> dict[str, Any]:
-    """Import the locustfile in a child process (Locust patches the process it is imported in) and describe it."""
-    try:
-        result = subprocess.run([sys.executable, "-m", "loadtest.load.probe", str(path), *names],
-                                capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False,
-                                cwd=str(path.parent), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return {"error": f"importing it took more than {PROBE_TIMEOUT_S:.0f} s"}
-    lines = result.stdout.strip().splitlines()
-    try:
-        found: dict[str, Any] = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        found = {}
-    if not found:
-        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"the import ended without an answer (exit {result.returncode}): {tail}"}
+    """Import the locustfile in a child process (Locust patches the process it is imported in) and describe it.
+
+    The child runs in a process group of its own, its output goes to a file and its answer
+    comes back in another (``loadtest.load.probe``): whatever the user's file prints, or
+    starts, at import cannot garble the answer or hold it up. When the probe has exited (or
+    timed out) its whole group is killed, so a process the file started does not outlive it.
+    """
+    with tempfile.TemporaryDirectory(prefix="headroom-probe-") as scratch:
+        answer, output = Path(scratch) / "answer.json", Path(scratch) / "output.log"
+        with open(output, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "loadtest.load.probe", str(answer), str(path), *names],
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(path.parent),
+                                       start_new_session=True)
+        try:
+            exited = _exited_unreaped(process.pid, PROBE_TIMEOUT_S)
+        finally:
+            # Its PID (and so its group's) stays reserved until it is reaped: the group is still the probe's.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if not exited:
+            return {"error": f"importing it took more than {PROBE_TIMEOUT_S:.0f} s"}
+        try:
+            found: dict[str, Any] = json.loads(answer.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            tail = (output.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+            return {"error": f"the import ended without an answer (exit {process.returncode}): {tail}"}
     return found
+
+
+def _exited_unreaped(pid: int, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for ``pid`` to exit, leaving it a zombie (not reaped); whether it exited."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        time.sleep(0.02)
+    return False

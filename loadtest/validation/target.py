@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from infra.errors import ConfigError
 
 from ..local.launch import LocalStackRun
-from ..local.stack import StackState, config_digest, running_state, runtime_dir_for
+from ..local.stack import config_digest, runtime_dir_for
+from ..local.state import StackState, running_state
 from .request import ValidationRequest
 
 

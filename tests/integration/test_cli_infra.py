@@ -176,3 +176,38 @@ def test_top_level_help_lists_every_command_though_a_run_imports_only_its_own() 
              "print(sorted(m for m in sys.modules if m.startswith('loadtest.commands.') and not m.startswith('loadtest.commands._')))")
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert imported.stdout.strip() == "['loadtest.commands.render']"
+
+
+def _render(stack: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loadtest.cli", "render", "--stack", str(stack), "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_keys_headroom_would_ignore_are_warned_about(write_stack: Callable[[str], Path], tmp_path: Path) -> None:
+    """A namespace one typo from headroom's, or a stack with no headroom key at all, rendered the reference
+    defaults with exit 0 and not a word: now one warning line each (the render still succeeds)."""
+    typo = write_stack("config:\n  headroon:hpa: {maxReplicas: 3}\n  aws:region: eu-west-1\n")
+    result = _render(typo, tmp_path / "typo")
+    assert result.returncode == 0, result.stderr
+    assert (f"warning: {typo}: 'headroon:hpa': namespace 'headroon' is not 'headroom', so headroom ignores it; "
+            "did you mean 'headroom:hpa'?") in result.stderr, result.stderr
+    assert f"warning: {typo}: no headroom:* key, so every setting is the reference default" in result.stderr
+    assert "aws" not in result.stderr  # another tool's namespace is not headroom's business
+    empty = write_stack("", name="Pulumi.empty.yaml")
+    result = _render(empty, tmp_path / "empty")
+    assert result.returncode == 0 and f"warning: {empty}: no headroom:* key" in result.stderr, result.stderr
+    shipped = _render(REPO_ROOT / "Pulumi.dev.yaml", tmp_path / "dev")
+    assert shipped.returncode == 0 and "warning" not in shipped.stderr
+
+
+def test_a_stack_path_that_is_a_directory_or_a_fifo_says_so(tmp_path: Path) -> None:
+    import os
+
+    directory = tmp_path / "Pulumi.dir.yaml"
+    directory.mkdir()
+    fifo = tmp_path / "Pulumi.fifo.yaml"
+    os.mkfifo(fifo)
+    for path, why in ((directory, "is a directory, not a stack file"), (fifo, "is not a regular file (a FIFO")):
+        result = _render(path, tmp_path / "o")
+        assert result.returncode == 2 and f"error: stack file {path}: {why}" in result.stderr, result.stderr
+        assert not (tmp_path / "o").exists()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import headroom, leftover_processes
+from conftest import headroom
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,6 @@ def test_a_hung_target_times_out_and_fails(local_stack_file: Callable[..., Path]
     reasons = _reasons(report)
     assert reasons.get("timeout", 0) >= 3, reasons
     assert "timeout" in result.stdout
-    assert leftover_processes() == []
 
 
 def test_requests_in_flight_at_the_end_are_failures(local_stack_file: Callable[..., Path], silent_target: str, tmp_path: Path) -> None:
@@ -85,4 +84,3 @@ def test_requests_in_flight_at_the_end_are_failures(local_stack_file: Callable[.
     reasons = _reasons(report)
     assert reasons.get("in flight at the end of the run", 0) == 3, reasons
     assert "in flight at the end of the run" in result.stdout
-    assert leftover_processes() == []

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import leftover_processes
 from hdrh.histogram import HdrHistogram
 from ruamel.yaml import YAML
 
@@ -30,7 +29,7 @@ from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
 from infra.load_generator import CONFIG_DIR, LOCUST_MASTER_PORT, WORK_DIR
 from infra.render import render_artifact
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # exact counts; Locust's fixed master port 5557
 WORKERS = 2
 
 
@@ -154,4 +153,3 @@ def test_master_and_two_workers_merge_an_exact_recording(tmp_path: Path, scenari
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    assert leftover_processes() == []

@@ -112,6 +112,22 @@ def test_endpoint_criteria_with_their_request_label_are_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_a_comparison_adds_valid_families_to_the_report_and_stands_alone() -> None:
+    """``validate --baseline``'s report and ``compare --openmetrics``: the headroom_comparison_* gauges pass promtool."""
+    from loadtest.analysis.regression import compare_reports
+    from loadtest.formats.comparison import render_comparison_openmetrics
+    from loadtest.report.comparison import Tolerance
+
+    candidate = synthetic_report(50.0)
+    comparison = compare_reports(synthetic_report(40.0), candidate, Tolerance(percent=5.0))
+    with_comparison = _render_openmetrics(candidate.model_copy(update={"comparison": comparison}))
+    assert 'headroom_comparison_verdict{stack="local",endpoint="http://127.0.0.1:8080",status="REGRESSED"} 1' in with_comparison
+    assert with_comparison.count("# EOF") == 1 and with_comparison.endswith("# EOF\n")
+    for text in (with_comparison, render_comparison_openmetrics(comparison)):
+        result = promtool_check(text)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_promtool_catches_a_broken_file() -> None:
     # The check the tests rely on can fail: a sample without a value is refused.
     assert promtool_check("# TYPE headroom_verdict gauge\nheadroom_verdict{stack=\"x\"}\n").returncode != 0

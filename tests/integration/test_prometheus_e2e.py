@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import leftover_processes
 
 from infra.config import load_stack
 from loadtest.local.stack import LocalStack, runtime_dir_for
@@ -75,6 +74,7 @@ class _Beside:
         return result
 
 
+@pytest.mark.serial  # CPU and p95 tolerances between two sources
 def test_prometheus_figures_agree_with_the_local_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loadtest.cli import main
 
@@ -144,7 +144,6 @@ def test_prometheus_figures_agree_with_the_local_source(tmp_path: Path, monkeypa
     assert not alive(prometheus_pid)
     assert not (runtime_dir_for(path, "prom") / "prometheus-data").exists()
     assert [pid for pid in pids if alive(pid)] == []  # this stack's own (other stacks may share the machine)
-    assert [p for p in leftover_processes(str(tmp_path)) if "-m locust" in p and str(tmp_path) in p] == []
 
 
 def test_an_empty_query_says_which_and_why(tmp_path: Path) -> None:

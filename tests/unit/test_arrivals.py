@@ -11,7 +11,8 @@ import pytest
 
 from infra.config import SloConfig
 from infra.errors import ConfigError
-from loadtest.analysis.arrivals import LAG_BOUND_MS, ArrivalStats, OpenLoad, OpenRun, open_load_for
+from loadtest.analysis.arrival_stats import ArrivalStats
+from loadtest.analysis.arrivals import LAG_BOUND_MS, OpenLoad, OpenRun, open_load_for
 from loadtest.analysis.generator_load import judge_generator
 from loadtest.analysis.measurement import Measurement
 from loadtest.analysis.recording import Recording

@@ -151,7 +151,7 @@ def test_the_metric_period_follows_monitoring_and_the_signal() -> None:
     assert stack_timing(detailedMonitoring=False).period_s == 300
     # ALB metrics are per minute whatever the instances' monitoring.
     assert stack_timing(detailedMonitoring=False, scalingMetric="requestCountPerTarget",
-                        targetRequestCountPerTarget=600).period_s == 60
+                        targetRequestCountPerTarget=600, loadBalancer={"enabled": True}).period_s == 60
 
 
 def test_one_reaction_lag_for_the_capacity_model_and_the_simulator() -> None:

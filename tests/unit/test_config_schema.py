@@ -247,3 +247,20 @@ def test_request_timeout_defaults_to_30s_and_must_be_positive_and_bounded() -> N
     for bad in ("0s", "11m", "soon"):
         found = problems({"headroom:slo": {"requestTimeout": bad}})
         assert found and "requestTimeout" in " ".join(found), (bad, found)
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    ({"headroon:hpa": {}}, ["'headroon:hpa': namespace 'headroon' is not 'headroom'", "no headroom:* key"]),
+    ({"Headroom:slo": {}, "headroom:hpa": {}}, ["'Headroom:slo': namespace 'Headroom' is not 'headroom'"]),
+    ({"head-room:slo": {}, "head-room:hpa": {}, "headroom:slo": {}},
+     ["'head-room:slo', 'head-room:hpa': namespace 'head-room' is not 'headroom', so headroom ignores them"]),
+    ({}, ["no headroom:* key, so every setting is the reference default"]),
+    ({"header:x": 1, "head:y": 2, "aws:region": "x", "headroom:slo": {}}, []),
+])
+def test_keys_headroom_ignores_are_named(keys: dict[str, object], expected: list[str]) -> None:
+    from infra.config.loader import ignored_key_warnings
+
+    found = ignored_key_warnings(keys, "Pulumi.x.yaml")
+    assert len(found) == len(expected), found
+    for message, fragment in zip(found, expected, strict=True):
+        assert message.startswith("Pulumi.x.yaml: ") and fragment in message, message

@@ -41,7 +41,7 @@ def run(requests: dict[str, list[float]], spawn_complete_at: float | None = None
 
 def verdict(config: SloConfig, requests: dict[str, list[float]], **kwargs: object) -> Judgement:
     m, phase = run(requests, **kwargs)  # type: ignore[arg-type]
-    return judge(m.summarize(phase), config, IDLE, m.endpoint_histograms(phase), m.endpoint_names())
+    return judge(m.summarize(phase), config, IDLE, m.endpoint_distributions(phase), m.endpoint_names())
 
 
 def by_name(judgement: Judgement, name: str) -> Criterion:
@@ -190,6 +190,6 @@ def test_a_saturated_generator_keeps_every_criterion_inconclusive() -> None:
     saturated = judge_generator([])
     saturated = saturated.model_copy(update={"saturated": True, "peak_process": "locust", "peak_cpu_percent": 99.0})
     m, phase = run({PREDICT: [40.0] * 1800, BATCH: [300.0] * 200})
-    judgement = judge(m.summarize(phase), slo(endpoints={BATCH: {"p90Ms": 150}}), saturated, m.endpoint_histograms(phase),
+    judgement = judge(m.summarize(phase), slo(endpoints={BATCH: {"p90Ms": 150}}), saturated, m.endpoint_distributions(phase),
                       m.endpoint_names())
     assert judgement.status is Status.INCONCLUSIVE

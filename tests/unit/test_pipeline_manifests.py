@@ -85,7 +85,8 @@ def test_web_metric_runs_a_validation_and_reads_its_verdict() -> None:
     assert (web["method"], web["url"], web["timeoutSeconds"]) == ("POST", "http://headroom.ci:8787/runs", 90 + STARTUP_MARGIN_S)
     assert metric["consecutiveErrorLimit"] * 10 > web["timeoutSeconds"]  # a 409 is retried every 10 s until a run could end
     assert web["jsonBody"] == {"url": "{{args.canary-url}}", "users": 25, "runTime": "90s", "profile": "stress"}
-    assert web["headers"] == [{"key": "Authorization", "value": "Bearer {{args.headroom-token}}"}]
+    assert web["headers"] == [{"key": "Authorization", "value": "Bearer {{args.headroom-token}}"},
+                              {"key": "Content-Type", "value": "application/json"}]  # serve takes JSON POSTs only
     token = next(arg for arg in template["spec"]["args"] if arg["name"] == "headroom-token")
     assert token["valueFrom"]["secretKeyRef"] == {"name": "headroom-token", "key": "token"}
     # Each verdict lands in its own Argo phase: INCONCLUSIVE matches neither condition.
@@ -121,6 +122,26 @@ def test_canary_calls_the_configured_hooks_with_the_load_in_metadata() -> None:
     assert canary["spec"]["targetRef"]["name"] == canary["spec"]["autoscalerRef"]["name"] == "vcpml-api"
 
 
+def test_with_compare_with_primary_each_validation_also_loads_the_primary() -> None:
+    config = stack(users=25, runTime="90s", compareWithPrimary=True, tolerance="5%,3ms")
+    rendered = manifests(config)
+    hook = rendered["flagger-canary.yaml"]["spec"]["analysis"]["webhooks"][0]
+    assert (hook["metadata"]["baseline"], hook["metadata"]["tolerance"]) == ("http://vcpml-api-primary.default:8000", "5%,3ms")
+    web = rendered["argo-analysistemplate-web.yaml"]
+    assert web["spec"]["metrics"][0]["provider"]["web"]["jsonBody"]["baseline"] == "{{args.stable-url}}"
+    stable = next(arg for arg in web["spec"]["args"] if arg["name"] == "stable-url")
+    assert stable["value"] == "http://vcpml-api-primary.default:8000"
+    job = rendered["argo-analysistemplate-job.yaml"]["spec"]["metrics"][0]["provider"]["job"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][-4:] == [
+        "--compare-host", "{{args.stable-url}}", "--tolerance", "5%,3ms"]
+    for name, manifest in rendered.items():
+        jsonschema.validate(manifest, schema(name))
+    # Without it, nothing about a primary is rendered.
+    plain = manifests(stack())
+    assert "baseline" not in plain["flagger-canary.yaml"]["spec"]["analysis"]["webhooks"][0]["metadata"]
+    assert "stable-url" not in json.dumps(plain)
+
+
 def test_an_interval_shorter_than_a_validation_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"headroom:pipeline.flagger.interval \(2m\) must be longer"):
         render_pipelines(stack(runTime="90s", flagger={"interval": "2m"}), "dev")
@@ -151,6 +172,9 @@ def test_a_stack_name_that_cannot_be_an_argument_is_refused() -> None:
     ("flagger", {"hooks": ["post-rollout"]}),
     ("flagger", {"stepWeight": 60}),
     ("users", 0),
+    ("tolerance", "5"),
+    ("tolerance", "5%;rm"),
+    ("primaryUrl", "http://x\n"),
 ])
 def test_values_that_would_reach_a_manifest_unchecked_are_refused(key: str, value: Any) -> None:
     with pytest.raises(ConfigValidationError, match=f"headroom:pipeline.{key}"):

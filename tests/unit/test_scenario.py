@@ -238,3 +238,15 @@ def test_scenario_worker_refuses_an_unset_secret_before_joining(tmp_path: Any, c
     stack.write_text("config:\n  orders:apiKey: k\n  headroom:scenario: " + json.dumps(ORDERS) + "\n")
     assert cli.main(["scenario", "worker", "--stack", str(stack), "--master-host", "m"]) == 2
     assert "ORDERS_TOKEN" in capsys.readouterr().err
+
+
+def test_scenario_show_spec_of_the_reference_scenario_says_there_is_none(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed an empty line with exit 0: a HEADROOM_SCENARIO="$(...)" then silently held nothing."""
+    from loadtest import cli
+
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text("config:\n  headroom:deploy: {aws: false, kubernetes: false}\n")
+    assert cli.main(["scenario", "show", "--stack", str(stack), "--spec"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "sends the reference scenario, which has no spec" in captured.err
+    assert cli.main(["scenario", "show", "--stack", str(stack)]) == 0  # without --spec: the reference, described

@@ -6,7 +6,7 @@ import pytest
 
 from infra.config import SloConfig
 from loadtest.analysis.generator_load import judge_generator
-from loadtest.analysis.measurement import Measurement
+from loadtest.analysis.measurement import Measurement, Phase
 from loadtest.analysis.recording import Recording
 from loadtest.analysis.verdict import judge, latency_class
 from loadtest.report.model import CpuSample, PhaseSummary, Status
@@ -111,3 +111,39 @@ def test_an_error_rate_of_zero_allows_no_failure_at_all() -> None:
     one = judge(summary([50.0] * 2000, failures=1), strict, IDLE)
     assert one.status is Status.FAIL and "error rate 0.05 % is not <= 0 %" in one.reasons[0]
     assert judge(summary([50.0] * 2000), SLO, IDLE).criteria[1].comparison == "<"  # other thresholds: below
+
+
+def test_a_run_where_every_request_failed_is_a_fail_whatever_the_window() -> None:
+    """A dead canary, or a run so short that the judged window holds nothing: every request of the run failed
+    and none succeeded. INCONCLUSIVE would let Flagger's pre-rollout hook answer 200 ("the canary may advance")."""
+    recording = Recording(window_seconds=5.0)
+    for index in range(40):
+        recording.record("/x", 2.0, START + index * 0.1, "ConnectionRefusedError")  # all during the ramp
+    m = Measurement(recording, START, START + 60, None, {})
+    judged, whole = m.summarize(Phase("full load", 30.0, 60.0)), m.summarize(m.whole_run())
+    assert judged.requests == 0 and whole.failures == whole.requests == 40
+    assert judge(judged, SLO, IDLE).status is Status.INCONCLUSIVE  # the window alone cannot tell
+    verdict = judge(judged, SLO, IDLE, whole_run=whole)
+    assert verdict.status is Status.FAIL and verdict.exit_code == 1
+    assert verdict.reasons == ["every one of the run's 40 requests failed (40 ConnectionRefusedError): the target served nothing"]
+    saturated = judge_generator([CpuSample(offset_s=float(s), cpu_percent={"locust": 95.0}) for s in range(1, 4)])
+    assert judge(judged, SLO, saturated, whole_run=whole).status is Status.FAIL
+    # One success anywhere in the run, and the empty window is what it was: INCONCLUSIVE.
+    recording.record("/x", 2.0, START + 5, None)
+    again = Measurement(recording, START, START + 60, None, {})  # a Measurement reads a finished recording once
+    assert judge(judged, SLO, IDLE, whole_run=again.summarize(again.whole_run())).status is Status.INCONCLUSIVE
+
+
+def test_the_report_judges_a_dead_target_from_the_whole_run() -> None:
+    """``build_report`` hands the whole run to the verdict: failures only before the judged window still FAIL."""
+    from loadtest.analysis.build import RunInfo, build_report
+    from loadtest.analysis.littles_law import check_load
+    from loadtest.scenario.profiles import PROFILES
+
+    recording = Recording(window_seconds=5.0)
+    for index in range(30):
+        recording.record("/x", 1.0, START + index * 0.2, "ConnectionRefusedError")  # the first 6 s: the ramp
+    m = Measurement(recording, START, START + 60, START + 10, {recording.window_of(START + s): 10 for s in range(60)})
+    run = RunInfo("t", "Pulumi.t.yaml", "http://127.0.0.1:9", PROFILES["normal"], 10, 1.0, 60.0, 0, START)
+    report = build_report(run, m, check_load(10, PROFILES["normal"], SLO), SLO, IDLE)
+    assert report.results.judged.requests == 0 and report.verdict.status is Status.FAIL and report.exit_code == 1
