@@ -104,16 +104,17 @@ def _rank(outcome: Outcome, own_scale_up: HpaScalingRules | None) -> tuple[float
     return (round(outcome.summary.replica_hours, 6), own, -outcome.setting.target, outcome.setting.min_replicas)
 
 
-def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
+def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "",
+                 exhaustive: bool = False) -> Optimization:
     hpa = config.hpa
     floor = replica_floor(config, stack_name, "hpa")
     options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
 
-    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
+    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | str:
         trial = hpa.model_copy(update={"min_replicas": setting.min_replicas, **hpa_target_update(hpa, service, setting.target),
                                        "scale_up": setting.scale_up or hpa.scale_up})
-        summary = simulate_stack(config, traffic, service, "hpa", hpa=trial, cutoff=cutoff).summary
-        return Outcome(setting, summary) if summary is not None else None
+        simulation = simulate_stack(config, traffic, service, "hpa", hpa=trial, cutoff=cutoff)
+        return Outcome(setting, simulation.summary) if simulation.summary is not None else simulation.stopped
 
     own = simulate_stack(config, traffic, service, "hpa").summary
     assert own is not None
@@ -122,7 +123,7 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, st
     settings = [Setting(low, target, rules, label)
                 for label, rules in options for target in TARGETS for low in range(floor.replicas, hpa.max_replicas + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget)
+    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget, exhaustive)
     return Optimization("hpa", current, best, len(settings), _hpa_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("HPA", "maxReplicas", hpa.max_replicas, best))
 
@@ -132,26 +133,64 @@ def _own_percent(target: float, cpu: bool, capacity_rps: float) -> int:
     return round(target) if cpu else round(100 * target / capacity_rps)
 
 
-def _search(settings: list[Setting], run, rank, budget: Budget = ZERO) -> tuple[Outcome | None, Outcome | None]:  # type: ignore[no-untyped-def]
+def _search(settings: list[Setting], run, rank, budget: Budget = ZERO,  # type: ignore[no-untyped-def]
+            exhaustive: bool = False) -> tuple[Outcome | None, Outcome | None]:
     """The best-ranked outcome within the error budget, and the best with no breach at all.
 
-    Each run is cut off once it spends more than the budget, or costs more than the
-    cheapest zero-breach outcome so far (the within-budget answer costs no more than
+    Settings that differ only in their minimum form a group (one target, one scale-up
+    policy). Within a group a higher minimum never breaches more and never costs less
+    (every second runs at least as many replicas), so each group's cheapest setting
+    within a budget is its lowest minimum within it: a bisection over the minimums finds
+    it in log2(n) simulations instead of n (``exhaustive`` tries every one, for tests).
+    Each simulation is cut off once it spends more than the budget, or costs more than
+    the cheapest zero-breach outcome so far (the within-budget answer costs no more than
     that, so a costlier run can be neither).
     """
-    best: Outcome | None = None
-    zero: Outcome | None = None
-    for setting in settings:
+    found: dict[str, Outcome | None] = {"best": None, "zero": None}
+
+    def probe(setting: Setting) -> Outcome | str:
+        zero = found["zero"]
         ceiling = zero.summary.replica_hours * 3600 + 1e-6 if zero else float("inf")
-        outcome = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, budget=budget))
-        if outcome is None:
-            continue
+        outcome: Outcome | str = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, budget=budget))
+        if isinstance(outcome, str):
+            return outcome
         summary = outcome.summary
+        best = found["best"]
         if budget.allows(summary.breach_seconds, summary.bad_minutes) and (best is None or rank(outcome) < rank(best)):
-            best = outcome
+            found["best"] = outcome
         if summary.holds and (zero is None or rank(outcome) < rank(zero)):
-            zero = outcome
-    return best, zero
+            found["zero"] = outcome
+        return outcome
+
+    groups: dict[tuple[int, str], list[Setting]] = {}
+    for setting in settings:
+        groups.setdefault((setting.target, repr(setting.scale_up)), []).append(setting)
+    for group in groups.values():
+        ordered = sorted(group, key=lambda setting: setting.min_replicas)
+        if exhaustive:
+            for setting in ordered:
+                probe(setting)
+            continue
+        _lowest(ordered, probe, lambda o: budget.allows(o.summary.breach_seconds, o.summary.bad_minutes))
+        if not budget.zero:
+            _lowest(ordered, probe, lambda o: o.summary.holds)
+    return found["best"], found["zero"]
+
+
+def _lowest(ordered: list[Setting], probe, good) -> None:  # type: ignore[no-untyped-def]
+    """Bisect ``ordered`` (minimums rising) for the lowest setting whose outcome is ``good``; ``probe`` records it.
+
+    A probe cut off for cost ("cost") means that setting and every higher one cost too
+    much to win: the search goes lower. A probe cut off for its breach ("breach") goes higher.
+    """
+    low, high = 0, len(ordered)
+    while low < high:
+        middle = (low + high) // 2
+        outcome = probe(ordered[middle])
+        if outcome == "cost" or (not isinstance(outcome, str) and good(outcome)):
+            high = middle
+        else:
+            low = middle + 1
 
 
 def _warnings(label: str, key: str, maximum: int, best: Outcome | None) -> tuple[str, ...]:
@@ -164,23 +203,24 @@ def _warnings(label: str, key: str, maximum: int, best: Outcome | None) -> tuple
     return (warning,)
 
 
-def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
+def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "",
+                 exhaustive: bool = False) -> Optimization:
     asg = config.asg
     floor = replica_floor(config, stack_name, "asg")
     base = TargetTrackingSettings.from_config(config)
     requests = asg.scaling_metric == "requestCountPerTarget"
 
-    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
+    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | str:
         trial = replace(base, min_size=setting.min_replicas, target=asg_target(config, service, setting.target))
-        summary = simulate_stack(config, traffic, service, "asg", asg=trial, cutoff=cutoff).summary
-        return Outcome(setting, summary) if summary is not None else None
+        simulation = simulate_stack(config, traffic, service, "asg", asg=trial, cutoff=cutoff)
+        return Outcome(setting, simulation.summary) if simulation.summary is not None else simulation.stopped
 
     own = simulate_stack(config, traffic, service, "asg").summary
     assert own is not None
     current = Outcome(Setting(asg.min_size, _own_percent(base.target / (60 if requests else 1), not requests, service.capacity_rps)), own)
     settings = [Setting(low, target) for target in TARGETS for low in range(floor.replicas, asg.max_size + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, None), budget)
+    best, zero = _search(settings, run, lambda o: _rank(o, None), budget, exhaustive)
     return Optimization("asg", current, best, len(settings), _asg_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("ASG", "maxSize", asg.max_size, best))
 
