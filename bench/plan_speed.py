@@ -10,7 +10,8 @@ then times, in this process (median of REPEATS):
     process CPU seconds: CPU is the figure to trust on a shared machine), bisecting each target
     and policy's minimums; with --exhaustive also every setting, as the optimizer did before;
     and for the day with a 99 % good-minutes error budget (headroom:slo.errorBudget).
-The service model is the prod stack's, with 250 req/s per replica stated in the script.
+The service model is stated in the script: 250 req/s per replica, CPU-bound (4 ms of CPU per
+request, so the prod stack's 1-core request is used up at its capacity).
 Prints one line per figure; docs/benchmarks.md records the results.
 """
 
@@ -32,7 +33,9 @@ from loadtest.planning.service import PlanService
 from loadtest.planning.simulate import simulate_stack
 from loadtest.planning.traffic import profile, read_csv
 
-SERVICE = PlanService(250.0, 10, 0.04, 0.5, "bench: 250 req/s per replica, 40 ms")
+SERVICE = PlanService(250.0, 10, 0.04, 0.5, "bench: 250 req/s per replica, 40 ms", cpu_ms_per_request=4.0,
+                      cpu_source="bench: CPU-bound, the prod stack's 1-core request used up at 250 req/s")
+"""CPU per request stated: a CPU HPA reads CPU per request x rate / request, and without it would never scale."""
 
 
 def day_file(directory: Path) -> Path:

@@ -14,6 +14,9 @@ The seed's rules, each citing the numbers that triggered it:
   rightsize   the run met the SLO and the model keeps it, with the stated margin, on fewer replicas, a lower
               minimum or a higher target: "over-provisioned: N would do", never below the availability floor
               (medium; ``loadtest.analysis.rightsizing``)
+  requests    beside it: CPU and memory requests well above the run's peak per-replica use: smaller ones
+              (peak + VPA's 15 % margin), the HPA's CPU target moved so it scales out at the same CPU per
+              pod (medium; ``loadtest.analysis.requests``)
   signal      an autoscaler's signal does not track the SLO: at the load where the p95 breaks it
               reads less than it scales out at (CPU on a pool-bound service); switch it to the
               request rate, with a target from the capacity model (high; ``loadtest.analysis.tracking``)
@@ -38,9 +41,10 @@ from ..report.model import CapacityEstimate, CostInfo, Criterion, InfraMetrics, 
 from .changes import ConfigChange
 from .cost import monthly_cost
 from .floors import Floor, replica_floor
+from .requests import propose_requests
 from .rightsizing import CPU_TARGET_CEILING, scale_in
 
-Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "rightsize", "healthy"]
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "rightsize", "requests", "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
@@ -182,7 +186,9 @@ def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, c
     recommendations = [r for r in found if r is not None]
     if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
             and not figures.missed_further and not _blocks_scale_in(figures)):
-        recommendations.append(_rightsize(figures) or _healthy(figures))
+        rightsize = _rightsize(figures)
+        requests = _requests(figures, rightsize)
+        recommendations += [r for r in (rightsize, requests) if r is not None] or [_healthy(figures)]
     return [dataclasses.replace(r, cost=monthly_cost(config, r.changes)) for r in recommendations]
 
 
@@ -366,6 +372,18 @@ def _signal(f: _Figures) -> Recommendation | None:
          "signals": [check.model_dump() for check in failing]},
         changes,
     )
+
+
+def _requests(f: _Figures, rightsize: Recommendation | None) -> Recommendation | None:
+    """Requests above measured use (``loadtest.analysis.requests``), on the count and HPA target a scale-in proposes."""
+    changes = rightsize.changes if rightsize else []
+    raised = [c.new for c in changes if c.path == "headroom:hpa.targetCpuUtilization"]
+    fewer = [c.old / c.new for c in changes if c.path == "headroom:local.replicas"]
+    found = propose_requests(f.infra, f.config, float(raised[0]) if raised else None, fewer[0] if fewer else 1.0)
+    if found is None:
+        return None
+    return Recommendation("requests", "medium" if found.changes else "info", found.title, found.detail, found.evidence,
+                          found.changes)
 
 
 def _healthy(f: _Figures) -> Recommendation:

@@ -123,7 +123,7 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, st
     settings = [Setting(low, target, rules, label)
                 for label, rules in options for target in TARGETS for low in range(floor.replicas, hpa.max_replicas + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget, exhaustive)
+    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget, exhaustive, traffic.seconds)
     return Optimization("hpa", current, best, len(settings), _hpa_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("HPA", "maxReplicas", hpa.max_replicas, best))
 
@@ -134,7 +134,7 @@ def _own_percent(target: float, cpu: bool, capacity_rps: float) -> int:
 
 
 def _search(settings: list[Setting], run, rank, budget: Budget = ZERO,  # type: ignore[no-untyped-def]
-            exhaustive: bool = False) -> tuple[Outcome | None, Outcome | None]:
+            exhaustive: bool = False, seconds: int = 0) -> tuple[Outcome | None, Outcome | None]:
     """The best-ranked outcome within the error budget, and the best with no breach at all.
 
     Settings that differ only in their minimum form a group (one target, one scale-up
@@ -142,18 +142,28 @@ def _search(settings: list[Setting], run, rank, budget: Budget = ZERO,  # type: 
     (every second runs at least as many replicas), so each group's cheapest setting
     within a budget is its lowest minimum within it: a bisection over the minimums finds
     it in log2(n) simulations instead of n (``exhaustive`` tries every one, for tests).
+    Likewise a lower target never runs fewer replicas (the HPA's desired count is
+    ceil(current x metric / target); target tracking's too), so a setting with a known
+    zero-breach one in its policy at a target as high and a minimum as low is skipped.
+    ``exhaustive`` turns every shortcut off.
     Each simulation is cut off once it spends more than the budget, or costs more than
     the cheapest zero-breach outcome so far (the within-budget answer costs no more than
-    that, so a costlier run can be neither).
+    that, so a costlier run can be neither); one whose minimum alone, over the profile's
+    ``seconds``, costs more than that is not simulated at all.
     """
     found: dict[str, Outcome | None] = {"best": None, "zero": None}
+    holding: list[Setting] = []
 
     def probe(setting: Setting) -> Outcome | str:
         zero = found["zero"]
         ceiling = zero.summary.replica_hours * 3600 + 1e-6 if zero else float("inf")
+        if not exhaustive and _cannot_win(setting, ceiling, seconds, holding):
+            return "cost"
         outcome: Outcome | str = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, budget=budget))
         if isinstance(outcome, str):
             return outcome
+        if outcome.summary.holds:
+            holding.append(outcome.setting)
         summary = outcome.summary
         best = found["best"]
         if budget.allows(summary.breach_seconds, summary.bad_minutes) and (best is None or rank(outcome) < rank(best)):
@@ -165,7 +175,9 @@ def _search(settings: list[Setting], run, rank, budget: Budget = ZERO,  # type: 
     groups: dict[tuple[int, str], list[Setting]] = {}
     for setting in settings:
         groups.setdefault((setting.target, repr(setting.scale_up)), []).append(setting)
-    for group in groups.values():
+    # Highest target first within each policy (the stack's own policy first): the cheapest holding outcomes come
+    # early, and their cost cuts off the rest sooner.
+    for _, group in sorted(groups.items(), key=lambda item: -item[0][0]):
         ordered = sorted(group, key=lambda setting: setting.min_replicas)
         if exhaustive:
             for setting in ordered:
@@ -175,6 +187,18 @@ def _search(settings: list[Setting], run, rank, budget: Budget = ZERO,  # type: 
         if not budget.zero:
             _lowest(ordered, probe, lambda o: o.summary.holds)
     return found["best"], found["zero"]
+
+
+def _cannot_win(setting: Setting, ceiling: float, seconds: int, holding: list[Setting]) -> bool:
+    """Known without a simulation to cost more than the cheapest zero-breach outcome (``ceiling`` replica-seconds):
+    its minimum alone, every second, costs more; or a known zero-breach setting never runs more replicas."""
+    return setting.min_replicas * seconds > ceiling or any(_dominates(known, setting) for known in holding)
+
+
+def _dominates(known: Setting, setting: Setting) -> bool:
+    """``known`` (same policy, a target at least as high, a minimum at most as high) never runs more replicas."""
+    return (known.scale_up == setting.scale_up and known.target >= setting.target
+            and known.min_replicas <= setting.min_replicas)
 
 
 def _lowest(ordered: list[Setting], probe, good) -> None:  # type: ignore[no-untyped-def]
@@ -220,7 +244,7 @@ def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, st
     current = Outcome(Setting(asg.min_size, _own_percent(base.target / (60 if requests else 1), not requests, service.capacity_rps)), own)
     settings = [Setting(low, target) for target in TARGETS for low in range(floor.replicas, asg.max_size + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, None), budget, exhaustive)
+    best, zero = _search(settings, run, lambda o: _rank(o, None), budget, exhaustive, traffic.seconds)
     return Optimization("asg", current, best, len(settings), _asg_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("ASG", "maxSize", asg.max_size, best))
 
