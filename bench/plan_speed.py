@@ -1,15 +1,14 @@
 """How fast `headroom plan` simulates: a 24-hour traffic file at one-second resolution, and --optimize.
 
-Usage: .venv/bin/python bench/plan_speed.py [REPEATS] [--exhaustive]
+Usage: .venv/bin/python bench/plan_speed.py [REPEATS]
 
 Writes a synthetic day of traffic (86,400 rows of timestamp,rps: a diurnal curve from
 40 to 900 req/s with a 15-minute surge to 1,600 req/s at 18:00) to a temporary file,
 then times, in this process (median of REPEATS):
   - reading the file, and simulating the prod stack's HPA and ASG through it,
   - --optimize over the default search space for the spike profile and for the day (wall and
-    process CPU seconds: CPU is the figure to trust on a shared machine), bisecting each target
-    and policy's minimums; with --exhaustive also every setting, as the optimizer did before;
-    and for the day with a 99 % good-minutes error budget (headroom:slo.errorBudget).
+    process CPU seconds: CPU is the figure to trust on a shared machine), and for the day
+    with a 99 % good-minutes error budget (headroom:slo.errorBudget).
 The service model is stated in the script: 250 req/s per replica, CPU-bound (4 ms of CPU per
 request, so the prod stack's 1-core request is used up at its capacity).
 Prints one line per figure; docs/benchmarks.md records the results.
@@ -66,8 +65,7 @@ def timed(function, repeats: int) -> tuple[float, object]:  # type: ignore[no-un
 
 
 def main() -> None:
-    numbers = [a for a in sys.argv[1:] if a.isdigit()]
-    repeats = int(numbers[0]) if numbers else 3
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     _, config = load_stack("prod", None)
     with tempfile.TemporaryDirectory() as directory:
         path = day_file(Path(directory))
@@ -87,12 +85,9 @@ def main() -> None:
             print(f"--optimize {name}, spike profile ({spike.seconds} s):  {seconds:.2f} s over {result.evaluated} settings")  # type: ignore[attr-defined]
         budgeted = config.model_copy(update={"slo": config.slo.model_copy(
             update={"error_budget": ErrorBudgetConfig(good_minutes_percent=99)})})
-        modes = [("", config, False), (", 99 % good minutes", budgeted, False)]
-        if "--exhaustive" in sys.argv:
-            modes.append((", exhaustive", config, True))
-        for label, stack, exhaustive in modes:
+        for label, stack in (("", config), (", 99 % good minutes", budgeted)):
             for name, optimizer in (("hpa", optimize_hpa), ("asg", optimize_asg)):
-                wall, cpu, result = cpu_timed(lambda o=optimizer, s=stack, e=exhaustive: o(s, traffic, SERVICE, exhaustive=e))  # type: ignore[misc]
+                wall, cpu, result = cpu_timed(lambda o=optimizer, s=stack: o(s, traffic, SERVICE))  # type: ignore[misc]
                 best = result.best  # type: ignore[attr-defined]
                 chosen = "none holds" if best is None else (
                     f"min {best.setting.min_replicas}, target {best.setting.target} %, {best.summary.replica_hours:.1f} replica-h, "

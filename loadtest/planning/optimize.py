@@ -104,17 +104,16 @@ def _rank(outcome: Outcome, own_scale_up: HpaScalingRules | None) -> tuple[float
     return (round(outcome.summary.replica_hours, 6), own, -outcome.setting.target, outcome.setting.min_replicas)
 
 
-def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "",
-                 exhaustive: bool = False) -> Optimization:
+def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
     hpa = config.hpa
     floor = replica_floor(config, stack_name, "hpa")
     options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
 
-    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | str:
+    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
         trial = hpa.model_copy(update={"min_replicas": setting.min_replicas, **hpa_target_update(hpa, service, setting.target),
                                        "scale_up": setting.scale_up or hpa.scale_up})
         simulation = simulate_stack(config, traffic, service, "hpa", hpa=trial, cutoff=cutoff)
-        return Outcome(setting, simulation.summary) if simulation.summary is not None else simulation.stopped
+        return Outcome(setting, simulation.summary) if simulation.summary is not None else None
 
     own = simulate_stack(config, traffic, service, "hpa").summary
     assert own is not None
@@ -123,7 +122,7 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, st
     settings = [Setting(low, target, rules, label)
                 for label, rules in options for target in TARGETS for low in range(floor.replicas, hpa.max_replicas + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget, exhaustive, traffic.seconds)
+    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget)
     return Optimization("hpa", current, best, len(settings), _hpa_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("HPA", "maxReplicas", hpa.max_replicas, best))
 
@@ -133,88 +132,26 @@ def _own_percent(target: float, cpu: bool, capacity_rps: float) -> int:
     return round(target) if cpu else round(100 * target / capacity_rps)
 
 
-def _search(settings: list[Setting], run, rank, budget: Budget = ZERO,  # type: ignore[no-untyped-def]
-            exhaustive: bool = False, seconds: int = 0) -> tuple[Outcome | None, Outcome | None]:
+def _search(settings: list[Setting], run, rank, budget: Budget = ZERO) -> tuple[Outcome | None, Outcome | None]:  # type: ignore[no-untyped-def]
     """The best-ranked outcome within the error budget, and the best with no breach at all.
 
-    Settings that differ only in their minimum form a group (one target, one scale-up
-    policy). Within a group a higher minimum never breaches more and never costs less
-    (every second runs at least as many replicas), so each group's cheapest setting
-    within a budget is its lowest minimum within it: a bisection over the minimums finds
-    it in log2(n) simulations instead of n (``exhaustive`` tries every one, for tests).
-    Likewise a lower target never runs fewer replicas (the HPA's desired count is
-    ceil(current x metric / target); target tracking's too), so a setting with a known
-    zero-breach one in its policy at a target as high and a minimum as low is skipped.
-    ``exhaustive`` turns every shortcut off.
-    Each simulation is cut off once it spends more than the budget, or costs more than
-    the cheapest zero-breach outcome so far (the within-budget answer costs no more than
-    that, so a costlier run can be neither); one whose minimum alone, over the profile's
-    ``seconds``, costs more than that is not simulated at all.
+    Each run is cut off once it spends more than the budget, or costs more than the
+    cheapest zero-breach outcome so far (the within-budget answer costs no more than
+    that, so a costlier run can be neither).
     """
-    found: dict[str, Outcome | None] = {"best": None, "zero": None}
-    holding: list[Setting] = []
-
-    def probe(setting: Setting) -> Outcome | str:
-        zero = found["zero"]
-        ceiling = zero.summary.replica_hours * 3600 + 1e-6 if zero else float("inf")
-        if not exhaustive and _cannot_win(setting, ceiling, seconds, holding):
-            return "cost"
-        outcome: Outcome | str = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, budget=budget))
-        if isinstance(outcome, str):
-            return outcome
-        if outcome.summary.holds:
-            holding.append(outcome.setting)
-        summary = outcome.summary
-        best = found["best"]
-        if budget.allows(summary.breach_seconds, summary.bad_minutes) and (best is None or rank(outcome) < rank(best)):
-            found["best"] = outcome
-        if summary.holds and (zero is None or rank(outcome) < rank(zero)):
-            found["zero"] = outcome
-        return outcome
-
-    groups: dict[tuple[int, str], list[Setting]] = {}
+    best: Outcome | None = None
+    zero: Outcome | None = None
     for setting in settings:
-        groups.setdefault((setting.target, repr(setting.scale_up)), []).append(setting)
-    # Highest target first within each policy (the stack's own policy first): the cheapest holding outcomes come
-    # early, and their cost cuts off the rest sooner.
-    for _, group in sorted(groups.items(), key=lambda item: -item[0][0]):
-        ordered = sorted(group, key=lambda setting: setting.min_replicas)
-        if exhaustive:
-            for setting in ordered:
-                probe(setting)
+        ceiling = zero.summary.replica_hours * 3600 + 1e-6 if zero else float("inf")
+        outcome = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, budget=budget))
+        if outcome is None:
             continue
-        _lowest(ordered, probe, lambda o: budget.allows(o.summary.breach_seconds, o.summary.bad_minutes))
-        if not budget.zero:
-            _lowest(ordered, probe, lambda o: o.summary.holds)
-    return found["best"], found["zero"]
-
-
-def _cannot_win(setting: Setting, ceiling: float, seconds: int, holding: list[Setting]) -> bool:
-    """Known without a simulation to cost more than the cheapest zero-breach outcome (``ceiling`` replica-seconds):
-    its minimum alone, every second, costs more; or a known zero-breach setting never runs more replicas."""
-    return setting.min_replicas * seconds > ceiling or any(_dominates(known, setting) for known in holding)
-
-
-def _dominates(known: Setting, setting: Setting) -> bool:
-    """``known`` (same policy, a target at least as high, a minimum at most as high) never runs more replicas."""
-    return (known.scale_up == setting.scale_up and known.target >= setting.target
-            and known.min_replicas <= setting.min_replicas)
-
-
-def _lowest(ordered: list[Setting], probe, good) -> None:  # type: ignore[no-untyped-def]
-    """Bisect ``ordered`` (minimums rising) for the lowest setting whose outcome is ``good``; ``probe`` records it.
-
-    A probe cut off for cost ("cost") means that setting and every higher one cost too
-    much to win: the search goes lower. A probe cut off for its breach ("breach") goes higher.
-    """
-    low, high = 0, len(ordered)
-    while low < high:
-        middle = (low + high) // 2
-        outcome = probe(ordered[middle])
-        if outcome == "cost" or (not isinstance(outcome, str) and good(outcome)):
-            high = middle
-        else:
-            low = middle + 1
+        summary = outcome.summary
+        if budget.allows(summary.breach_seconds, summary.bad_minutes) and (best is None or rank(outcome) < rank(best)):
+            best = outcome
+        if summary.holds and (zero is None or rank(outcome) < rank(zero)):
+            zero = outcome
+    return best, zero
 
 
 def _warnings(label: str, key: str, maximum: int, best: Outcome | None) -> tuple[str, ...]:
@@ -227,24 +164,23 @@ def _warnings(label: str, key: str, maximum: int, best: Outcome | None) -> tuple
     return (warning,)
 
 
-def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "",
-                 exhaustive: bool = False) -> Optimization:
+def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
     asg = config.asg
     floor = replica_floor(config, stack_name, "asg")
     base = TargetTrackingSettings.from_config(config)
     requests = asg.scaling_metric == "requestCountPerTarget"
 
-    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | str:
+    def run(setting: Setting, cutoff: Cutoff | None = None) -> Outcome | None:
         trial = replace(base, min_size=setting.min_replicas, target=asg_target(config, service, setting.target))
         simulation = simulate_stack(config, traffic, service, "asg", asg=trial, cutoff=cutoff)
-        return Outcome(setting, simulation.summary) if simulation.summary is not None else simulation.stopped
+        return Outcome(setting, simulation.summary) if simulation.summary is not None else None
 
     own = simulate_stack(config, traffic, service, "asg").summary
     assert own is not None
     current = Outcome(Setting(asg.min_size, _own_percent(base.target / (60 if requests else 1), not requests, service.capacity_rps)), own)
     settings = [Setting(low, target) for target in TARGETS for low in range(floor.replicas, asg.max_size + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, None), budget, exhaustive, traffic.seconds)
+    best, zero = _search(settings, run, lambda o: _rank(o, None), budget)
     return Optimization("asg", current, best, len(settings), _asg_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("ASG", "maxSize", asg.max_size, best))
 

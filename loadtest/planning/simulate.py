@@ -254,8 +254,6 @@ class Simulation:
     error_percent: list[float] = field(default_factory=list)
     actions: list[ScaleAction] = field(default_factory=list)
     summary: SimulationSummary | None = None
-    stopped: str = ""
-    """Why a cut-off simulation stopped early ("breach": past its budget; "cost": past its replica-seconds); else ""."""
 
     def to_dict(self, every: int = 1) -> dict[str, Any]:
         """The timeline (every ``every`` seconds) and the summary, JSON-ready."""
@@ -319,10 +317,8 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
                 if now // 60 != last_bad_minute:
                     bad_minutes, last_bad_minute = bad_minutes + 1, now // 60
                 if cutoff.on_breach and not cutoff.budget.allows(breached_seconds, bad_minutes):
-                    result.stopped = "breach"
                     return result
             if replica_seconds > cutoff.replica_seconds:
-                result.stopped = "cost"
                 return result
     result.summary = summarize(result, slo, offered_total, errors_total, price_per_replica_hour, autoscaler.maximum)
     return result

@@ -10,7 +10,7 @@ from test_planner import SERVICE, stack
 from infra.errors import ConfigValidationError
 from loadtest.planning.budget import PINNED_WARNING_SECONDS, ZERO, Budget, budget_for
 from loadtest.planning.document import plan_document
-from loadtest.planning.optimize import Outcome, Setting, _warnings, optimize_asg, optimize_hpa
+from loadtest.planning.optimize import Outcome, Setting, _warnings, optimize_hpa
 from loadtest.planning.simulate import SimulationSummary, simulate_stack, slo_of
 from loadtest.planning.traffic import Traffic
 
@@ -83,15 +83,3 @@ def test_within_budget_decides_plans_exit_and_the_zero_budget_is_the_old_rule() 
     strict = plan_document("t", "f", FLASH, SERVICE, slo_of(budgeted()), [simulation], [], budgeted())
     assert strict["within_budget"] is False
 
-
-@pytest.mark.parametrize("budget", [{}, {"breachSeconds": 120}, {"goodMinutesPercent": 95}])
-def test_the_bisection_finds_what_the_exhaustive_search_finds(budget: dict[str, Any]) -> None:
-    """Per target and policy the lowest minimum within the budget is the cheapest (more replicas every second):
-    bisecting for it gives the exhaustive search's answers, the zero-breach one included."""
-    config = budgeted(**budget)
-    fast, slow = optimize_hpa(config, FLASH, SERVICE), optimize_hpa(config, FLASH, SERVICE, exhaustive=True)
-    assert fast.best is not None and slow.best is not None and fast.zero_breach is not None and slow.zero_breach is not None
-    assert fast.best.setting == slow.best.setting and fast.zero_breach.setting == slow.zero_breach.setting
-    assert fast.best.summary == slow.best.summary
-    asg = budgeted(**budget).model_copy(update={"asg": config.asg.model_copy(update={"min_size": 1, "max_size": 8})})
-    assert optimize_asg(asg, FLASH, SERVICE).best == optimize_asg(asg, FLASH, SERVICE, exhaustive=True).best
