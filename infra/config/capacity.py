@@ -43,3 +43,6 @@ class CapacityConfig(Section):
     # Scale-in margin: fewer replicas (or a lower minimum) are proposed only where the model's p95 at the SLO's
     # users stays this many percent below the SLO's p95 (10: within 90 % of it), never at the edge.
     scale_in_margin_percent: float = Field(default=10.0, ge=0, le=90)
+    # The availability zones the HPA's pods spread over (topologySpread.zone): the zone-loss check's Z for Kubernetes
+    # (the ASG's is its subnets). Unset: headroom cannot tell, and checks the ASG only.
+    zones: int | None = Field(default=None, ge=2, le=10)

@@ -11,6 +11,8 @@ The seed's rules, each citing the numbers that triggered it:
   criteria    a further percentile or an endpoint's criterion (headroom:slo.p99Ms, endpoints) not
               met: which, by how much, and where to look; no change, since one slow endpoint is
               its own cost, not a replica count (high)
+  zones       a minimum spread over availability zones would not hold the SLO with one zone lost: raised to
+              N+1 across zones (high; ``loadtest.analysis.zones``)
   rightsize   the run met the SLO and the model keeps it, with the stated margin, on fewer replicas, a lower
               minimum or a higher target: "over-provisioned: N would do", never below the availability floor
               (medium; ``loadtest.analysis.rightsizing``)
@@ -40,11 +42,13 @@ from infra.config.types import memory_bytes
 from ..report.model import CapacityEstimate, CostInfo, Criterion, InfraMetrics, RecommendationInfo, Report
 from .changes import ConfigChange
 from .cost import monthly_cost
-from .floors import Floor, replica_floor
+from .floors import Floor, Mechanism, replica_floor
 from .requests import propose_requests
 from .rightsizing import CPU_TARGET_CEILING, scale_in
+from .zones import zone_check
 
-Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "rightsize", "requests", "healthy"]
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "zones", "rightsize", "requests",
+               "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
@@ -182,7 +186,7 @@ def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, c
     by default the one the report was run on.
     """
     figures = _Figures(report, infra, capacity, config, stack_name if stack_name is not None else report.stack)
-    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria, _signal)]
+    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria, _signal, _zones)]
     recommendations = [r for r in found if r is not None]
     if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
             and not figures.missed_further and not _blocks_scale_in(figures)):
@@ -384,6 +388,32 @@ def _requests(f: _Figures, rightsize: Recommendation | None) -> Recommendation |
         return None
     return Recommendation("requests", "medium" if found.changes else "info", found.title, found.detail, found.evidence,
                           found.changes)
+
+
+def _zones(f: _Figures) -> Recommendation | None:
+    """Minimums that would not hold the SLO with one availability zone lost (``loadtest.analysis.zones``): raised."""
+    if f.errors_first or f.config.is_local or not f.capacity.available:
+        return None
+    hpa, asg = f.config.hpa, f.config.asg
+    bounds: list[tuple[Mechanism, bool, str, int, str, int]] = [
+        ("hpa", f.config.deploy.kubernetes, "minReplicas", hpa.min_replicas, "maxReplicas", hpa.max_replicas),
+        ("asg", f.config.deploy.aws, "minSize", asg.min_size, "maxSize", asg.max_size)]
+    changes, notes = [], []
+    for mechanism, deployed, key, minimum, top_key, top in bounds:
+        found = zone_check(f.config, f.capacity, mechanism, minimum) if deployed else None
+        if found is None:
+            continue
+        safe, why = found
+        notes.append(f"{mechanism.upper()}: {why}")
+        changes.append(ConfigChange(mechanism, key, minimum, safe, why))
+        if top < safe:
+            changes.append(ConfigChange(mechanism, top_key, top, safe, f"at least the zone-safe {key}"))
+        if mechanism == "asg" and asg.desired_capacity is not None and asg.desired_capacity < safe:
+            changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, safe, "must be at least minSize"))
+    if not changes:
+        return None
+    return Recommendation("zones", "high", "One zone lost would break the SLO: raise the minimum", "; ".join(notes) + ".",
+                          {"replicas_for_slo": f.capacity.replicas_for_slo}, changes)
 
 
 def _healthy(f: _Figures) -> Recommendation:

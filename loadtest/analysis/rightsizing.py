@@ -13,7 +13,8 @@ rule answers the first question with the same model that answers the second
   measured p95 (a model that misses the run cannot vouch for fewer replicas);
 - the model's p95 at the SLO's users on the smaller count stays at least
   ``headroom:capacity.scaleInMarginPercent`` below the SLO's p95 (the stated margin);
-- the count never goes below the availability floor (``loadtest.analysis.floors``).
+- the count never goes below the availability floor (``loadtest.analysis.floors``), nor,
+  for a minimum spread over zones, below the zone-safe minimum (``loadtest.analysis.zones``).
 
 What it proposes, per mechanism:
 
@@ -42,6 +43,7 @@ from infra.config import StackConfig
 from ..report.model import CapacityEstimate, ReplicaPrediction, Report
 from .changes import ConfigChange
 from .floors import Floor, Mechanism, replica_floor
+from .zones import zone_safe_minimum, zones
 
 CPU_TARGET_CEILING = 70
 """The ``cpu`` rule's ceiling (``loadtest.analysis.recommendations``): no target is raised above it."""
@@ -100,15 +102,16 @@ def _fewest_within(capacity: CapacityEstimate, limit: float) -> int | None:
     return next((row.replicas for row in capacity.predictions if row.p95_ms <= limit), None)
 
 
-def _evidence(capacity: CapacityEstimate, count: int, limit: float, floor_reason: str, floored: bool) -> str:
-    """The model's p95 at ``count`` and at one fewer, in words."""
+def _evidence(capacity: CapacityEstimate, count: int, limit: float, floor_reason: str, floored: bool,
+              fewer_reason: str = "") -> str:
+    """The model's p95 at ``count`` and why not one fewer (the margin, the target, or the floor), in words."""
     here, fewer = _at(capacity, count), _at(capacity, count - 1)
     text = f"{count} replicas: model p95 {here.p95_ms:.0f} ms at {here.load_percent:.0f} % load" if here else f"{count} replicas"
     if floored:
         return f"{text} ({floor_reason}; the model alone needs {_fewest_within(capacity, limit)})"
-    if fewer is not None:
-        text += f"; {count - 1} would see {fewer.p95_ms:.0f} ms, over the {limit:.0f} ms limit"
-    return text
+    if fewer is not None and fewer.p95_ms > limit:
+        return f"{text}; {count - 1} would see {fewer.p95_ms:.0f} ms, over the {limit:.0f} ms limit"
+    return f"{text}; {fewer_reason}" if fewer_reason else text
 
 
 def _local(config: StackConfig, capacity: CapacityEstimate, limit: float, stack_name: str, notes: list[str]) -> list[ConfigChange]:
@@ -124,12 +127,20 @@ def _minimum(config: StackConfig, capacity: CapacityEstimate, mechanism: Mechani
         return []  # an autoscaler that would not scale out before the p95 breaks must keep its minimum
     key, current = ("minReplicas", config.hpa.min_replicas) if mechanism == "hpa" else ("minSize", config.asg.min_size)
     within = _fewest_within(capacity, limit)
-    return _lowered(capacity, limit, replica_floor(config, stack_name, mechanism), mechanism, key, current, notes,
-                    needed=max(model_min, within) if within is not None else None)
+    floor = replica_floor(config, stack_name, mechanism)
+    zone_safe = zone_safe_minimum(capacity.replicas_for_slo or 1, zones(config, mechanism))
+    if zone_safe > floor.replicas:
+        floor = Floor(zone_safe, f"zone-safe minimum {zone_safe}: one of {zones(config, mechanism)} zones lost still leaves "
+                                 f"the {capacity.replicas_for_slo} the SLO needs (loadtest.analysis.zones)")
+    target = capacity.hpa_target_percent if mechanism == "hpa" else capacity.asg_target_percent
+    fewer = (f"fewer would run the SLO's {capacity.users} users above the {target} % target the model sets "
+             f"(its minimum: {model_min})")
+    return _lowered(capacity, limit, floor, mechanism, key, current, notes,
+                    needed=max(model_min, within) if within is not None else None, fewer_reason=fewer)
 
 
 def _lowered(capacity: CapacityEstimate, limit: float, floor: Floor, section: str, key: str, current: int,
-             notes: list[str], needed: int | None = None) -> list[ConfigChange]:
+             notes: list[str], needed: int | None = None, fewer_reason: str = "") -> list[ConfigChange]:
     """``key`` lowered from ``current`` to the fewest replicas within ``limit`` (or ``needed``), never below the floor."""
     needed = _fewest_within(capacity, limit) if needed is None else needed
     if needed is None:
@@ -137,7 +148,7 @@ def _lowered(capacity: CapacityEstimate, limit: float, floor: Floor, section: st
     proposed = max(needed, floor.replicas)
     if proposed >= current:
         return []
-    why = _evidence(capacity, proposed, limit, floor.reason, floored=floor.replicas > needed)
+    why = _evidence(capacity, proposed, limit, floor.reason, floor.replicas > needed, fewer_reason)
     notes.append(f"{section}.{key} {current} -> {why}")
     return [ConfigChange(section, key, current, proposed, f"over-provisioned: {why}")]
 

@@ -434,7 +434,7 @@ class CostInfo(Model):
 
 
 class RecommendationInfo(Model):
-    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "rightsize", "requests", "healthy"]
+    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "zones", "rightsize", "requests", "healthy"]
     severity: Literal["critical", "high", "medium", "info"]
     title: str
     detail: str
