@@ -25,14 +25,13 @@ type is out of scope (a run gives no figure to choose another by).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from infra.config import StackConfig
 from infra.config.types import cpu_millicores, memory_bytes
 
 from ..report.model import InfraMetrics
-from .changes import ConfigChange
+from .changes import Advice, ConfigChange
 from .rightsizing import CPU_TARGET_CEILING
 
 SAFETY_MARGIN = 0.15
@@ -44,16 +43,8 @@ WORTH_PROPOSING = 0.9
 """A new request below this share of the old one is proposed; closer is noise, not a saving."""
 
 
-@dataclass(frozen=True)
-class RequestProposal:
-    title: str
-    detail: str
-    evidence: dict[str, Any]
-    changes: list[ConfigChange]
-
-
 def propose_requests(infra: InfraMetrics, config: StackConfig, hpa_target: float | None = None,
-                     load_factor: float = 1.0) -> RequestProposal | None:
+                     load_factor: float = 1.0) -> Advice | None:
     """Smaller CPU and memory requests from the run's peak per-replica use (module docstring); None when none is worth it.
 
     ``hpa_target`` is the CPU target the rest of the proposal sets (a scale-in may raise
@@ -70,7 +61,7 @@ def propose_requests(infra: InfraMetrics, config: StackConfig, hpa_target: float
         return None
     title = ("Requests above measured use: smaller requests would do" if changes else
              "CPU request above measured use, held by the HPA's CPU target")
-    return RequestProposal(title, "; ".join(notes) + ".", evidence, changes)
+    return Advice(title, "; ".join(notes) + ".", evidence, changes)
 
 
 def _cpu(infra: InfraMetrics, config: StackConfig, hpa_target: float | None, load_factor: float, notes: list[str],

@@ -35,13 +35,10 @@ count and at one fewer (which breaks the margin, or sits below the floor).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from infra.config import StackConfig
 
 from ..report.model import CapacityEstimate, ReplicaPrediction, Report
-from .changes import ConfigChange
+from .changes import Advice, ConfigChange
 from .floors import Floor, Mechanism, replica_floor
 from .zones import zone_safe_minimum, zones
 
@@ -51,17 +48,7 @@ HPA_TOLERANCE = 0.1
 """The HPA acts only when the metric is more than 10 % above its target (kube-controller-manager's default)."""
 
 
-@dataclass(frozen=True)
-class ScaleIn:
-    """A proposal to give capacity back, and the figures that justify it."""
-
-    title: str
-    detail: str
-    evidence: dict[str, Any]
-    changes: list[ConfigChange]
-
-
-def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, stack_name: str) -> ScaleIn | None:
+def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, stack_name: str) -> Advice | None:
     """Fewer replicas, lower minimums or higher targets the model supports within the margin; None when none."""
     if not capacity.available or capacity.replicas_for_slo is None or not capacity.predictions:
         return None
@@ -90,7 +77,7 @@ def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, st
                 "p95_limit_ms": limit, "replicas_measured": capacity.replicas_measured,
                 "replicas_for_slo": capacity.replicas_for_slo,
                 "predictions": [row.model_dump() for row in capacity.predictions]}
-    return ScaleIn(title, detail, evidence, changes)
+    return Advice(title, detail, evidence, changes)
 
 
 def _at(capacity: CapacityEstimate, replicas: int) -> ReplicaPrediction | None:
