@@ -19,7 +19,7 @@ import traceback
 import warnings
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from rich.text import Text
 
@@ -44,6 +44,45 @@ docs: README.md, docs/config.md, docs/cli.md
 """
 
 
+FOREIGN_FLAGS: dict[str, str] = {
+    "-u": "Locust's -u (users) is headroom's --users N",
+    "--vus": "k6's --vus is headroom's --users N",
+    "-r": "Locust's -r (spawn rate) is headroom's --spawn-rate R (or --ramp SECONDS)",
+    "-t": "Locust's -t (run time) is headroom's --run-time T (e.g. 90s, 5m)",
+    "-d": "k6's -d (duration) is headroom's --run-time T (e.g. 90s, 5m)",
+    "--duration": "k6's --duration is headroom's --run-time T (e.g. 90s, 5m)",
+    "-f": "Locust's -f (locustfile) is headroom's --locustfile FILE [USERCLASS ...]",
+    "-H": "Locust's -H (host) is headroom's --host URL",
+    "--headless": "headroom always runs Locust headless; drop --headless",
+    "--rate": "an arrival rate (k6's constant-arrival-rate) is headroom's --arrival-rate R",
+}
+"""Locust's and k6's own flags, each with a one-line hint to headroom's (an error, exit 2, still)."""
+
+
+def foreign_flag_hints(message: str, command: str | None) -> list[str]:
+    """One hint per Locust or k6 flag an argparse error quotes (``unrecognized arguments: -u 50``)."""
+    if "unrecognized arguments:" not in message:
+        return []
+    words = message.split("unrecognized arguments:", 1)[1].split()
+    hints = [FOREIGN_FLAGS[flag] for flag in dict.fromkeys(word.split("=", 1)[0] for word in words) if flag in FOREIGN_FLAGS]
+    if command == "tune" and "--host" in words:
+        hints.append("tune changes the local stack's replicas between rounds, so it has no --host; for another host: "
+                     "`headroom validate --host URL --json r.json`, then `headroom recommend --results r.json`")
+    return hints
+
+
+class HintingParser(argparse.ArgumentParser):
+    """argparse, with a hint for the Locust and k6 flags a user may type out of habit."""
+
+    command: str | None = None
+    """The sub-command on the line, for hints that depend on it."""
+
+    def error(self, message: str) -> NoReturn:
+        for hint in foreign_flag_hints(message, self.command):
+            message += f"\nhint: {hint}"
+        super().error(message)
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser for ``argv``: with only the named command's module imported, when one is.
 
@@ -54,11 +93,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--stack", required=True, metavar="STACK", help="stack name (dev, prod, local) or path to a Pulumi.<stack>.yaml")
     common.add_argument("--project-dir", type=Path, default=None, metavar="DIR", help="where the Pulumi.<stack>.yaml files live (default: nearest Pulumi.yaml)")
-    parser = argparse.ArgumentParser(
+    parser = HintingParser(
         prog="headroom", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    words = sys.argv[1:] if argv is None else argv
+    parser.command = next((word for word in words if word in COMMANDS), None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _commands_for(sys.argv[1:] if argv is None else argv):
+    for name in _commands_for(words):
         importlib.import_module(f"loadtest.commands.{name}").add_parser(subparsers, common)
     return parser
 

@@ -99,6 +99,19 @@ config:
 """
 """tests/integration/test_tune_e2e.py's under-provisioned stack at 1, 2 and 3 replicas: what tune's rounds measure."""
 
+P99 = """\
+config:
+  headroom:deploy: {{aws: false, kubernetes: false}}
+  headroom:slo: {{users: 30, rampSeconds: 20, runTime: 60s, p95Ms: 5000, p99Ms: 600, errorRatePercent: 5}}
+  headroom:local:
+    replicas: {replicas}
+    workers: 4
+    serviceTime: {{distribution: lognormal, meanMs: 100, sigma: 0.5}}
+    cpuMs: 0.5
+"""
+"""tests/integration/test_tune_p99.py's stack: only its p99 is judged tightly (the p95's 5 s always holds), and one
+replica of 4 workers at a lognormal 100 ms is overloaded by 30 users thinking 0.1-0.5 s: queueing on the p99 alone."""
+
 STRESS_10S = ("--profile", "stress", "--ramp", "1", "--run-time", "10s")
 
 
@@ -130,6 +143,9 @@ RUNS_TO_RECORD = {
     "under-1": Run("under", UNDER.format(replicas=1), ("--profile", "stress", "--window", "2"), "tune's stack at 1 replica: 50 % overloaded", "FAIL"),
     "under-2": Run("under", UNDER.format(replicas=2), ("--profile", "stress", "--window", "2"), "tune's stack at 2 replicas", "PASS"),
     "under-3": Run("under", UNDER.format(replicas=3), ("--profile", "stress", "--window", "2"), "tune's stack at 3 replicas", "PASS"),
+    "p99-1": Run("p99", P99.format(replicas=1), ("--profile", "stress", "--window", "2"), "p99 only, 1 replica: overloaded", "FAIL"),
+    "p99-2": Run("p99", P99.format(replicas=2), ("--profile", "stress", "--window", "2"), "p99 only, 2 replicas: within 600 ms, if only just", "PASS"),
+    "p99-3": Run("p99", P99.format(replicas=3), ("--profile", "stress", "--window", "2"), "p99 only, 3 replicas", "PASS"),
 }
 
 

@@ -36,6 +36,10 @@ class CapacityConfig(Section):
     # held this long, then back (and held long enough to watch the scale-in).
     spike_users_per_second: float = Field(default=50.0, gt=0, le=100_000)
     spike_hold_seconds: int = Field(default=300, ge=1, le=86_400)
+    # How many replicas serve the target during a validation run, for a service no metrics source
+    # reports on (a remote host with headroom:metrics.source none or auto): with it the capacity model
+    # sizes from the run's latency over its ramp. A source's own replica figure, when it has one, wins.
+    replicas: int | None = Field(default=None, ge=1, le=1000)
     # The availability floor: no recommendation, HPA minReplicas proposal or `plan --optimize`
     # minimum goes below it. Unset: one per availability zone for an ASG (its subnets), else 1;
     # a prod-like stack (named prod, production, prd, or with one of them as a -/_/. part) at least 2.

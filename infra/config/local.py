@@ -36,6 +36,8 @@ class LocalConfig(Section):
     batch_item_cost: float = Field(default=0.3, ge=0, le=10)
     failure_rate_percent: float = Field(default=0.0, ge=0, le=100)
     injected_latency_ms: float = Field(default=0.0, ge=0, le=60000)
+    # Seconds nginx and every replica have to answer their health checks (200) after starting.
+    start_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     # 0 picks a free port; otherwise an unprivileged port.
     nginx_port: int = Field(default=0, ge=0, le=65535)
 

@@ -20,12 +20,14 @@ from ..report.model import (
     JudgedHistograms,
     LoadCheckInfo,
     LoadInfo,
+    LowLoad,
     PhaseSummary,
     ProfileInfo,
     Report,
     Results,
     SloInfo,
     ThinkTime,
+    TimelinePoint,
 )
 from ..scenario.profiles import Profile
 from .arrivals import OpenRun
@@ -61,6 +63,8 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
     critical value: 1.96 (95 %), or the stopping look's for a run that stopped once decided.
     """
     phase = measurement.full_load() or measurement.whole_run()
+    if open_run is not None and phase.start_s > 0:
+        phase = Phase(OPEN_JUDGED_LABEL, phase.start_s, phase.end_s)  # no users ramp up: its dispatchers start
     judged = measurement.summarize(phase, z=z)
     open_model = open_run.info(measurement, phase) if open_run is not None else None
     whole_run = measurement.summarize(measurement.whole_run())
@@ -87,11 +91,27 @@ def build_report(run: RunInfo, measurement: Measurement, check: LoadCheck, slo: 
         criteria=judgement.criteria,
         results=Results(judged=judged, whole_run=whole_run,
                         latency_distribution=distribution_of(measurement, judged),
-                        judged_histograms=encoded(measurement.histogram(phase), measurement.endpoint_histograms(phase))),
-        timeline=measurement.timeline(),
+                        judged_histograms=encoded(measurement.histogram(phase), measurement.endpoint_histograms(phase)),
+                        low_load=_low_load(measurement, judged)),
+        timeline=measurement.timeline() if open_run is None else in_flight(measurement.timeline()),
         generator=generator,
         open_model=open_model,
     )
+
+
+OPEN_JUDGED_LABEL = "the arrival schedule (after its first whole window)"
+"""An open-model run's judged window: it has no users and no ramp of them, only arrivals from the start."""
+
+
+def in_flight(timeline: list[TimelinePoint]) -> list[TimelinePoint]:
+    """An open-model run's timeline with ``users`` as the requests in flight in each window, by Little's law
+    (throughput x mean response): what stands in for busy users where arrivals, not users, set the load."""
+    return [point.model_copy(update={"users": round(point.throughput_rps * point.mean_ms / 1000)}) for point in timeline]
+
+
+def _low_load(measurement: Measurement, judged: PhaseSummary) -> LowLoad | None:
+    phase = measurement.low_load(judged.throughput_rps)
+    return measurement.low_load_figures(phase) if phase is not None else None
 
 
 def distribution_of(measurement: Measurement, summary: PhaseSummary) -> list[DistributionPoint]:

@@ -62,6 +62,7 @@ from ..report.model import CapacityEstimate, InfraMetrics, ReplicaPrediction, Re
 from ..scenario.profiles import spike_load
 from .closed_network import ClosedNetwork, ClosedSolution
 from .lag import AsgTiming, HpaTiming
+from .latency_cause import SizingTarget, sizing_targets
 from .queueing import PooledQueue, ServiceTime, lognormal_sigma
 from .signals import asg_cpu_cores
 from .tracking import check_signals
@@ -72,6 +73,16 @@ QUEUEING_SEEN = 1.25
 MAX_PLANNED_LOAD = 0.85
 """Never plan above this load: near saturation the p95 swings with every parameter's noise."""
 MIN_WINDOW_REQUESTS = 20
+MISSING_REPLICAS = (
+    "the one missing figure is how many replicas served the run: no metrics source reported it{source}; give it as "
+    "headroom:capacity.replicas in the stack file or --replicas N, or name a source that reports it "
+    "(headroom:metrics.source: kubernetes, cloudwatch or prometheus; docs/metrics.md). With it, the ramp is the load "
+    "sweep: the capacity is fitted to how the latency grows over it"
+)
+"""What a run without metrics lacks for sizing, and the three ways to give it."""
+NO_FALLBACK = ("with no utilization or CPU figure there is no other way to find a replica's capacity, so the replica "
+               "count is not computed (a latency that does not grow with load is the service's own cost, which more "
+               "replicas do not remove)")
 MAX_REPLICAS = 1000
 
 
@@ -125,39 +136,40 @@ class ServiceModel:
             rate = 0.5 * (rate + updated)  # damped: responses slow as the rate rises
         return rate
 
-    def p95_ms(self, users: int, think_s: float, replicas: int) -> float:
+    def p95_ms(self, users: int, think_s: float, replicas: int, quantile: float = 0.95) -> float:
+        """The response time's ``quantile`` (the p95 unless told) for ``users`` on ``replicas``."""
         if self.closed_loop:
-            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).response_quantile_s())
-        return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas))
+            return 1000 * (self.delay_s + self.closed(users, think_s, replicas).response_quantile_s(quantile))
+        return 1000 * self.queue(replicas).response_quantile_s(self.demand(users, think_s, replicas), quantile)
 
     def mean_ms(self, users: int, think_s: float, replicas: int) -> float:
         if self.closed_loop:
             return 1000 * (self.delay_s + self.closed(users, think_s, replicas).mean_response_s)
         return 1000 * self.queue(replicas).mean_response_s(self.demand(users, think_s, replicas))
 
-    def floor_p95_ms(self) -> float:
-        """The p95 with no queueing at all: no replica count can beat it."""
-        return 1000 * self.queue(1).response_quantile_s(0.0)
+    def floor_p95_ms(self, quantile: float = 0.95) -> float:
+        """The p95 (or ``quantile``) with no queueing at all: no replica count can beat it."""
+        return 1000 * self.queue(1).response_quantile_s(0.0, quantile)
 
-    def replicas_meeting(self, users: int, think_s: float, p95_ms: float) -> int | None:
-        """The fewest replicas with the p95 within ``p95_ms``; None if none can (the SLO is below the floor)."""
-        if self.floor_p95_ms() > p95_ms:
+    def replicas_meeting(self, users: int, think_s: float, p95_ms: float, quantile: float = 0.95) -> int | None:
+        """The fewest replicas with the p95 (or ``quantile``) within ``p95_ms``; None if none can (below the floor)."""
+        if self.floor_p95_ms(quantile) > p95_ms:
             return None
 
         def holds(replicas: int) -> bool:
             load = self.demand(users, think_s, replicas) / (replicas * self.capacity_rps)
             within = self.closed_loop or load <= MAX_PLANNED_LOAD
-            return within and self.p95_ms(users, think_s, replicas) <= p95_ms
+            return within and self.p95_ms(users, think_s, replicas, quantile) <= p95_ms
 
         return _fewest(holds)
 
-    def safe_utilization(self, replicas: int, p95_ms: float) -> float:
-        """The highest load at which ``replicas`` keep the p95 within ``p95_ms``."""
+    def safe_utilization(self, replicas: int, p95_ms: float, quantile: float = 0.95) -> float:
+        """The highest load at which ``replicas`` keep the p95 (or ``quantile``) within ``p95_ms``."""
         queue = self.queue(replicas)
         low, high = 0.0, queue.capacity_rps * 0.999
         for _ in range(40):
             middle = (low + high) / 2
-            if 1000 * queue.response_quantile_s(middle) <= p95_ms:
+            if 1000 * queue.response_quantile_s(middle, quantile) <= p95_ms:
                 low = middle
             else:
                 high = middle
@@ -203,14 +215,20 @@ def estimate(
     inputs = _Inputs.of(report, infra, config, replicas, think_s)
     if inputs is None:
         judged = report.results.judged
-        why = ("no request was served in the judged window" if judged.throughput_rps <= 0
-               else "no utilization or CPU figure for the run")
+        why = ("no request was served in the judged window, so no per-replica capacity could be estimated"
+               if judged.throughput_rps <= 0 else "no per-replica capacity could be estimated: "
+               + MISSING_REPLICAS.format(source=f" ({'; '.join(infra.warnings)})" if infra.warnings else ""))
         return CapacityEstimate(
             available=False, users=config.slo.users, think_time_s=report.plan.think_time_s,
-            throughput_rps=judged.throughput_rps,
-            explanation=[f"{why}, so no per-replica capacity could be estimated"],
+            throughput_rps=judged.throughput_rps, explanation=[why],
         )
-    inputs = _fit_cpu_only(report, inputs)
+    inputs = _fit_to_latency(report, inputs)
+    if inputs.latency_only and inputs.fitted_capacity is None:
+        return CapacityEstimate(
+            available=False, replicas_measured=inputs.replicas, users=config.slo.users, think_time_s=inputs.think_s,
+            throughput_rps=inputs.throughput, explanation=[(f"{inputs.replicas} replica(s) (stated), no utilization figure: "
+                                                            f"{inputs.fit_note}")],
+        )
     notes = [inputs.describe_capacity()]                                       # step 1
     mean_ms, spread, windows, low_load = service_time(report, inputs.capacity, inputs.replicas)  # step 2
     if not windows:
@@ -231,7 +249,11 @@ def estimate(
         )
         return inputs.estimate(model, notes)
     notes.append(_sizing_note(model, inputs, for_slo))
-    safe = model.safe_utilization(for_slo, inputs.slo_p95)
+    further = sizing_targets(report)
+    for_slo = _further_percentiles(model, inputs, further, for_slo, notes)
+    safe = min([model.safe_utilization(for_slo, inputs.slo_p95)]
+               + [model.safe_utilization(for_slo, t.threshold_ms, t.quantile) for t in further
+                  if model.floor_p95_ms(t.quantile) <= t.threshold_ms])
     notes.append(f"{for_slo} replicas meet the SLO up to {safe:.0%} load")
     for_plan = None
     if plan_users:
@@ -284,7 +306,8 @@ class _Inputs:
 
     replicas: int
     throughput: float
-    load: float
+    load: float | None
+    """The pool's (or, CPU-only, the CPU's) mean load in percent; None: no metrics at all (``latency_only``)."""
     users: int
     think_s: float
     slo_p95: float
@@ -297,7 +320,7 @@ class _Inputs:
     """What the source's CPU percent is of: the CPU request (Kubernetes, Prometheus, local) or the instance's vCPUs (CloudWatch)."""
     cpu_ms_source: str = "measured: the run's CPU seconds over its requests"
     fitted_capacity: float | None = None
-    """Step 1 for a CPU-only source: the capacity fitted to the run's latency (``_fit_cpu_only``)."""
+    """Step 1 for a CPU-only source or none: the capacity fitted to the run's latency (``_fit_to_latency``)."""
     fit_note: str = ""
     run_profile: str = "normal"
     """The run's load profile (normal, spike, stress): its think time is the one ``think_s`` holds."""
@@ -308,13 +331,18 @@ class _Inputs:
     def of(cls, report: Report, infra: InfraMetrics, config: StackConfig, replicas: int | None,
            think_s: float | None = None) -> _Inputs | None:
         judged = report.results.judged
-        count = replicas or infra.replicas
-        load = _judged_load(infra, judged.window)
+        count = replicas or infra.replicas or config.capacity.replicas
+        load = _judged_load(infra, judged.window) if infra.available else None
+        think = report.plan.think_time_s if think_s is None else think_s
+        if count and judged.throughput_rps > 0 and (load is None or load <= 0):
+            # No utilization figure (a remote service, no metrics source): the ramp is the load sweep, and the
+            # capacity is fitted to how the latency grew over it (``_fit_to_latency``), given the replica count.
+            return cls(count, judged.throughput_rps, None, config.slo.users, think, report.slo.p95_ms, None,
+                       run_profile=report.profile.name, cpu_ms_source="")
         # Capacity is throughput over load: both must be measured and above zero (a run whose judged
         # window served nothing, a hung target say, tells nothing about what a replica can serve).
-        if not infra.available or load is None or not count or load <= 0 or judged.throughput_rps <= 0:
+        if load is None or not count or load <= 0 or judged.throughput_rps <= 0:
             return None
-        think = report.plan.think_time_s if think_s is None else think_s
         cores = asg_cpu_cores(config) if infra.source == "cloudwatch" else cpu_millicores(config.service.cpu_request) / 1000
         cpu_ms, cpu_source = infra.cpu_ms_per_request, "measured: the run's CPU seconds over its requests"
         if cpu_ms is None and infra.cpu_percent_avg is not None:
@@ -329,6 +357,11 @@ class _Inputs:
                    cpu_load=load if infra.utilization_percent is None else infra.cpu_percent_avg)
 
     @property
+    def latency_only(self) -> bool:
+        """No utilization or CPU figure: the capacity can only come from the run's latency over its ramp."""
+        return self.load is None
+
+    @property
     def cpu_capacity(self) -> float | None:
         """The rate at which one replica's CPU reaches 100 % of its request (or instance): not where its pool saturates."""
         if not self.cpu_load:
@@ -340,9 +373,14 @@ class _Inputs:
         """Step 1: one replica's throughput at 100 % pool load (fitted to the latency for a CPU-only source)."""
         if self.fitted_capacity is not None:
             return self.fitted_capacity
+        assert self.load is not None, "a latency-only capacity is always fitted"
         return self.throughput / (self.replicas * self.load / 100)
 
     def describe_capacity(self) -> str:
+        if self.latency_only:
+            return (f"{self.replicas} replica(s) (stated: the run has no utilization figure) served {self.throughput:.1f} "
+                    f"req/s; {self.fit_note}")
+        assert self.load is not None
         if self.cpu_only:
             return (f"{self.replicas} replica(s) served {self.throughput:.1f} req/s at {self.load:.1f} % CPU: a replica's CPU "
                     f"reaches its request at {self.throughput / (self.replicas * self.load / 100):.1f} req/s, which is not "
@@ -358,7 +396,8 @@ class _Inputs:
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
             cpu_capacity_per_replica_rps=self.cpu_capacity,
-            capacity_source=("the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
+            capacity_source=("the run's latency over its ramp (no metrics; the replica count stated)" if self.latency_only
+                             else "the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
                              else "CPU (assumed CPU-bound)" if self.cpu_only else "pool utilization"),
             service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,
             cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
@@ -366,22 +405,30 @@ class _Inputs:
         )
 
 
-def _fit_cpu_only(report: Report, inputs: _Inputs) -> _Inputs:
-    """Step 1 with CPU as the only figure: the capacity the run's latency shows, or the CPU capacity, named an assumption."""
-    if not inputs.cpu_only:
+def _fit_to_latency(report: Report, inputs: _Inputs) -> _Inputs:
+    """Step 1 with CPU as the only figure, or none: the capacity the run's latency shows over its ramp.
+
+    With CPU, a run that shows no queueing falls back on the CPU capacity, named an assumption;
+    with no figure at all (``latency_only``) there is nothing to fall back on, and the capacity
+    stays unknown (``fitted_capacity`` None, ``fit_note`` says why).
+    """
+    if not inputs.cpu_only and not inputs.latency_only:
         return inputs
     judged = report.results.judged
     low = [w for w in report.timeline if w.requests and w.users and w.mean_ms and w.throughput_rps < LOW_LOAD * judged.throughput_rps]
     weight = sum(w.requests for w in low)
     measured_s = judged.latency.mean_ms / 1000
+    fallback = "the CPU capacity is used (assumed CPU-bound)" if not inputs.latency_only else NO_FALLBACK
     if weight < MIN_WINDOW_REQUESTS:
-        note = "no low-load windows to measure the service time in, so the CPU capacity is used (assumed CPU-bound)"
+        note = (f"no low-load windows (under {LOW_LOAD:.0%} of the judged throughput, {MIN_WINDOW_REQUESTS} requests) to "
+                f"measure the service time in: {'a slower ramp (headroom:slo.rampSeconds) shows it; ' if inputs.latency_only else ''}"
+                f"{fallback}")
         return dataclasses.replace(inputs, fit_note=note)
     low_s = sum(w.mean_ms * w.requests for w in low) / weight / 1000
     if measured_s < QUEUEING_SEEN * low_s:
         note = (f"the run's mean response {1000 * measured_s:.0f} ms is within {QUEUEING_SEEN:g} x its low-load "
                 f"{1000 * low_s:.0f} ms (no queueing seen), so its latency cannot show where the workers saturate: "
-                "the CPU capacity is used (assumed CPU-bound)")
+                f"{fallback}")
         return dataclasses.replace(inputs, fit_note=note)
     spread = max(1.01, sum(w.p95_ms * w.requests for w in low) / weight / (low_s * 1000))
     users = report.load.users
@@ -393,7 +440,8 @@ def _fit_cpu_only(report: Report, inputs: _Inputs) -> _Inputs:
     k = _fewest(lambda n: mean_s(n) <= measured_s) or MAX_REPLICAS
     if k > 1 and abs(math.log(mean_s(k - 1) / measured_s)) < abs(math.log(mean_s(k) / measured_s)):
         k -= 1
-    note = (f"the run's latency shows it: with the low-load service time {1000 * low_s:.0f} ms, {k} requests in service at once "
+    sweep = "the ramp is the load sweep: " if inputs.latency_only else ""
+    note = (f"{sweep}the run's latency shows it: with the low-load service time {1000 * low_s:.0f} ms, {k} requests in service at once "
             f"per replica reproduce the measured mean response of {1000 * measured_s:.0f} ms for {users} users on "
             f"{inputs.replicas} replica(s) (closed network), so one replica serves {k / low_s:.1f} req/s at 100 %")
     return dataclasses.replace(inputs, fitted_capacity=k / low_s, fit_note=note)
@@ -489,12 +537,37 @@ def _sizing_note(model: ServiceModel, inputs: _Inputs, for_slo: int) -> str:
             f"with a mean response of {model.mean_ms(users, think, for_slo):.0f} ms and a p95 of "
             f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms{fewer}"
         )
+    offered = (f"{demand:.1f} arrivals a second (the run's peak rate)" if model.arrival_rps is not None
+               else f"{users} users thinking {think:g} s send {demand:.1f} req/s (Little's law)")
     return (
-        f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn, one M/M/c queue): {users} users thinking "
-        f"{think:g} s send {demand:.1f} req/s (Little's law), {demand / (for_slo * capacity):.0%} load, and see a p95 of "
+        f"{for_slo} replicas ({for_slo * model.concurrency} servers behind least_conn, one M/M/c queue): {offered}, "
+        f"{demand / (for_slo * capacity):.0%} load, and see a p95 of "
         f"{model.p95_ms(users, think, for_slo):.0f} ms, within the SLO's {inputs.slo_p95:g} ms and the "
         f"{MAX_PLANNED_LOAD:.0%} load ceiling{fewer}"
     )
+
+
+def _further_percentiles(model: ServiceModel, inputs: _Inputs, targets: list[SizingTarget], for_p95: int,
+                         notes: list[str]) -> int:
+    """Step 6 for the SLO's other percentiles (``latency_cause.sizing_targets``): the fewest replicas meeting them all.
+
+    A percentile no replica count meets (above the model's no-queueing floor) is named, and left out: it is cost.
+    """
+    needed = for_p95
+    users, think = inputs.users, inputs.think_s
+    for target in targets:
+        count = model.replicas_meeting(users, think, target.threshold_ms, target.quantile)
+        if count is None:
+            notes.append(f"{target.label} < {target.threshold_ms:g} ms: no replica count meets it (with no queueing it is "
+                         f"{model.floor_p95_ms(target.quantile):.0f} ms): the service's own cost, left out of the sizing")
+            continue
+        if count > needed:
+            notes.append(f"{target.label} < {target.threshold_ms:g} ms needs {count} replicas (a p{100 * target.quantile:g} of "
+                         f"{model.p95_ms(users, think, count, target.quantile):.0f} ms there; "
+                         + (f"{count - 1} give {model.p95_ms(users, think, count - 1, target.quantile):.0f} ms"
+                            if count > 1 else "the fewest possible") + "): more than the p95 needs, so it decides the count")
+            needed = count
+    return needed
 
 
 def sizing_model(report: Report, think_s: float) -> tuple[str, str]:

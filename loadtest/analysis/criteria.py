@@ -22,6 +22,7 @@ An endpoint named in the SLO that completed no request in the judged window neve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -57,9 +58,35 @@ class Judged:
         return Judged(self.criteria + other.criteria, self.notes + other.notes, self.failures + other.failures)
 
 
+def too_few_requests(subject: str, count: int, needed: int, window_s: float) -> str:
+    """Why a percentile is not decisive for want of requests, and what would decide it: how many more, and for how long.
+
+    The time is the judged window a run at the observed rate needs (the ramp comes on top);
+    the rate is the window's own, so a rare endpoint gets its own, longer answer.
+    """
+    text = f"too few requests for {subject}: {count} in the judged window, at least {needed} needed"
+    if count <= 0 or window_s <= 0:
+        return text + "; a run that sends it decides it"
+    rate = count / window_s
+    seconds = needed / rate
+    return (f"{text}: {needed - count} more; at the observed {rate:.2g} req/s a judged window of about "
+            f"{_duration_text(seconds)} decides it (this one was {_duration_text(window_s)}; the ramp comes on top)")
+
+
+def _duration_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 7200:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def percentile_criterion(key: CriterionKey, percent: float, label: str, threshold: float, counts: LatencyCounts,
-                         endpoint: str | None = None, z: float = Z_TWO_SIDED_95) -> Judged:
-    """One percentile of one distribution against its threshold, decisive only when its interval is clear of it."""
+                         endpoint: str | None = None, z: float = Z_TWO_SIDED_95, window_s: float = 0.0) -> Judged:
+    """One percentile of one distribution against its threshold, decisive only when its interval is clear of it.
+
+    ``window_s`` is the judged window's length: with too few requests, the note says how long a run would need.
+    """
     quantile = percent / 100.0
     distribution = as_distribution(counts)
     interval = quantile_interval(distribution, quantile, z)
@@ -69,8 +96,7 @@ def percentile_criterion(key: CriterionKey, percent: float, label: str, threshol
     decisive = True
     if not interval.enough_samples:
         decisive = False
-        notes.append(f"too few requests for a {label}{of}: {interval.count} in the judged window, "
-                     f"at least {minimum_requests_for(quantile)} needed")
+        notes.append(too_few_requests(f"a {label}{of}", interval.count, minimum_requests_for(quantile), window_s))
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         subject = f"the {label}'s" if endpoint is None else f"the {label}{of}: its"
@@ -121,7 +147,7 @@ def further_criteria(summary: PhaseSummary, slo: SloConfig, histograms: Mapping[
     if wanted:
         merged = Distribution.merge(as_distribution(counts) for counts in histograms.values())
         for key, percent, label, threshold in wanted:
-            judged += percentile_criterion(key, percent, label, threshold, merged, z=z)
+            judged += percentile_criterion(key, percent, label, threshold, merged, z=z, window_s=summary.window.duration_s)
     for name, endpoint_slo in slo.endpoints.items():
         judged += endpoint_criteria(name, endpoint_slo, summary, histograms.get(name), recorded, z)
     return judged
@@ -138,7 +164,8 @@ def endpoint_criteria(name: str, endpoint_slo: EndpointSlo, summary: PhaseSummar
     for key, percent, label in PERCENTILES:
         threshold = getattr(endpoint_slo, key)
         if threshold is not None:
-            judged += percentile_criterion(key, percent, label, threshold, distribution, endpoint=name, z=z)
+            judged += percentile_criterion(key, percent, label, threshold, distribution, endpoint=name, z=z,
+                                           window_s=summary.window.duration_s)
     if endpoint_slo.error_rate_percent is not None:
         judged += Judged([error_rate_criterion(endpoint_slo.error_rate_percent, counts.requests, counts.failures, name)])
     return judged

@@ -27,13 +27,26 @@ class LoadCheck:
     expected_throughput_rps: float
     """U / (Z + R) with R at the SLO's p95: what a service just meeting the SLO would see."""
     required_throughput_rps: float | None
+    arrival_rate_rps: float | None = None
+    """An open-model run's peak arrival rate: the load, whatever the users' think time (then ``users`` is the pool's cap)."""
 
     @property
     def notes(self) -> list[str]:
+        if self.arrival_rate_rps is not None:
+            return [(f"open model: up to {self.arrival_rate_rps:g} arrivals a second, whatever the response times, with at "
+                    f"most {self.users} requests in flight; no users think between requests, so Little's law on users "
+                    "does not bound it")]
         return [
             (f"Little's law: {self.users} users thinking {self.think_time_s:g} s on average send at most "
             f"{self.max_throughput_rps:.1f} req/s, about {self.expected_throughput_rps:.1f} req/s at the SLO's p95")
         ]
+
+
+def open_check(peak_rate: float, max_users: int, profile: Profile, slo: SloConfig) -> LoadCheck:
+    """An open-model run's load: its arrivals are the throughput asked for, not users' think time."""
+    return LoadCheck(users=max_users, think_time_s=profile.mean_think_time_s, max_throughput_rps=peak_rate,
+                     expected_throughput_rps=peak_rate, required_throughput_rps=slo.min_throughput_rps,
+                     arrival_rate_rps=peak_rate)
 
 
 def check_load(users: int, profile: Profile, slo: SloConfig) -> LoadCheck:

@@ -14,12 +14,26 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from ..report.model import ConfidenceInterval, EndpointSummary, Latency, PhaseSummary, TimelinePoint, Window
+from ..report.model import (
+    ConfidenceInterval,
+    CriterionKey,
+    EndpointSummary,
+    Latency,
+    LowLoad,
+    LowLoadFigures,
+    PhaseSummary,
+    TimelinePoint,
+    Window,
+)
 from .distribution import Distribution, LatencyCounts, as_distribution
 from .recording import Cell, Recording, new_histogram
 
 Z_TWO_SIDED_95 = 1.959963984540054
 """The standard normal quantile leaving 2.5 % in each tail: a two-sided 95 % interval."""
+LOW_LOAD_FRACTION = 0.5
+"""The low-load phase: under half the judged throughput (the capacity model's low-load windows too)."""
+CRITERION_PERCENTILES: tuple[tuple[CriterionKey, float], ...] = (
+    ("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 99.0), ("p999_ms", 99.9))
 
 
 def confidence_of(z: float) -> float:
@@ -172,6 +186,36 @@ class Measurement:
         if start >= self.duration_s:
             return None
         return Phase("full load (after the ramp)", start, self.duration_s)
+
+    def low_load(self, judged_rps: float, fraction: float = LOW_LOAD_FRACTION) -> Phase | None:
+        """The run's start while it sent under ``fraction`` of the judged throughput: whole windows, from the first
+        until the first at or above it; None when the first window already was (no ramp) or nothing was judged."""
+        if judged_rps <= 0:
+            return None
+        end = None
+        for point in self.timeline():
+            if point.throughput_rps >= fraction * judged_rps:
+                end = point.offset_s
+                break
+        if not end:
+            return None
+        return Phase("low load (start of the run)", 0.0, end)
+
+    def low_load_figures(self, phase: Phase) -> LowLoad:
+        """The criteria's percentiles over ``phase``, of all requests and of each endpoint."""
+        merged, per_endpoint = self.distribution(phase), self.endpoint_distributions(phase)
+        duration = max(phase.duration_s, 1e-9)
+
+        def figures(distribution: Distribution) -> LowLoadFigures:
+            count = distribution.count
+            if not count:
+                return LowLoadFigures(requests=0, throughput_rps=0.0)
+            values = distribution.values_at_percentiles([percent for _, percent in CRITERION_PERCENTILES])
+            percentiles = {key: value / 1000.0 for (key, _), value in zip(CRITERION_PERCENTILES, values, strict=True)}
+            return LowLoadFigures(requests=count, throughput_rps=count / duration, percentiles=percentiles)
+
+        return LowLoad(window=phase.window(), all=figures(merged),
+                       endpoints={name: figures(distribution) for name, distribution in sorted(per_endpoint.items())})
 
     def _cells_in(self, phase: Phase) -> Iterable[tuple[int, str, Cell]]:
         for (window, name), cell in self.recording.cells.items():

@@ -4,13 +4,16 @@ The seed's rules, each citing the numbers that triggered it:
 
   errors      error rate above the SLO: investigate first; no replica increase,
               because scaling hides bugs (critical)
-  latency     p95 above the SLO: scale out to the count the capacity model computes (high)
+  latency     p95 above the SLO: scale out to the count the capacity model computes, unless it was
+              already above it at the lowest load (cost: the slow endpoints named, no replicas) (high)
   cpu         CPU (or pool utilization) above 80 %: scale now, and target below 70 % (high)
   memory      memory above 85 % of the request: raise the request, or add replicas (medium)
-  throughput  below 200 req/s: which bottleneck, if any, explains it (info)
+  throughput  below the SLO's minimum throughput (headroom:slo.minThroughputRps, only when it sets
+              one): which bottleneck, if any, explains it (info)
   criteria    a further percentile or an endpoint's criterion (headroom:slo.p99Ms, endpoints) not
-              met: which, by how much, and where to look; no change, since one slow endpoint is
-              its own cost, not a replica count (high)
+              met: which, by how much, and its cause (``latency_cause``): cost (already slow at the
+              lowest load: named, no replicas) or queueing (grew with load: the capacity model's
+              replica count, sized on every percentile the SLO sets) (high)
   zones       a minimum spread over availability zones would not hold the SLO with one zone lost: raised to
               N+1 across zones (high; ``loadtest.analysis.zones``)
   rightsize   the run met the SLO and the model keeps it, with the stated margin, on fewer replicas, a lower
@@ -43,6 +46,7 @@ from ..report.model import CapacityEstimate, CostInfo, Criterion, InfraMetrics, 
 from .changes import ConfigChange
 from .cost import monthly_cost
 from .floors import Floor, Mechanism, replica_floor
+from .latency_cause import Cause, cause_of
 from .requests import propose_requests
 from .rightsizing import CPU_TARGET_CEILING, scale_in
 from .zones import zone_check
@@ -54,7 +58,6 @@ Severity = Literal["critical", "high", "medium", "info"]
 CPU_HIGH_PERCENT = 80.0
 MEMORY_HIGH_PERCENT = 85.0
 MEMORY_TARGET_PERCENT = 70.0
-THROUGHPUT_FLOOR_RPS = 200.0
 TARGET_KEYS = {"targetCpuUtilization", "targetCpu", "targetRequestsPerSecond", "targetRequestCountPerTarget", "scalingMetric"}
 """Keys two rules may both set where the first one stands (a target is not "more is safer" as a replica count is)."""
 
@@ -231,18 +234,39 @@ def _latency(f: _Figures) -> Recommendation | None:
     if f.p95 < f.slo_p95 or f.errors_first:
         return None
     capacity = f.capacity
+    p95 = next((c for c in f.report.criteria if c.key == "p95_ms" and c.endpoint is None), None)
+    cause = cause_of(p95, f.report) if p95 is not None else None
+    if cause is not None and cause.kind == "cost":
+        return _cost_only(f, cause)
     if capacity.available:
         detail = f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms. " + "; ".join(capacity.explanation) + "."
         reason = (f"p95 {f.p95:.1f} ms > {f.slo_p95:g} ms; {capacity.replicas_for_slo} replicas hold the SLO"
                   + (f" ({capacity.sizing_model} model)" if capacity.sizing_model else ""))
         changes = _replica_changes(f.config, capacity, reason, f.stack_name)
     else:
-        detail = (f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms, but without utilization figures "
-                  f"({'; '.join(f.infra.warnings) or 'no metrics source'}) the replica count could not be computed.")
+        detail = (f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms, and the replica count could not be computed: "
+                  + "; ".join(capacity.explanation or [f.infra.warnings[0] if f.infra.warnings else "no metrics source"]) + ".")
         changes = []
+    if cause is not None and cause.kind == "queueing":
+        detail += f" {cause.describe()}."
     return Recommendation(
         "latency", "high", f"Scale out to {_scale_out_count(capacity, changes)} replicas" if changes else "Scale out",
         detail, {"p95_ms": f.p95, "slo_p95_ms": f.slo_p95, "replicas_for_slo": capacity.replicas_for_slo}, changes,
+    )
+
+
+def _cost_only(f: _Figures, cause: Cause) -> Recommendation:
+    """The p95 was missed already at the lowest load: no replicas; the endpoints that are that slow, named."""
+    low = f.report.results.low_load
+    slow = sorted(((figures.percentiles.get("p95_ms", 0.0), name, figures) for name, figures in (low.endpoints if low else {}).items()
+                   if figures.percentiles.get("p95_ms", 0.0) >= f.slo_p95), key=lambda item: (-item[0], item[1]))
+    named = "; ".join(f"{name}: p95 {ms:.0f} ms at {figures.throughput_rps:.2g} req/s" for ms, name, figures in slow)
+    return Recommendation(
+        "latency", "high", "The p95 is the service's own cost: more replicas do not fix it",
+        f"p95 {f.p95:.1f} ms is over the SLO's {f.slo_p95:g} ms. {cause.describe()}."
+        + (f" Slow already at the lowest load: {named}." if named else "") + " No replica change is proposed for it.",
+        {"p95_ms": f.p95, "slo_p95_ms": f.slo_p95, "cause": "cost", "low_load_p95_ms": cause.low_ms,
+         "low_load_rps": cause.low_rps, "slow_endpoints": [name for _, name, _ in slow]},
     )
 
 
@@ -288,11 +312,16 @@ def _memory(f: _Figures) -> Recommendation | None:
 
 
 def _throughput(f: _Figures) -> Recommendation | None:
-    if f.throughput >= THROUGHPUT_FLOOR_RPS:
+    floor = f.report.slo.min_throughput_rps
+    if floor is None or f.throughput >= floor:
         return None
     plan = f.report.plan
     ceiling = plan.max_throughput_rps
-    if ceiling < THROUGHPUT_FLOOR_RPS:
+    arrivals = f.report.open_model
+    if arrivals is not None and arrivals.peak_rate < floor:
+        cause = (f"the plan itself: the open model sent at most {arrivals.peak_rate:g} arrivals a second, "
+                 "so this is not a service bottleneck")
+    elif arrivals is None and ceiling < floor:
         cause = (f"the plan itself: {f.report.load.users} users thinking {plan.think_time_s:g} s "
                  f"send at most {ceiling:.1f} req/s (Little's law), so this is not a service bottleneck")
     elif f.load is not None and f.load >= CPU_HIGH_PERCENT and f.capacity.available and f.capacity.replicas_for_slo is None:
@@ -306,32 +335,53 @@ def _throughput(f: _Figures) -> Recommendation | None:
     else:
         cause = "the offered load: the service kept up with all that was sent"
     return Recommendation(
-        "throughput", "info", "Throughput below 200 req/s",
-        f"{f.throughput:.1f} req/s in the judged window. Bottleneck: {cause}.",
+        "throughput", "info", f"Throughput below the SLO's {floor:g} req/s",
+        f"{f.throughput:.1f} req/s in the judged window (headroom:slo.minThroughputRps {floor:g}). Bottleneck: {cause}.",
         {"throughput_rps": f.throughput, "littles_law_ceiling_rps": ceiling, "load_percent": f.load},
     )
 
 
 def _criteria(f: _Figures) -> Recommendation | None:
+    """Each further criterion missed, with its cause: cost (named, no replicas) or queueing (sized by the capacity model)."""
     missed = f.missed_further
     if not missed:
         return None
-    parts = []
+    parts, found = [], {}
     for c in missed:
         if c.endpoint is not None and c.requests == 0:
             parts.append(f"{c.name}: no requests (is {c.endpoint} the request name the scenario sends?)")
-        else:
-            undecided = "" if c.decisive else ", not decisive"
-            parts.append(f"{c.name} {c.measured:.2f} {c.unit} against < {c.threshold:g} {c.unit}{undecided}")
+            continue
+        undecided = "" if c.decisive else ", not decisive"
+        cause = cause_of(c, f.report)
+        found[c.name] = cause
+        because = f" ({cause.describe()})" if cause is not None and cause.kind != "undetermined" else ""
+        parts.append(f"{c.name} {c.measured:.2f} {c.unit} against < {c.threshold:g} {c.unit}{undecided}{because}")
     endpoints = sorted({c.endpoint for c in missed if c.endpoint is not None})
     where = f" of {', '.join(endpoints)}" if endpoints else ""
+    queueing = [name for name, cause in found.items() if cause is not None and cause.kind == "queueing"]
+    changes: list[ConfigChange] = []
+    if queueing and not f.errors_first:
+        count = f.capacity.replicas_for_slo
+        reason = f"{', '.join(queueing)} grew with load (queueing); {count} replicas meet the SLO's percentiles"
+        changes = _replica_changes(f.config, f.capacity, reason, f.stack_name)
+    cost = [name for name, cause in found.items() if cause is not None and cause.kind == "cost"]
+    advice = (" Cost is not capacity: profile those endpoints (code path, payload, dependencies) or revisit their "
+              "thresholds; no replicas are proposed for them." if cost else "")
+    if queueing:
+        proposed = "the replicas proposed below" if changes else "the stack's replicas, no more"
+        advice += f" Queueing: {proposed} (capacity model: {f.capacity.replicas_for_slo}) bring it back."
+    if not cost and not queueing:
+        advice = (" An endpoint slower than the rest at this load is its own cost (its code path, payload or "
+                  "dependencies), which more replicas do not remove unless the service is saturated (see the latency and "
+                  "cpu rules): profile that endpoint, or revisit its threshold. No config change is proposed for it; a run "
+                  "with a ramp tells cost from queueing.")
     return Recommendation(
-        "criteria", "high", f"SLO criteria{where} not met",
-        "; ".join(parts) + ". An endpoint slower than the rest at this load is its own cost (its code path, payload "
-        "or dependencies), which more replicas do not remove unless the service is saturated (see the latency and "
-        "cpu rules): profile that endpoint, or revisit its threshold. No config change is proposed for it.",
+        "criteria", "high", f"SLO criteria{where} not met", "; ".join(parts) + "." + advice,
         {"criteria": [{"name": c.name, "endpoint": c.endpoint, "key": c.key, "measured": c.measured,
-                       "threshold": c.threshold, "requests": c.requests, "outcome": c.outcome.value} for c in missed]},
+                       "threshold": c.threshold, "requests": c.requests, "outcome": c.outcome.value,
+                       "cause": None if (cause := found.get(c.name)) is None else cause.kind,
+                       "low_load_ms": None if cause is None else cause.low_ms} for c in missed]},
+        changes,
     )
 
 

@@ -22,7 +22,7 @@ from infra.config import SloConfig
 
 from ..report.model import Criterion, GeneratorInfo, Interval, OpenModelInfo, PhaseSummary, Status, Verdict, Window
 from .arrivals import lag_exceeded
-from .criteria import error_rate_comparison, further_criteria
+from .criteria import error_rate_comparison, further_criteria, too_few_requests
 from .distribution import LatencyCounts
 from .measurement import Z_TWO_SIDED_95, minimum_requests_for, percent_label
 
@@ -80,10 +80,7 @@ def _p95_criterion(summary: PhaseSummary, slo: SloConfig) -> tuple[Criterion, li
     decisive = True
     if not interval.enough_samples:
         decisive = False
-        notes.append(
-            f"too few requests for a p95: {summary.requests} in the judged window, "
-            f"at least {minimum_requests_for(0.95)} needed"
-        )
+        notes.append(too_few_requests("a p95", summary.requests, minimum_requests_for(0.95), summary.window.duration_s))
     elif interval.lower_ms < threshold <= interval.upper_ms:
         decisive = False
         notes.append(

@@ -28,10 +28,22 @@ def warn_if_other_stack(report: Report, stack: Stack, results: Path) -> None:
 
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan-users", type=positive_int, metavar="N", help="also size the replicas for N users (capacity planning)")
+    parser.add_argument("--replicas", type=positive_int, metavar="N",
+                        help="how many replicas served the run, when no metrics source reports it (a remote service): "
+                             "the capacity model then sizes from the latency over the ramp (default: headroom:capacity.replicas)")
     parser.add_argument("--diff-out", type=Path, metavar="FILE", help="write the proposed change as a unified diff (- for standard output)")
     parser.add_argument("--write", action="store_true",
                         help="apply the proposed change to the stack file (atomically, last, and refused if the file changed "
                              "since headroom read it or if the verdict is INCONCLUSIVE)")
+
+
+def with_stated_replicas(stack: Stack, replicas: int | None) -> Stack:
+    """The stack with ``--replicas N`` as its headroom:capacity.replicas, for this run's analysis only (the file is untouched)."""
+    if replicas is None:
+        return stack
+    config = stack.config
+    capacity = config.capacity.model_copy(update={"replicas": replicas})
+    return Stack(stack.path, config.model_copy(update={"capacity": capacity}), stack.text)
 
 
 def check_proposal_outputs(args: argparse.Namespace) -> None:

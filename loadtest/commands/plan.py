@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from infra.config import Stack, load_stack
+from infra.config import Stack, StackConfig, load_stack
 from infra.config.loader import stack_file_path
 from infra.errors import ConfigError
 
@@ -25,6 +25,7 @@ from ..planning.service import service_for
 from ..planning.simulate import simulate_stack, slo_of
 from ..planning.traffic import Traffic, grown, profile, read_csv
 from ..report.load import load_report
+from ..report.model import Report
 from ..scenario.profiles import PROFILES
 from ..validation.outputs import write_output
 from ..validation.scenario import prepare_scenario
@@ -43,7 +44,8 @@ with prices in headroom:cost, the monthly cost (and, with --optimize, what the p
 
 The service model comes from --results (a saved `headroom validate` report, fitted by the
 capacity model), else from headroom:capacity.replicaRps / serviceTimeMs, else (the local
-stack) from its workers and service time.
+stack) from its workers and service time; a stack with its own headroom:scenario is
+refused there (exit 2): the local stack's figures are the reference service's, not its own.
 
 --optimize searches minimum replicas, target utilization and the HPA scale-up policy for
 the cheapest settings that keep the SLO through the profile (within headroom:slo.errorBudget
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     report = load_report(args.results) if args.results is not None else None
     if report is not None:
         warn_if_other_stack(report, stack, args.results)
+    refuse_reference_model(config, report, str(path))
     service = service_for(config, report, str(path))
     traffic = _traffic(args, config)
     which = ("hpa", "asg") if args.autoscaler == "both" else (args.autoscaler,)
@@ -131,6 +134,18 @@ def run(args: argparse.Namespace) -> int:
     return 0 if document["within_budget"] else 1
 
 
+def refuse_reference_model(config: StackConfig, report: Report | None, stack_file: str) -> None:
+    """A stack that describes its own service (headroom:scenario) is not the reference service the local stack runs:
+    without figures for it, plan refuses rather than model the reference one (exit 2, saying what to give)."""
+    if report is not None or config.capacity.replica_rps is not None or config.scenario is None or not config.is_local:
+        return
+    raise ConfigError(
+        f"{stack_file}: headroom:scenario describes your own service, and plan has no figures for it (the local "
+        "stack's workers and service time are the reference service's): pass --results FILE, a saved `headroom "
+        "validate --json` report of your service, or set headroom:capacity.replicaRps and headroom:capacity.serviceTimeMs"
+    )
+
+
 def _write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
     if args.json is not None:
         # allow_nan=False: JSON has no NaN or Infinity; the document never holds one (unbounded values are null).
@@ -139,12 +154,25 @@ def _write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
         err.print(Text(f"wrote {write_output(args.html, render_plan_html(document))}"))
 
 
+def no_change_reason(optimizations: list[Optimization]) -> str:
+    """Why --optimize proposes nothing, true to what each search found (none holding is not "already the cheapest")."""
+    failed = [o.autoscaler.upper() for o in optimizations if o.best is None]
+    if not failed:
+        return "no change proposed: the stack's settings are already the cheapest that keep the SLO"
+    held = [o.autoscaler.upper() for o in optimizations if o.best is not None]
+    also = f"; the {' and '.join(held)}'s settings are already the cheapest that keep it" if held else ""
+    budgets = sorted({o.budget.description for o in optimizations if o.best is None and not o.budget.zero})
+    within = f" within its error budget ({'; '.join(budgets)})" if budgets else ""
+    return (f"no change proposed for the {' and '.join(failed)}: no setting searched keeps the SLO{within} through this "
+            f"profile (raise the maximum, or make the service faster){also}")
+
+
 def _propose(args: argparse.Namespace, stack: Stack, optimizations: list[Optimization], human: Console) -> None:
     changes = [change for o in optimizations for change in o.changes]
     edit = StackEdit(stack.path, stack.text)
     new_text = edit.apply(changes) if changes else edit.original
     diff = edit.diff(new_text)
-    human.print(diff or "no change proposed: the stack's settings are already the cheapest that keep the SLO", markup=False)
+    human.print(diff or no_change_reason(optimizations), markup=False)
     for change in changes:
         for command in change.pulumi_commands(stack.name):
             human.print(f"  {command}", markup=False, highlight=False)

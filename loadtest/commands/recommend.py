@@ -11,7 +11,7 @@ from ..formats.terminal import summary
 from ..report.load import load_report
 from ..validation.proposal import analyze
 from ._flags import human_console
-from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, warn_if_other_stack
+from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, warn_if_other_stack, with_stated_replicas
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"
 DESCRIPTION = """\
@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(args.stack, args.project_dir)
+    stack = with_stated_replicas(load_stack(args.stack, args.project_dir), args.replicas)
     check_proposal_outputs(args)
     human = human_console({"--diff-out": args.diff_out})
     report = load_report(args.results)

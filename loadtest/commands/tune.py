@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from infra.config import load_stack
 from infra.errors import ConfigError
 
 from ..analysis.changes import ConfigChange
 from ..analysis.floors import Floor, replica_floor
+from ..analysis.target_match import mismatch_warning
 from ..console import err, out
 from ..formats.terminal import LiveView
 from ..local.stack import runtime_dir_for
@@ -87,13 +89,16 @@ def run(args: argparse.Namespace) -> int:
             applied = f"rounds 1-{number - 1} applied their changes to {path}" if number > 1 else f"{path} is unchanged"
             raise type(interrupt)(f"in round {number}, which wrote no report; {applied}; Locust and the local stack are stopped") from None
         report, analysis = result.report, result.analysis
+        mismatch = mismatch_warning(report) if number == 1 else None
+        if mismatch is not None:
+            err.print(Text.assemble(("warning:", "bold yellow"), f" round 1: {mismatch}; tune stops here, nothing applied"))
         judged = report.results.judged
         status = report.verdict.status.value
         change = ", ".join(f"{c.path} {c.old} -> {c.new}" for c in analysis.changes) or "none"
         load = result.infra.load_percent
         replicas = config.local.replicas
         stop, write = bracket.settle(number, replicas, status, analysis.capacity.replicas_for_slo)
-        done = "none" if status == "PASS" or stop else change
+        done = "none" if status == "PASS" or stop or mismatch is not None else change
         rounds.add_row(str(number), str(replicas), status, f"{judged.latency.p95_ms:.1f}",
                        f"{judged.error_rate_percent:.2f}", f"{judged.throughput_rps:.1f}",
                        "n/a" if load is None else f"{load:.1f}",
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 err.print(f"round {number}: {status} at {replicas}; next, {write} to bracket the answer "
                           f"(the fewest that passed so far: {bracket.passed})")
                 continue
-        if stop or status != "FAIL" or not analysis.changes:
+        if stop or status != "FAIL" or not analysis.changes or mismatch is not None:
             if status == "INCONCLUSIVE":
                 err.print(f"round {number}: INCONCLUSIVE; its proposal is not applied (the measurement cannot be trusted)")
             break

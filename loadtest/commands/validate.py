@@ -39,7 +39,7 @@ from ._flags import (
     run_time,
     users,
 )
-from ._proposal import add_proposal_flags, apply_after_run, check_proposal_outputs, present
+from ._proposal import add_proposal_flags, apply_after_run, check_proposal_outputs, present, with_stated_replicas
 from .compare import add_comparison_flags, table
 
 HELP = "load the service with Locust, judge its SLO, write reports (exit 0 pass, 1 fail, 3 inconclusive)"
@@ -157,7 +157,10 @@ def add_regression_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = load_stack(args.stack, args.project_dir)
+    stack = with_stated_replicas(load_stack(args.stack, args.project_dir), args.replicas)
+    if args.replicas is not None and args.host is None and stack.config.is_local:
+        raise ConfigError("--replicas N states how many replicas served a run no metrics source reports on (a service "
+                          "at --host); the local stack reports its own (headroom:local.replicas sets them)")
     request = ValidationRequest(
         stack_name=stack.name,
         stack_path=stack.path,

@@ -26,9 +26,12 @@ def charts_for(report: Report) -> list[str]:
     slo_p95 = report.slo.p95_ms
     at = [point.offset_s for point in timeline]
     window = _window(report)
+    # An open-model run has no users: its timeline counts the requests in flight (``analysis.build.in_flight``).
+    users_title, users_label = (("Users over time", "users") if report.open_model is None
+                                else ("Requests in flight over time (Little's law)", "requests in flight"))
     charts = [
-        line_chart("Users over time", [Series("users", [(x, float(p.users)) for x, p in zip(at, timeline, strict=False)])],
-                   "seconds since start", "users", chart_id="chart-users"),
+        line_chart(users_title, [Series(users_label, [(x, float(p.users)) for x, p in zip(at, timeline, strict=False)])],
+                   "seconds since start", users_label, chart_id="chart-users"),
         line_chart("Throughput over time", [
             Series("requests/s", [(x, p.throughput_rps) for x, p in zip(at, timeline, strict=False)]),
             Series("failures/s", [(x, p.failures / window) for x, p in zip(at, timeline, strict=False)], "#dc2626"),

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from ..report.model import Report
 from .lines import open_model_lines, server_p95_line, sizing_line
+from .text import WHOLE_RUN_NOTE
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
@@ -69,7 +70,8 @@ def summary(report: Report) -> Group:
     verdict = report.verdict
     judged = report.results.judged
     window = verdict.judged_window
-    criteria = Table(title=f"SLO, judged on {window.label} ({window.start_s:.0f}-{window.end_s:.0f} s)", title_justify="left")
+    criteria = Table(title=f"SLO, judged on {window.label} ({window.start_s:.0f}-{window.end_s:.0f} s)", title_justify="left",
+                     caption=WHOLE_RUN_NOTE, caption_justify="left")
     for column, justify in (("criterion", "left"), ("measured", "right"), ("threshold", "right"), ("margin", "right"), ("result", "left")):
         criteria.add_column(column, justify=justify)  # type: ignore[arg-type]
     for c in report.criteria:

@@ -8,6 +8,10 @@ from .lines import open_model_lines
 RULE = "=" * 64
 
 
+WHOLE_RUN_NOTE = "Locust's own summary in locust.log covers the whole run, ramp included, with rounded percentiles"
+"""Why locust.log's figures differ from the verdict's: another window, and Locust's 10 ms steps above 100 ms."""
+
+
 def render_text(report: Report) -> str:
     judged = report.results.judged
     latency = judged.latency
@@ -27,6 +31,7 @@ def render_text(report: Report) -> str:
         f"  Spawn rate:       {report.load.spawn_rate:.2f} users/s",
         f"  Run time:         {report.load.run_time_s:.0f} s",
         f"  Judged window:    {window.label}, {window.start_s:.0f}-{window.end_s:.0f} s",
+        f"                    ({WHOLE_RUN_NOTE})",
         "",
         "Performance Metrics:",
         f"  Total Requests:   {judged.requests}",

@@ -41,7 +41,6 @@ from .prometheus import LocalPrometheus
 from .state import STATE_FILE, StackState, running_state
 
 READY_TIMEOUT_S = 20.0
-HEALTH_TIMEOUT_S = 20.0
 
 
 def runtime_dir_for(stack_path: Path, stack_name: str) -> Path:
@@ -331,17 +330,25 @@ class LocalStack:
     # health ------------------------------------------------------------------------
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        timeout = self.config.local.start_timeout_seconds
+        deadline = time.monotonic() + timeout
         targets = [f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}"]
         targets += [f"http://127.0.0.1:{port}/api/v1/health" for _, port in self.replicas]
         while True:
             if self.nginx is not None and self.nginx.poll() is not None:
                 log = self.runtime_dir / "nginx-error.log"
                 raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{log_tail(log)}")
-            if all(_healthy(url) for url in targets):
+            answers = {url: _probe(url) for url in targets}
+            failing = {url: answer for url, answer in answers.items() if answer != "200"}
+            if not failing:
                 return
             if time.monotonic() > deadline:
-                raise LocalStackError(f"the local stack did not become healthy within {HEALTH_TIMEOUT_S:.0f} s")
+                url, answer = next(iter(failing.items()))
+                more = f" (and {len(failing) - 1} more probe(s) failing)" if len(failing) > 1 else ""
+                raise LocalStackError(f"the local stack did not become healthy within {timeout:g} s "
+                                      "(headroom:local.startTimeoutSeconds): "
+                                      f"GET {url} answered {answer}, not 200{more} (headroom:service.healthPath is "
+                                      f"{self.config.service.health_path!r})")
             time.sleep(0.1)
 
     def _claim(self) -> None:
@@ -375,10 +382,15 @@ def with_replicas_as_upstreams(config: StackConfig, ports: list[int]) -> StackCo
     return config.model_copy(update={"load_balancer": balancer})
 
 
-def _healthy(url: str) -> bool:
+def _probe(url: str) -> str:
+    """What a health probe got: "200", another status ("HTTP 404"), or why there was no answer."""
     try:
         with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - loopback only
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+            return "200" if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except urllib.error.URLError as error:
+        return f"no answer ({error.reason})"
+    except OSError as error:
+        return f"no answer ({error.strerror or type(error).__name__})"
 

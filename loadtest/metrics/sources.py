@@ -30,7 +30,9 @@ def source_for(config: StackConfig, local_state: StackState | None, resolution_s
         return _prometheus(config, local_state, resolution_s)
     if kind == "local":
         if local_state is None:
-            return NoSource("metrics source 'local' needs the local stack; the target was another host")
+            chosen = ("headroom:metrics.source is auto, which means 'local' for a stack that deploys nothing"
+                      if config.metrics.source == "auto" else "headroom:metrics.source is local")
+            return NoSource(f"{chosen}, and the target was another host, so no replica reported any utilization")
         from .local import LocalSource
 
         return LocalSource(local_state, cpu_millicores(config.service.cpu_request) / 1000, memory_bytes(config.service.memory_request))

@@ -160,6 +160,24 @@ class DistributionPoint(Model):
     value_ms: float
 
 
+class LowLoadFigures(Model):
+    """Latency of all requests, or of one endpoint, at the run's lowest load: keyed as the criteria are (``p50_ms`` ...)."""
+
+    requests: int = Field(ge=0)
+    throughput_rps: float = Field(ge=0)
+    percentiles: dict[CriterionKey, float] = Field(default_factory=dict)
+
+
+class LowLoad(Model):
+    """The start of the run, below half the judged throughput: what a response costs before any queueing.
+
+    A criterion already missed here is the service's own cost (more replicas do not remove it);
+    one met here and missed at full load grew with load: queueing (``loadtest.analysis.latency_cause``).
+    """
+
+    window: Window
+    all: LowLoadFigures
+    endpoints: dict[str, LowLoadFigures] = Field(default_factory=dict)
 class JudgedHistograms(Model):
     """The judged window's exact HDR histograms (microseconds), in HDR's compressed base64 encoding.
 
@@ -174,6 +192,8 @@ class Results(Model):
     judged: PhaseSummary
     whole_run: PhaseSummary
     latency_distribution: list[DistributionPoint]
+    low_load: LowLoad | None = None
+    """None: no window of the run was below half load (no ramp, or a report from before it existed)."""
     judged_histograms: JudgedHistograms | None = None
 
 

@@ -70,7 +70,9 @@ def analyze(report: Report, infra: InfraMetrics | None, stack: Stack | None, pla
     config = stack.config if stack is not None else StackConfig()
     name = stack.name if stack is not None else (stack_name or report.stack)
     infra = infra or unavailable("none", "no infrastructure metrics in this report")
-    replicas = infra.replicas or (config.local.replicas if config.is_local else None)
+    # The source's count; else the stated one (a remote service); the local stack's own only with its metrics.
+    replicas = (infra.replicas or config.capacity.replicas
+                or (config.local.replicas if config.is_local and infra.available else None))
     capacity = estimate(report, infra, config, replicas=replicas, plan_users=plan_users)
     recommendations = check_targets(recommend(report, infra, capacity, config, stack_name=name),
                                     report, capacity, config)

@@ -19,7 +19,7 @@ from infra.config.types import duration_seconds
 from infra.errors import ConfigError
 
 from ..analysis.arrivals import OpenLoad, open_load_for
-from ..analysis.littles_law import LoadCheck, check_load
+from ..analysis.littles_law import LoadCheck, check_load, open_check
 from ..local.prometheus import prometheus_binary
 from ..scenario.arrivals import ArrivalMode
 from ..scenario.profiles import PROFILES, Profile
@@ -125,7 +125,8 @@ class ValidationRequest:
         if self.baseline is not None:
             refuse_mismatched_baseline(self.baseline, self.stack_name, self.profile, profile.user_class,
                                        open_load is not None, self.comparing)
-        load_check = check_load(self.effective_users, profile, self.config.slo)
+        load_check = (check_load(self.effective_users, profile, self.config.slo) if open_load is None
+                      else open_check(open_load.peak_rate, open_load.max_users, profile, self.config.slo))
         return RunSettings(self, scenario, profile, open_load, load_check)
 
     @property

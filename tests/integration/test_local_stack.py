@@ -89,3 +89,14 @@ def test_a_replica_that_cannot_start_is_reported(local_stack_file: Callable[...,
     # headroom could not carry out the command (the OS refused a write): exit 4, one line, no traceback.
     assert result.returncode == 4 and "Traceback" not in result.stderr
     assert "Is a directory" in result.stderr
+
+
+def test_a_health_check_that_never_passes_names_the_url_and_its_answer(local_stack_file: Callable[..., Path],
+                                                                        tmp_path: Path) -> None:
+    stack = local_stack_file()
+    stack.write_text(stack.read_text().replace("  headroom:local:\n", "  headroom:service:\n    healthPath: /not-here\n"
+                                               "  headroom:local:\n    startTimeoutSeconds: 3\n"))
+    result = headroom("local", "up", "--stack", str(stack), "--detach", timeout=60)
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+    assert "did not become healthy within 3 s (headroom:local.startTimeoutSeconds)" in result.stderr
+    assert "/not-here answered HTTP 404, not 200" in result.stderr and "healthPath is '/not-here'" in result.stderr

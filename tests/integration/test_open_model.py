@@ -89,4 +89,6 @@ def test_the_rate_is_split_over_workers_and_merged_exactly(stalling_target: str,
     assert abs(run.stats.due - RATE * RUN_S) <= RATE * 1.5, run.stats
     assert run.stats.generator_lag.get_total_count() == run.stats.due
     recorded = sum(cell.requests for cell in measurement.recording.cells.values())
-    assert recorded == sum(cell.requests for cell in run.raw.cells.values()) >= run.stats.sent - 5
+    # Every request that ended is recorded once; those still in flight when the run stopped (at most the
+    # pool's 40 users, more of them when the target stalls) are sent but never recorded.
+    assert recorded == sum(cell.requests for cell in run.raw.cells.values()) >= run.stats.sent - load.max_users

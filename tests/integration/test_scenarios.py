@@ -341,6 +341,7 @@ def test_plan_simulates_the_scenario_s_think_time_scaled_by_the_profile(tmp_path
         config:
           headroom:deploy: {aws: false, kubernetes: false}
           headroom:slo: {users: 100, rampSeconds: 10, runTime: 60s}
+          headroom:capacity: {replicaRps: 40, serviceTimeMs: 50}   # the orders service's figures, not the reference's
           headroom:scenario:
             thinkTime: {min: 0.1, max: 0.3}
             requests: [{path: /orders}]

@@ -208,3 +208,23 @@ def test_every_format_states_the_open_model_and_junit_flags_a_late_generator() -
     junit = render_junit(report)
     assert 'name="open-model arrivals on schedule"' in junit and "fell behind its arrival schedule" in junit
     assert 'name="open-model arrivals on schedule"' not in render_junit(base)
+
+
+def test_an_open_model_report_talks_of_arrivals_and_requests_in_flight_not_users_or_a_ramp() -> None:
+    """100 arrivals a second of 200 ms each: 20 requests in flight (Little's law), though Locust ran one dispatcher."""
+    from loadtest.analysis.build import OPEN_JUDGED_LABEL, RunInfo, build_report
+    from loadtest.analysis.littles_law import open_check
+
+    corrected = Recording(window_seconds=5.0)
+    for index in range(2000):
+        corrected.record("/", 200.0, 1000.0 + index * 0.01, None)
+    measurement = Measurement(corrected, 1000.0, 1020.0, 1000.5, {200: 1, 201: 1, 202: 1, 203: 1})
+    run = OpenRun(OpenLoad(tuple(hold(100.0, 20.0))), Recording(window_seconds=5.0), ArrivalStats())
+    profile = PROFILES["normal"]
+    info = RunInfo("t", "Pulumi.t.yaml", "http://127.0.0.1:1", profile, 400, 400.0, 20.0, 0, 1000.0)
+    report = build_report(info, measurement, open_check(100.0, 400, profile, SloConfig()), SloConfig(), judge_generator([]), run)
+    assert report.results.judged.window.label == OPEN_JUDGED_LABEL and "ramp" not in OPEN_JUDGED_LABEL
+    assert [point.users for point in report.timeline] == [20, 20, 20, 20]
+    (note,) = report.plan.notes
+    assert note.startswith("open model: up to 100 arrivals a second") and "thinking" not in note
+    assert "Requests in flight over time" in render_html(report) and "Users over time" not in render_html(report)

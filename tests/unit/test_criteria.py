@@ -137,9 +137,21 @@ def test_a_straddling_endpoint_percentile_is_inconclusive() -> None:
 def test_too_few_requests_for_a_percentile_is_inconclusive(key: str, label: str, needed: int) -> None:
     short = verdict(slo(endpoints={BATCH: {key: 500}}), {PREDICT: [40.0] * 2000, BATCH: [50.0] * (needed - 1)})
     assert short.status is Status.INCONCLUSIVE
-    assert short.reasons == [f"too few requests for a {label} of {BATCH}: {needed - 1} in the judged window, at least {needed} needed"]
+    (reason,) = short.reasons
+    assert reason.startswith(f"too few requests for a {label} of {BATCH}: {needed - 1} in the judged window, at least {needed} needed: "
+                             "1 more; at the observed ")
     enough = verdict(slo(endpoints={BATCH: {key: 500}}), {PREDICT: [40.0] * 2000, BATCH: [50.0] * needed})
     assert enough.status is Status.PASS, enough.reasons
+
+
+def test_a_rare_endpoint_says_how_many_more_requests_and_how_long_a_run_decides_it() -> None:
+    # 29 batches in the 60 s judged window (0.48 req/s) against the 200 a p95 needs: 171 more, about 414 s of load.
+    short = verdict(slo(endpoints={BATCH: {"p95Ms": 500}}), {PREDICT: [40.0] * 2000, BATCH: [50.0] * 29})
+    (reason,) = short.reasons
+    assert reason == (f"too few requests for a p95 of {BATCH}: 29 in the judged window, at least 200 needed: 171 more; "
+                      "at the observed 0.48 req/s a judged window of about 7 min decides it (this one was 60 s; "
+                      "the ramp comes on top)")
+    assert short.status is Status.INCONCLUSIVE  # the verdict rule is unchanged
 
 
 def test_a_global_percentile_fails_like_the_p95() -> None:

@@ -122,3 +122,24 @@ def test_too_few_samples_for_a_p95() -> None:
         histogram.record_value(1000 + value)
     assert not quantile_interval(histogram, 0.95).enough_samples
     assert minimum_requests_for(0.95) == 200
+
+
+def test_the_low_load_phase_is_the_start_of_the_ramp_with_each_endpoints_percentiles() -> None:
+    """A ramp: 2 req/s for 10 s (a slow /search at 1000 ms among 40 ms requests), then 40 req/s. The low-load phase is
+    the first two 5 s windows, and its figures are each endpoint's own there."""
+    recording = Recording(window_seconds=5.0)
+    for second in range(10):
+        recording.record("/", 40.0, START + second + 0.1, None)
+        recording.record("/search", 1000.0, START + second + 0.5, None)
+    for index in range(40 * 20):
+        recording.record("/", 60.0, START + 10 + index / 40, None)
+    m = measurement_of(recording, 30.0, spawn_complete=START + 10.0)
+    judged = m.summarize(m.full_load() or m.whole_run())
+    phase = m.low_load(judged.throughput_rps)
+    assert phase is not None and (phase.start_s, phase.end_s) == (0.0, 10.0)
+    low = m.low_load_figures(phase)
+    assert low.all.requests == 20 and low.all.throughput_rps == pytest.approx(2.0)
+    assert low.endpoints["/search"].percentiles["p95_ms"] == pytest.approx(1000.0, rel=1e-3)
+    assert low.endpoints["/"].percentiles["p99_ms"] == pytest.approx(40.0, rel=1e-3)
+    flat = measurement_of(recording_with([50.0] * 3000), 30.0)  # 100 req/s from the first window: no low load
+    assert flat.low_load(flat.summarize(flat.whole_run()).throughput_rps) is None

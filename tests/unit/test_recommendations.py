@@ -99,12 +99,20 @@ def test_memory_rule_raises_the_request() -> None:
 
 def test_low_throughput_names_the_bottleneck() -> None:
     report, infra = synthetic(LOADS)
+    report["slo"]["min_throughput_rps"] = 200.0  # the stack's own minimum, not a constant of headroom's
     found = run(report, infra)
     throughput = next(r for r in found if r.rule == "throughput")
+    assert throughput.title == "Throughput below the SLO's 200 req/s"
     assert "the offered load" in throughput.detail  # 56 req/s, with spare capacity and the SLO met
     limited = copy.deepcopy(report)
     limited["plan"]["max_throughput_rps"] = 150.0
     assert "Little's law" in next(r for r in run(limited, infra) if r.rule == "throughput").detail
+
+
+def test_no_throughput_line_without_the_slos_minimum() -> None:
+    report, infra = synthetic(LOADS)  # 56 req/s: below the seed's 200, which is no SLO of this stack
+    assert report["slo"].get("min_throughput_rps") is None
+    assert "throughput" not in rules(run(report, infra))
 
 
 def test_healthy_case_changes_nothing_and_quotes_the_figures() -> None:

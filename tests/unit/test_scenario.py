@@ -210,6 +210,8 @@ def test_the_worked_examples_in_docs_scenarios_md_are_valid() -> None:
     assert declared_shape(scenario(declared["headroom:scenario"])).mix == (("create order", 0.25), ("read order", 0.75))
     located = YAML(typ="safe", pure=True).load("config:\n" + blocks[1])["config"]
     assert scenario(located["headroom:scenario"]).locustfile == "loadtests/orders_locustfile.py"
+    own = config_from_keys(YAML(typ="safe", pure=True).load(blocks[2])["config"], "search")
+    assert own.capacity.replicas == 2 and own.slo.p99_ms == 200 and "/search" in own.slo.endpoints
 
 
 @pytest.mark.parametrize(("flags", "fragment"), [
