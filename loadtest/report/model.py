@@ -447,7 +447,7 @@ class CostInfo(Model):
     def describe(self) -> str:
         """One line: "saves 30.37 USD a month (91.10 -> 60.74 USD/month ...)", "adds ...", or "costs the same"."""
         change = self.monthly_change
-        verb = "saves" if change < 0 else "adds" if change > 0 else "costs the same:"
+        verb = "saves" if change < 0 else "adds" if change > 0 else "costs the same"
         amount = f" {abs(change):.2f} {self.currency} a month" if change else ""
         return (f"{verb}{amount} ({self.monthly_now:.2f} -> {self.monthly_proposed:.2f} {self.currency}/month for the "
                 f"replicas always running: {self.basis})")

@@ -170,7 +170,8 @@ def test_optimize_never_proposes_a_target_the_cpu_rule_would_lower() -> None:
 
 def test_a_saturated_run_that_no_count_fixes_does_not_promise_more_replicas_help() -> None:
     report, infra = synthetic([0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.95, 0.95], replicas=2, slo_p95=100.0)  # below the service's floor
-    report["results"]["judged"]["throughput_rps"] = 150.0  # under the 200 req/s floor: the throughput rule speaks
+    report["results"]["judged"]["throughput_rps"] = 150.0  # under the SLO's 200 req/s minimum: the throughput rule speaks
+    report["slo"]["min_throughput_rps"] = 200.0
     report["results"]["judged"]["latency"]["p95_ms"] = 400.0
     stack = local(2)
     capacity = estimate(report, infra, stack)
