@@ -120,12 +120,14 @@ def _raised_bounds(section: str, *bounds: tuple[str, int, int], reason: str = ""
 
 
 def _target_changes(config: StackConfig, capacity: CapacityEstimate, reason: str) -> list[ConfigChange]:
+    """Lower CPU targets to the model's; an autoscaler on a request signal has no CPU target to lower (the
+    ``signal`` rule judges its request target)."""
     changes: list[ConfigChange] = []
-    if config.deploy.kubernetes and not config.is_local:
+    if config.deploy.kubernetes and not config.is_local and config.hpa.scaling_metric == "cpu":
         target = min(CPU_TARGET_CEILING, capacity.hpa_target_percent or CPU_TARGET_CEILING)
         if target < config.hpa.target_cpu_utilization:
             changes.append(ConfigChange("hpa", "targetCpuUtilization", config.hpa.target_cpu_utilization, target, reason))
-    if config.deploy.aws and not config.is_local:
+    if config.deploy.aws and not config.is_local and config.asg.scaling_metric == "cpu":
         target_asg = float(min(CPU_TARGET_CEILING, capacity.asg_target_percent or CPU_TARGET_CEILING))
         if target_asg < config.asg.target_cpu:
             changes.append(ConfigChange("asg", "targetCpu", config.asg.target_cpu, target_asg, reason))

@@ -88,6 +88,17 @@ def test_cpu_rule_scales_now_and_lowers_the_target() -> None:
     assert "headroom:hpa.targetCpuUtilization" not in {c.path for c in all_changes(run(report, infra))}
 
 
+def test_cpu_rule_proposes_no_cpu_target_for_an_autoscaler_on_a_request_signal() -> None:
+    """targetCpu and targetCpuUtilization are ignored by an autoscaler that tracks requests: never proposed there."""
+    report, infra = synthetic(LOADS)
+    infra = InfraMetrics(**{**infra.__dict__, "cpu_percent_avg": 78.0, "cpu_percent_max": 91.0})
+    stack = config(hpa={"targetCpuUtilization": 85, "scalingMetric": "requestsPerSecond", "targetRequestsPerSecond": 30},
+                   asg={"targetCpu": 80, "scalingMetric": "requestCountPerTarget", "targetRequestCountPerTarget": 1800,
+                        "loadBalancer": {"enabled": True}})
+    paths = {c.path for c in all_changes(run(report, infra, stack))}
+    assert not paths & {"headroom:hpa.targetCpuUtilization", "headroom:asg.targetCpu"}, paths
+
+
 def test_memory_rule_raises_the_request() -> None:
     report, infra = synthetic(LOADS)
     infra = InfraMetrics(**{**infra.__dict__, "memory_percent_max": 95.0})
