@@ -212,7 +212,8 @@ def _rightsize(f: _Figures) -> Recommendation | None:
     found = scale_in(f.report, f.capacity, f.config, f.stack_name)
     if found is None:
         return None
-    return Recommendation("rightsize", "medium", found.title, found.detail, found.evidence, found.changes)
+    return Recommendation("rightsize", "medium" if found.changes else "info", found.title, found.detail, found.evidence,
+                          found.changes)
 
 
 def _errors(f: _Figures) -> Recommendation | None:

@@ -57,7 +57,7 @@ def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, st
     measured = report.results.judged.latency.p95_ms
     modelled = capacity.reproduced_p95_ms
     if modelled is None or abs(modelled - measured) > measured * max(margin, 1.0) / 100:
-        return None  # the model does not reproduce this run within the margin: it cannot vouch for fewer replicas
+        return _unvouched(capacity, measured, modelled, margin)
     notes: list[str] = []
     changes = _local(config, capacity, limit, stack_name, notes) if config.is_local else [
         *(_minimum(config, capacity, "hpa", limit, stack_name, notes) if config.deploy.kubernetes else []),
@@ -78,6 +78,24 @@ def scale_in(report: Report, capacity: CapacityEstimate, config: StackConfig, st
                 "replicas_for_slo": capacity.replicas_for_slo,
                 "predictions": [row.model_dump() for row in capacity.predictions]}
     return Advice(title, detail, evidence, changes)
+
+
+def _unvouched(capacity: CapacityEstimate, measured: float, modelled: float | None, margin: float) -> Advice | None:
+    """The model sizes fewer replicas than ran, but misses this run's p95 by more than the margin: said, not proposed
+    (a model that misses the run cannot vouch for fewer replicas; ``tune`` measures the bracket instead)."""
+    fewer, ran = capacity.replicas_for_slo, capacity.replicas_measured
+    if modelled is None or fewer is None or ran is None or fewer >= ran:
+        return None
+    return Advice(
+        f"Perhaps over-provisioned: the model sizes {fewer}, but does not reproduce this run",
+        (f"the capacity model sizes {fewer} replica(s) for the SLO where {ran} ran, but it reproduces this run's p95 as "
+         f"{modelled:.0f} ms against the {measured:.1f} ms measured, off by more than the {margin:g} % margin "
+         "(headroom:capacity.scaleInMarginPercent), so it cannot vouch for fewer: no change is proposed. `headroom tune` "
+         "measures the bracket (N passes, N-1 fails) on the local stack; a quieter run may also agree with the model."),
+        {"measured_p95_ms": measured, "model_p95_ms_at_measured": modelled, "margin_percent": margin,
+         "replicas_measured": ran, "replicas_for_slo": fewer},
+        [],
+    )
 
 
 def _at(capacity: CapacityEstimate, replicas: int) -> ReplicaPrediction | None:

@@ -99,7 +99,12 @@ def test_no_scale_in_when_the_model_does_not_reproduce_the_run() -> None:
     for off in (0.85, 1.12):
         noisy = copy.deepcopy(report)
         noisy["results"]["judged"]["latency"]["p95_ms"] = reproduced * off
-        assert "rightsize" not in [r.rule for r in run(noisy, infra, stack)], off
+        found = run(noisy, infra, stack)
+        assert all_changes(found) == [], off
+        # Said, with both figures, but not proposed.
+        (said,) = [r for r in found if r.rule == "rightsize"]
+        assert said.severity == "info" and said.title.startswith("Perhaps over-provisioned: the model sizes")
+        assert f"{reproduced:.0f} ms against the {reproduced * off:.1f} ms measured" in said.detail
 
 
 def test_no_scale_in_when_the_run_missed_or_ran_hot() -> None:
