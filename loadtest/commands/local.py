@@ -17,6 +17,7 @@ from infra.errors import ConfigError
 
 from ..console import out
 from ..errors import LocalStackError, StackRunningError
+from ..local.command import command_spec
 from ..local.launch import LocalStackRun
 from ..local.prometheus import prometheus_binary
 from ..local.stack import runtime_dir_for
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return status(name, runtime)
     if args.action == "down":
         return down(name, runtime)
+    command_spec(config, path.parent)  # headroom:local.command's program and directory: exit 2 before anything starts
     if args.prometheus:
         prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
     if args.hpa_time_scale != 1 and not args.autoscale:
