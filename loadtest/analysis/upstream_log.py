@@ -19,11 +19,8 @@ adds nothing. Documented in nginx's ngx_http_upstream_module: ``$upstream_addr``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-_SEPARATOR = re.compile(r",\s*|\s+:\s+")
 
 
 @dataclass
@@ -41,19 +38,25 @@ class UpstreamLoad:
 
 
 def parse_line(line: str) -> tuple[float, list[tuple[str, float]]] | None:
-    """(end time, [(upstream, seconds held)]) of one log line; None for a line that is not one."""
-    end_text, _, rest = line.strip().partition(" ")
-    addresses_text, _, times_text = rest.rpartition(" ")
+    """(end time, [(upstream, seconds held)]) of one log line; None for a line that is not one.
+
+    Both lists may hold spaces (``"a, b : c"``), so the line is read as its items: the
+    addresses, then as many times.
+    """
+    tokens = line.split()
+    if not tokens:
+        return None
+    end_text, *rest = tokens
+    items = [part.rstrip(",") for part in rest if part != ":"]  # ":" separates the groups of a redirect
     try:
         end = float(end_text)
     except ValueError:
         return None
-    addresses = [a for a in _SEPARATOR.split(addresses_text.strip()) if a]
-    times = [t for t in _SEPARATOR.split(times_text.strip()) if t]
-    if not addresses or len(addresses) != len(times):
+    if not items or len(items) % 2:
         return None
+    half = len(items) // 2
     held = []
-    for address, seconds in zip(addresses, times, strict=True):
+    for address, seconds in zip(items[:half], items[half:], strict=True):
         try:
             value = float(seconds)
         except ValueError:
