@@ -1,25 +1,28 @@
 """A real third-party application as the local stack's replicas (``headroom:local.command``): datasette from PyPI.
 
 datasette (pinned in requirements-datasette.txt, installed by ``scripts/setup --test`` into
-``.venv-apps/datasette``) serves a SQLite database of 150,000 rows built here. The locustfile
-reads single rows (a primary-key lookup, a few ms) and, one request in 31, runs an
-unindexed ``LIKE`` aggregate over the whole table (tens of ms however idle the replica: its
-own cost). The SLO holds the p95 of all requests (which the row reads make) and the p50 of
-the report, which the report misses at any load.
+``.venv-apps/datasette``) serves a SQLite database of 150,000 rows built here, with two SQL
+threads per replica (its ``num_sql_threads``). The locustfile:
 
-One replica is overloaded by 50 users thinking 0.2-0.6 s (a single Python process serves
-about 100 row reads a second here), so the p95 grows with load: queueing. The test shows:
+- ``row``: a primary-key lookup that also waits 20 ms on a dependency (``wait_ms``, a SQL
+  function a four-line datasette plugin registers, standing in for a network database):
+  each SQL thread is busy 20 ms a row without using the CPU, so a replica serves about
+  90 rows a second whatever else the shared machine runs;
+- ``report``, one request in 16: an unindexed ``LIKE`` aggregate over the whole table, tens
+  of ms of SQLite however idle the replica: its own cost.
 
-- ``validate`` fails it, with the process tree's CPU and memory and each replica's
-  concurrency from nginx's upstream log in the report;
-- ``recommend`` names the report endpoint as cost (its low-load figure) and proposes no
-  replicas for it, and the p95 as queueing, for which it proposes replicas;
-- ``tune`` applies them, and its second round passes the p95 (the queueing part) while the
-  report still fails: tune says that what is left is cost and stops;
-- one replica fewer than tune's count fails the p95.
+The SLO holds the p95 of ``row`` (< 150 ms) and the p50 of ``report`` (< 30 ms, which it
+misses at any load). 50 users thinking 0.2-0.6 s send about 110 requests a second: one
+replica saturates (its row p95 in the hundreds of ms), two run at about 60 %. The test shows:
 
-Load is 127.0.0.1 only, 15 s a run. The machine is shared, so the margins are wide: one
-replica runs the users' closed loop into saturation (a p95 in the hundreds of ms against 150).
+- ``validate`` fails it, with the process tree's CPU and memory and the replica's
+  concurrency from nginx's upstream log (and its utilization over ``concurrencyLimit``);
+- ``recommend`` names the report as cost (with its low-load figure, no replicas for it) and
+  the row p95 as queueing, for which it proposes replicas;
+- ``tune`` applies them and stops on the cost, saying so; at its count the row p95 holds,
+  and one replica fewer fails it.
+
+Load is 127.0.0.1 only, 15 s a run (three or four runs).
 """
 
 from __future__ import annotations
@@ -52,9 +55,10 @@ REPORT = ("/data/-/query.json?sql=select+category,count(*),avg(price)+from+items
 class Reader(HttpUser):
     wait_time = between(0.2, 0.6)
 
-    @task(30)
+    @task(15)
     def row(self) -> None:
-        self.client.get(f"/data/items/{random.randint(1, ROWS)}.json", name="row")
+        self.client.get(f"/data/-/query.json?sql=select+*,+wait_ms(20)+from+items+where+id={random.randint(1, ROWS)}",
+                        name="row")
 
     @task(1)
     def report(self) -> None:
@@ -62,9 +66,22 @@ class Reader(HttpUser):
 """.replace("ROWS", str(ROWS))
 
 
+PLUGIN = """\
+import time
+
+from datasette import hookimpl
+
+
+@hookimpl
+def prepare_connection(conn):
+    # A dependency the row lookup waits on (a network database, say): time on the SQL thread, no CPU.
+    conn.create_function("wait_ms", 1, lambda ms: time.sleep(ms / 1000) or 0)
+"""
+
+
 def stack_text(replicas: int) -> str:
     command = [str(DATASETTE), "serve", "--immutable", "data.db", "--host", "127.0.0.1", "--port", "{port}",
-               "--setting", "sql_time_limit_ms", "20000"]
+               "--plugins-dir", "plugins", "--setting", "num_sql_threads", "2", "--setting", "sql_time_limit_ms", "20000"]
     return f"""\
 config:
   headroom:deploy: {{aws: false, kubernetes: false}}
@@ -72,15 +89,16 @@ config:
   headroom:local:
     replicas: {replicas}
     command: {json.dumps(command)}
-    concurrencyLimit: 1      # one Python process: one request's Python code at a time
+    concurrencyLimit: 2      # its two SQL threads
     startTimeoutSeconds: 60
   headroom:slo:
-    users: 70
+    users: 50
     rampSeconds: 8
     runTime: 15s
-    p95Ms: 110
+    p95Ms: 1000
     errorRatePercent: 1
     endpoints:
+      row: {{p95Ms: 150}}
       {REPORT}: {{p50Ms: 30}}
   headroom:scenario:
     locustfile: locustfile.py
@@ -101,6 +119,8 @@ def app(tmp_path: Path) -> Path:
     database.commit()
     database.close()
     (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slow_dependency.py").write_text(PLUGIN)
     stack = tmp_path / "Pulumi.app.yaml"
     stack.write_text(stack_text(1))
     return stack
@@ -124,7 +144,7 @@ def validate(stack: Path, out: Path) -> tuple[int, dict]:
 def test_a_third_party_app_from_pypi_fails_is_told_cost_from_queueing_and_is_tuned(app: Path, tmp_path: Path) -> None:
     # validate: one replica fails the p95 decisively.
     code, one = validate(app, tmp_path / "one.json")
-    p95 = criteria(one)[("p95_ms", None)]
+    p95 = criteria(one)[("p95_ms", "row")]
     assert code == 1 and p95["outcome"] == "FAIL" and p95["decisive"], one["verdict"]
     infra = one["infrastructure"]
     assert infra["source"] == "local" and infra["available"] and infra["replicas"] == 1
@@ -137,28 +157,25 @@ def test_a_third_party_app_from_pypi_fails_is_told_cost_from_queueing_and_is_tun
     # recommend: the report is cost (no replicas for it), the p95 is queueing (replicas for it).
     done = headroom("recommend", "--stack", str(app), "--results", str(tmp_path / "one.json"), timeout=120)
     assert done.returncode in (0, 1), done.stderr[-3000:]
-    assert causes(one) == {REPORT: "cost"}
-    (latency,) = [r for r in one["recommendations"] if r["rule"] == "latency"]
-    assert "p95 response time is queueing" in latency["detail"]
+    assert causes(one) == {REPORT: "cost", "row": "queueing"}, one["recommendations"]
     assert f"of {REPORT} is the service's own cost, not capacity: already" in " ".join(done.stdout.split())
     proposed = re.search(r"headroom:local.replicas' (\d+)", done.stdout)
     assert proposed is not None and int(proposed.group(1)) >= 2, done.stdout[-3000:]
 
     # tune: applies the replicas for the queueing part; what is left is the report's cost, and it says so.
-    done = headroom("tune", "--stack", str(app), "--rounds", "2", "--window", "2", timeout=400)
+    done = headroom("tune", "--stack", str(app), "--rounds", "3", "--window", "2", timeout=400)
     output = " ".join((done.stdout + done.stderr).split())
     tuned = int(re.search(r"    replicas: (\d+)", app.read_text()).group(1))  # type: ignore[union-attr]
-    assert tuned >= 2, output[-3000:]
+    assert tuned >= 2, output[-6000:]
     assert f"the criteria still failing are the service's own cost ({REPORT}" in output, output[-3000:]
 
-    # At tune's count (its last round) the p95 holds; one replica fewer fails it.
-    last = sorted((tmp_path / ".headroom" / "runs" / "app").glob("*/report.json"))[-1]
-    at_tuned = json.loads(last.read_text())
-    assert criteria(at_tuned)[("p95_ms", None)]["passed"], at_tuned["verdict"]
-    assert criteria(at_tuned)[("p50_ms", REPORT)]["outcome"] != "PASS"
-    if tuned > 2:
+    # At tune's count (its last round) the p95 holds; one replica fewer fails it (a round of tune's, or measured now).
+    rounds = [json.loads(path.read_text()) for path in sorted((tmp_path / ".headroom" / "runs" / "app").glob("*/report.json"))]
+    by_replicas = {r["infrastructure"]["replicas"]: r for r in rounds[1:]}  # rounds[0] is the first validate
+    assert criteria(by_replicas[tuned])[("p95_ms", "row")]["passed"], by_replicas[tuned]["verdict"]
+    assert criteria(by_replicas[tuned])[("p50_ms", REPORT)]["outcome"] != "PASS"
+    fewer = by_replicas.get(tuned - 1)
+    if fewer is None:
         app.write_text(stack_text(tuned - 1))
         _, fewer = validate(app, tmp_path / "fewer.json")
-    else:
-        fewer = one
-    assert not criteria(fewer)[("p95_ms", None)]["passed"]
+    assert not criteria(fewer)[("p95_ms", "row")]["passed"]

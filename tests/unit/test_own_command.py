@@ -124,3 +124,15 @@ def test_only_the_local_stack_of_a_command_logs_per_upstream() -> None:
     assert "headroom_upstream" not in plain
     assert "log_format headroom_upstream '$msec $upstream_addr $upstream_response_time';" in logged
     assert 'access_log "/tmp/h/up.log" headroom_upstream;' in logged
+
+
+def test_plan_refuses_to_model_the_reference_for_a_stack_running_its_own_command(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from loadtest import cli
+
+    stack = tmp_path / "Pulumi.own.yaml"
+    stack.write_text('config:\n  headroom:deploy: {aws: false, kubernetes: false}\n'
+                     '  headroom:local:\n    command: [python3, -m, http.server, "{port}"]\n')
+    assert cli.main(["plan", "--stack", str(stack)]) == 2
+    message = capsys.readouterr().err
+    assert "headroom:local.command runs your own service" in message and "--results FILE" in message
