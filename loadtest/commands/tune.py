@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         rounds.add_column(column)
     exit_code = 1
     bracket = Bracket(replica_floor(config, name, "local"), args.rounds)
+    # Criteria a round found to be cost: a later round with more replicas may have no request of them at low load.
     costs: dict[str, Cause] = {}
-    """Criteria a round found to be cost: a later round with more replicas may have no request of them at low load."""
     for number in range(1, args.rounds + 1):
         stack = load_stack(str(path))
         path, config = stack
