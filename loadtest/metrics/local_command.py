@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,7 @@ from ..analysis.upstream_log import UpstreamLoad, upstream_loads
 from ..local.state import StackState
 from ..report.model import InfraMetrics, LoadPoint, ReplicaMetrics, unavailable
 from .model import TimeWindow
-
-SAMPLE_EVERY_S = 2.0
+from .sampling import SAMPLE_EVERY_S, PeriodicSampler, proven_process
 
 
 @dataclass
@@ -65,45 +63,28 @@ def sample_tree(process: psutil.Process) -> _TreeSample:
     return _TreeSample(time.time(), cpu, rss)
 
 
-class CommandSource:
+class CommandSource(PeriodicSampler):
     """The ``local`` source for a stack of the team's own command."""
 
     name = "local"
 
     def __init__(self, state: StackState, upstream_log: Path, cpu_request_cores: float, memory_request_bytes: int,
                  concurrency_limit: int | None) -> None:
-        self._replicas = []
-        for index, replica in enumerate(state.replicas):
-            try:
-                # Only a process the state proves is the replica (not a later owner of its PID) is measured.
-                process: psutil.Process | None = psutil.Process(replica["pid"]) if state.owns(replica["pid"]) else None
-            except psutil.Error:
-                process = None
-            self._replicas.append(CommandReplica(f"replica {index}", replica["port"], process))
+        super().__init__("headroom-command-metrics")
+        self._replicas = [CommandReplica(f"replica {index}", replica["port"], proven_process(state, replica["pid"]))
+                          for index, replica in enumerate(state.replicas)]
         self._log = upstream_log
         self._cpu_cores = cpu_request_cores
         self._memory_bytes = memory_request_bytes
         self._limit = concurrency_limit
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="headroom-command-metrics", daemon=True)
-
-    def start(self) -> None:
-        self._sample_all()
-        self._thread.start()
 
     def stop(self, window: TimeWindow) -> InfraMetrics:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self._sample_all()
+        self.stop_sampling()
         try:
             lines = self._log.read_text(errors="replace").splitlines()
         except OSError as error:
             return unavailable(self.name, f"nginx's upstream log {self._log} could not be read: {error.strerror}")
         return self._summarize(window, upstream_loads(lines, window.started_at, window.stopped_at, SAMPLE_EVERY_S))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY_S):
-            self._sample_all()
 
     def _sample_all(self) -> None:
         for replica in self._replicas:
