@@ -44,3 +44,9 @@ class CapacityConfig(Section):
     # minimum goes below it. Unset: one per availability zone for an ASG (its subnets), else 1;
     # a prod-like stack (named prod, production, prd, or with one of them as a -/_/. part) at least 2.
     min_replicas: int | None = Field(default=None, ge=1, le=1000)
+    # Scale-in margin: fewer replicas (or a lower minimum) are proposed only where the model's p95 at the SLO's
+    # users stays this many percent below the SLO's p95 (10: within 90 % of it), never at the edge.
+    scale_in_margin_percent: float = Field(default=10.0, ge=0, le=90)
+    # The availability zones the HPA's pods spread over (topologySpread.zone): the zone-loss check's Z for Kubernetes
+    # (the ASG's is its subnets). Unset: headroom cannot tell, and checks the ASG only.
+    zones: int | None = Field(default=None, ge=2, le=10)

@@ -9,7 +9,7 @@ inside a headroom section an unknown key is almost always a typo.
 
 The sections live in modules by the mechanism they configure: ``aws`` (the ASG),
 ``kubernetes`` (the HPA and the pods), ``load_balancer`` (nginx), ``slo``, ``local``
-(the local stack), ``metrics`` and ``capacity``; ``section`` is their common base. This
+(the local stack), ``metrics``, ``capacity`` and ``cost``; ``section`` is their common base. This
 module holds the application (``service``), what is deployed (``deploy``), and
 ``StackConfig``, which joins them and checks the rules that span sections.
 
@@ -24,6 +24,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .aws import INSTANCE_WARMUP_MAX_SECONDS, AsgConfig, InstanceRefreshConfig, RootVolumeConfig
 from .capacity import CapacityConfig
+from .cost import CostConfig
 from .gate import GateConfig, check_gate
 from .kubernetes import (
     HPA_SYNC_PERIOD_S,
@@ -141,6 +142,7 @@ class StackConfig(Section):
     local: LocalConfig = Field(default_factory=LocalConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     scenario: ScenarioConfig | None = None
     """What a validation run sends; None is the reference scenario (docs/scenarios.md)."""

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
+from .budget import ErrorBudgetConfig
 from .section import Section
 from .types import Duration, duration_seconds
 
@@ -122,6 +123,8 @@ class SloConfig(Section):
     min_throughput_rps: float | None = Field(default=None, gt=0)
     request_timeout: Duration = "30s"
     """How long one request may take before it counts as a failure ("timeout"); see docs/config.md."""
+    error_budget: ErrorBudgetConfig | None = None
+    """What `headroom plan` may spend in breach per profile (``infra.config.budget``); unset: nothing."""
 
     # The open model (docs/config.md, "Open model"): arrivals at a rate, independent of the answers.
     arrival_rate: float | None = Field(default=None, gt=0, le=1_000_000)

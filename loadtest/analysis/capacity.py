@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from infra.config import StackConfig
 from infra.config.types import cpu_millicores
 
-from ..report.model import CapacityEstimate, InfraMetrics, Report, Window
+from ..report.model import CapacityEstimate, InfraMetrics, ReplicaPrediction, Report, Window
 from ..scenario.profiles import spike_load
 from .closed_network import ClosedNetwork, ClosedSolution
 from .lag import AsgTiming, HpaTiming
@@ -244,7 +244,8 @@ def estimate(
     if for_slo is None:
         notes.append(
             f"no replica count meets the SLO: with no queueing at all the p95 is {model.floor_p95_ms():.0f} ms, above the "
-            f"SLO's {inputs.slo_p95:g} ms. The service itself must get faster (or the SLO looser); more replicas cannot help"
+            f"SLO's {inputs.slo_p95:g} ms. The service itself must get faster (or the SLO looser): more replicas may raise throughput, but cannot bring "
+            "the p95 within the SLO"
         )
         return inputs.estimate(model, notes)
     notes.append(_sizing_note(model, inputs, for_slo))
@@ -273,8 +274,30 @@ def estimate(
         "predicted_mean_ms": model.mean_ms(inputs.users, inputs.think_s, for_slo),
         "sizing_model": loop, "sizing_reason": why,
         "replicas_for_slo": for_slo, "plan_users": plan_users, "replicas_for_plan": for_plan,
+        "predictions": predictions(model, inputs.users, inputs.think_s, for_slo, inputs.replicas),
+        "reproduced_p95_ms": model.p95_ms(report.load.users, inputs.think_s, inputs.replicas),
         **targets.fields(), **bounds,
     })
+
+
+PREDICTED_COUNTS = 32
+"""At most this many counts in ``CapacityEstimate.predictions`` (each is one solve of the model)."""
+
+
+def predictions(model: ServiceModel, users: int, think_s: float, for_slo: int, measured: int) -> list[ReplicaPrediction]:
+    """The model at every count from one below the smaller of the answer and the measured count to the larger.
+
+    Scale-in evidence (``loadtest.analysis.rightsizing``) reads the p95 at the proposed
+    count and at one fewer from here; the measured count's row sets the model beside the run.
+    """
+    low = max(1, min(for_slo, measured) - 1)
+    high = min(max(for_slo, measured), low + PREDICTED_COUNTS - 1)
+    rows = []
+    for n in range(low, high + 1):
+        demand = model.demand(users, think_s, n)
+        rows.append(ReplicaPrediction(replicas=n, demand_rps=demand, load_percent=100 * demand / (n * model.capacity_rps),
+                                      p95_ms=model.p95_ms(users, think_s, n)))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,16 @@ class ConfigChange:
         return [_set_command(path, value, stack) for path, value in _leaves(self.path, self.new)]
 
 
+@dataclass(frozen=True)
+class Advice:
+    """What a rule module proposes, before the recommendations name its rule and severity: the words and the changes."""
+
+    title: str
+    detail: str
+    evidence: dict[str, Any]
+    changes: list[ConfigChange]
+
+
 def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         return [leaf for key, item in value.items() for leaf in _leaves(f"{path}.{key}", item)]

@@ -14,6 +14,14 @@ The seed's rules, each citing the numbers that triggered it:
               met: which, by how much, and its cause (``latency_cause``): cost (already slow at the
               lowest load: named, no replicas) or queueing (grew with load: the capacity model's
               replica count, sized on every percentile the SLO sets) (high)
+  zones       a minimum spread over availability zones would not hold the SLO with one zone lost: raised to
+              N+1 across zones (high; ``loadtest.analysis.zones``)
+  rightsize   the run met the SLO and the model keeps it, with the stated margin, on fewer replicas, a lower
+              minimum or a higher target: "over-provisioned: N would do", never below the availability floor
+              (medium; ``loadtest.analysis.rightsizing``)
+  requests    beside it: CPU and memory requests well above the run's peak per-replica use: smaller ones
+              (peak + VPA's 15 % margin), the HPA's CPU target moved so it scales out at the same CPU per
+              pod (medium; ``loadtest.analysis.requests``)
   signal      an autoscaler's signal does not track the SLO: at the load where the p95 breaks it
               reads less than it scales out at (CPU on a pool-bound service); switch it to the
               request rate, with a target from the capacity model (high; ``loadtest.analysis.tracking``)
@@ -25,6 +33,7 @@ local stack, the HPA's bounds and target for Kubernetes, the group's for an ASG.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,16 +42,20 @@ from infra.config import StackConfig
 from infra.config.schema import MAX_LOCAL_REPLICAS
 from infra.config.types import memory_bytes
 
-from ..report.model import CapacityEstimate, Criterion, InfraMetrics, RecommendationInfo, Report
+from ..report.model import CapacityEstimate, CostInfo, Criterion, InfraMetrics, RecommendationInfo, Report
 from .changes import ConfigChange
-from .floors import Floor, replica_floor
+from .cost import monthly_cost
+from .floors import Floor, Mechanism, replica_floor
 from .latency_cause import Cause, cause_of
+from .requests import propose_requests
+from .rightsizing import CPU_TARGET_CEILING, scale_in
+from .zones import zone_check
 
-Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "healthy"]
+Rule = Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "zones", "rightsize", "requests",
+               "healthy"]
 Severity = Literal["critical", "high", "medium", "info"]
 
 CPU_HIGH_PERCENT = 80.0
-CPU_TARGET_CEILING = 70
 MEMORY_HIGH_PERCENT = 85.0
 MEMORY_TARGET_PERCENT = 70.0
 TARGET_KEYS = {"targetCpuUtilization", "targetCpu", "targetRequestsPerSecond", "targetRequestCountPerTarget", "scalingMetric"}
@@ -57,11 +70,13 @@ class Recommendation:
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
     changes: list[ConfigChange] = field(default_factory=list)
+    cost: CostInfo | None = None
+    """What the changes save or add a month, with headroom:cost's prices (``loadtest.analysis.cost``)."""
 
     def info(self) -> RecommendationInfo:
         """The recommendation as the report states it."""
         return RecommendationInfo(rule=self.rule, severity=self.severity, title=self.title, detail=self.detail,
-                                  evidence=self.evidence, changes=[change.info() for change in self.changes])
+                                  evidence=self.evidence, changes=[change.info() for change in self.changes], cost=self.cost)
 
 
 def _floored(needed: int, floor: Floor, reason: str) -> tuple[int, str]:
@@ -174,12 +189,28 @@ def recommend(report: Report, infra: InfraMetrics, capacity: CapacityEstimate, c
     by default the one the report was run on.
     """
     figures = _Figures(report, infra, capacity, config, stack_name if stack_name is not None else report.stack)
-    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria, _signal)]
+    found = [rule(figures) for rule in (_errors, _latency, _cpu, _memory, _throughput, _criteria, _signal, _zones)]
     recommendations = [r for r in found if r is not None]
     if (not any(r.changes for r in recommendations) and not figures.errors_first and figures.p95 < figures.slo_p95
-            and not figures.missed_further):
-        recommendations.append(_healthy(figures))
-    return recommendations
+            and not figures.missed_further and not _blocks_scale_in(figures)):
+        rightsize = _rightsize(figures)
+        requests = _requests(figures, rightsize)
+        recommendations += [r for r in (rightsize, requests) if r is not None] or [_healthy(figures)]
+    return [dataclasses.replace(r, cost=monthly_cost(config, r.changes)) for r in recommendations]
+
+
+def _blocks_scale_in(f: _Figures) -> bool:
+    """A run that ran hot (CPU or memory over its rule's threshold) gives nothing back (signals: ``rightsizing``)."""
+    return (f.cpu_max is not None and f.cpu_max > CPU_HIGH_PERCENT) or (
+        f.infra.memory_percent_max is not None and f.infra.memory_percent_max > MEMORY_HIGH_PERCENT)
+
+
+def _rightsize(f: _Figures) -> Recommendation | None:
+    """Over-provisioned (``loadtest.analysis.rightsizing``): fewer replicas, a lower minimum or a higher target would do."""
+    found = scale_in(f.report, f.capacity, f.config, f.stack_name)
+    if found is None:
+        return None
+    return Recommendation("rightsize", "medium", found.title, found.detail, found.evidence, found.changes)
 
 
 def _errors(f: _Figures) -> Recommendation | None:
@@ -293,6 +324,10 @@ def _throughput(f: _Figures) -> Recommendation | None:
     elif arrivals is None and ceiling < floor:
         cause = (f"the plan itself: {f.report.load.users} users thinking {plan.think_time_s:g} s "
                  f"send at most {ceiling:.1f} req/s (Little's law), so this is not a service bottleneck")
+    elif f.load is not None and f.load >= CPU_HIGH_PERCENT and f.capacity.available and f.capacity.replicas_for_slo is None:
+        cause = (f"capacity: the replicas ran at {f.load:.0f} % load, so more replicas raise throughput, but no count brings "
+                 "the p95 within the SLO (the capacity model: the service's own p95 with no queueing is above it), so "
+                 "the service must get faster first")
     elif f.load is not None and f.load >= CPU_HIGH_PERCENT:
         cause = f"capacity: the replicas ran at {f.load:.0f} % load, so more replicas raise throughput"
     elif f.p95 >= f.slo_p95:
@@ -391,6 +426,44 @@ def _signal(f: _Figures) -> Recommendation | None:
          "signals": [check.model_dump() for check in failing]},
         changes,
     )
+
+
+def _requests(f: _Figures, rightsize: Recommendation | None) -> Recommendation | None:
+    """Requests above measured use (``loadtest.analysis.requests``), on the count and HPA target a scale-in proposes."""
+    changes = rightsize.changes if rightsize else []
+    raised = [c.new for c in changes if c.path == "headroom:hpa.targetCpuUtilization"]
+    fewer = [c.old / c.new for c in changes if c.path == "headroom:local.replicas"]
+    found = propose_requests(f.infra, f.config, float(raised[0]) if raised else None, fewer[0] if fewer else 1.0)
+    if found is None:
+        return None
+    return Recommendation("requests", "medium" if found.changes else "info", found.title, found.detail, found.evidence,
+                          found.changes)
+
+
+def _zones(f: _Figures) -> Recommendation | None:
+    """Minimums that would not hold the SLO with one availability zone lost (``loadtest.analysis.zones``): raised."""
+    if f.errors_first or f.config.is_local or not f.capacity.available:
+        return None
+    hpa, asg = f.config.hpa, f.config.asg
+    bounds: list[tuple[Mechanism, bool, str, int, str, int]] = [
+        ("hpa", f.config.deploy.kubernetes, "minReplicas", hpa.min_replicas, "maxReplicas", hpa.max_replicas),
+        ("asg", f.config.deploy.aws, "minSize", asg.min_size, "maxSize", asg.max_size)]
+    changes, notes = [], []
+    for mechanism, deployed, key, minimum, top_key, top in bounds:
+        found = zone_check(f.config, f.capacity, mechanism, minimum) if deployed else None
+        if found is None:
+            continue
+        safe, why = found
+        notes.append(f"{mechanism.upper()}: {why}")
+        changes.append(ConfigChange(mechanism, key, minimum, safe, why))
+        if top < safe:
+            changes.append(ConfigChange(mechanism, top_key, top, safe, f"at least the zone-safe {key}"))
+        if mechanism == "asg" and asg.desired_capacity is not None and asg.desired_capacity < safe:
+            changes.append(ConfigChange("asg", "desiredCapacity", asg.desired_capacity, safe, "must be at least minSize"))
+    if not changes:
+        return None
+    return Recommendation("zones", "high", "One zone lost would break the SLO: raise the minimum", "; ".join(notes) + ".",
+                          {"replicas_for_slo": f.capacity.replicas_for_slo}, changes)
 
 
 def _healthy(f: _Figures) -> Recommendation:

@@ -99,6 +99,17 @@ def positive_number(text: str) -> float:
     return value
 
 
+def growth_percent(text: str) -> float:
+    """A traffic growth in percent: finite, above -100 (all traffic gone) and at most 10000 (a hundredfold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not -100 < value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a percent above -100 and at most 10000 (50 = half as much again)")
+    return value
+
+
 def local_workers(text: str) -> int:
     """Local Locust worker processes: at most a few per core, or they only fight for the CPU."""
     value = non_negative_int(text)

@@ -19,6 +19,13 @@ from ..validation.proposal import Analysis
 from ._flags import check_output, positive_int
 
 
+def warn_if_other_stack(report: Report, stack: Stack, results: Path) -> None:
+    """A warning when ``--results`` is a run of another stack than the one planned or proposed for."""
+    if report.stack != stack.name:
+        err.print(Text.assemble(("warning:", "bold yellow"), f" --results {results} is a run of stack {report.stack!r}, "
+                                f"and this is for {stack.name!r} ({stack.path}); check that they are the same service"))
+
+
 def add_proposal_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan-users", type=positive_int, metavar="N", help="also size the replicas for N users (capacity planning)")
     parser.add_argument("--replicas", type=positive_int, metavar="N",

@@ -23,14 +23,15 @@ from ..planning.document import plan_document
 from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
 from ..planning.service import service_for
 from ..planning.simulate import simulate_stack, slo_of
-from ..planning.traffic import Traffic, profile, read_csv
+from ..planning.traffic import Traffic, grown, profile, read_csv
 from ..report.load import load_report
 from ..report.model import Report
 from ..scenario.profiles import PROFILES
 from ..validation.outputs import write_output
 from ..validation.scenario import prepare_scenario
 from ..validation.stack_edit import StackEdit
-from ._flags import check_output, human_console, positive_int
+from ._flags import check_output, growth_percent, human_console, positive_int
+from ._proposal import warn_if_other_stack
 
 HELP = "simulate the HPA and the ASG through a traffic profile: replicas, p95, SLO breach, cost"
 DESCRIPTION = """\
@@ -39,7 +40,7 @@ Replay a traffic profile second by second through models of the stack's two auto
 alarms, warmup and proportional steps) and a model of the service (what one replica
 serves and how its p95 grows with load). Reports, for each autoscaler: the time to the
 first scale-out, the peak p95, the seconds the SLO is broken, errors, replica-hours and,
-with headroom:capacity.pricePerReplicaHour, the monthly cost.
+with prices in headroom:cost, the monthly cost (and, with --optimize, what the proposal saves or adds).
 
 The service model comes from --results (a saved `headroom validate` report, fitted by the
 capacity model), else from headroom:capacity.replicaRps / serviceTimeMs, else (the local
@@ -47,7 +48,8 @@ stack) from its workers and service time; a stack with its own headroom:scenario
 refused there (exit 2): the local stack's figures are the reference service's, not its own.
 
 --optimize searches minimum replicas, target utilization and the HPA scale-up policy for
-the cheapest settings that keep the SLO through the profile, and proposes them as a diff
+the cheapest settings that keep the SLO through the profile (within headroom:slo.errorBudget
+when the stack states one, with the zero-breach settings and their cost beside them), and proposes them as a diff
 of the stack file (--diff-out, --write), each change explained with simulated figures.
 """
 EXAMPLES = """\
@@ -55,7 +57,8 @@ examples:
   headroom plan --stack prod --profile spike
   headroom plan --stack prod --traffic yesterday.csv --results out/demo/report.json --html plan.html
   headroom plan --stack local --profile spike --optimize --diff-out plan.diff
-exit codes: 0 the SLO holds through the profile, 1 it breaks, 2 bad input
+  headroom plan --stack prod --traffic last-month-peak.csv --growth 30
+exit codes: 0 the SLO holds through the profile (within headroom:slo.errorBudget, if set), 1 it breaks, 2 bad input
 """
 
 
@@ -69,6 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
                         help="a seed profile for the stack's SLO users (default: spike)")
     source.add_argument("--traffic", type=Path, metavar="FILE", help="a CSV of timestamp,rps rows to replay instead")
     parser.add_argument("--users", type=positive_int, metavar="N", help="the profile's base users (default: the SLO's)")
+    parser.add_argument("--growth", type=growth_percent, default=0.0, metavar="PERCENT",
+                        help="scale the traffic (a file's request rate, a profile's users) by 1 + PERCENT/100, e.g. 30")
     parser.add_argument("--results", type=Path, metavar="FILE", help="fit the service model to a saved `headroom validate` report")
     parser.add_argument("--autoscaler", choices=("hpa", "asg", "both"), default="both", help="which model to run (default: both)")
     parser.add_argument("--optimize", action="store_true", help="search for the cheapest settings that keep the SLO")
@@ -80,6 +85,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], 
 
 
 def _traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-untyped-def]
+    return grown(_base_traffic(args, config), args.growth)
+
+
+def _base_traffic(args: argparse.Namespace, config) -> Traffic:  # type: ignore[no-untyped-def]
     if args.traffic is not None:
         return read_csv(args.traffic)
     if args.users is not None and args.users < 1:
@@ -104,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     human = human_console({"--json": args.json, "--html": args.html, "--diff-out": args.diff_out})
     name = stack.name
     report = load_report(args.results) if args.results is not None else None
+    if report is not None:
+        warn_if_other_stack(report, stack, args.results)
     refuse_reference_model(config, report, str(path))
     service = service_for(config, report, str(path))
     traffic = _traffic(args, config)
@@ -113,14 +124,14 @@ def run(args: argparse.Namespace) -> int:
     if args.optimize:
         optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
         optimizations = [optimizers[autoscaler](config, traffic, service, name) for autoscaler in which]
-    document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations)
+    document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations, config)
     human.print(plan_table(document))
     for optimization in optimizations:
         human.print(optimization_table(document, optimization.autoscaler))
     _write_outputs(args, document)
     if optimizations:
         _propose(args, stack, optimizations, human)
-    return 0 if document["holds"] else 1
+    return 0 if document["within_budget"] else 1
 
 
 def refuse_reference_model(config: StackConfig, report: Report | None, stack_file: str) -> None:
@@ -152,8 +163,10 @@ def no_change_reason(optimizations: list[Optimization]) -> str:
         return "no change proposed: the stack's settings are already the cheapest that keep the SLO"
     held = [o.autoscaler.upper() for o in optimizations if o.best is not None]
     also = f"; the {' and '.join(held)}'s settings are already the cheapest that keep it" if held else ""
-    return (f"no change proposed for the {' and '.join(failed)}: no setting searched keeps the SLO through this profile "
-            f"(raise the maximum, or make the service faster){also}")
+    budgets = sorted({o.budget.description for o in optimizations if o.best is None and not o.budget.zero})
+    within = f" within its error budget ({'; '.join(budgets)})" if budgets else ""
+    return (f"no change proposed for the {' and '.join(failed)}: no setting searched keeps the SLO{within} through this "
+            f"profile (raise the maximum, or make the service faster){also}")
 
 
 def _propose(args: argparse.Namespace, stack: Stack, optimizations: list[Optimization], human: Console) -> None:

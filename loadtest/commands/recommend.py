@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.text import Text
-
 from infra.config import load_stack
 
-from ..console import err
 from ..formats.terminal import summary
 from ..report.load import load_report
 from ..validation.proposal import analyze
 from ._flags import human_console
-from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, with_stated_replicas
+from ._proposal import add_proposal_flags, apply_proposal, check_proposal_outputs, present, warn_if_other_stack, with_stated_replicas
 
 HELP = "recommend replica and threshold changes from a saved JSON report, as a diff of the stack file"
 DESCRIPTION = """\
@@ -49,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     check_proposal_outputs(args)
     human = human_console({"--diff-out": args.diff_out})
     report = load_report(args.results)
-    if report.stack != stack.name:
-        err.print(Text.assemble(("warning:", "bold yellow"), f" --results {args.results} is a run of stack {report.stack!r}, "
-                                f"and the proposal is for {stack.name!r} ({stack.path}); check that they are the same service"))
+    warn_if_other_stack(report, stack, args.results)
     analysis = analyze(report, report.infrastructure, stack, args.plan_users)
     report = analysis.added_to(report, None)
     human.print(summary(report))

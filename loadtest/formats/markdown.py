@@ -77,7 +77,8 @@ def _proposal(report: Report) -> list[str]:
         return []
     lines = ["", "### Recommendations", ""]
     for item in report.recommendations:
-        lines.append(f"- **{text(item.title)}** ({item.severity}): {text(item.detail)}")
+        cost = f" Cost: {text(item.cost.describe())}." if item.cost is not None else ""
+        lines.append(f"- **{text(item.title)}** ({item.severity}): {text(item.detail)}{cost}")
     sizing = sizing_line(report)
     if sizing is not None:
         lines += ["", text(sizing) + "."]

@@ -35,8 +35,10 @@ def plan_table(document: dict[str, Any]) -> Group:
             f"{s['mean_replicas']:.1f}/{s['peak_replicas']}",
             f"{s['monthly_cost']:.2f}" if s["monthly_cost"] is not None else "-",
         )
-    verdict = Text("the SLO holds through the profile" if document["holds"] else "the SLO breaks during the profile",
-                   style="bold green" if document["holds"] else "bold red")
+    ok = document["within_budget"]
+    verdict = Text("the SLO holds through the profile" if document["holds"] else
+                   f"the SLO breaks during the profile, within the error budget ({document['error_budget']})" if ok else
+                   "the SLO breaks during the profile", style="bold green" if ok else "bold red")
     return Group(title, model, table, verdict)
 
 
@@ -46,13 +48,33 @@ def optimization_table(document: dict[str, Any], autoscaler: str) -> Group:
     best = opt["best"]
     if best is None:
         return Group(Text(f"{label}: none of {opt['evaluated']} settings within the maximum keeps the SLO through this "
-                          "profile; raise the maximum or make the service faster", style="bold red"))
+                          f"profile ({opt.get('budget', 'no second in breach')}); raise the maximum or make the service faster",
+                          style="bold red"))
     s = best["summary"]
-    parts = [Text(f"{label}: cheapest of {opt['evaluated']} settings that keep the SLO: minimum {best['min_replicas']}, "
+    within = "that keep the SLO" if opt.get("zero_breach") == best else "within the error budget"
+    parts = [Text(f"{label}: cheapest of {opt['evaluated']} settings {within}: minimum {best['min_replicas']}, "
                   f"target {best['target_percent']} %" + (f", scale-up {best['scale_up_label']}" if best["scale_up_label"] else "")
-                  + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms", style="bold")]
+                  + f" — {s['replica_hours']:.2f} replica-hours, peak p95 {s['peak_p95_ms']:.0f} ms" + _saving(document, opt),
+                  style="bold")]
     parts += [Text(f"  {c['path']}: {c['old']} -> {c['new']}  ({c['reason']})") for c in opt["changes"]]
+    zero = opt.get("zero_breach")
+    if zero is not None and zero is not best and zero != best:
+        z = zero["summary"]
+        cost = f", {z['monthly_cost']:.2f} {document['cost']['currency']} a month" if document.get("cost") and z["monthly_cost"] is not None else ""
+        parts.append(Text(f"  with no second in breach: minimum {zero['min_replicas']}, target {zero['target_percent']} % — "
+                          f"{z['replica_hours']:.2f} replica-hours{cost} (the error budget: {opt['budget']})"))
+    parts += [Text(f"  warning: {warning}", style="yellow") for warning in opt.get("warnings", [])]
     return Group(*parts)
+
+
+def _saving(document: dict[str, Any], opt: dict[str, Any]) -> str:
+    """", saves 12.34 USD a month over the stack's own settings" (or adds), when the plan has prices."""
+    change, cost = opt.get("monthly_change"), document.get("cost")
+    if change is None or cost is None:
+        return ""
+    if change == 0:
+        return ", the same monthly cost as the stack's own settings"
+    return f", {'saves' if change < 0 else 'adds'} {abs(change):.2f} {cost['currency']} a month over the stack's own settings"
 
 
 def _first_scale_out(summary: dict[str, Any]) -> str:

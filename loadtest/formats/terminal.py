@@ -137,12 +137,15 @@ def proposal(report: Report) -> Group:
     for item in report.recommendations or []:
         parts.append(Text.assemble(f"  [{item.severity}] ", (item.title, SEVERITY_STYLE.get(item.severity, ""))))
         parts.append(Text(f"      {item.detail}", style="dim"))
+        if item.cost is not None and item.changes:
+            parts.append(Text(f"      cost: {item.cost.describe()}", style="dim"))
     sizing = sizing_line(report)
     if sizing is not None:
         parts.append(Text(f"  {sizing}.", style="dim"))
     plan = report.proposal
     if plan is not None and plan.diff:
-        parts.append(Text(f"Proposed change to {plan.stack_file}:", style="bold"))
+        parts.append(Text(f"Proposed change to {plan.stack_file}:", style="bold")
+                     + (Text(f" {plan.cost.describe()}") if plan.cost is not None else Text("")))
         parts.append(Syntax(plan.diff, "diff", theme="ansi_dark", background_color="default"))
         parts.append(Text("or with the Pulumi CLI:", style="bold"))
         parts += [Text(f"  {command}") for command in plan.pulumi_commands]

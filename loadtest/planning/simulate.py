@@ -28,14 +28,15 @@ from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
 from infra.config.schema import HpaConfig
 from infra.config.types import duration_seconds
 
+from ..analysis.cost import HOURS_PER_MONTH, replica_price
 from ..analysis.signals import Signal, asg_signal, hpa_signal
 from .asg import TargetTrackingGroup, TargetTrackingSettings
+from .budget import ZERO, Budget
 from .hpa import Container, HorizontalPodAutoscaler, Pod, PodMetric, ReplicaCalculator
 from .service import LOAD_STEPS, PlanService
 from .timescale import scaled_hpa, sync_period_s
 from .traffic import Traffic
 
-HOURS_PER_MONTH = 730.0
 METRIC_WINDOW_S = 15
 """metrics-server's default resolution: the HPA sees each pod's CPU averaged over 15 s."""
 
@@ -84,6 +85,8 @@ def serve(service: PlanService, serving: int, offered: float, backlog: float, ti
 class Autoscaler(Protocol):
     name: str
     signal: Signal
+    maximum: int
+    """maxReplicas or maxSize: a second at it has no room to scale further."""
 
     def serving(self, now: int) -> int: ...
     def total(self, now: int) -> int: ...
@@ -113,6 +116,7 @@ class HpaDriver:
         self.hpa = HorizontalPodAutoscaler(config, calculator) if calculator is not None else scaled_hpa(config, time_scale)
         self.sync_s = round(sync_period_s(time_scale))
         self.signal = signal
+        self.maximum = config.max_replicas
         self.sync_phase_s = sync_phase_s
         """The first sync's second: a real controller's clock need not start with the traffic."""
         self.request_m = round(1000 * signal.cpu_cores)
@@ -184,6 +188,7 @@ class AsgDriver:
 
     def __init__(self, settings: TargetTrackingSettings, signal: Signal, initial: int | None = None) -> None:
         self.signal = signal
+        self.maximum = settings.max_size
         self.group = TargetTrackingGroup.started(settings, settings.min_size if initial is None else initial)
 
     def serving(self, now: int) -> int:
@@ -227,6 +232,10 @@ class SimulationSummary:
     mean_replicas: float
     peak_replicas: int
     monthly_cost: float | None
+    bad_minutes: int = 0
+    """Minutes (from the start, 60 s each) with any second in breach: what a good-minutes error budget counts."""
+    seconds_at_max: int = 0
+    """Seconds the autoscaler sat at its maximum: with hours of them a spike finds no room left."""
 
 
 @dataclass
@@ -264,11 +273,13 @@ class Simulation:
 
 @dataclass(frozen=True)
 class Cutoff:
-    """Stop a simulation early, for a search that only wants the cheapest setting with no breach."""
+    """Stop a simulation early, for a search that only wants the cheapest setting within its error budget."""
 
     on_breach: bool = True
     replica_seconds: float = float("inf")
     """Stop once the replicas cost more than this (a cheaper holding setting is already known)."""
+    budget: Budget = ZERO
+    """With ``on_breach``: stop once the breach spent passes this budget (by default, at the first second in breach)."""
 
 
 def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo: Slo, timeout_s: float,
@@ -277,6 +288,8 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
     result = Simulation(autoscaler.name, traffic.name, metric_label=autoscaler.signal.label, metric_unit=autoscaler.signal.unit)
     backlog, response_s = 0.0, service.service_mean_s
     offered_total = errors_total = replica_seconds = 0.0
+    breached_seconds = bad_minutes = 0
+    last_bad_minute = -1
     for now in range(traffic.seconds):
         serving = autoscaler.serving(now)
         offered = traffic.offered(now, response_s)
@@ -299,16 +312,23 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
         result.error_percent.append(100 * second.errors / offered if offered > 0 else 0.0)
         if cutoff is not None:
             replica_seconds += result.replicas[-1]
-            breached = second.p95_ms > slo.p95_ms or result.error_percent[-1] > slo.error_rate_percent
-            if (cutoff.on_breach and breached) or replica_seconds > cutoff.replica_seconds:
+            if second.p95_ms > slo.p95_ms or result.error_percent[-1] > slo.error_rate_percent:
+                breached_seconds += 1
+                if now // 60 != last_bad_minute:
+                    bad_minutes, last_bad_minute = bad_minutes + 1, now // 60
+                if cutoff.on_breach and not cutoff.budget.allows(breached_seconds, bad_minutes):
+                    return result
+            if replica_seconds > cutoff.replica_seconds:
                 return result
-    result.summary = summarize(result, slo, offered_total, errors_total, price_per_replica_hour)
+    result.summary = summarize(result, slo, offered_total, errors_total, price_per_replica_hour, autoscaler.maximum)
     return result
 
 
-def summarize(result: Simulation, slo: Slo, offered: float, errors: float, price: float | None) -> SimulationSummary:
-    breach = sum(1 for p95, err in zip(result.p95_ms, result.error_percent, strict=True)
-                 if p95 > slo.p95_ms or err > slo.error_rate_percent)
+def summarize(result: Simulation, slo: Slo, offered: float, errors: float, price: float | None,
+              maximum: int | None = None) -> SimulationSummary:
+    breached = [second for second, (p95, err) in enumerate(zip(result.p95_ms, result.error_percent, strict=True))
+                if p95 > slo.p95_ms or err > slo.error_rate_percent]
+    breach = len(breached)
     outs = [a.at for a in result.actions if a.new > a.old]
     seconds = len(result.replicas)
     replica_hours = sum(result.replicas) / 3600
@@ -318,6 +338,8 @@ def summarize(result: Simulation, slo: Slo, offered: float, errors: float, price
         peak_p95_ms=max((p for p in result.p95_ms if p != float("inf")), default=0.0), error_percent=100 * errors / offered if offered else 0.0,
         replica_hours=replica_hours, mean_replicas=mean, peak_replicas=max(result.replicas, default=0),
         monthly_cost=None if price is None else mean * HOURS_PER_MONTH * price,
+        bad_minutes=len({second // 60 for second in breached}),
+        seconds_at_max=0 if maximum is None else sum(1 for count in result.replicas if count >= maximum),
     )
 
 
@@ -345,4 +367,10 @@ def simulate_stack(config: StackConfig, traffic: Traffic, service: PlanService, 
     """Simulate one of the stack's autoscalers ("hpa" or "asg"), with optional settings to try instead."""
     driver: Autoscaler = hpa_driver(config, service, hpa) if which == "hpa" else asg_driver(config, service, asg)
     return simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout),
-                    config.capacity.price_per_replica_hour, cutoff)
+                    _price(config, which), cutoff)
+
+
+def _price(config: StackConfig, which: str) -> float | None:
+    """One replica's hourly price for this autoscaler (``loadtest.analysis.cost``: headroom:cost), None without one."""
+    price = replica_price(config, "hpa" if which == "hpa" else "asg")
+    return None if price is None else price.per_hour

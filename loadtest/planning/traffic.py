@@ -72,6 +72,20 @@ class Traffic:
         return self.rates[second]
 
 
+def grown(traffic: Traffic, percent: float) -> Traffic:
+    """The traffic scaled by ``1 + percent / 100`` in every second: users for a profile, the request rate for a file.
+
+    Growth is stated as more of the same traffic (the same shape and think time), the
+    question a capacity review asks of last month's peak: "and with 30 % more?".
+    """
+    if percent == 0:
+        return traffic
+    factor = 1 + percent / 100
+    return Traffic(traffic.name, f"{traffic.description}, grown by {percent:g} % (x {factor:g})",
+                   users=tuple(u * factor for u in traffic.users), think_s=traffic.think_s,
+                   rates=tuple(min(MAX_RATE_RPS, r * factor) for r in traffic.rates), start=traffic.start)
+
+
 def _ramp(users: float, ramp_s: float, hold_until_s: float) -> list[float]:
     total = max(1, math.ceil(hold_until_s))
     if ramp_s <= 0:

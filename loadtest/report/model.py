@@ -367,6 +367,15 @@ class SignalCheck(Model):
     detail: str = ""
 
 
+class ReplicaPrediction(Model):
+    """The capacity model's answer for one replica count at the SLO's users: the evidence for sizing either way."""
+
+    replicas: int
+    demand_rps: float
+    load_percent: float
+    p95_ms: float
+
+
 class CapacityEstimate(Model):
     """The capacity model's figures (``loadtest.analysis.capacity``), each explained in ``explanation``."""
 
@@ -403,6 +412,11 @@ class CapacityEstimate(Model):
     replicas_for_slo: int | None = None
     plan_users: int | None = None
     replicas_for_plan: int | None = None
+    reproduced_p95_ms: float | None = None
+    """The model's p95 for the run's own users on the run's replicas: beside the measured p95, how well it fits the run."""
+    predictions: list[ReplicaPrediction] = Field(default_factory=list)
+    """The model's p95 at the SLO's users for each count from one below the answer (or the measured count) up to the
+    larger of the two: what one replica fewer would do, and what the replicas running now do."""
     hpa_lag_s: float = 0.0
     asg_lag_s: float = 0.0
     hpa_target_percent: int | None = None
@@ -423,13 +437,35 @@ class ChangeInfo(Model):
     reason: str = ""
 
 
+class CostInfo(Model):
+    """A proposal's monthly cost (``loadtest.analysis.cost``): the always-running replicas now and with it applied."""
+
+    currency: str
+    monthly_now: float
+    monthly_proposed: float
+    monthly_change: float
+    """Negative: a saving."""
+    hours_per_month: float = 730.0
+    basis: str = ""
+
+    def describe(self) -> str:
+        """One line: "saves 30.37 USD a month (91.10 -> 60.74 USD/month ...)", "adds ...", or "costs the same"."""
+        change = self.monthly_change
+        verb = "saves" if change < 0 else "adds" if change > 0 else "costs the same"
+        amount = f" {abs(change):.2f} {self.currency} a month" if change else ""
+        return (f"{verb}{amount} ({self.monthly_now:.2f} -> {self.monthly_proposed:.2f} {self.currency}/month for the "
+                f"replicas always running: {self.basis})")
+
+
 class RecommendationInfo(Model):
-    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "healthy"]
+    rule: Literal["errors", "latency", "cpu", "memory", "throughput", "criteria", "signal", "zones", "rightsize", "requests", "healthy"]
     severity: Literal["critical", "high", "medium", "info"]
     title: str
     detail: str
     evidence: dict[str, Any] = Field(default_factory=dict)
     changes: list[ChangeInfo] = Field(default_factory=list)
+    cost: CostInfo | None = None
+    """Set when headroom:cost (or capacity.pricePerReplicaHour) states a price."""
 
 
 class Proposal(Model):
@@ -437,6 +473,8 @@ class Proposal(Model):
     changes: list[ChangeInfo]
     diff: str
     pulumi_commands: list[str]
+    cost: CostInfo | None = None
+    """What the whole proposal saves or adds a month; set when headroom:cost states a price."""
 
 
 class MeasuredAction(Model):

@@ -16,9 +16,10 @@ from infra.errors import ConfigError
 
 from ..analysis.capacity import estimate
 from ..analysis.changes import ConfigChange
+from ..analysis.cost import monthly_cost
 from ..analysis.recommendations import Recommendation, all_changes, recommend
 from ..planning.thresholds import check_targets
-from ..report.model import CapacityEstimate, InfraMetrics, Proposal, Report, unavailable
+from ..report.model import CapacityEstimate, CostInfo, InfraMetrics, Proposal, Report, unavailable
 from .stack_edit import StackEdit
 
 
@@ -32,6 +33,8 @@ class Analysis:
     new_text: str
     diff: str
     pulumi_commands: list[str] = field(default_factory=list)
+    cost: CostInfo | None = None
+    """What the whole proposal saves or adds a month (``loadtest.analysis.cost``); None without prices."""
 
     @property
     def stack_file(self) -> Path | None:
@@ -48,7 +51,7 @@ class Analysis:
     def added_to(self, report: Report, infra: InfraMetrics | None) -> Report:
         """The report with this analysis's sections (docs/report.md); ``infra`` None keeps the report's own."""
         proposal = Proposal(stack_file=str(self.edit.path) if self.edit is not None else "", changes=[change.info() for change in self.changes],
-                            diff=self.diff, pulumi_commands=self.pulumi_commands)
+                            diff=self.diff, pulumi_commands=self.pulumi_commands, cost=self.cost)
         update: dict[str, object] = {
             "capacity": self.capacity,
             "recommendations": [r.info() for r in self.recommendations],
@@ -84,4 +87,5 @@ def analyze(report: Report, infra: InfraMetrics | None, stack: Stack | None, pla
         new_text=new_text,
         diff="" if edit is None else edit.diff(new_text),
         pulumi_commands=[command for change in changes for command in change.pulumi_commands(name)],
+        cost=monthly_cost(config, changes),
     )

@@ -161,7 +161,7 @@ def test_plan_users_and_measured_replicas() -> None:
 def test_an_slo_below_the_service_time_is_not_met_by_replicas() -> None:
     report, infra = synthetic(slo_p95=150.0)  # the p95 with no queueing is about 200 ms
     result = estimate(report, infra, config())
-    assert result.replicas_for_slo is None and "more replicas cannot help" in result.explanation[-1]
+    assert result.replicas_for_slo is None and "cannot bring the p95 within the SLO" in result.explanation[-1]
 
 
 def test_without_low_load_windows_the_bound_is_littles_law() -> None:

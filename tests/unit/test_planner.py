@@ -91,18 +91,19 @@ def test_optimize_finds_the_known_cheapest_minimum() -> None:
     """A steady 250 req/s for 10 minutes: with 100 req/s replicas, 3 are the fewest that serve it (83 %).
 
     Any smaller minimum starts saturated and breaks the SLO until the HPA catches up, so the cheapest
-    setting that keeps the SLO from the first second is minReplicas 3 at a target that does not scale
-    it out (3 x 83 % / target within tolerance, or below the target: 80 %).
+    setting that keeps the SLO from the first second is minReplicas 3. No target may pass the cpu rule's
+    70 % ceiling, and at 70 % the HPA adds a fourth replica at its first sync (3 x 83 % / 70 % = 3.56):
+    four replicas for the whole profile, at the highest target the search allows.
     """
     config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50})
     traffic = Traffic("steady", "steady", rates=(250.0,) * 600)
     result = optimize_hpa(config, traffic, SERVICE)  # type: ignore[arg-type]
     assert result.best is not None
-    assert result.best.setting.min_replicas == 3 and result.best.setting.target == 80
-    assert result.best.summary.breach_seconds == 0 and result.best.summary.replica_hours == pytest.approx(3 * 600 / 3600)
+    assert result.best.setting.min_replicas == 3 and result.best.setting.target == 70
+    assert result.best.summary.breach_seconds == 0 and result.best.summary.replica_hours == pytest.approx(4 * 600 / 3600)
     assert not result.current.summary.holds
     paths = {change.path: change.new for change in result.changes}
-    assert paths == {"headroom:hpa.minReplicas": 3, "headroom:hpa.targetCpuUtilization": 80}
+    assert paths == {"headroom:hpa.minReplicas": 3, "headroom:hpa.targetCpuUtilization": 70}
 
 
 def test_profiles_follow_the_stack() -> None:
@@ -193,3 +194,14 @@ def test_a_traffic_file_with_times_plans_in_time_of_day(tmp_path: Path) -> None:
     offsets = tmp_path / "offsets.csv"
     offsets.write_text("0,40\n60,160\n")
     assert read_csv(offsets).start is None and read_csv(offsets).clock(5) is None
+
+
+def test_growth_scales_a_file_and_a_profile() -> None:
+    from loadtest.planning.traffic import grown
+
+    file = Traffic("day", "a day", rates=(100.0, 200.0))
+    assert grown(file, 30).rates == pytest.approx((130.0, 260.0)) and "grown by 30 %" in grown(file, 30).description
+    assert grown(file, 0) is file and grown(file, -50).rates == pytest.approx((50.0, 100.0))
+    users = profile("normal", stack())  # type: ignore[arg-type]
+    more = grown(users, 100)
+    assert more.users[-1] == 2 * users.users[-1] and more.think_s == users.think_s and not more.rates
