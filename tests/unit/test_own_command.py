@@ -136,3 +136,14 @@ def test_plan_refuses_to_model_the_reference_for_a_stack_running_its_own_command
     assert cli.main(["plan", "--stack", str(stack)]) == 2
     message = capsys.readouterr().err
     assert "headroom:local.command runs your own service" in message and "--results FILE" in message
+
+
+@pytest.mark.parametrize(("autoscale", "prometheus", "flag"), [(True, False, "--autoscale"), (False, True, "--prometheus")])
+def test_the_autoscaler_and_own_prometheus_are_refused_with_a_command(tmp_path: Path, autoscale: bool, prometheus: bool,
+                                                                      flag: str) -> None:
+    from loadtest.local.launch import LocalStackRun
+
+    config = config_from_keys(local(command=COMMAND), "x")
+    with pytest.raises(ConfigError, match=f"{flag}.* is not supported with headroom:local.command"):
+        LocalStackRun("own", config, tmp_path / ".headroom" / "local" / "own", autoscale=autoscale, prometheus=prometheus)
+    assert not (tmp_path / ".headroom").exists()
