@@ -205,6 +205,7 @@ class LocalStack:
             config_digest=config_digest(self.config),
             secret_digest=secret_digest(self._secret),
             verified=frozenset(pids),  # this process started each of them
+            runtime_dir=self.runtime_dir,
         )
 
     def _child_env(self) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from infra.config import StackConfig
 from infra.config.types import cpu_millicores, memory_bytes
 
@@ -25,18 +23,13 @@ class NoSource:
         return unavailable(self.name, self.reason)
 
 
-def source_for(config: StackConfig, local_state: StackState | None, resolution_s: float = 5.0,
-               runtime_dir: Path | None = None) -> MetricsSource:
-    """The stack's source; ``resolution_s`` is the run's timeline window, the step of range queries.
-
-    ``runtime_dir`` is the local stack's: where nginx writes the upstream log a stack of the
-    team's own command is measured from.
-    """
+def source_for(config: StackConfig, local_state: StackState | None, resolution_s: float = 5.0) -> MetricsSource:
+    """The stack's source; ``resolution_s`` is the run's timeline window, the step of range queries."""
     kind = config.metrics_source
     if kind == "prometheus":
         return _prometheus(config, local_state, resolution_s)
     if kind == "local":
-        return _local(config, local_state, runtime_dir)
+        return _local(config, local_state)
     if kind == "cloudwatch":
         from .cloudwatch import CloudWatchSource
 
@@ -49,7 +42,7 @@ def source_for(config: StackConfig, local_state: StackState | None, resolution_s
     return NoSource("headroom:metrics.source is none: no infrastructure metrics were read")
 
 
-def _local(config: StackConfig, local_state: StackState | None, runtime_dir: Path | None) -> MetricsSource:
+def _local(config: StackConfig, local_state: StackState | None) -> MetricsSource:
     if local_state is None:
         chosen = ("headroom:metrics.source is auto, which means 'local' for a stack that deploys nothing"
                   if config.metrics.source == "auto" else "headroom:metrics.source is local")
@@ -57,9 +50,10 @@ def _local(config: StackConfig, local_state: StackState | None, runtime_dir: Pat
     cpu_cores = cpu_millicores(config.service.cpu_request) / 1000
     memory = memory_bytes(config.service.memory_request)
     if config.local.runs_command:
+        runtime_dir = local_state.runtime_dir
         if runtime_dir is None:
             return NoSource("the local stack runs headroom:local.command, and its runtime directory (nginx's upstream "
-                            "log) was not given: no replica was measured")
+                            "log) is not known: no replica was measured")
         from ..local.stack import UPSTREAM_LOG
         from .local_command import CommandSource
 

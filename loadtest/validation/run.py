@@ -87,8 +87,7 @@ def validate(
     monitor = _monitor(settings)
     progress = monitor.wrap(on_progress) if monitor is not None else on_progress
     with target(request) as (host, local_state):
-        metrics = source_for(request.config, local_state, request.window_s,
-                             runtime_dir_for(request.stack_path, request.stack_name))
+        metrics = source_for(request.config, local_state, request.window_s)
         metrics.start()
         try:
             outcome, measurement, infra = _load_and_measure(settings, host, workdir, metrics, progress, runner)
