@@ -144,6 +144,9 @@ class NginxRuntime:
     access_log: str = "/dev/stdout"
     temp_dir: str = "/tmp"  # noqa: S108 - as above
     worker_processes: str = "auto"
+    upstream_log: str | None = None
+    """The local stack of a team's own command only: a second access log, one line per request with
+    ``$msec $upstream_addr $upstream_response_time``, from which each replica's concurrency is measured."""
 
     @classmethod
     def for_deploy(cls, config: StackConfig) -> NginxRuntime:
@@ -157,6 +160,7 @@ class NginxRuntime:
             "pid_path": _nginx_quote(self.pid_path),
             "error_log": self.error_log if self.error_log == "stderr" else _nginx_quote(self.error_log),
             "access_log": _nginx_quote(self.access_log) + " headroom",
+            "upstream_log": None if self.upstream_log is None else _nginx_quote(self.upstream_log) + " headroom_upstream",
             # nginx creates each temp directory but not its parent, so they sit directly in temp_dir.
             "temp_paths": {kind: _nginx_quote(f"{self.temp_dir}/nginx-{kind}") for kind in _TEMP_KINDS},
         }

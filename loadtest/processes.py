@@ -89,8 +89,9 @@ def spawn(
     env: dict[str, str] | None = None,
     new_session: bool = False,
     die_with_parent: bool = True,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[Any]:
-    """Start a child whose stderr (and stdout, unless given) go to ``log_path``."""
+    """Start a child whose stderr (and stdout, unless given) go to ``log_path``; in ``cwd`` when given."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     argv = with_death_signal(command) if die_with_parent else list(command)
     try:
@@ -101,6 +102,7 @@ def spawn(
             stderr=log,
             env=env,
             start_new_session=new_session,
+            cwd=cwd,
         ))
     finally:
         if log_path:

@@ -351,7 +351,7 @@ class _Inputs:
             cpu_source = (f"from the source's CPU: {infra.cpu_percent_avg:.1f} % of {cores:g} core(s) x {count} replica(s) "
                           f"/ {judged.throughput_rps:.1f} req/s")
         return cls(count, judged.throughput_rps, load, config.slo.users, think, report.slo.p95_ms,
-                   cpu_ms, config.local.workers if config.is_local else None,
+                   cpu_ms, _stated_concurrency(config),
                    cpu_only=infra.utilization_percent is None, cpu_cores=cores, cpu_ms_source=cpu_source,
                    run_profile=report.profile.name,
                    cpu_load=load if infra.utilization_percent is None else infra.cpu_percent_avg)
@@ -445,6 +445,14 @@ def _fit_to_latency(report: Report, inputs: _Inputs) -> _Inputs:
             f"per replica reproduce the measured mean response of {1000 * measured_s:.0f} ms for {users} users on "
             f"{inputs.replicas} replica(s) (closed network), so one replica serves {k / low_s:.1f} req/s at 100 %")
     return dataclasses.replace(inputs, fitted_capacity=k / low_s, fit_note=note)
+
+
+def _stated_concurrency(config: StackConfig) -> int | None:
+    """What a replica's pool holds, when it is stated: the reference service's workers, or the
+    team's own command's ``concurrencyLimit`` (None when the team did not give one)."""
+    if not config.is_local:
+        return None
+    return config.local.concurrency_limit if config.local.runs_command else config.local.workers
 
 
 def _judged_load(infra: InfraMetrics, window: Window) -> float | None:

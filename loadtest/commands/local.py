@@ -17,10 +17,11 @@ from infra.errors import ConfigError
 
 from ..console import out
 from ..errors import LocalStackError, StackRunningError
+from ..local.command import command_spec
 from ..local.launch import LocalStackRun
 from ..local.prometheus import prometheus_binary
 from ..local.stack import runtime_dir_for
-from ..local.state import STATE_FILE, StackState, running_state
+from ..local.state import STATE_FILE, StackState, running_state, verify
 from ..local.stats import replica_stats
 from ..planning.timescale import TIME_SCALES
 from ..processes import is_ours, spawn, stop_all, stop_owned
@@ -82,9 +83,10 @@ def run(args: argparse.Namespace) -> int:
     name = stack.name
     runtime = runtime_dir_for(path, name)
     if args.action == "status":
-        return status(name, runtime)
+        return status(name, runtime, with_stats=not config.local.runs_command)
     if args.action == "down":
         return down(name, runtime)
+    command_spec(config, path.parent)  # headroom:local.command's program and directory: exit 2 before anything starts
     if args.prometheus:
         prometheus_binary()  # missing: exit 2 naming the fix, before anything starts
     if args.hpa_time_scale != 1 and not args.autoscale:
@@ -141,6 +143,7 @@ def up_detached(name: str, path: Path, runtime: Path, autoscale: bool = False, p
     while time.monotonic() < deadline:
         state = StackState.load(runtime / STATE_FILE)
         if state is not None and state.supervisor_pid == supervisor.pid:
+            state = verify(state, runtime)  # the table's "alive" column shows what is proven, as `local status` does
             out.print(f"local stack {name} is up at {state.url} (supervisor pid {supervisor.pid})")
             out.print(state_table(state))
             return 0
@@ -179,13 +182,14 @@ def down(name: str, runtime: Path) -> int:
     return 0
 
 
-def status(name: str, runtime: Path) -> int:
+def status(name: str, runtime: Path, with_stats: bool = True) -> int:
+    """``with_stats``: each replica's utilization and requests, which only the reference service reports."""
     state = running_state(runtime)
     if state is None:
         out.print(f"local stack {name} is not running")
         return 1
     out.print(f"local stack {name} is running at {state.url} (supervisor pid {state.supervisor_pid})")
-    out.print(state_table(state, with_stats=True))
+    out.print(state_table(state, with_stats=with_stats))
     healthy = all(state.owns(pid) for pid in state.pids)
     return 0 if healthy else 1
 

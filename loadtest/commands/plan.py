@@ -135,12 +135,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def refuse_reference_model(config: StackConfig, report: Report | None, stack_file: str) -> None:
-    """A stack that describes its own service (headroom:scenario) is not the reference service the local stack runs:
+    """A stack that describes or runs its own service (headroom:scenario, headroom:local.command) is not the reference service:
     without figures for it, plan refuses rather than model the reference one (exit 2, saying what to give)."""
-    if report is not None or config.capacity.replica_rps is not None or config.scenario is None or not config.is_local:
+    own = config.scenario is not None or config.local.runs_command
+    if report is not None or config.capacity.replica_rps is not None or not own or not config.is_local:
         return
+    what = "headroom:local.command runs" if config.local.runs_command else "headroom:scenario describes"
     raise ConfigError(
-        f"{stack_file}: headroom:scenario describes your own service, and plan has no figures for it (the local "
+        f"{stack_file}: {what} your own service, and plan has no figures for it (the local "
         "stack's workers and service time are the reference service's): pass --results FILE, a saved `headroom "
         "validate --json` report of your service, or set headroom:capacity.replicaRps and headroom:capacity.serviceTimeMs"
     )

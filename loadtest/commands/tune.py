@@ -14,11 +14,13 @@ from infra.errors import ConfigError
 
 from ..analysis.changes import ConfigChange
 from ..analysis.floors import Floor, replica_floor
+from ..analysis.latency_cause import Cause, causes
 from ..analysis.target_match import mismatch_warning
 from ..console import err, out
 from ..formats.terminal import LiveView
 from ..local.stack import runtime_dir_for
 from ..local.state import running_state
+from ..report.model import Report
 from ..scenario.profiles import PROFILES
 from ..validation.request import ValidationRequest
 from ..validation.run import validate
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         rounds.add_column(column)
     exit_code = 1
     bracket = Bracket(replica_floor(config, name, "local"), args.rounds)
+    # Criteria a round found to be cost: a later round with more replicas may have no request of them at low load.
+    costs: dict[str, Cause] = {}
     for number in range(1, args.rounds + 1):
         stack = load_stack(str(path))
         path, config = stack
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             applied = f"rounds 1-{number - 1} applied their changes to {path}" if number > 1 else f"{path} is unchanged"
             raise type(interrupt)(f"in round {number}, which wrote no report; {applied}; Locust and the local stack are stopped") from None
         report, analysis = result.report, result.analysis
+        costs.update({cause.criterion.name: cause for cause in causes(report) if cause.kind == "cost"})
         mismatch = mismatch_warning(report) if number == 1 else None
         if mismatch is not None:
             err.print(Text.assemble(("warning:", "bold yellow"), f" round 1: {mismatch}; tune stops here, nothing applied"))
@@ -111,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
                           f"(the fewest that passed so far: {bracket.passed})")
                 continue
         if stop or status != "FAIL" or not analysis.changes or mismatch is not None:
-            if status == "INCONCLUSIVE":
-                err.print(f"round {number}: INCONCLUSIVE; its proposal is not applied (the measurement cannot be trusted)")
+            _say_why_it_stops(number, status, report, costs, mismatch is not None)
             break
         analysis.apply()
         err.print(f"round {number}: {status}; applied {change}")
@@ -166,6 +170,33 @@ class Bracket:
         if below is not None:
             return False, (below + self.passed) // 2  # halve the gap
         return False, lower if model is None else min(lower, max(model, self.floor.replicas))
+
+
+def _say_why_it_stops(number: int, status: str, report: Report, costs: dict[str, Cause], mismatched: bool) -> None:
+    if status == "INCONCLUSIVE":
+        err.print(f"round {number}: INCONCLUSIVE; its proposal is not applied (the measurement cannot be trusted)")
+    if status != "PASS" and not mismatched and (left := cost_left(report, costs)):
+        err.print(f"round {number}: {status}; {left}")
+
+
+def cost_left(report: Report, earlier: dict[str, Cause]) -> str | None:
+    """When every criterion still failing is the service's own cost, say so: tune has nothing left to apply.
+
+    Replicas size the queueing part only (``loadtest.analysis.latency_cause``); a criterion
+    already missed at a run's lowest load stays missed at any replica count. A round whose
+    lowest-load windows had no request of it (undetermined) keeps what an ``earlier`` round found.
+    """
+    found = [earlier.get(cause.criterion.name, cause) if cause.kind == "undetermined" else cause
+             for cause in causes(report)]
+    failing = [c for c in report.criteria if not c.passed]
+    if not found or len(found) != len(failing) or any(cause.kind != "cost" for cause in found):
+        return None
+    named = "; ".join(f"{cause.criterion.endpoint or 'all requests'}: {cause.criterion.name} already "
+                      f"{cause.low_ms or 0:.0f} ms at the lowest load, against < {cause.criterion.threshold:g} ms"
+                      for cause in found)
+    return (f"the criteria still failing are the service's own cost ({named}): more replicas do not remove them, so "
+            "tune stops here; the replicas applied so far size the queueing part (profile those endpoints, or revisit "
+            "their thresholds)")
 
 
 def _measured(passed: int, lower: int, status: str) -> str:

@@ -35,6 +35,13 @@ class LocalStackRun:
                 f"headroom:hpa.maxReplicas is {config.hpa.max_replicas}; the autoscaled local stack runs at most "
                 f"{MAX_LOCAL_REPLICAS} replicas on this machine"
             )
+        if config.local.runs_command and (autoscale or prometheus):
+            flag = "--autoscale" if autoscale else "--prometheus (or headroom:metrics.source prometheus without a url)"
+            why = ("the local autoscaler reads the reference service's own busy-worker figures, which the team's command "
+                   "does not serve" if autoscale else
+                   "headroom's own Prometheus scrapes the reference service's /metrics, which the team's command does not serve")
+            raise ConfigError(f"{flag} is not supported with headroom:local.command: {why}; run without it (the local "
+                              "source measures the command's process tree and nginx's upstream log)")
         replicas = config.hpa.min_replicas if autoscale else config.local.replicas
         self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus,
                                 hpa_time_scale=hpa_time_scale)

@@ -1,4 +1,4 @@
-"""The local stack: replicas of the reference service behind a real nginx, all on 127.0.0.1.
+"""The local stack: replicas of the reference service (or of the team's own command) behind a real nginx, all on 127.0.0.1.
 
 nginx.conf comes from the same template ``headroom render`` uses, with the
 replicas' ports as upstreams, so the local stack exercises the configuration a
@@ -6,7 +6,9 @@ deployment would run. The stack's processes and ports are kept in a state file
 (``.headroom/local/<stack>/state.json`` beside the stack file) so that
 ``headroom local status|down`` and ``headroom validate`` find a running stack; what
 that file is trusted for, and how its processes are proven this stack's, is
-``loadtest.local.state`` and ``loadtest.local.ownership``.
+``loadtest.local.state`` and ``loadtest.local.ownership``. A replica of the team's own
+command (``headroom:local.command``) is ``loadtest.local.command``: proven this stack's
+the same way (the secret in its environment), and stopped with its process group.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from infra.render import NginxRuntime, render_nginx_conf
 from ..errors import LocalStackError, StackRunningError
 from ..processes import free_port, log_tail, record_of, spawn, stop_all
 from ..reference import ServiceBehaviour
+from .command import CommandSpec, command_spec, stop_groups
 from .ownership import SECRET_ENV, LockHeldError, SupervisorLock, new_secret, secret_digest
 from .prometheus import LocalPrometheus
 from .state import STATE_FILE, StackState, running_state
@@ -45,6 +48,16 @@ READY_TIMEOUT_S = 20.0
 
 def runtime_dir_for(stack_path: Path, stack_name: str) -> Path:
     return stack_path.resolve().parent / ".headroom" / "local" / stack_name
+
+
+def stack_dir_of(runtime_dir: Path) -> Path:
+    """The stack file's directory, whose runtime directory ``runtime_dir_for`` made ``runtime_dir``."""
+    return runtime_dir.parents[2]
+
+
+UPSTREAM_LOG = "nginx-upstream.log"
+"""In the runtime directory: nginx's per-upstream log of a command stack (``$msec $upstream_addr
+$upstream_response_time``), from which ``loadtest.metrics`` measures each replica's concurrency."""
 
 
 def behaviour_for(config: StackConfig) -> ServiceBehaviour:
@@ -110,6 +123,8 @@ class LocalStack:
         self.nginx: subprocess.Popen[Any] | None = None
         self.nginx_port = config.local.nginx_port or 0
         self._nginx_conf = runtime_dir / "nginx.conf"
+        self.command: CommandSpec | None = command_spec(config, stack_dir_of(runtime_dir))
+        """The team's own service, checked (ConfigError, exit 2) before anything starts; None: the reference service."""
 
     @property
     def url(self) -> str:
@@ -124,8 +139,14 @@ class LocalStack:
         try:
             for _ in range(self.initial_replicas):
                 self.serving_ports.append(self._start_replica())
+            deadline = time.monotonic() + self.config.local.start_timeout_seconds
+            if self.command is not None:
+                # Before nginx: a replica that refuses connections while it starts would count as a
+                # failure against its upstream (max_fails) and keep nginx answering 502 for fail_timeout.
+                self._wait_healthy(self._replica_health_urls(), deadline)
             self._start_nginx()
-            self._wait_healthy()
+            self._wait_healthy([f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}",
+                                *self._replica_health_urls()], deadline)
             if self.with_prometheus:
                 self._start_prometheus()
             state = self.state()
@@ -147,7 +168,7 @@ class LocalStack:
         if self.nginx is not None:
             stop_all([self.nginx], grace_seconds=10)
             self.nginx = None
-        stop_all([process for process, _ in self.replicas], grace_seconds=10)
+        self._stop_replicas([process for process, _ in self.replicas])
         self.replicas.clear()
         self.serving_ports.clear()
         self.state_path.unlink(missing_ok=True)
@@ -184,6 +205,7 @@ class LocalStack:
             config_digest=config_digest(self.config),
             secret_digest=secret_digest(self._secret),
             verified=frozenset(pids),  # this process started each of them
+            runtime_dir=self.runtime_dir,
         )
 
     def _child_env(self) -> dict[str, str]:
@@ -226,7 +248,7 @@ class LocalStack:
     def stop_replica(self, port: int) -> None:
         """Stop a replica nginx no longer sends to (``drain`` first)."""
         process = next(p for p, q in self.replicas if q == port)
-        stop_all([process], grace_seconds=10)
+        self._stop_replicas([process])
         self.replicas = [(p, q) for p, q in self.replicas if q != port]
         self._sync_prometheus_targets()
         self.state().save(self.state_path)
@@ -246,7 +268,15 @@ class LocalStack:
         except psutil.Error:
             return
 
+    def _stop_replicas(self, processes: list[subprocess.Popen[Any]]) -> None:
+        if self.command is not None:
+            stop_groups(processes, grace_seconds=10)  # the command's own children too
+        else:
+            stop_all(processes, grace_seconds=10)
+
     def _start_replica(self) -> int:
+        if self.command is not None:
+            return self._start_command_replica(self.command)
         behaviour = json.dumps({k: v for k, v in asdict(behaviour_for(self.config)).items() if not k.startswith("_")})
         index = self._replicas_started
         self._replicas_started += 1
@@ -260,6 +290,26 @@ class LocalStack:
         self.replicas.append((process, 0))  # registered before it is ready, so stop() finds it
         port = self._read_ready_port(process, index)
         self.replicas[-1] = (process, port)
+        return port
+
+    def _start_command_replica(self, command: CommandSpec) -> int:
+        """One replica of the team's own command on a free loopback port, in a process group of its own.
+
+        It has no READY line to wait for: ``_wait_healthy`` probes its health path. The port is
+        free when chosen; another process taking it before the replica binds it makes that
+        replica fail its health check (or exit), which ``_wait_healthy`` reports.
+        """
+        index = self._replicas_started
+        self._replicas_started += 1
+        port = free_port()
+        process = spawn(
+            command.argv_for(port),
+            log_path=self.runtime_dir / f"replica-{index}.log",
+            env=command.env_for(self._child_env()),
+            cwd=command.working_directory,
+            new_session=True,
+        )
+        self.replicas.append((process, port))
         return port
 
     def _identity(self, index: int) -> str:
@@ -296,6 +346,7 @@ class LocalStack:
             pid_path=str(self.runtime_dir / "nginx.pid"),
             error_log=str(self.runtime_dir / "nginx-error.log"),
             access_log=str(self.runtime_dir / "nginx-access.log"),
+            upstream_log=str(self.runtime_dir / UPSTREAM_LOG) if self.command is not None else None,
             temp_dir=str(self.runtime_dir),
             # One worker: the machine's other core belongs to Locust and the replicas.
             worker_processes="1",
@@ -329,15 +380,19 @@ class LocalStack:
 
     # health ------------------------------------------------------------------------
 
-    def _wait_healthy(self) -> None:
+    def _replica_health_urls(self) -> list[str]:
+        """Each replica's own health check: the stack's healthPath for a command, the reference service's otherwise."""
+        path = self.config.service.health_path if self.command is not None else "/api/v1/health"
+        return [f"http://127.0.0.1:{port}{path}" for _, port in self.replicas]
+
+    def _wait_healthy(self, targets: list[str], deadline: float) -> None:
+        """Until every target answers 200; past ``deadline`` a LocalStackError names the first that does not, and its answer."""
         timeout = self.config.local.start_timeout_seconds
-        deadline = time.monotonic() + timeout
-        targets = [f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}"]
-        targets += [f"http://127.0.0.1:{port}/api/v1/health" for _, port in self.replicas]
         while True:
             if self.nginx is not None and self.nginx.poll() is not None:
                 log = self.runtime_dir / "nginx-error.log"
                 raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{log_tail(log)}")
+            self._check_replicas_running()
             answers = {url: _probe(url) for url in targets}
             failing = {url: answer for url, answer in answers.items() if answer != "200"}
             if not failing:
@@ -350,6 +405,15 @@ class LocalStack:
                                       f"GET {url} answered {answer}, not 200{more} (headroom:service.healthPath is "
                                       f"{self.config.service.health_path!r})")
             time.sleep(0.1)
+
+    def _check_replicas_running(self) -> None:
+        """A replica that exited while starting will never become healthy: say so now, with its log."""
+        for index, (process, port) in enumerate(self.replicas):
+            if process.poll() is not None:
+                log = self.runtime_dir / f"replica-{index}.log"
+                what = f"the command {' '.join(self.command.argv_for(port))!r}" if self.command else "the reference service"
+                raise LocalStackError(f"replica {index} ({what}, port {port}) exited with code {process.returncode} "
+                                      f"while starting; see {log}:\n{log_tail(log)}")
 
     def _claim(self) -> None:
         """Refuse when a stack already runs here; otherwise hold its supervisor lock until ``stop``."""

@@ -69,6 +69,8 @@ class StackState:
     """``ownership.secret_digest`` of the secret in the children's environment."""
     verified: frozenset[int] = field(default=frozenset(), compare=False)
     """PIDs proven to be this stack's; the process that started the stack knows all of its own."""
+    runtime_dir: Path | None = field(default=None, compare=False)
+    """Not read from the file either: the directory it was found in (or written to), where nginx's logs are."""
 
     @property
     def pids(self) -> list[int]:
@@ -97,7 +99,7 @@ class StackState:
         return [record for pid in self.pids if self.owns(pid) and (record := self.record(pid)) is not None]
 
     def save(self, path: Path) -> None:
-        data = {key: value for key, value in asdict(self).items() if key != "verified"}
+        data = {key: value for key, value in asdict(self).items() if key not in ("verified", "runtime_dir")}
         write_atomically(path, json.dumps(data, indent=2), mode=STATE_FILE_MODE)
 
     @classmethod
@@ -106,6 +108,7 @@ class StackState:
         try:
             data = json.loads(path.read_text())
             data.pop("verified", None)
+            data.pop("runtime_dir", None)
             state = cls(**data)
         except (OSError, ValueError, TypeError):
             return None
@@ -162,6 +165,7 @@ def verify(state: StackState, runtime_dir: Path) -> StackState:
         if child_of_supervisor or carries_secret(pid, runtime_dir, state.secret_digest):
             proven.add(pid)
     state.verified = frozenset(proven)
+    state.runtime_dir = runtime_dir
     return state
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -13,8 +12,7 @@ from ..local.state import StackState
 from ..local.stats import replica_stats
 from ..report.model import InfraMetrics, LoadPoint, ReplicaMetrics, unavailable
 from .model import TimeWindow
-
-SAMPLE_EVERY_S = 2.0
+from .sampling import SAMPLE_EVERY_S, PeriodicSampler, proven_process
 
 
 @dataclass
@@ -43,42 +41,25 @@ class SampledReplica:
         return self.last_failure is not None and (not self.samples or self.last_failure > self.samples[-1].at)
 
 
-class LocalSource:
+class LocalSource(PeriodicSampler):
     """Samples every replica every two seconds from a background thread while the load runs."""
 
     name = "local"
 
     def __init__(self, state: StackState, cpu_request_cores: float, memory_request_bytes: int) -> None:
-        self._replicas = []
-        for index, replica in enumerate(state.replicas):
-            try:
-                # Only a process the state proves is the replica (not a later owner of its PID) is measured.
-                process: psutil.Process | None = psutil.Process(replica["pid"]) if state.owns(replica["pid"]) else None
-            except psutil.Error:
-                process = None
-            self._replicas.append(SampledReplica(f"replica {index}", replica["port"], process, pid=replica["pid"]))
+        super().__init__("headroom-local-metrics")
+        self._replicas = [SampledReplica(f"replica {index}", replica["port"], proven_process(state, replica["pid"]),
+                                         pid=replica["pid"]) for index, replica in enumerate(state.replicas)]
         self._cpu_cores = cpu_request_cores
         self._memory_bytes = memory_request_bytes
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="headroom-local-metrics", daemon=True)
         self._warnings: list[str] = []
 
-    def start(self) -> None:
-        self._sample_all()
-        self._thread.start()
-
     def stop(self, window: TimeWindow) -> InfraMetrics:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self._sample_all()
+        self.stop_sampling()
         try:
             return self._summarize(window)
         except (ZeroDivisionError, IndexError, ValueError) as error:
             return unavailable(self.name, f"local metrics could not be summarized: {error}")
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY_S):
-            self._sample_all()
 
     def _sample_all(self) -> None:
         for replica in self._replicas:

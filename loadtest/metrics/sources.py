@@ -29,13 +29,7 @@ def source_for(config: StackConfig, local_state: StackState | None, resolution_s
     if kind == "prometheus":
         return _prometheus(config, local_state, resolution_s)
     if kind == "local":
-        if local_state is None:
-            chosen = ("headroom:metrics.source is auto, which means 'local' for a stack that deploys nothing"
-                      if config.metrics.source == "auto" else "headroom:metrics.source is local")
-            return NoSource(f"{chosen}, and the target was another host, so no replica reported any utilization")
-        from .local import LocalSource
-
-        return LocalSource(local_state, cpu_millicores(config.service.cpu_request) / 1000, memory_bytes(config.service.memory_request))
+        return _local(config, local_state)
     if kind == "cloudwatch":
         from .cloudwatch import CloudWatchSource
 
@@ -46,6 +40,27 @@ def source_for(config: StackConfig, local_state: StackState | None, resolution_s
         service = config.service
         return KubernetesSource(service.namespace, service.name, service.cpu_request, service.memory_request, config.metrics.kubeconfig_context)
     return NoSource("headroom:metrics.source is none: no infrastructure metrics were read")
+
+
+def _local(config: StackConfig, local_state: StackState | None) -> MetricsSource:
+    if local_state is None:
+        chosen = ("headroom:metrics.source is auto, which means 'local' for a stack that deploys nothing"
+                  if config.metrics.source == "auto" else "headroom:metrics.source is local")
+        return NoSource(f"{chosen}, and the target was another host, so no replica reported any utilization")
+    cpu_cores = cpu_millicores(config.service.cpu_request) / 1000
+    memory = memory_bytes(config.service.memory_request)
+    if config.local.runs_command:
+        runtime_dir = local_state.runtime_dir
+        if runtime_dir is None:
+            return NoSource("the local stack runs headroom:local.command, and its runtime directory (nginx's upstream "
+                            "log) is not known: no replica was measured")
+        from ..local.stack import UPSTREAM_LOG
+        from .local_command import CommandSource
+
+        return CommandSource(local_state, runtime_dir / UPSTREAM_LOG, cpu_cores, memory, config.local.concurrency_limit)
+    from .local import LocalSource
+
+    return LocalSource(local_state, cpu_cores, memory)
 
 
 def _prometheus(config: StackConfig, local_state: StackState | None, resolution_s: float) -> MetricsSource:

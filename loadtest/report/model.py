@@ -301,6 +301,8 @@ class ReplicaMetrics(Model):
     """CPU used, as a percentage of the CPU request (Kubernetes, local) or of the instance (CloudWatch)."""
     memory_percent: float | None = None
     """Resident memory as a percentage of the memory request."""
+    concurrency: float | None = None
+    """Requests in flight on average over the run (the local stack of a team's own command: from nginx's upstream log)."""
 
 
 class LoadPoint(Model):
@@ -322,6 +324,8 @@ class InfraMetrics(Model):
     memory_percent_avg: float | None = None
     memory_percent_max: float | None = None
     cpu_ms_per_request: float | None = None
+    concurrency_avg: float | None = None
+    """The replicas' mean ``concurrency``: requests in flight per replica, measured without the application (nginx's log)."""
     per_replica: list[ReplicaMetrics] = Field(default_factory=list)
     timeline: list[LoadPoint] = Field(default_factory=list)
     """Seconds since the run started and mean load percent: utilization, else CPU."""

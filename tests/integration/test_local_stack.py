@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import headroom
+
+from loadtest.local.stack import LocalStack
 
 pytestmark = pytest.mark.slow
 
@@ -100,3 +103,107 @@ def test_a_health_check_that_never_passes_names_the_url_and_its_answer(local_sta
     assert result.returncode == 4 and "Traceback" not in result.stderr
     assert "did not become healthy within 3 s (headroom:local.startTimeoutSeconds)" in result.stderr
     assert "/not-here answered HTTP 404, not 200" in result.stderr and "healthPath is '/not-here'" in result.stderr
+
+
+# headroom:local.command: the team's own process as the replicas (here Python's own http.server) ------------------
+
+SERVER = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+
+
+def command_stack(tmp_path: Path, command: list[str], replicas: int = 2, health: str = "/", timeout: float = 15) -> Path:
+    stack = tmp_path / "Pulumi.own.yaml"
+    stack.write_text(f"""\
+config:
+  headroom:deploy: {{aws: false, kubernetes: false}}
+  headroom:service: {{healthPath: {health}}}
+  headroom:local:
+    replicas: {replicas}
+    command: {json.dumps(command)}
+    startTimeoutSeconds: {timeout}
+""")
+    return stack
+
+
+def own_stack(stack: Path) -> LocalStack:
+    from infra.config import load_stack
+    from loadtest.local.stack import runtime_dir_for
+
+    path, config = loaded = load_stack(str(stack))
+    return LocalStack(loaded.name, config, runtime_dir_for(path, loaded.name))
+
+
+def test_a_command_that_is_not_found_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+    stack = command_stack(tmp_path, ["no-such-server-xyz", "--port", "{port}"])
+    result = headroom("local", "up", "--stack", str(stack), "--detach", timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "headroom:local.command[0] = 'no-such-server-xyz': no such executable (not on PATH)" in result.stderr
+    assert not (tmp_path / ".headroom").exists()  # nothing started, nothing written
+    validate = headroom("validate", "--stack", str(stack), "--users", "2", "--ramp", "1", "--run-time", "5s", timeout=60)
+    assert validate.returncode == 2 and "no such executable" in validate.stderr
+
+
+def test_a_command_replica_that_exits_while_starting_is_named_with_its_log(tmp_path: Path) -> None:
+    stack = command_stack(tmp_path, [sys.executable, "-c", "import sys; print('cannot open the database'); sys.exit(3)",
+                                     "{port}"], timeout=30)
+    started = time.monotonic()
+    result = headroom("local", "up", "--stack", str(stack), "--detach", timeout=60)
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+    assert "exited with code 3 while starting" in result.stderr and "cannot open the database" in result.stderr
+    assert time.monotonic() - started < 25  # said at once, not after the 30 s start timeout
+
+
+def test_a_command_replica_that_never_turns_healthy_names_the_url_and_its_answer(tmp_path: Path) -> None:
+    stack = command_stack(tmp_path, SERVER, health="/not-here", timeout=3)
+    result = headroom("local", "up", "--stack", str(stack), "--detach", timeout=60)
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+    assert "did not become healthy within 3 s" in result.stderr
+    assert "/not-here answered HTTP 404, not 200" in result.stderr
+
+
+def test_a_command_stack_serves_and_stops_its_replicas_and_their_children(tmp_path: Path) -> None:
+    import psutil
+
+    # Each replica leaves a child of its own behind (as a gunicorn master has workers).
+    command = ["/bin/sh", "-c", 'sleep 300 & exec "$0" -m http.server "$1" --bind 127.0.0.1', sys.executable, "{port}"]
+    stack = command_stack(tmp_path, command)
+    with own_stack(stack) as running:
+        state = running.state()
+        with urllib.request.urlopen(f"{state.url}/", timeout=5) as response:
+            assert response.status == 200
+        groups = [os.getpgid(replica["pid"]) for replica in state.replicas]
+        assert groups == [replica["pid"] for replica in state.replicas]  # each leads its own process group
+        children = [child for replica in state.replicas for child in psutil.Process(replica["pid"]).children()]
+        assert len(children) == 2 and all("sleep" in " ".join(child.cmdline()) for child in children)
+        assert all(state.owns(replica["pid"]) for replica in state.replicas)  # proven by the secret in their environment
+        conf = (state_path(stack).parent / "nginx.conf").read_text()
+        assert "least_conn;" in conf and "headroom_upstream" in conf
+    assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
+    assert not state_path(stack).exists()
+
+
+def test_a_command_replica_that_crashes_mid_run_is_reported_lost_and_its_group_stopped(tmp_path: Path) -> None:
+    from loadtest.local.stack import UPSTREAM_LOG
+    from loadtest.metrics.local_command import CommandSource
+    from loadtest.metrics.model import TimeWindow
+
+    stack = command_stack(tmp_path, SERVER)
+    with own_stack(stack) as running:
+        state = running.state()
+        source = CommandSource(state, running.runtime_dir / UPSTREAM_LOG, 1.0, 512 * 2**20, concurrency_limit=None)
+        started = time.time()
+        source.start()
+        for _ in range(20):
+            with urllib.request.urlopen(f"{state.url}/", timeout=5):
+                pass
+        os.kill(state.replicas[1]["pid"], signal.SIGKILL)
+        for _ in range(20):  # nginx routes around it
+            with urllib.request.urlopen(f"{state.url}/", timeout=5) as response:
+                assert response.status == 200
+        time.sleep(2.5)
+        metrics = source.stop(TimeWindow(started, time.time()))
+    assert metrics.available and metrics.replicas == 1 and metrics.lost_replicas == ["replica 1"]
+    assert any("replica 1" in warning and "stopped running" in warning for warning in metrics.warnings)
+    (survivor,) = metrics.per_replica
+    assert survivor.name == "replica 0" and survivor.concurrency is not None and survivor.concurrency > 0
+    assert survivor.memory_percent is not None and survivor.memory_percent > 0 and survivor.utilization_percent is None
+    assert metrics.cpu_ms_per_request is not None and metrics.cpu_ms_per_request > 0
