@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .elb import (
     AwsLoadBalancerConfig,
@@ -26,6 +26,7 @@ from .types import (
     Seconds,
     SubnetId,
     duration_seconds,
+    matching,
 )
 
 # What AWS accepts for DefaultInstanceWarmup (CreateAutoScalingGroup) and so for the
@@ -40,13 +41,7 @@ INSTANCE_WARMUP_MAX_SECONDS = 3600
 _DEVICE_NAME = re.compile(r"/dev/(?:sd[a-z][0-9]{0,2}|xvd[a-z]{1,2})")
 
 
-def _check_device_name(value: str) -> str:
-    if not _DEVICE_NAME.fullmatch(value):
-        raise ValueError("not allowed; expected a root device name such as /dev/xvda or /dev/sda1")
-    return value
-
-
-DeviceName = Annotated[str, AfterValidator(_check_device_name)]
+DeviceName = Annotated[str, matching(_DEVICE_NAME, "a root device name such as /dev/xvda or /dev/sda1")]
 
 
 class InstanceRefreshConfig(Section):

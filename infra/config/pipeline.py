@@ -21,7 +21,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from .section import Section
 from .slo import RunTime, Users
-from .types import DnsLabel, EnvVarName, HttpUrl, ImageRef, Port
+from .types import DnsLabel, EnvVarName, HttpUrl, ImageRef, Port, matching
 
 FlaggerHook = Literal["pre-rollout", "rollout", "confirm-promotion"]
 """The Flagger webhook types headroom answers (each is a path of ``headroom serve``: ``/flagger/<type>``)."""
@@ -125,13 +125,7 @@ TOLERANCE = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?(?:%|ms)(?:,[0-9]{1,6}(?:\.[
 """``--tolerance`` and ``headroom:pipeline.tolerance``: a percentage of the baseline's figure, milliseconds, or both."""
 
 
-def _check_tolerance(value: str) -> str:
-    if not TOLERANCE.fullmatch(value):
-        raise ValueError("not allowed; expected a tolerance such as 5%, 3ms or 5%,3ms")
-    return value
-
-
-Tolerance = Annotated[str, AfterValidator(_check_tolerance)]
+Tolerance = Annotated[str, matching(TOLERANCE, "a tolerance such as 5%, 3ms or 5%,3ms")]
 
 
 class PipelineConfig(Section):
