@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,6 +158,23 @@ def small_local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     finally:
         down = headroom("local", "down", "--stack", str(path))
         assert down.returncode == 0, down.stderr
+
+
+RELOAD_RACE = "connection error: HTTPConnectionClosed"
+"""What Locust records when nginx closes an idle client keep-alive connection just as a request is sent on it."""
+
+
+def lost_only_to_reload_races(run: dict[str, Any], reloads: int) -> bool:
+    """No request of ``run`` (a report's ``results.whole_run``) failed, but for nginx's keep-alive race on reload.
+
+    A graceful reload makes the old workers close their idle client keep-alive connections; a request
+    sent on one at that instant fails at the client (RFC 9112 9.3.1; nginx trac #1022, "wontfix"; nginx
+    1.27.4's keepalive_min_timeout narrows it, Debian's 1.22 has no such directive). The local stack
+    reloads nginx for every replica it adds or retires, so at most one such failure per reload is nginx's,
+    not headroom's; any other failure is not allowed.
+    """
+    reasons = {reason for by_reason in run["failure_reasons"].values() for reason in by_reason}
+    return run["failures"] == 0 or (reasons <= {RELOAD_RACE} and run["failures"] <= reloads)
 
 
 def leftover_processes(marker: str = "") -> list[str]:
