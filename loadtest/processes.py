@@ -168,8 +168,12 @@ class ProcessRecord:
         return cls(pid, float(created), tuple(cmdline))
 
 
-_START_TIME_TOLERANCE_S = 0.02
-"""psutil derives the start time from clock ticks (10 ms); two reads of one process agree within a tick."""
+_START_TIME_TOLERANCE_S = 1.5
+"""psutil's start time is the process's start in clock ticks since boot plus the boot time, and the boot time is
+/proc/stat's ``btime``: whole seconds the kernel derives from the wall clock, which move by a second when the clock
+is stepped or slewed (NTP, a VM's clock). On this project's CI machine a stack's own supervisor, holding its lock
+and with its command line unchanged, was judged stale minutes after it started: the start time is the check that
+failed. So within 1.5 s counts as the same start; a PID reused within that time would also need the same command line."""
 
 
 def record_of(pid: int) -> ProcessRecord | None:
