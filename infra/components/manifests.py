@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import pulumi
@@ -15,9 +17,15 @@ from ..render import render_artifact
 
 def manifest(artifact: str, config: StackConfig) -> dict[str, Any]:
     """One rendered Kubernetes manifest as a mapping (every manifest template renders one object)."""
-    document = YAML(typ="safe", pure=True).load(render_artifact(artifact, config))
+    document = _parsed(render_artifact(artifact, config))
     assert isinstance(document, dict), f"{artifact} renders to a mapping"
-    return document
+    return copy.deepcopy(document)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    """Rendered text parsed once (the pure-Python YAML parser is slow, and previews render the same text often)."""
+    return YAML(typ="safe", pure=True).load(text)
 
 
 def guard_rails(

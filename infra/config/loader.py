@@ -11,7 +11,9 @@ away from ``headroom`` (``headroon:hpa``), and a stack with no ``headroom:`` key
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import json
 import re
 import reprlib
@@ -124,8 +126,7 @@ def read_stack_keys(path: Path, text: str | None = None) -> dict[str, Any]:
     if text is None:
         text = read_stack_text(path)
     try:
-        check_no_aliases(YAML(typ="safe", pure=True).compose(text), path)
-        document = YAML(typ="safe", pure=True).load(text)
+        document = copy.deepcopy(_stack_document(text, str(path)))
     except YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -141,6 +142,20 @@ def read_stack_keys(path: Path, text: str | None = None) -> dict[str, Any]:
             f"{path}: config = {quote(keys)}: must be a mapping of 'namespace:key' to values"
         )
     return keys
+
+
+@functools.lru_cache(maxsize=32)
+def _stack_document(text: str, path: str) -> Any:
+    """A stack file's text parsed once: composed, checked for aliases, then constructed from the same nodes.
+
+    Cached by text because one command reads its stack several times (the schema, the
+    ignored-key warnings, the edit that follows); callers get a deep copy, so the cached
+    document never changes. A text that fails raises every time (exceptions are not cached).
+    """
+    yaml = YAML(typ="safe", pure=True)
+    root = yaml.compose(text)
+    check_no_aliases(root, path)
+    return None if root is None else yaml.constructor.construct_document(root)
 
 
 def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
