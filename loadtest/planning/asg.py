@@ -120,6 +120,8 @@ class TargetTrackingGroup:
     _period_sum: float = 0.0
     _period_seconds: int = 0
     _datapoints: deque[float | None] = field(default_factory=lambda: deque(maxlen=60))
+    _counted: tuple[float, float, int, int] = (0.0, -1.0, 0, 0)
+    """(from, until, serving, warm): the counts hold from one second until the next instance's transition."""
 
     @classmethod
     def started(cls, settings: TargetTrackingSettings, size: int) -> TargetTrackingGroup:
@@ -132,11 +134,21 @@ class TargetTrackingGroup:
         return len(self.instances)
 
     def serving(self, now: float) -> int:
-        return sum(1 for i in self.instances if i.serving(now))
+        return self._counts(now)[0]
+
+    def _counts(self, now: float) -> tuple[int, int]:
+        """(serving, warm) instances at ``now``; counted again only after a resize or an instance's transition."""
+        start, until, serving, warm = self._counted
+        if not start <= now < until:
+            serving = sum(1 for i in self.instances if i.serving(now))
+            warm = sum(1 for i in self.instances if i.warm(now))
+            later = [t for i in self.instances for t in (i.serving_at, i.warm_at) if t > now]
+            self._counted = (now, min(later, default=math.inf), serving, warm)
+        return serving, warm
 
     def observe(self, now: float, metric: float) -> None:
         """One second of the warm instances' aggregate metric; evaluates the alarms at each period boundary."""
-        if any(i.warm(now) for i in self.instances):
+        if self._counts(now)[1]:
             self._period_sum += metric
             self._period_seconds += 1
         if int(now + 1) % self.settings.timing.period_s == 0:
@@ -156,7 +168,7 @@ class TargetTrackingGroup:
 
     def _evaluate(self, now: float, metric: float) -> None:
         s, timing = self.settings, self.settings.timing
-        warm = sum(1 for i in self.instances if i.warm(now))
+        warm = self._counts(now)[1]
         if not warm:
             return
         needed = math.ceil(warm * metric / s.target - 1e-9)
@@ -182,4 +194,5 @@ class TargetTrackingGroup:
         else:
             self.instances.sort(key=lambda i: i.launched_at)
             del self.instances[new:]
+        self._counted = (0.0, -1.0, 0, 0)
         self.actions.append(Action(now, old, new, reason))

@@ -11,9 +11,10 @@ no second in breach) wins, and the cheapest with no breach at all is reported be
 (what perfection would cost); a winner that sits at the maximum for an hour or more says so.
 Ties go to the stack's own scale-up policy, then
 the higher target, then the lower minimum. A candidate's simulation stops once it spends
-more than the budget (with none, at its first second in breach), or once it costs more
-than the cheapest zero-breach candidate found so far: neither can win, so the answer is
-the exhaustive search's, found faster. maxReplicas/maxSize stay as they are: they are the
+more than the budget (with none, at its first second in breach), or once it must cost more
+than the cheapest zero-breach candidate found so far (its spend so far plus its minimum for
+the rest of the profile): neither can win, so the answer is the exhaustive search's, found
+faster (``tests/unit/test_planner.py`` checks it against a search without cutoffs). maxReplicas/maxSize stay as they are: they are the
 spending ceiling.
 Minimums start at the stack's availability floor (``loadtest.analysis.floors``:
 ``headroom:capacity.minReplicas``, one instance per subnet for the ASG, at least 2 on a
@@ -143,7 +144,8 @@ def _search(settings: list[Setting], run, rank, budget: Budget = ZERO) -> tuple[
     zero: Outcome | None = None
     for setting in settings:
         ceiling = zero.summary.replica_hours * 3600 + 1e-6 if zero else float("inf")
-        outcome = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, budget=budget))
+        outcome = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, floor_replicas=setting.min_replicas,
+                                      budget=budget))
         if outcome is None:
             continue
         summary = outcome.summary

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from infra.config import StackConfig
 from infra.config.kubernetes import REQUEST_RATE_WINDOW_S
@@ -46,9 +46,8 @@ def metric_window_s(signal: Signal) -> int:
     return METRIC_WINDOW_S if signal.is_cpu else REQUEST_RATE_WINDOW_S
 
 
-@dataclass(frozen=True)
-class Second:
-    """What one second of the simulation served."""
+class Second(NamedTuple):
+    """What one second of the simulation served (a tuple: a day's simulation makes 86,400 of them)."""
 
     served_rps: float
     utilization: float
@@ -98,6 +97,16 @@ class _PodRecord:
     name: str
     created_at: float
     ready_at: float
+    _as_seen: dict[bool, Pod] = field(default_factory=dict)
+
+    def as_seen(self, ready: bool, request_m: int) -> Pod:
+        """The pod as the controller lists it, Pending or Running and ready (built once per state: syncs repeat)."""
+        pod = self._as_seen.get(ready)
+        if pod is None:
+            pod = self._as_seen[ready] = Pod(
+                self.name, (Container("app", request_m),), phase="Running" if ready else "Pending", ready=ready,
+                ready_changed_at=self.ready_at if ready else self.created_at, started_at=self.created_at)
+        return pod
 
 
 class HpaDriver:
@@ -123,6 +132,9 @@ class HpaDriver:
         self.pod_start_s = pod_start_s
         self.pods: list[_PodRecord] = []
         self._created = 0
+        self._serving_from, self._serving_until = 0.0, -1.0
+        """The serving count below holds from the first second to before the second (the next pod's ready time)."""
+        self._serving = 0
         self.window_s = max(1, round(metric_window_s(signal) / time_scale))
         self._recent: deque[tuple[int, float]] = deque(maxlen=self.window_s)
         """(second, each serving replica's request rate) over the metric window."""
@@ -133,9 +145,15 @@ class HpaDriver:
     def _add(self, now: float) -> None:
         self._created += 1
         self.pods.append(_PodRecord(f"pod-{self._created}", now, now + self.pod_start_s))
+        self._serving_until = -1.0
 
     def serving(self, now: int) -> int:
-        return sum(1 for p in self.pods if p.ready_at <= now)
+        """Pods ready by ``now``; counted again only when the pods change or the next one becomes ready."""
+        if not self._serving_from <= now < self._serving_until:
+            self._serving_from = now
+            self._serving = sum(1 for p in self.pods if p.ready_at <= now)
+            self._serving_until = min((p.ready_at for p in self.pods if p.ready_at > now), default=float("inf"))
+        return self._serving
 
     def total(self, now: int) -> int:
         return len(self.pods)
@@ -160,14 +178,20 @@ class HpaDriver:
         if (now - self.sync_phase_s) % self.sync_s:
             return None
         pods, metrics = [], {}
+        window_start = now - self.window_s + 1
+        means: dict[float, float] = {}
+        """By the second a pod's own history starts: pods ready before the window all share one mean."""
         for record in self.pods:
             ready = record.ready_at <= now
             # A pod not yet serving is Pending to the controller: it has no metric to report.
-            pods.append(Pod(record.name, (Container("app", self.request_m),), phase="Running" if ready else "Pending",
-                            ready=ready, ready_changed_at=record.ready_at if ready else record.created_at,
-                            started_at=record.created_at))
-            metrics[record.name] = PodMetric(self.pod_metric_m(self._window_mean(record.ready_at)) if ready else 0,
-                                             float(now), float(self.window_s))
+            pods.append(record.as_seen(ready, self.request_m))
+            usage_m = 0
+            if ready:
+                since = max(record.ready_at, window_start)
+                if since not in means:
+                    means[since] = self._window_mean(since)
+                usage_m = self.pod_metric_m(means[since])
+            metrics[record.name] = PodMetric(usage_m, float(now), float(self.window_s))
         current = len(self.pods)
         decision = self.hpa.reconcile(float(now), current, pods, metrics)
         if decision.desired == current:
@@ -178,6 +202,7 @@ class HpaDriver:
         else:
             self.pods.sort(key=lambda p: p.created_at)
             del self.pods[decision.desired:]  # the newest go first, as a ReplicaSet prefers
+            self._serving_until = -1.0
         return current, decision.desired, f"{decision.reason} {decision.seen}".strip()
 
 
@@ -278,6 +303,9 @@ class Cutoff:
     on_breach: bool = True
     replica_seconds: float = float("inf")
     """Stop once the replicas cost more than this (a cheaper holding setting is already known)."""
+    floor_replicas: int = 0
+    """The fewest replicas the autoscaler may run (its minimum): what the rest of the run costs at least, so a run
+    whose spend so far plus that floor for the remaining seconds passes ``replica_seconds`` stops at once."""
     budget: Budget = ZERO
     """With ``on_breach``: stop once the breach spent passes this budget (by default, at the first second in breach)."""
 
@@ -290,35 +318,41 @@ def simulate(traffic: Traffic, service: PlanService, autoscaler: Autoscaler, slo
     offered_total = errors_total = replica_seconds = 0.0
     breached_seconds = bad_minutes = 0
     last_bad_minute = -1
+    p95_limit, error_limit = slo.p95_ms, slo.error_rate_percent
+    # Bound once: a day is 86,400 passes of this loop, and `plan --optimize` runs hundreds of days.
+    offered_at, serving_at, total_at, tick, metric_of = (traffic.offered, autoscaler.serving, autoscaler.total,
+                                                         autoscaler.tick, autoscaler.signal.value)
     for now in range(traffic.seconds):
-        serving = autoscaler.serving(now)
-        offered = traffic.offered(now, response_s)
+        serving = serving_at(now)
+        offered = offered_at(now, response_s)
         second = serve(service, serving, offered, backlog, timeout_s)
         # Users react to the response times they see; smoothing them over a few seconds keeps the discrete
         # closed loop from oscillating around its fixed point (as the capacity model's damped iteration).
         backlog, response_s = second.backlog, 0.7 * response_s + 0.3 * second.mean_s
         per_replica = second.served_rps / serving if serving else 0.0
-        action = autoscaler.tick(now, per_replica)
+        action = tick(now, per_replica)
         if action is not None:
             result.actions.append(ScaleAction(now, *action))
         offered_total += offered
         errors_total += second.errors
+        replicas = total_at(now)
+        error_percent = 100 * second.errors / offered if offered > 0 else 0.0
         result.offered_rps.append(offered)
-        result.replicas.append(autoscaler.total(now))
+        result.replicas.append(replicas)
         result.serving.append(serving)
         result.utilization.append(second.utilization)
-        result.metric.append(autoscaler.signal.value(per_replica))
+        result.metric.append(metric_of(per_replica))
         result.p95_ms.append(second.p95_ms)
-        result.error_percent.append(100 * second.errors / offered if offered > 0 else 0.0)
+        result.error_percent.append(error_percent)
         if cutoff is not None:
-            replica_seconds += result.replicas[-1]
-            if second.p95_ms > slo.p95_ms or result.error_percent[-1] > slo.error_rate_percent:
+            replica_seconds += replicas
+            if second.p95_ms > p95_limit or error_percent > error_limit:
                 breached_seconds += 1
                 if now // 60 != last_bad_minute:
                     bad_minutes, last_bad_minute = bad_minutes + 1, now // 60
                 if cutoff.on_breach and not cutoff.budget.allows(breached_seconds, bad_minutes):
                     return result
-            if replica_seconds > cutoff.replica_seconds:
+            if replica_seconds + cutoff.floor_replicas * (traffic.seconds - now - 1) > cutoff.replica_seconds:
                 return result
     result.summary = summarize(result, slo, offered_total, errors_total, price_per_replica_hour, autoscaler.maximum)
     return result
