@@ -6,7 +6,8 @@
     │   └── StackRunningError        the local stack is (or is not) running, contrary to the command: exit 2
     ├── ProcessError                 a process headroom starts failed: exit 4 (headroom could not carry out the run)
     │   ├── LocalStackError          a replica or nginx did not start or become healthy
-    │   └── LoadGeneratorError       Locust did not start, crashed, or left no results
+    │   ├── LoadGeneratorError       Locust did not start, crashed, or left no results
+    │   └── SearchWorkerError        a worker process of `plan --optimize`'s search died before its result
     └── OutputError                  a finished run could write none of its reports (its verdict is lost): exit 4
 
 Any other exception is a bug (or the OS refusing): the CLI prints one line, writes the
@@ -41,6 +42,10 @@ class LocalStackError(ProcessError):
 
 class LoadGeneratorError(ProcessError):
     """Locust did not start, crashed, or wrote no results."""
+
+
+class SearchWorkerError(ProcessError):
+    """A forked worker of the optimizer's search ended without sending its part's result."""
 
 
 class OutputError(HeadroomError):

@@ -16,11 +16,12 @@ from infra.config import Stack, StackConfig, load_stack
 from infra.config.loader import stack_file_path
 from infra.errors import ConfigError
 
+from .. import fan_out
 from ..console import err
 from ..formats.plan_html import render_plan_html
 from ..formats.plan_terminal import optimization_table, plan_table
 from ..planning.document import plan_document
-from ..planning.optimize import Optimization, optimize_asg, optimize_hpa
+from ..planning.optimize import Optimization, SearchWorkers, optimize_asg, optimize_hpa
 from ..planning.service import service_for
 from ..planning.simulate import simulate_stack, slo_of
 from ..planning.traffic import Traffic, grown, profile, read_csv
@@ -123,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     optimizations: list[Optimization] = []
     if args.optimize:
         optimizers = {"hpa": optimize_hpa, "asg": optimize_asg}
-        optimizations = [optimizers[autoscaler](config, traffic, service, name) for autoscaler in which]
+        workers = SearchWorkers(fan_out.map_parts, fan_out.usable_cores())
+        optimizations = [optimizers[autoscaler](config, traffic, service, name, workers) for autoscaler in which]
     document = plan_document(name, str(path), traffic, service, slo_of(config), simulations, optimizations, config)
     human.print(plan_table(document))
     for optimization in optimizations:

@@ -23,7 +23,9 @@ prod-like stack), never below it; a proposal at the floor cites it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from infra.config import StackConfig
 from infra.config.schema import HpaConfig, HpaPolicy, HpaScalingRules
@@ -71,6 +73,34 @@ SCALE_UP_OPTIONS: tuple[tuple[str, HpaScalingRules], ...] = (
 )
 
 
+MapParts = Callable[[Callable[[int], Any], int], list[Any]]
+"""Runs ``work(0) ... work(parts - 1)`` and returns their results in order: in this process, or in several."""
+
+
+def in_this_process(work: Callable[[int], Any], parts: int) -> list[Any]:
+    return [work(part) for part in range(parts)]
+
+
+PARALLEL_FROM_STEPS = 2_000_000
+"""Simulated seconds (settings x profile seconds) from which a search is split: about a second of work."""
+
+
+@dataclass(frozen=True)
+class SearchWorkers:
+    """How a search runs: split into ``cores`` parts for ``map_parts`` once it is long enough to pay for them.
+
+    The default runs in this process. `plan` passes ``loadtest.fan_out``'s forked workers, one per
+    usable core; the search stays pure either way, and its answer is the same (a test checks it).
+    """
+
+    map_parts: MapParts = in_this_process
+    cores: int = 1
+    from_steps: int = PARALLEL_FROM_STEPS
+
+    def parts_for(self, steps: int) -> int:
+        return self.cores if steps >= self.from_steps else 1
+
+
 @dataclass(frozen=True)
 class Setting:
     min_replicas: int
@@ -105,7 +135,8 @@ def _rank(outcome: Outcome, own_scale_up: HpaScalingRules | None) -> tuple[float
     return (round(outcome.summary.replica_hours, 6), own, -outcome.setting.target, outcome.setting.min_replicas)
 
 
-def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
+def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "",
+                 workers: SearchWorkers = SearchWorkers()) -> Optimization:
     hpa = config.hpa
     floor = replica_floor(config, stack_name, "hpa")
     options = [("the stack's own", hpa.scale_up)] + [o for o in SCALE_UP_OPTIONS if o[1] != hpa.scale_up]
@@ -123,7 +154,7 @@ def optimize_hpa(config: StackConfig, traffic: Traffic, service: PlanService, st
     settings = [Setting(low, target, rules, label)
                 for label, rules in options for target in TARGETS for low in range(floor.replicas, hpa.max_replicas + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget)
+    best, zero = _search(settings, run, lambda o: _rank(o, hpa.scale_up), budget, traffic.seconds, workers)
     return Optimization("hpa", current, best, len(settings), _hpa_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("HPA", "maxReplicas", hpa.max_replicas, best))
 
@@ -133,27 +164,50 @@ def _own_percent(target: float, cpu: bool, capacity_rps: float) -> int:
     return round(target) if cpu else round(100 * target / capacity_rps)
 
 
-def _search(settings: list[Setting], run, rank, budget: Budget = ZERO) -> tuple[Outcome | None, Outcome | None]:  # type: ignore[no-untyped-def]
+def _search(settings: list[Setting], run, rank, budget: Budget, seconds: int,  # type: ignore[no-untyped-def]
+            workers: SearchWorkers) -> tuple[Outcome | None, Outcome | None]:
     """The best-ranked outcome within the error budget, and the best with no breach at all.
 
-    Each run is cut off once it spends more than the budget, or costs more than the
-    cheapest zero-breach outcome so far (the within-budget answer costs no more than
-    that, so a costlier run can be neither).
+    The settings are dealt round-robin to the workers' parts (one per core for a long search);
+    each part searches its share, and the parts' winners are compared by rank, ties going to
+    the setting listed first, as one pass in order would choose.
     """
-    best: Outcome | None = None
-    zero: Outcome | None = None
-    for setting in settings:
-        ceiling = zero.summary.replica_hours * 3600 + 1e-6 if zero else float("inf")
+    parts = workers.parts_for(len(settings) * seconds)
+    found = workers.map_parts(lambda part: _search_part(settings[part::parts], run, rank, budget), parts)
+
+    def first_best(picked: list[tuple[int, Outcome]]) -> Outcome | None:
+        return min(picked, key=lambda item: (rank(item[1]), item[0]))[1] if picked else None
+
+    indexed = [(part + parts * position, outcomes) for part, results in enumerate(found) for position, outcomes in results]
+    best = first_best([(index, pair[0]) for index, pair in indexed if pair[0] is not None])
+    zero = first_best([(index, pair[1]) for index, pair in indexed if pair[1] is not None])
+    return best, zero
+
+
+def _search_part(settings: list[Setting], run, rank, budget: Budget  # type: ignore[no-untyped-def]
+                 ) -> list[tuple[int, tuple[Outcome | None, Outcome | None]]]:
+    """Each setting's outcome, as (position, (within budget, with no breach)), for the ones that may still win.
+
+    A run is cut off once it spends more than the budget, or once it must cost more than the
+    cheapest zero-breach outcome so far (the within-budget answer costs no more than that,
+    so a costlier run can be neither).
+    """
+    kept: list[tuple[int, tuple[Outcome | None, Outcome | None]]] = []
+    zero_cost = float("inf")
+    for position, setting in enumerate(settings):
+        ceiling = zero_cost * 3600 + 1e-6
         outcome = run(setting, Cutoff(on_breach=True, replica_seconds=ceiling, floor_replicas=setting.min_replicas,
                                       budget=budget))
         if outcome is None:
             continue
         summary = outcome.summary
-        if budget.allows(summary.breach_seconds, summary.bad_minutes) and (best is None or rank(outcome) < rank(best)):
-            best = outcome
-        if summary.holds and (zero is None or rank(outcome) < rank(zero)):
-            zero = outcome
-    return best, zero
+        within = outcome if budget.allows(summary.breach_seconds, summary.bad_minutes) else None
+        perfect = outcome if summary.holds else None
+        if perfect is not None:
+            zero_cost = min(zero_cost, summary.replica_hours)
+        if within is not None or perfect is not None:
+            kept.append((position, (within, perfect)))
+    return kept
 
 
 def _warnings(label: str, key: str, maximum: int, best: Outcome | None) -> tuple[str, ...]:
@@ -166,7 +220,8 @@ def _warnings(label: str, key: str, maximum: int, best: Outcome | None) -> tuple
     return (warning,)
 
 
-def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "") -> Optimization:
+def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, stack_name: str = "",
+                 workers: SearchWorkers = SearchWorkers()) -> Optimization:
     asg = config.asg
     floor = replica_floor(config, stack_name, "asg")
     base = TargetTrackingSettings.from_config(config)
@@ -182,7 +237,7 @@ def optimize_asg(config: StackConfig, traffic: Traffic, service: PlanService, st
     current = Outcome(Setting(asg.min_size, _own_percent(base.target / (60 if requests else 1), not requests, service.capacity_rps)), own)
     settings = [Setting(low, target) for target in TARGETS for low in range(floor.replicas, asg.max_size + 1)]
     budget = budget_for(config, traffic.seconds)
-    best, zero = _search(settings, run, lambda o: _rank(o, None), budget)
+    best, zero = _search(settings, run, lambda o: _rank(o, None), budget, traffic.seconds, workers)
     return Optimization("asg", current, best, len(settings), _asg_changes(config, service, current, best, floor, budget, zero),
                         floor, budget, zero, _warnings("ASG", "maxSize", asg.max_size, best))
 

@@ -6,7 +6,8 @@ From the bottom up (docs: README "Layout"):
     1  scenario/, reference/   what load is sent; the reference service (its own program)
     2  analysis/           statistics, verdict, Little's law, capacity, recommendations
     3  planning/           autoscaler models, simulator, optimizer
-    4  formats/, console, processes   rendering; the terminals; starting and stopping children
+    4  formats/, console, processes, fan_out   rendering; the terminals; starting and stopping children;
+                           a search over forked workers
     5  load/, local/       running Locust; the local stack (neither imports the other)
     6  metrics/, locustfile   infrastructure metrics sources; the Locust entry point
     7  validation/         one validation run; the proposal as an edit of the stack file
@@ -14,7 +15,7 @@ From the bottom up (docs: README "Layout"):
     9  cli                 the entry point
 
 A module may import a lower layer, or its own package; never a higher layer or a
-sibling package of the same layer. The pure layers (0-4 except ``processes`` and
+sibling package of the same layer. The pure layers (0-4 except ``processes``, ``fan_out`` and
 ``console``) import no process, network or YAML-editing code at all.
 """
 
@@ -35,7 +36,7 @@ LAYERS: dict[str, int] = {
     "loadtest.scenario": 1, "loadtest.reference": 1,
     "loadtest.analysis": 2,
     "loadtest.planning": 3,
-    "loadtest.formats": 4, "loadtest.console": 4, "loadtest.processes": 4,
+    "loadtest.formats": 4, "loadtest.console": 4, "loadtest.processes": 4, "loadtest.fan_out": 4,
     "loadtest.load": 5, "loadtest.local": 5,
     "loadtest.metrics": 6, "loadtest.locustfile": 6,
     "loadtest.validation": 7,

@@ -16,9 +16,10 @@ import pytest
 
 from infra.config import config_from_keys
 from infra.errors import ConfigError
+from loadtest import fan_out
 from loadtest.analysis.signals import Signal
 from loadtest.planning import optimize
-from loadtest.planning.optimize import optimize_hpa
+from loadtest.planning.optimize import SearchWorkers, optimize_hpa
 from loadtest.planning.service import PlanService
 from loadtest.planning.simulate import HpaDriver, Slo, serve, simulate, simulate_stack
 from loadtest.planning.traffic import Traffic, profile, read_csv
@@ -107,14 +108,18 @@ def test_optimize_finds_the_known_cheapest_minimum() -> None:
     assert paths == {"headroom:hpa.minReplicas": 3, "headroom:hpa.targetCpuUtilization": 70}
 
 
+@pytest.mark.parametrize("parts", [1, 2], ids=["one-process", "two-processes"])
 @pytest.mark.parametrize("budget", [None, {"breachSeconds": 30}], ids=["zero-breach", "30-s-budget"])
-def test_the_searchs_cutoffs_skip_only_settings_that_cannot_win(budget: dict | None, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+def test_the_searchs_cutoffs_skip_only_settings_that_cannot_win(
+    budget: dict | None, parts: int, monkeypatch: pytest.MonkeyPatch  # type: ignore[type-arg]
+) -> None:
     """The optimizer stops a run early (its breach past the budget, or its spend plus its minimum for the rest of
-    the profile past the cheapest zero-breach run so far): it must choose what simulating every setting in full does."""
+    the profile past the cheapest zero-breach run so far), in one process or split over forked ones: it must
+    choose what simulating every setting in full, in order, does."""
     slo = {"errorBudget": budget} if budget else {}
     config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50}, slo=slo)
     traffic = Traffic("steps", "steps", rates=tuple(120.0 if t < 200 else 330.0 if t < 500 else 200.0 for t in range(900)))
-    pruned = optimize_hpa(config, traffic, SERVICE)  # type: ignore[arg-type]
+    pruned = optimize_hpa(config, traffic, SERVICE, workers=SearchWorkers(fan_out.map_parts, parts, from_steps=0))  # type: ignore[arg-type]
     full_run = optimize.simulate_stack
 
     def without_cutoff(*args: object, cutoff: object = None, **kwargs: object) -> object:
