@@ -75,7 +75,7 @@ class ClosedSolution:
 
     def response_quantile_s(self, quantile: float = 0.95) -> float:
         """The response time (wait + service) a share ``quantile`` of requests stay under."""
-        return _quantile(self, quantile)
+        return _quantile_at(self.servers, self.service, self.think_s, self.users, quantile)
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,13 @@ def _wait_survival(solution: ClosedSolution, waits: np.ndarray) -> np.ndarray:
     i = np.arange(terms)[None, :]
     pmf = np.exp(i * np.log(lam) - lam - _log_factorials(terms)[None, :])
     return np.asarray((pmf * tail[None, :terms]).sum(axis=1))
+
+
+@lru_cache(maxsize=4096)
+def _quantile_at(servers: int, service: ServiceTime, think_s: float, users: int, quantile: float) -> float:
+    """A solution's quantile, kept like the solution itself (``_solve``, which alone makes solutions): a capacity
+    sweep asks for the same population's p95 again and again, and each is a bisection over an integral."""
+    return _quantile(_solve(servers, service, think_s, users), quantile)
 
 
 def _quantile(solution: ClosedSolution, quantile: float) -> float:

@@ -118,7 +118,7 @@ def test_the_searchs_cutoffs_skip_only_settings_that_cannot_win(
     choose what simulating every setting in full, in order, does."""
     slo = {"errorBudget": budget} if budget else {}
     config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50}, slo=slo)
-    traffic = Traffic("steps", "steps", rates=tuple(120.0 if t < 200 else 330.0 if t < 500 else 200.0 for t in range(900)))
+    traffic = Traffic("steps", "steps", rates=tuple(120.0 if t < 100 else 330.0 if t < 300 else 200.0 for t in range(420)))
     pruned = optimize_hpa(config, traffic, SERVICE, workers=SearchWorkers(fan_out.map_parts, parts, from_steps=0))  # type: ignore[arg-type]
     full_run = optimize.simulate_stack
 
