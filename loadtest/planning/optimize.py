@@ -172,7 +172,7 @@ def _search(settings: list[Setting], run, rank, budget: Budget, seconds: int,  #
     each part searches its share, and the parts' winners are compared by rank, ties going to
     the setting listed first, as one pass in order would choose.
     """
-    parts = workers.parts_for(len(settings) * seconds)
+    parts = max(1, min(workers.parts_for(len(settings) * seconds), len(settings)))  # no worker without a setting
     found = workers.map_parts(lambda part: _search_part(settings[part::parts], run, rank, budget), parts)
 
     def first_best(picked: list[tuple[int, Outcome]]) -> Outcome | None:

@@ -132,6 +132,22 @@ def test_the_searchs_cutoffs_skip_only_settings_that_cannot_win(
     assert pruned.changes == exhaustive.changes
 
 
+def test_more_cores_than_settings_start_no_idle_worker() -> None:
+    """A machine with more cores than settings: one worker per setting at most, and the same answer."""
+    config = stack(hpa={"minReplicas": 1, "maxReplicas": 1, "targetCpuUtilization": 50})
+    traffic = Traffic("steady", "steady", rates=(60.0,) * 60)
+    started: list[int] = []
+
+    def counting(work, parts):  # type: ignore[no-untyped-def]
+        started.append(parts)
+        return fan_out.map_parts(work, parts)
+
+    spread = optimize_hpa(config, traffic, SERVICE, workers=SearchWorkers(counting, cores=64, from_steps=0))  # type: ignore[arg-type]
+    alone = optimize_hpa(config, traffic, SERVICE)  # type: ignore[arg-type]
+    assert started == [spread.evaluated] == [15]  # 1 minimum x 5 targets x 3 scale-up policies (the stack's is the default)
+    assert spread.best == alone.best and spread.changes == alone.changes
+
+
 def test_profiles_follow_the_stack() -> None:
     config = stack(slo={"users": 100, "rampSeconds": 10, "runTime": "60s"},
                    capacity={"spikeFactor": 3, "spikeUsersPerSecond": 20, "spikeHoldSeconds": 30})
