@@ -17,10 +17,11 @@ terminated and joined when the parent leaves, on success, failure and interrupt 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -47,10 +48,14 @@ def map_parts(work: Callable[[int], T], parts: int) -> list[T]:
     try:
         for index in range(parts):
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_run_part, args=(work, index, send), name=f"headroom-search-{index}")
-            process.start()
-            send.close()  # the child holds its own copy: the parent's read sees EOF once the child is gone
-            workers.append((process, receive))
+            process = context.Process(target=_run_part, args=(work, index, send), name=f"headroom-search-{index}",
+                                      daemon=True)
+            workers.append((process, receive))  # before it starts: an interrupt right after start still ends it
+            try:
+                with _sigint_blocked():  # until the child ignores it: a Ctrl-C during its fork hooks would print there
+                    process.start()
+            finally:
+                send.close()  # the child holds its own copy: the parent's read sees EOF once the child is gone
         return [_result_of(worker, pipe) for worker, pipe in workers]
     finally:
         for worker, pipe in workers:
@@ -61,6 +66,8 @@ def map_parts(work: Callable[[int], T], parts: int) -> list[T]:
 def _end(worker: BaseProcess) -> None:
     """Terminate a worker still running, and kill it if it has not gone within a few seconds (a SIGTERM that
     arrives before the worker restores its default action meets the handler it inherited, which may ignore it)."""
+    if worker.pid is None:
+        return  # never started
     if worker.is_alive():
         worker.terminate()
         worker.join(TERMINATE_GRACE_S)
@@ -69,11 +76,22 @@ def _end(worker: BaseProcess) -> None:
     worker.join()
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back (not lost: it is delivered when unblocked) in this thread, and in a child forked meanwhile."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _run_part(work: Callable[[int], Any], index: int, send: Connection) -> None:
     # Ctrl-C is the parent's to handle; SIGTERM (the parent's terminate) ends a worker at once, without the
     # handler the CLI installed before the fork (which would print a traceback from each worker).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         outcome: tuple[str, Any] = ("done", work(index))
     except Exception as error:  # noqa: BLE001 - sent back whole, so the parent raises what the work raised

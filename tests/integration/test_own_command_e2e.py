@@ -144,6 +144,10 @@ def validate(stack: Path, out: Path) -> tuple[int, dict]:
 def test_a_third_party_app_from_pypi_fails_is_told_cost_from_queueing_and_is_tuned(app: Path, tmp_path: Path) -> None:
     # validate: one replica fails the p95 decisively.
     code, one = validate(app, tmp_path / "one.json")
+    if causes(one).get(REPORT) == "undetermined":
+        # The rare report request was not sampled in the ramp's low-load windows (a busy machine slows the first
+        # ones past them): nothing to tell cost from queueing with, as a user would see; their next run is the test.
+        code, one = validate(app, tmp_path / "one.json")
     p95 = criteria(one)[("p95_ms", "row")]
     assert code == 1 and p95["outcome"] == "FAIL" and p95["decisive"], one["verdict"]
     infra = one["infrastructure"]
