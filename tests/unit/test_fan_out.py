@@ -46,7 +46,9 @@ def test_a_worker_that_dies_is_reported_and_the_others_are_ended(tmp_path: Path)
     def work(part: int) -> int:
         if part == 0:
             os.kill(os.getpid(), signal.SIGKILL)
-        survivor.write_text(str(os.getpid()))
+        written = survivor.with_suffix(".tmp")
+        written.write_text(str(os.getpid()))
+        written.replace(survivor)  # whole or absent: the parent may end this worker at any instruction
         time.sleep(30)  # the parent must end this one, not wait for it
         return part
 
