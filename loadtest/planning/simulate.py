@@ -97,14 +97,15 @@ class _PodRecord:
     name: str
     created_at: float
     ready_at: float
+    request_m: int
     _as_seen: dict[bool, Pod] = field(default_factory=dict)
 
-    def as_seen(self, ready: bool, request_m: int) -> Pod:
+    def as_seen(self, ready: bool) -> Pod:
         """The pod as the controller lists it, Pending or Running and ready (built once per state: syncs repeat)."""
         pod = self._as_seen.get(ready)
         if pod is None:
             pod = self._as_seen[ready] = Pod(
-                self.name, (Container("app", request_m),), phase="Running" if ready else "Pending", ready=ready,
+                self.name, (Container("app", self.request_m),), phase="Running" if ready else "Pending", ready=ready,
                 ready_changed_at=self.ready_at if ready else self.created_at, started_at=self.created_at)
         return pod
 
@@ -144,7 +145,7 @@ class HpaDriver:
 
     def _add(self, now: float) -> None:
         self._created += 1
-        self.pods.append(_PodRecord(f"pod-{self._created}", now, now + self.pod_start_s))
+        self.pods.append(_PodRecord(f"pod-{self._created}", now, now + self.pod_start_s, self.request_m))
         self._serving_until = -1.0
 
     def serving(self, now: int) -> int:
@@ -184,7 +185,7 @@ class HpaDriver:
         for record in self.pods:
             ready = record.ready_at <= now
             # A pod not yet serving is Pending to the controller: it has no metric to report.
-            pods.append(record.as_seen(ready, self.request_m))
+            pods.append(record.as_seen(ready))
             usage_m = 0
             if ready:
                 since = max(record.ready_at, window_start)
