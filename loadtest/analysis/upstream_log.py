@@ -93,3 +93,25 @@ def _add_to_buckets(buckets: dict[int, float], begin: float, end: float, start: 
         edge = min(end, start + (index + 1) * bucket_s)
         buckets[index] = buckets.get(index, 0.0) + (edge - begin)
         begin, index = edge, index + 1
+
+
+@dataclass
+class RunningTotals:
+    """Every upstream's requests and the seconds they held it, since the first line folded in.
+
+    For a controller that reads a replica's counters as they grow (``loadtest.local.meters``),
+    as an autoscaler reads a pod's request counter: a request counts whole when nginx logged
+    it, at its end, which over a 15 s sync period is what a counter scraped then would hold.
+    """
+
+    busy_seconds: dict[str, float] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+
+    def add(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            parsed = parse_line(line)
+            if parsed is None:
+                continue
+            for address, seconds in parsed[1]:  # each upstream tried counts it, as its own counter would
+                self.busy_seconds[address] = self.busy_seconds.get(address, 0.0) + seconds
+                self.requests[address] = self.requests.get(address, 0) + 1

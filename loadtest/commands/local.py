@@ -28,20 +28,24 @@ from ..processes import is_ours, spawn, stop_all, stop_owned
 
 HELP = "run the local stack: replicas of the reference service behind a real nginx on 127.0.0.1"
 DESCRIPTION = """\
-The local stack runs headroom:local.replicas replicas of the reference service and a
-real nginx, rendered from the same nginx.conf template as a deployment, with
-least_conn over the replicas, all on 127.0.0.1.
+The local stack runs headroom:local.replicas replicas of the reference service (or
+of your own service: headroom:local.command) and a real nginx, rendered from the
+same nginx.conf template as a deployment, with least_conn over the replicas, all on
+127.0.0.1.
 
   up      start it and wait until healthy; stays in the foreground until Ctrl-C
           (or SIGTERM), then stops everything. --detach leaves it running.
           --autoscale starts headroom:hpa.minReplicas replicas and runs the HPA
           model over them every 15 s: replicas start and stop as a Kubernetes
-          HPA would decide, each joining nginx podStartSeconds after it starts;
-          nginx reloads gracefully, so no in-flight request is lost.
-          --prometheus also starts a real Prometheus (Debian's package; install
-          it with scripts/setup --prometheus) on a free port of 127.0.0.1,
-          scraping every replica's /metrics each second; its URL is in
-          `local status`, and metrics.source: prometheus reads it.
+          HPA would decide, each joining nginx podStartSeconds after it starts
+          (and, for your command, once its healthPath answers); nginx reloads
+          gracefully, so no in-flight request is lost. Your command's CPU is
+          its process tree's and its request rate comes from nginx's log.
+          --prometheus (reference service only) also starts a real
+          Prometheus (Debian's package; install it with scripts/setup
+          --prometheus) on a free port of 127.0.0.1, scraping every replica's
+          /metrics each second; its URL is in `local status`, and
+          metrics.source: prometheus reads it.
   status  show what runs, its URL and each replica's utilization
           (exit 0 when running and healthy, 1 otherwise)
   down    stop a detached (or another terminal's) local stack

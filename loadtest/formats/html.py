@@ -53,10 +53,12 @@ def charts_for(report: Report) -> list[str]:
         ))
     scaling = report.autoscaling
     if scaling and scaling.measured_replicas:
-        charts.append(line_chart("Replicas: the autoscaled local stack against the simulator", [
-            Series("measured", [(float(t), float(v)) for t, v in enumerate(scaling.measured_replicas)]),
-            Series("simulated", [(float(t), float(v)) for t, v in enumerate(scaling.predicted_replicas)], "#ea580c"),
-        ], "seconds since start", "replicas", chart_id="chart-autoscaling"))
+        series = [Series("measured", [(float(t), float(v)) for t, v in enumerate(scaling.measured_replicas)])]
+        if scaling.predicted_replicas:
+            series.append(Series("simulated", [(float(t), float(v)) for t, v in enumerate(scaling.predicted_replicas)],
+                                 "#ea580c"))
+        charts.append(line_chart("Replicas: the autoscaled local stack against the simulator", series,
+                                 "seconds since start", "replicas", chart_id="chart-autoscaling"))
     return charts
 
 

@@ -110,6 +110,9 @@ def _autoscaling(report: Report) -> list[Text]:
     if not scaling or not scaling.measured_replicas:
         return []
     measured, predicted = scaling.measured_replicas, scaling.predicted_replicas
+    if not predicted:
+        return [Text(f"autoscaling: replicas {measured[0]} -> max {max(measured)} measured; not simulated (no service model "
+                     "for the team's command: headroom:capacity.replicaRps and serviceTimeMs state one)")]
     return [Text(
         f"autoscaling: replicas {measured[0]} -> max {max(measured)} measured, {predicted[0]} -> max {max(predicted, default=0)} "
         f"simulated; largest difference {scaling.max_difference} replica(s), "

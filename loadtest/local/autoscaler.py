@@ -2,7 +2,8 @@
 
 Every sync period (15 s, as the Kubernetes controller; 15/K s on the time-scaled clock that only tests
 and benchmarks use, ``loadtest.planning.timescale``) it reads each serving
-replica's own figures over the last period and gives the HPA the metric it is
+replica's counters over the last period (``loadtest.local.meters``: the reference service's own,
+or the team's command measured from outside) and gives the HPA the metric it is
 configured for, as the cluster would measure it: CPU Utilization is the replica
 process's CPU seconds over the period against the stack's CPU request (what
 metrics-server reports from cAdvisor; it may exceed 100 %, as a pod without a limit
@@ -12,7 +13,8 @@ same ``HorizontalPodAutoscaler`` the planner simulates, and carries out the deci
 
 - scale up: start replica processes at once, and add each to nginx only when
   ``capacity.podStartSeconds`` have passed since its creation (a starting pod
-  serves nothing), with a graceful nginx reload;
+  serves nothing) and it answers its health check (a pod joins its Service's endpoints
+  once its readiness probe passes), with a graceful nginx reload;
 - scale down: take the newest replicas out of nginx (graceful reload: nginx's old
   workers finish the requests they hold), wait for those workers to exit, then stop
   the processes, so no in-flight request is lost.
@@ -41,7 +43,7 @@ from infra.config.types import cpu_millicores
 
 from ..planning.hpa import Container, Decision, Pod, PodMetric
 from ..planning.timescale import scaled_hpa, sync_period_s
-from .stats import replica_stats
+from .meters import ReferenceMeter, ReplicaMeter
 
 TIMELINE_FILE = "autoscale.jsonl"
 
@@ -55,8 +57,8 @@ class ControlledReplica:
     elapsed_seconds: float = 0.0
     cpu_seconds: float = 0.0
     requests: int = 0
-    utilization: float = 0.0
-    """Busy workers over the pool since the last read: the pool's load, which no autoscaler reads."""
+    utilization: float | None = None
+    """Busy workers over the pool since the last read: the pool's load, which no autoscaler reads (None: pool size unknown)."""
     cpu: float = 0.0
     """CPU seconds per second since the last read, over the CPU request: what CPU Utilization reads."""
     rps: float = 0.0
@@ -73,6 +75,10 @@ class ReplicaPool(Protocol):
 
     def add_replica(self) -> int: ...
 
+    def is_ready(self, port: int) -> bool:
+        """Whether the replica answers its health check now: its readiness probe."""
+        ...
+
     def serve(self, port: int) -> None: ...
 
     def retire(self, port: int) -> None: ...
@@ -82,10 +88,12 @@ class LocalAutoscaler:
     """Runs in a thread beside the local stack; ``start`` and ``stop`` it (``stop`` waits for it)."""
 
     def __init__(self, pool: ReplicaPool, config: StackConfig, timeline_path: Path,
-                 sync_s: float | None = None, time_scale: int = 1) -> None:
+                 sync_s: float | None = None, time_scale: int = 1, meter: ReplicaMeter | None = None) -> None:
         """``time_scale`` K runs the controller's clock K times faster, for tests and benchmarks only
-        (``loadtest.planning.timescale``): every HPA duration and the pods' start delay divided by K."""
+        (``loadtest.planning.timescale``): every HPA duration and the pods' start delay divided by K.
+        ``meter`` reads the replicas' counters: the reference service's own by default."""
         self.stack = pool
+        self.meter: ReplicaMeter = meter or ReferenceMeter()
         self.sync_s = sync_period_s(time_scale) if sync_s is None else sync_s
         self.hpa = scaled_hpa(config.hpa, time_scale)
         self.cpu_signal = config.hpa.scaling_metric == "cpu"
@@ -136,7 +144,7 @@ class LocalAutoscaler:
     def _promote(self, now: float) -> None:
         """Replicas whose start delay has passed join nginx."""
         for replica in self.replicas:
-            if replica.ready_at is None and now >= replica.created_at + self.start_delay_s:
+            if replica.ready_at is None and now >= replica.created_at + self.start_delay_s and self.stack.is_ready(replica.port):
                 self._read_stats(replica)
                 self.stack.serve(replica.port)
                 replica.ready_at = now
@@ -148,14 +156,16 @@ class LocalAutoscaler:
         read whose elapsed time went backwards only takes the new counters as the next baseline.
         """
         try:
-            stats = replica_stats(replica.port)
+            counters = self.meter.read(replica.port)
         except (OSError, ValueError):
             return  # a missed sample: the HPA treats the pod as missing a metric
-        busy, elapsed = float(stats["busy_seconds"]), float(stats["elapsed_seconds"])
-        cpu_seconds, requests = float(stats["cpu_seconds"]), int(stats["requests"])
+        busy, elapsed = counters.busy_seconds, counters.elapsed_seconds
+        cpu_seconds, requests = counters.cpu_seconds, counters.requests
         span = elapsed - replica.elapsed_seconds
         if span > 0:
-            replica.utilization = (busy - replica.busy_seconds) / (stats["pool_size"] * span)
+            # At most 1: a command's time in flight (nginx's log) includes its wait for a free worker.
+            replica.utilization = (None if counters.pool_size is None
+                                   else min(1.0, (busy - replica.busy_seconds) / (counters.pool_size * span)))
             replica.cpu = (cpu_seconds - replica.cpu_seconds) / span / (self.request_m / 1000)
         else:
             replica.counts.clear()  # the counters restarted
@@ -204,9 +214,11 @@ class LocalAutoscaler:
         def mean(values: list[float]) -> float:
             return round(sum(values) / len(values), 4) if values else 0.0
 
+        pools = [r.utilization for r in serving if r.utilization is not None]
+
         row: dict[str, Any] = {
             "t": round(now, 3), "replicas": len(self.replicas), "serving": len(serving),
-            "utilization": mean([r.utilization for r in serving]), "cpu": mean([r.cpu for r in serving]),
+            "utilization": mean(pools) if pools or not serving else None, "cpu": mean([r.cpu for r in serving]),
             "rps": mean([r.rps for r in serving]),
         }
         if synced:

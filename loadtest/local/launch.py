@@ -17,7 +17,8 @@ from infra.errors import ConfigError
 
 from ..console import err
 from .autoscaler import TIMELINE_FILE, LocalAutoscaler
-from .stack import LocalStack
+from .meters import CommandMeter, ReferenceMeter, ReplicaMeter
+from .stack import UPSTREAM_LOG, LocalStack
 
 
 class LocalStackRun:
@@ -35,13 +36,11 @@ class LocalStackRun:
                 f"headroom:hpa.maxReplicas is {config.hpa.max_replicas}; the autoscaled local stack runs at most "
                 f"{MAX_LOCAL_REPLICAS} replicas on this machine"
             )
-        if config.local.runs_command and (autoscale or prometheus):
-            flag = "--autoscale" if autoscale else "--prometheus (or headroom:metrics.source prometheus without a url)"
-            why = ("the local autoscaler reads the reference service's own busy-worker figures, which the team's command "
-                   "does not serve" if autoscale else
-                   "headroom's own Prometheus scrapes the reference service's /metrics, which the team's command does not serve")
-            raise ConfigError(f"{flag} is not supported with headroom:local.command: {why}; run without it (the local "
-                              "source measures the command's process tree and nginx's upstream log)")
+        if config.local.runs_command and prometheus:
+            raise ConfigError("--prometheus (or headroom:metrics.source prometheus without a url) is not supported with "
+                              "headroom:local.command: headroom's own Prometheus scrapes the reference service's /metrics, "
+                              "which the team's command does not serve; run without it (the local source measures the "
+                              "command's process tree and nginx's upstream log)")
         replicas = config.hpa.min_replicas if autoscale else config.local.replicas
         self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus,
                                 hpa_time_scale=hpa_time_scale)
@@ -54,12 +53,18 @@ class LocalStackRun:
         if self._autoscale:
             try:
                 self.autoscaler = LocalAutoscaler(self.stack, self.stack.config, self.stack.runtime_dir / TIMELINE_FILE,
-                                                  time_scale=self.stack.hpa_time_scale)
+                                                  time_scale=self.stack.hpa_time_scale, meter=self._meter())
                 self.autoscaler.start()
             except BaseException:
                 self.stack.stop()
                 raise
         return self.stack
+
+    def _meter(self) -> ReplicaMeter:
+        """The team's command is measured from outside (its process tree, nginx's log); the reference service counts itself."""
+        if self.stack.command is None:
+            return ReferenceMeter()
+        return CommandMeter(self.stack.pid_of, self.stack.runtime_dir / UPSTREAM_LOG, self.stack.config.local.concurrency_limit)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.stop()

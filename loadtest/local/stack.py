@@ -229,6 +229,16 @@ class LocalStack:
         self.state().save(self.state_path)
         return port
 
+    def is_ready(self, port: int) -> bool:
+        """A command's replica is ready once its health path answers 200; the reference service, once it said READY."""
+        if self.command is None:
+            return True
+        return _probe(f"http://127.0.0.1:{port}{self.config.service.health_path}") == "200"
+
+    def pid_of(self, port: int) -> int | None:
+        """The replica process on ``port``, while it runs."""
+        return next((process.pid for process, known in self.replicas if known == port and process.poll() is None), None)
+
     def serve(self, port: int) -> None:
         self.serving_ports.append(port)
         self.reload_nginx()

@@ -1,9 +1,8 @@
 """Metrics of a local stack running the team's own command: nothing asked of the application.
 
-- CPU and memory: each replica's process tree with psutil (the replica and every process
-  under it, so a gunicorn master's workers count), sampled every two seconds. CPU seconds
-  of children that already exited and were waited for count too (``children_user`` and
-  ``children_system`` of their parent). CPU is in percent of ``headroom:service.cpuRequest``,
+- CPU and memory: each replica's process tree with psutil (``loadtest.local.process_tree``:
+  the replica and every process under it, so a gunicorn master's workers count), sampled
+  every two seconds. CPU is in percent of ``headroom:service.cpuRequest``,
   resident memory (the tree's sum, at its highest sample) of ``memoryRequest``.
 - Concurrency: from nginx's per-upstream log (``loadtest.analysis.upstream_log``), each
   replica's requests in flight averaged over the run. A pool's utilization is that
@@ -23,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from ..analysis.upstream_log import UpstreamLoad, upstream_loads
+from ..local.process_tree import TreeSample, sample_tree
 from ..local.state import StackState
 from ..report.model import InfraMetrics, LoadPoint, ReplicaMetrics, unavailable
 from .model import TimeWindow
@@ -30,37 +30,13 @@ from .sampling import SAMPLE_EVERY_S, PeriodicSampler, proven_process
 
 
 @dataclass
-class _TreeSample:
-    at: float
-    cpu_seconds: float
-    rss_bytes: int
-
-
-@dataclass
 class CommandReplica:
     name: str
     port: int
     process: psutil.Process | None
-    samples: list[_TreeSample] = field(default_factory=list)
+    samples: list[TreeSample] = field(default_factory=list)
     lost_at: float | None = None
     """When its process was first found gone: a replica that crashed during the run."""
-
-
-def sample_tree(process: psutil.Process) -> _TreeSample:
-    """CPU seconds and resident memory of ``process`` and everything under it, now."""
-    with process.oneshot():
-        times = process.cpu_times()
-        cpu = times.user + times.system + times.children_user + times.children_system
-        rss = process.memory_info().rss
-    for child in process.children(recursive=True):
-        try:
-            with child.oneshot():
-                times = child.cpu_times()
-                cpu += times.user + times.system
-                rss += child.memory_info().rss
-        except psutil.Error:
-            continue  # exited meanwhile: its CPU shows in its parent's children_* once waited for
-    return _TreeSample(time.time(), cpu, rss)
 
 
 class CommandSource(PeriodicSampler):

@@ -37,31 +37,32 @@ def per_second(rows: list[dict[str, Any]], started_at: float, seconds: int, key:
 def compare(rows: list[dict[str, Any]], started_at: float, config: StackConfig, profile: str, users: int,
             spawn_rate: float, run_time_s: float, cpu_ms_per_request: float | None = None,
             hpa_time_scale: int = 1) -> AutoscalingComparison:
+    """The comparison; without a service model (the team's own command, no ``headroom:capacity`` figures) only what was measured."""
     seconds = int(run_time_s)
-    measured = per_second(rows, started_at, seconds, "replicas")
     syncs = [row["t"] - started_at for row in rows if row.get("sync")]
-    phase = round(syncs[0]) % round(sync_period_s(hpa_time_scale)) if syncs else 0
+    measured = AutoscalingComparison(
+        measured_replicas=per_second(rows, started_at, seconds, "replicas"), predicted_replicas=[],
+        measured_serving=per_second(rows, started_at, seconds, "serving"), max_difference=0, seconds_beyond_one=0,
+        measured_actions=[MeasuredAction(at=round(r["t"] - started_at, 1), replicas=r["replicas"], action=r["action"])
+                          for r in rows if "action" in r],
+        sync_phase_s=round(syncs[0]) % round(sync_period_s(hpa_time_scale)) if syncs else 0,
+        hpa_time_scale=hpa_time_scale,
+    )
     service = from_stack(config)
-    assert service is not None, "the local stack always has a service model"
+    if service is None:
+        return measured
     cpu_ms, cpu_source = cpu_per_request(config, service.capacity_rps, cpu_ms_per_request)
     service = dataclasses.replace(service, cpu_ms_per_request=cpu_ms, cpu_source=cpu_source)
-    driver = hpa_driver(config, service, initial=measured[0] if measured else None, sync_phase_s=phase,
+    replicas = measured.measured_replicas
+    driver = hpa_driver(config, service, initial=replicas[0] if replicas else None, sync_phase_s=measured.sync_phase_s,
                         time_scale=hpa_time_scale)
     traffic = locust_run(profile, users, spawn_rate, seconds)
     simulation = simulate(traffic, service, driver, slo_of(config), duration_seconds(config.load_balancer.proxy_read_timeout))
     predicted = simulation.replicas[:seconds]
-    differences = [abs(a - b) for a, b in zip(measured, predicted, strict=False)]
-    return AutoscalingComparison(
-        measured_replicas=measured,
-        predicted_replicas=predicted,
-        measured_serving=per_second(rows, started_at, seconds, "serving"),
-        predicted_serving=simulation.serving[:seconds],
-        max_difference=max(differences, default=0),
-        seconds_beyond_one=sum(1 for d in differences if d > 1),
-        measured_actions=[MeasuredAction(at=round(r["t"] - started_at, 1), replicas=r["replicas"], action=r["action"])
-                          for r in rows if "action" in r],
-        predicted_actions=[SimulatedAction(at=a.at, old=a.old, new=a.new, reason=a.reason) for a in simulation.actions],
-        sync_phase_s=phase,
-        hpa_time_scale=hpa_time_scale,
-        service=service.info(),
-    )
+    differences = [abs(a - b) for a, b in zip(replicas, predicted, strict=False)]
+    return measured.model_copy(update={
+        "predicted_replicas": predicted, "predicted_serving": simulation.serving[:seconds],
+        "max_difference": max(differences, default=0), "seconds_beyond_one": sum(1 for d in differences if d > 1),
+        "predicted_actions": [SimulatedAction(at=a.at, old=a.old, new=a.new, reason=a.reason) for a in simulation.actions],
+        "service": service.info(),
+    })

@@ -131,7 +131,7 @@ def from_stack(config: StackConfig) -> PlanService | None:
         concurrency = max(1, round(capacity.replica_rps * mean_s))
         return PlanService(capacity.replica_rps, concurrency, mean_s, lognormal_sigma(capacity.p95_over_mean),
                            "headroom:capacity.replicaRps and serviceTimeMs", *cpu_per_request(config, capacity.replica_rps))
-    if config.is_local:
+    if config.is_local and not config.local.runs_command:  # headroom:local.workers describes the reference service only
         local = config.local
         mean_s = local.service_time.mean_ms / 1000
         # The queue model takes a lognormal service time; other distributions get its default shape.

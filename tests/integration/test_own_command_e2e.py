@@ -37,7 +37,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, headroom
+from conftest import REPO_ROOT, headroom, lost_only_to_reload_races
 
 pytestmark = [pytest.mark.slow, pytest.mark.nginx, pytest.mark.serial]
 
@@ -81,16 +81,18 @@ def prepare_connection(conn):
 """
 
 
+COMMAND = [str(DATASETTE), "serve", "--immutable", "data.db", "--host", "127.0.0.1", "--port", "{port}",
+           "--plugins-dir", "plugins", "--setting", "num_sql_threads", "2", "--setting", "sql_time_limit_ms", "20000"]
+
+
 def stack_text(replicas: int) -> str:
-    command = [str(DATASETTE), "serve", "--immutable", "data.db", "--host", "127.0.0.1", "--port", "{port}",
-               "--plugins-dir", "plugins", "--setting", "num_sql_threads", "2", "--setting", "sql_time_limit_ms", "20000"]
     return f"""\
 config:
   headroom:deploy: {{aws: false, kubernetes: false}}
   headroom:service: {{healthPath: /-/versions.json, cpuRequest: "1"}}
   headroom:local:
     replicas: {replicas}
-    command: {json.dumps(command)}
+    command: {json.dumps(COMMAND)}
     concurrencyLimit: 2      # its two SQL threads
     startTimeoutSeconds: 60
   headroom:slo:
@@ -185,3 +187,59 @@ def test_a_third_party_app_from_pypi_fails_is_told_cost_from_queueing_and_is_tun
         app.write_text(stack_text(tuned - 1))
         _, fewer = validate(app, tmp_path / "fewer.json")
     assert not criteria(fewer)[("p95_ms", "row")]["passed"]
+
+
+SCALE = 5
+"""The autoscaled test's controller clock, as test_autoscale_e2e's (loadtest.planning.timescale): a sync every 3 s."""
+
+
+def autoscaled_stack_text() -> str:
+    """The HPA on CPU, which the command does not report: its process tree's, against a 100m request (about 200 % at 50 users)."""
+    return f"""\
+config:
+  headroom:deploy: {{aws: false, kubernetes: false}}
+  headroom:service: {{healthPath: /-/versions.json, cpuRequest: 100m}}
+  headroom:hpa: {{minReplicas: 1, maxReplicas: 3, targetCpuUtilization: 70}}
+  headroom:capacity: {{podStartSeconds: 3}}
+  headroom:local:
+    command: {json.dumps(COMMAND)}
+    concurrencyLimit: 2
+    startTimeoutSeconds: 60
+  headroom:slo: {{users: 50, rampSeconds: 3, runTime: 15s, p95Ms: 1000, errorRatePercent: 1}}
+  headroom:scenario:
+    locustfile: locustfile.py
+    userClasses: [Reader]
+"""
+
+
+def test_the_command_is_autoscaled_on_its_process_tree_s_cpu_and_every_added_replica_serves(app: Path,
+                                                                                             tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: headroom-test\nruntime: python\n")
+    app.write_text(autoscaled_stack_text())
+    try:
+        up = headroom("local", "up", "--stack", str(app), "--autoscale", "--hpa-time-scale", str(SCALE), "--detach",
+                      timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        done = headroom("validate", "--stack", str(app), "--window", "2", "--json", str(tmp_path / "scaled.json"),
+                        timeout=240)
+    finally:
+        down = headroom("local", "down", "--stack", str(app))
+    assert down.returncode == 0, down.stderr
+    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "scaled.json").read_text())
+    scaling = report["autoscaling"]
+    # Scaled out on CPU read from outside the command (it serves no figures of its own), at a sync that read more than
+    # the target and its tolerance.
+    first = scaling["measured_actions"][0]
+    assert first["replicas"] >= 2 and "CPU" in first["action"], scaling["measured_actions"]
+    runtime = tmp_path / ".headroom" / "local" / "app"
+    rows = [json.loads(line) for line in (runtime / "autoscale.jsonl").read_text().splitlines() if line.strip()]
+    out = next(r for r in rows if "action" in r)
+    assert out.get("sync") and out["metric"] > 70 * 1.1, out
+    # Not simulated: there is no service model for the team's command (no headroom:capacity figures), and it says so.
+    assert scaling["predicted_replicas"] == [] and "not simulated" in " ".join(done.stdout.split())
+    # Every replica it added joined nginx once healthy and got requests: nginx's log names each one it sent to.
+    served = {line.split()[1] for line in (runtime / "nginx-upstream.log").read_text().splitlines() if line.strip()}
+    assert len(served) == max(scaling["measured_replicas"]) >= 2, served
+    assert max(scaling["measured_serving"]) == max(scaling["measured_replicas"])
+    assert lost_only_to_reload_races(report["results"]["whole_run"], len(scaling["measured_actions"])), report["results"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from infra.config import config_from_keys
 from infra.errors import ConfigError, ConfigValidationError
 from infra.render import NginxRuntime, render_nginx_conf
 from loadtest.analysis.capacity import _stated_concurrency
-from loadtest.analysis.upstream_log import parse_line, upstream_loads
+from loadtest.analysis.upstream_log import RunningTotals, parse_line, upstream_loads
 from loadtest.local.command import command_spec
+from loadtest.local.meters import CommandMeter
 
 COMMAND = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
 
@@ -138,12 +140,51 @@ def test_plan_refuses_to_model_the_reference_for_a_stack_running_its_own_command
     assert "headroom:local.command runs your own service" in message and "--results FILE" in message
 
 
-@pytest.mark.parametrize(("autoscale", "prometheus", "flag"), [(True, False, "--autoscale"), (False, True, "--prometheus")])
-def test_the_autoscaler_and_own_prometheus_are_refused_with_a_command(tmp_path: Path, autoscale: bool, prometheus: bool,
-                                                                      flag: str) -> None:
+def test_headroom_s_own_prometheus_is_refused_with_a_command(tmp_path: Path) -> None:
     from loadtest.local.launch import LocalStackRun
 
     config = config_from_keys(local(command=COMMAND), "x")
-    with pytest.raises(ConfigError, match=f"{flag}.* is not supported with headroom:local.command"):
-        LocalStackRun("own", config, tmp_path / ".headroom" / "local" / "own", autoscale=autoscale, prometheus=prometheus)
+    with pytest.raises(ConfigError, match="--prometheus.* is not supported with headroom:local.command"):
+        LocalStackRun("own", config, tmp_path / ".headroom" / "local" / "own", prometheus=True)
     assert not (tmp_path / ".headroom").exists()
+
+
+def test_running_totals_count_each_request_once_per_upstream_it_reached() -> None:
+    totals = RunningTotals()
+    totals.add(["100.5 127.0.0.1:9001 0.500", "102.0 127.0.0.1:9001, 127.0.0.1:9002 0.250, 0.750", "garbage",
+                "103.0 - -"])
+    totals.add(["104.0 127.0.0.1:9002 1.000"])
+    assert totals.requests == {"127.0.0.1:9001": 2, "127.0.0.1:9002": 2}
+    assert totals.busy_seconds == pytest.approx({"127.0.0.1:9001": 0.75, "127.0.0.1:9002": 1.75})
+
+
+def test_the_command_meter_reads_the_process_tree_and_the_log_as_it_grows(tmp_path: Path) -> None:
+    """A real process tree (this test's, with a child burning CPU) and a log written as nginx would: line by line."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "up.log"
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.3\n"
+                              "while time.process_time() < end: pass\ntime.sleep(30)"])
+    try:
+        meter = CommandMeter(lambda port: child.pid if port == 9001 else None, log, concurrency_limit=4)
+        first = meter.read(9001)  # no log yet: nothing served
+        assert (first.requests, first.busy_seconds, first.pool_size, first.elapsed_seconds) == (0, 0.0, 4, 0.0)
+        log.write_text("100.5 127.0.0.1:9001 0.500\n101.0 127.0.0.1:9002 0.100\n101.5 127.0.0.1:9001 0.2")  # the last unfinished
+        second = meter.read(9001)
+        assert (second.requests, second.busy_seconds) == (1, 0.5)
+        with log.open("a") as handle:
+            handle.write("50\n")
+        third = meter.read(9001)
+        assert (third.requests, third.busy_seconds) == (2, pytest.approx(0.75))
+        deadline = time.monotonic() + 10
+        while meter.read(9001).cpu_seconds < 0.25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert meter.read(9001).cpu_seconds >= 0.25  # the child's CPU, read from outside it
+        log.write_text("200.0 127.0.0.1:9001 1.000\n")  # replaced (shorter): read again from its start
+        assert meter.read(9001).requests == 3
+        with pytest.raises(OSError, match="port 9002"):
+            meter.read(9002)  # no process there
+    finally:
+        child.kill()
+        child.wait()
