@@ -286,11 +286,13 @@ def _cpu(f: _Figures) -> Recommendation | None:
     capacity = f.capacity
     changes = [] if f.errors_first else _replica_changes(f.config, capacity, f"CPU peaked at {cpu_max:.0f} %", f.stack_name)
     changes += _target_changes(f.config, capacity, f"room below {CPU_TARGET_CEILING} % for the scale-out lag")
+    modelled = [f"{name} {target:g} %" for name, target in (("HPA", capacity.hpa_target_percent),
+                                                              ("ASG", capacity.asg_target_percent)) if target is not None]
     return Recommendation(
         "cpu", "high", "CPU is high: scale now and lower the target",
         f"CPU (or pool utilization) peaked at {cpu_max:.1f} % (average {f.load or 0:.1f} %), above {CPU_HIGH_PERCENT:g} %. "
         f"Scale out now, and keep the autoscaling target below {CPU_TARGET_CEILING} % so a surge is absorbed while new "
-        f"replicas start (model: HPA {capacity.hpa_target_percent} %, ASG {capacity.asg_target_percent} %).",
+        "replicas start" + (f" (model: {', '.join(modelled)})." if modelled else "."),
         {"cpu_percent_max": cpu_max, "load_percent": f.load}, _dedupe(changes),
     )
 

@@ -41,11 +41,11 @@ same nginx.conf template as a deployment, with least_conn over the replicas, all
           (and, for your command, once its healthPath answers); nginx reloads
           gracefully, so no in-flight request is lost. Your command's CPU is
           its process tree's and its request rate comes from nginx's log.
-          --prometheus (reference service only) also starts a real
-          Prometheus (Debian's package; install it with scripts/setup
-          --prometheus) on a free port of 127.0.0.1, scraping every replica's
-          /metrics each second; its URL is in `local status`, and
-          metrics.source: prometheus reads it.
+          --prometheus also starts a real Prometheus (Debian's package;
+          install it with scripts/setup --prometheus) on a free port of
+          127.0.0.1, scraping every replica's /metrics each second (for your
+          command, a pod exporter that measures it from outside); its URL is
+          in `local status`, and metrics.source: prometheus reads it.
   status  show what runs, its URL and each replica's utilization
           (exit 0 when running and healthy, 1 otherwise)
   down    stop a detached (or another terminal's) local stack

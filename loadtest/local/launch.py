@@ -36,11 +36,6 @@ class LocalStackRun:
                 f"headroom:hpa.maxReplicas is {config.hpa.max_replicas}; the autoscaled local stack runs at most "
                 f"{MAX_LOCAL_REPLICAS} replicas on this machine"
             )
-        if config.local.runs_command and prometheus:
-            raise ConfigError("--prometheus (or headroom:metrics.source prometheus without a url) is not supported with "
-                              "headroom:local.command: headroom's own Prometheus scrapes the reference service's /metrics, "
-                              "which the team's command does not serve; run without it (the local source measures the "
-                              "command's process tree and nginx's upstream log)")
         replicas = config.hpa.min_replicas if autoscale else config.local.replicas
         self.stack = LocalStack(name, config, runtime_dir, replicas=replicas, autoscaled=autoscale, prometheus=prometheus,
                                 hpa_time_scale=hpa_time_scale)

@@ -53,21 +53,41 @@ class ReferenceMeter:
                                float(stats["busy_seconds"]), int(stats["pool_size"]))
 
 
+class LogTail:
+    """The complete lines a growing log gained since the last ``new_lines`` (a line still being written waits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+
+    def new_lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as handle:
+                if self.path.stat().st_size < self._offset:
+                    self._offset = 0  # the log was truncated or replaced: read it from its start
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []  # nginx has logged no request yet
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        return complete.decode("utf-8", errors="replace").splitlines()
+
+
 class CommandMeter:
     """A replica of the team's command, measured from outside: its process tree, and nginx's log of what it served."""
 
     def __init__(self, pid_of: Callable[[int], int | None], upstream_log: Path, concurrency_limit: int | None) -> None:
         """``pid_of(port)``: the replica process listening there (the stack started it), None once it is gone."""
         self._pid_of = pid_of
-        self._log = upstream_log
-        self._offset = 0
+        self._log = LogTail(upstream_log)
         self._totals = RunningTotals()
         self._limit = concurrency_limit
         self._processes: dict[int, psutil.Process] = {}
         self._first_read: dict[int, float] = {}
 
     def read(self, port: int) -> ReplicaCounters:
-        self._fold_new_lines()
+        self._totals.add(self._log.new_lines())
         try:
             sample = sample_tree(self._process(port))
         except psutil.Error as error:
@@ -85,18 +105,3 @@ class CommandMeter:
         if known is None or known.pid != pid:
             known = self._processes[port] = psutil.Process(pid)
         return known
-
-    def _fold_new_lines(self) -> None:
-        """The log's complete lines written since the last read (a line nginx is still writing waits)."""
-        try:
-            with self._log.open("rb") as handle:
-                if self._log.stat().st_size < self._offset:
-                    self._offset = 0  # the log was truncated or replaced: read it from its start
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return  # nginx has logged no request yet
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self._offset += len(complete)
-        self._totals.add(complete.decode("utf-8", errors="replace").splitlines())
-

@@ -38,8 +38,10 @@ from infra.render import NginxRuntime, render_nginx_conf
 from ..errors import LocalStackError, StackRunningError
 from ..processes import free_port, log_tail, record_of, spawn, stop_all
 from ..reference import ServiceBehaviour
+from ..reference.exposition import PodIdentity
 from .command import CommandSpec, command_spec, stop_groups
 from .ownership import SECRET_ENV, LockHeldError, SupervisorLock, new_secret, secret_digest
+from .pod_exporter import PodExporter
 from .prometheus import LocalPrometheus
 from .state import STATE_FILE, StackState, running_state
 
@@ -110,6 +112,8 @@ class LocalStack:
         self.autoscale = autoscaled
         self.with_prometheus = prometheus
         self._prometheus: LocalPrometheus | None = None
+        self._exporter: PodExporter | None = None
+        """For a command's replicas, what a cluster's exporters would say of them (``loadtest.local.pod_exporter``)."""
         self.state_path = runtime_dir / STATE_FILE
         self._secret = new_secret(runtime_dir)
         """In every child's environment: how another headroom proves them this stack's (``ownership``)."""
@@ -165,6 +169,9 @@ class LocalStack:
         if self._prometheus is not None:
             self._prometheus.stop()
             self._prometheus = None
+        if self._exporter is not None:
+            self._exporter.stop()
+            self._exporter = None
         if self.nginx is not None:
             stop_all([self.nginx], grace_seconds=10)
             self.nginx = None
@@ -212,13 +219,24 @@ class LocalStack:
         return {**os.environ, SECRET_ENV: self._secret}
 
     def _start_prometheus(self) -> None:
+        if self.command is not None:
+            self._exporter = PodExporter(self._identity(0), self.running_replicas,
+                                         self.runtime_dir / UPSTREAM_LOG, self.config.local.concurrency_limit)
+            self._exporter.start()
         self._prometheus = LocalPrometheus(self.runtime_dir, self.config.service.name, env=self._child_env())
-        self._prometheus.start([port for _, port in self.replicas])
+        self._prometheus.start(self._scrape_ports())
+
+    def _scrape_ports(self) -> list[int]:
+        """Every running replica, serving or not (as a Deployment counts its pods); for a command, the exporter of them all."""
+        return [self._exporter.port] if self._exporter is not None else [port for _, port in self.replicas if port]
 
     def _sync_prometheus_targets(self) -> None:
-        """Prometheus scrapes every running replica, serving or not (as a Deployment counts its pods)."""
         if self._prometheus is not None:
-            self._prometheus.set_targets([port for _, port in self.replicas if port])
+            self._prometheus.set_targets(self._scrape_ports())
+
+    def running_replicas(self) -> list[tuple[int, int]]:
+        """(port, pid) of every replica process still running."""
+        return [(port, process.pid) for process, port in list(self.replicas) if port and process.poll() is None]
 
     # replicas --------------------------------------------------------------------
 
@@ -237,7 +255,7 @@ class LocalStack:
 
     def pid_of(self, port: int) -> int | None:
         """The replica process on ``port``, while it runs."""
-        return next((process.pid for process, known in self.replicas if known == port and process.poll() is None), None)
+        return dict(self.running_replicas()).get(port)
 
     def serve(self, port: int) -> None:
         self.serving_ports.append(port)
@@ -292,7 +310,7 @@ class LocalStack:
         self._replicas_started += 1
         process = spawn(
             [sys.executable, "-m", "loadtest.reference", "--port", "0", "--behaviour", behaviour,
-             "--identity", self._identity(index)],
+             "--identity", json.dumps(asdict(self._identity(index)))],
             log_path=self.runtime_dir / f"replica-{index}.log",
             stdout=subprocess.PIPE,
             env=self._child_env(),
@@ -322,14 +340,12 @@ class LocalStack:
         self.replicas.append((process, port))
         return port
 
-    def _identity(self, index: int) -> str:
+    def _identity(self, index: int) -> PodIdentity:
         """The labels and requests the replica's /metrics reports, as a cluster's exporters would."""
         service = self.config.service
-        return json.dumps({
-            "namespace": service.namespace, "pod": f"{service.name}-{index}", "container": service.name,
-            "deployment": service.name, "cpu_request_cores": cpu_millicores(service.cpu_request) / 1000,
-            "memory_request_bytes": memory_bytes(service.memory_request),
-        })
+        return PodIdentity(namespace=service.namespace, pod=f"{service.name}-{index}", container=service.name,
+                           deployment=service.name, cpu_request_cores=cpu_millicores(service.cpu_request) / 1000,
+                           memory_request_bytes=memory_bytes(service.memory_request))
 
     def _read_ready_port(self, process: subprocess.Popen[Any], index: int) -> int:
         assert process.stdout is not None

@@ -84,7 +84,7 @@ def render(identity: PodIdentity, histogram: LatencyHistogram, in_flight: int, p
     """The whole exposition, built at scrape time."""
     pod = identity.labels()
     ns_pod = f'namespace="{identity.namespace}",pod="{identity.pod}"'
-    families: list[tuple[str, str, str, list[str]]] = [
+    families: list[Family] = [
         ("container_cpu_usage_seconds_total", "counter", "CPU seconds this replica's process used (cAdvisor's name).",
          [f"{{{pod}}} {time.process_time()!r}"]),
         ("container_memory_working_set_bytes", "gauge", "Resident memory of this replica's process (cAdvisor's name).",
@@ -101,8 +101,16 @@ def render(identity: PodIdentity, histogram: LatencyHistogram, in_flight: int, p
         ("headroom_worker_pool_busy_seconds_total", "counter",
          "Worker-seconds spent serving; rate() over the pool size is its utilization.", [f"{{{ns_pod}}} {busy_seconds!r}"]),
     ]
+    return "\n".join([*family_lines(families), *histogram.lines(HISTOGRAM, ns_pod)]) + "\n"
+
+
+Family = tuple[str, str, str, list[str]]
+"""(name, type, help, samples): a sample is the text after the name, ``{labels} value``."""
+
+
+def family_lines(families: list[Family]) -> list[str]:
+    """Each family's HELP and TYPE lines, then its samples (Prometheus text format 0.0.4)."""
     lines: list[str] = []
     for name, kind, help_text, samples in families:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *(f"{name}{sample}" for sample in samples)]
-    lines += histogram.lines(HISTOGRAM, ns_pod)
-    return "\n".join(lines) + "\n"
+    return lines

@@ -207,3 +207,36 @@ def test_a_command_replica_that_crashes_mid_run_is_reported_lost_and_its_group_s
     assert survivor.name == "replica 0" and survivor.concurrency is not None and survivor.concurrency > 0
     assert survivor.memory_percent is not None and survivor.memory_percent > 0 and survivor.utilization_percent is None
     assert metrics.cpu_ms_per_request is not None and metrics.cpu_ms_per_request > 0
+
+
+def test_a_replica_the_autoscaler_adds_joins_nginx_only_once_its_health_path_answers(tmp_path: Path) -> None:
+    """A pod joins its Service's endpoints when its readiness probe passes: the HPA's decision is forced to 2 here
+    (the controller's arithmetic is tested elsewhere); the second replica starts at once and is served only once healthy."""
+    from loadtest.local.autoscaler import LocalAutoscaler
+    from loadtest.local.meters import CommandMeter
+    from loadtest.local.stack import UPSTREAM_LOG
+    from loadtest.planning.hpa import Decision
+
+    ready = tmp_path / "ready.txt"
+    ready.write_text("ok")
+    stack = own_stack(command_stack(tmp_path, SERVER, replicas=1, health="/ready.txt"))
+    with stack:
+        meter = CommandMeter(stack.pid_of, stack.runtime_dir / UPSTREAM_LOG, None)
+        autoscaler = LocalAutoscaler(stack, stack.config, tmp_path / "autoscale.jsonl", sync_s=0.2, meter=meter)
+        autoscaler.start_delay_s = 0.0
+        autoscaler.hpa.reconcile = lambda *a, **k: Decision(2, "forced by the test", None)  # type: ignore[method-assign]
+        ready.unlink()  # from now on every health probe answers 404
+        autoscaler.start()
+        try:
+            deadline = time.monotonic() + 10
+            while len(stack.replicas) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.5)  # probed several times meanwhile
+            assert len(stack.replicas) == 2 and len(stack.serving_ports) == 1  # started, not served
+            ready.write_text("ok")
+            while len(stack.serving_ports) < 2 and time.monotonic() < deadline + 10:
+                time.sleep(0.1)
+            assert len(stack.serving_ports) == 2
+            assert f"127.0.0.1:{stack.serving_ports[1]}" in stack.render_nginx_conf()
+        finally:
+            assert autoscaler.stop() is None

@@ -30,9 +30,11 @@ Load is 127.0.0.1 only, 15 s a run (three or four runs).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -242,4 +244,39 @@ def test_the_command_is_autoscaled_on_its_process_tree_s_cpu_and_every_added_rep
     served = {line.split()[1] for line in (runtime / "nginx-upstream.log").read_text().splitlines() if line.strip()}
     assert len(served) == max(scaling["measured_replicas"]) >= 2, served
     assert max(scaling["measured_serving"]) == max(scaling["measured_replicas"])
-    assert lost_only_to_reload_races(report["results"]["whole_run"], len(scaling["measured_actions"])), report["results"]
+    # No request lost to a replica that was not ready, but for nginx's keep-alive race on each reload (one per replica
+    # that joined: a 1 -> 3 decision is two reloads).
+    serving = scaling["measured_serving"]
+    reloads = sum(abs(after - before) for before, after in itertools.pairwise(serving))
+    whole = report["results"]["whole_run"]
+    assert lost_only_to_reload_races(whole, reloads), (whole["failures"], whole["failure_reasons"], serving)
+
+
+def test_the_command_s_pods_are_scraped_by_a_real_prometheus_as_a_cluster_s_exporters_would_say(app: Path,
+                                                                                                tmp_path: Path) -> None:
+    """``local up --prometheus`` and ``metrics.source: prometheus``: the source's default queries, unchanged, read the command."""
+    if shutil.which("prometheus") is None:
+        pytest.skip("NOT RUN: Debian's prometheus is missing; `scripts/setup --test` installs it")
+    (tmp_path / "Pulumi.yaml").write_text("name: headroom-test\nruntime: python\n")
+    app.write_text(stack_text(2).replace("config:\n", "config:\n  headroom:metrics: {source: prometheus}\n", 1))
+    try:
+        up = headroom("local", "up", "--stack", str(app), "--prometheus", "--detach", timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        done = headroom("validate", "--stack", str(app), "--window", "2", "--json", str(tmp_path / "scraped.json"),
+                        timeout=240)
+    finally:
+        down = headroom("local", "down", "--stack", str(app))
+    assert down.returncode == 0, down.stderr
+    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "scraped.json").read_text())
+    infra = report["infrastructure"]
+    assert infra["source"] == "prometheus" and infra["available"] and infra["replicas"] == 2, infra
+    assert [r["name"].rsplit("-", 1)[1] for r in infra["per_replica"]] == ["0", "1"]  # pods named as the Deployment's
+    for replica in infra["per_replica"]:
+        assert replica["cpu_percent"] > 1 and replica["memory_percent"] > 0  # each process tree, cAdvisor's names
+        assert 0 < replica["utilization_percent"] <= 100  # nginx's time in the pod over concurrencyLimit
+    # The server-side p95 is the time nginx's log says requests spent in the pods: at least the row's 20 ms wait, and
+    # within the client's p95 plus the bucket it fell in (the client's time includes it).
+    server, (low, high) = infra["server_p95_ms"], infra["server_p95_bucket_ms"]
+    client = report["results"]["whole_run"]["latency"]["p95_ms"]
+    assert 20 <= server <= client + (high - low) + 5, (server, client, low, high)

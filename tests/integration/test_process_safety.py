@@ -225,6 +225,9 @@ def test_the_autoscaler_s_error_is_reported_when_it_stops(tmp_path: Path) -> Non
         def add_replica(self) -> int:
             raise OSError("fork refused")
 
+        def is_ready(self, port: int) -> bool:
+            return True
+
         def serve(self, port: int) -> None: ...
 
         def retire(self, port: int) -> None: ...

@@ -140,15 +140,6 @@ def test_plan_refuses_to_model_the_reference_for_a_stack_running_its_own_command
     assert "headroom:local.command runs your own service" in message and "--results FILE" in message
 
 
-def test_headroom_s_own_prometheus_is_refused_with_a_command(tmp_path: Path) -> None:
-    from loadtest.local.launch import LocalStackRun
-
-    config = config_from_keys(local(command=COMMAND), "x")
-    with pytest.raises(ConfigError, match="--prometheus.* is not supported with headroom:local.command"):
-        LocalStackRun("own", config, tmp_path / ".headroom" / "local" / "own", prometheus=True)
-    assert not (tmp_path / ".headroom").exists()
-
-
 def test_running_totals_count_each_request_once_per_upstream_it_reached() -> None:
     totals = RunningTotals()
     totals.add(["100.5 127.0.0.1:9001 0.500", "102.0 127.0.0.1:9001, 127.0.0.1:9002 0.250, 0.750", "garbage",
@@ -164,8 +155,8 @@ def test_the_command_meter_reads_the_process_tree_and_the_log_as_it_grows(tmp_pa
     import sys
 
     log = tmp_path / "up.log"
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.3\n"
-                              "while time.process_time() < end: pass\ntime.sleep(30)"])
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", burn])
     try:
         meter = CommandMeter(lambda port: child.pid if port == 9001 else None, log, concurrency_limit=4)
         first = meter.read(9001)  # no log yet: nothing served
