@@ -49,8 +49,11 @@ class ReferenceMeter:
 
     def read(self, port: int) -> ReplicaCounters:
         stats = replica_stats(port)
-        return ReplicaCounters(float(stats["elapsed_seconds"]), float(stats["cpu_seconds"]), int(stats["requests"]),
-                               float(stats["busy_seconds"]), int(stats["pool_size"]))
+        try:
+            return ReplicaCounters(float(stats["elapsed_seconds"]), float(stats["cpu_seconds"]), int(stats["requests"]),
+                                   float(stats["busy_seconds"]), int(stats["pool_size"]))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"replica on port {port} answered malformed stats ({type(error).__name__}: {error})") from None
 
 
 class LogTail:
