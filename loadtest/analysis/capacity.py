@@ -390,15 +390,21 @@ class _Inputs:
             f"serves {self.capacity:.1f} req/s at 100 % ({self.throughput:.1f} / ({self.replicas} x {self.load / 100:.3f}))"
         )
 
+    @property
+    def capacity_source(self) -> str:
+        """Which figure the per-replica capacity was read from."""
+        if self.latency_only:
+            return "the run's latency over its ramp (no metrics; the replica count stated)"
+        if self.cpu_only:
+            return "the run's latency (CPU-only source)" if self.fitted_capacity is not None else "CPU (assumed CPU-bound)"
+        return "pool utilization"
+
     def estimate(self, model: ServiceModel, notes: list[str]) -> CapacityEstimate:
         """What is known once the service model is fitted; later steps add to it."""
         return CapacityEstimate(
             available=True, replicas_measured=self.replicas, throughput_rps=self.throughput, load_percent=self.load,
             capacity_per_replica_rps=self.capacity, concurrency_per_replica=model.concurrency,
-            cpu_capacity_per_replica_rps=self.cpu_capacity,
-            capacity_source=("the run's latency over its ramp (no metrics; the replica count stated)" if self.latency_only
-                             else "the run's latency (CPU-only source)" if self.cpu_only and self.fitted_capacity is not None
-                             else "CPU (assumed CPU-bound)" if self.cpu_only else "pool utilization"),
+            cpu_capacity_per_replica_rps=self.cpu_capacity, capacity_source=self.capacity_source,
             service_mean_ms=1000 * model.service_mean_s, service_sigma=model.service_sigma, delay_ms=1000 * model.delay_s,
             cpu_ms_per_request=self.cpu_ms_per_request, users=self.users, think_time_s=self.think_s,
             explanation=notes,
@@ -666,6 +672,7 @@ def _upper_bound(inputs: _Inputs, config: StackConfig, notes: list[str]) -> Capa
     spike = max(needed, math.ceil(surge.ceiling_rps / (capacity * 0.9) - 1e-9))
     return CapacityEstimate(
         available=True, replicas_measured=inputs.replicas, throughput_rps=inputs.throughput, load_percent=inputs.load,
-        capacity_per_replica_rps=capacity, safe_utilization=0.9, users=users, think_time_s=think, demand_rps=ceiling,
+        capacity_per_replica_rps=capacity, capacity_source=inputs.capacity_source, safe_utilization=0.9, users=users,
+        think_time_s=think, demand_rps=ceiling,
         replicas_for_slo=needed, hpa_min=needed, hpa_max=spike, asg_min=needed, asg_max=spike, explanation=notes,
     )

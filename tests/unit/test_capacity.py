@@ -169,6 +169,7 @@ def test_without_low_load_windows_the_bound_is_littles_law() -> None:
     result = estimate(report, infra, config())
     assert result.replicas_for_slo == math.ceil((100 / THINK) / (C * 0.9))
     assert "could not be measured" in result.explanation[-1]
+    assert result.capacity_source == "pool utilization"  # where the per-replica capacity came from, as on every path
 
 
 def test_no_utilization_no_estimate() -> None:
