@@ -86,25 +86,18 @@ class CommandMeter:
         self._log = LogTail(upstream_log)
         self._totals = RunningTotals()
         self._limit = concurrency_limit
-        self._processes: dict[int, psutil.Process] = {}
         self._first_read: dict[int, float] = {}
 
     def read(self, port: int) -> ReplicaCounters:
         self._totals.add(self._log.new_lines())
+        pid = self._pid_of(port)
+        if pid is None:
+            raise OSError(f"no replica runs on port {port}")
         try:
-            sample = sample_tree(self._process(port))
+            sample = sample_tree(psutil.Process(pid))
         except psutil.Error as error:
             raise OSError(f"replica on port {port} could not be measured: {error}") from None
         first = self._first_read.setdefault(port, sample.at)
         address = f"127.0.0.1:{port}"
         return ReplicaCounters(sample.at - first, sample.cpu_seconds, self._totals.requests.get(address, 0),
                                self._totals.busy_seconds.get(address, 0.0), self._limit)
-
-    def _process(self, port: int) -> psutil.Process:
-        pid = self._pid_of(port)
-        if pid is None:
-            raise psutil.NoSuchProcess(0, msg=f"no replica runs on port {port}")
-        known = self._processes.get(port)
-        if known is None or known.pid != pid:
-            known = self._processes[port] = psutil.Process(pid)
-        return known

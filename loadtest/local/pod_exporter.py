@@ -103,7 +103,6 @@ class PodExporter:
         self._pool_size = pool_size
         self._pods: dict[int, PodFigures] = {}
         """Port -> figures; a pod's counters stay after it stops, as Prometheus keeps its last samples."""
-        self._processes: dict[int, psutil.Process] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.exposition))
         self._server.daemon_threads = True
@@ -132,18 +131,9 @@ class PodExporter:
             for port, pid in running.items():
                 pod = self._pods.setdefault(port, PodFigures(
                     dataclasses.replace(self._identity, pod=f"{self._identity.deployment}-{len(self._pods)}")))
-                pod.tree = self._sample(port, pid)
+                pod.tree = _sample(pid)
             self._fold(self._log.new_lines())
             return render_pods(list(self._pods.values()), len(running), self._pool_size)  # in the order they started
-
-    def _sample(self, port: int, pid: int) -> TreeSample | None:
-        try:
-            process = self._processes.get(port)
-            if process is None or process.pid != pid:
-                process = self._processes[port] = psutil.Process(pid)
-            return sample_tree(process)
-        except psutil.Error:
-            return None  # gone: no CPU or memory series for it, as cAdvisor drops a stopped container's
 
     def _fold(self, lines: list[str]) -> None:
         by_address = {f"127.0.0.1:{port}": pod for port, pod in self._pods.items()}
@@ -154,6 +144,13 @@ class PodExporter:
                 if pod is not None:
                     pod.histogram.observe(seconds)
                     pod.busy_seconds += seconds
+
+
+def _sample(pid: int) -> TreeSample | None:
+    try:
+        return sample_tree(psutil.Process(pid))
+    except psutil.Error:
+        return None  # gone: no CPU or memory series for it, as cAdvisor drops a stopped container's
 
 
 def _handler(exposition: Callable[[], str]) -> type[BaseHTTPRequestHandler]:

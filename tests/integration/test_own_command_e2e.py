@@ -44,6 +44,7 @@ import random
 import re
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,19 @@ def validate(stack: Path, out: Path) -> tuple[int, dict]:
     return done.returncode, json.loads(out.read_text())
 
 
+def validate_detached(stack: Path, out: Path, *up_flags: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """``local up STACK --detach`` with ``up_flags``, one validation of it into ``out``, and ``local down`` whatever happens."""
+    try:
+        up = headroom("local", "up", "--stack", str(stack), *up_flags, "--detach", timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        done = headroom("validate", "--stack", str(stack), "--window", "2", "--json", str(out), timeout=240)
+    finally:
+        down = headroom("local", "down", "--stack", str(stack))
+    assert down.returncode == 0, down.stderr
+    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr[-3000:]
+    return done, json.loads(out.read_text())
+
+
 @pytest.mark.serial  # its verdicts hang on the replicas' latency: other tests' load would move them
 def test_a_third_party_app_from_pypi_fails_is_told_cost_from_queueing_and_is_tuned(app: Path, tmp_path: Path) -> None:
     # validate: one replica fails the p95 decisively.
@@ -227,17 +241,7 @@ def test_the_command_is_autoscaled_on_its_process_tree_s_cpu_and_every_added_rep
                                                                                              tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: headroom-test\nruntime: python\n")
     app.write_text(autoscaled_stack_text())
-    try:
-        up = headroom("local", "up", "--stack", str(app), "--autoscale", "--hpa-time-scale", str(SCALE), "--detach",
-                      timeout=120)
-        assert up.returncode == 0, up.stdout + up.stderr
-        done = headroom("validate", "--stack", str(app), "--window", "2", "--json", str(tmp_path / "scaled.json"),
-                        timeout=240)
-    finally:
-        down = headroom("local", "down", "--stack", str(app))
-    assert down.returncode == 0, down.stderr
-    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads((tmp_path / "scaled.json").read_text())
+    done, report = validate_detached(app, tmp_path / "scaled.json", "--autoscale", "--hpa-time-scale", str(SCALE))
     scaling = report["autoscaling"]
     # Scaled out on CPU read from outside the command (it serves no figures of its own), at a sync that read more than
     # the target and its tolerance.
@@ -268,16 +272,7 @@ def test_the_command_s_pods_are_scraped_by_a_real_prometheus_as_a_cluster_s_expo
         pytest.skip("NOT RUN: Debian's prometheus is missing; `scripts/setup --test` installs it")
     (tmp_path / "Pulumi.yaml").write_text("name: headroom-test\nruntime: python\n")
     app.write_text(stack_text(2).replace("config:\n", "config:\n  headroom:metrics: {source: prometheus}\n", 1))
-    try:
-        up = headroom("local", "up", "--stack", str(app), "--prometheus", "--detach", timeout=120)
-        assert up.returncode == 0, up.stdout + up.stderr
-        done = headroom("validate", "--stack", str(app), "--window", "2", "--json", str(tmp_path / "scraped.json"),
-                        timeout=240)
-    finally:
-        down = headroom("local", "down", "--stack", str(app))
-    assert down.returncode == 0, down.stderr
-    assert done.returncode in (0, 1, 3), done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads((tmp_path / "scraped.json").read_text())
+    _, report = validate_detached(app, tmp_path / "scraped.json", "--prometheus")
     infra = report["infrastructure"]
     assert infra["source"] == "prometheus" and infra["available"] and infra["replicas"] == 2, infra
     assert [r["name"].rsplit("-", 1)[1] for r in infra["per_replica"]] == ["0", "1"]  # pods named as the Deployment's
