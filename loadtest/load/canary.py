@@ -20,6 +20,7 @@ from locust import FastHttpUser, HttpUser
 from locust.env import Environment
 
 from ..analysis.recording import Recording
+from .lean_http import LeanHttpUser
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -41,7 +42,7 @@ def attach_canary(environment: Environment, recorder: Recorder) -> None:
     recorder.baseline = Recording(window_seconds=recorder.recording.window_seconds)
     recorder.baseline_host = host
     classes = {*environment.user_classes, *(getattr(environment, "available_user_classes", {}) or {}).values()}
-    alternate_targets([c for c in classes if issubclass(c, (HttpUser, FastHttpUser))], host)
+    alternate_targets([c for c in classes if issubclass(c, (HttpUser, FastHttpUser, LeanHttpUser))], host)
 
 
 def alternate_targets(user_classes: list[type[Any]], baseline_host: str) -> None:
@@ -57,7 +58,7 @@ def alternate_targets(user_classes: list[type[Any]], baseline_host: str) -> None
             if not getattr(self, _COUNTED, False):
                 setattr(self, _COUNTED, True)
                 if next(counter) % 2 == 1:
-                    self.host = baseline_host  # read by HttpUser/FastHttpUser.__init__ to build the client
+                    self.host = baseline_host  # read by the users' __init__ to build the client
             _original(self, *args, **kwargs)
 
         user_class.__init__ = __init__

@@ -52,6 +52,7 @@ from ..analysis.arrival_stats import ArrivalStats
 from ..analysis.recording import DEFAULT_WINDOW_SECONDS, Recording, new_histogram
 from .canary import add_canary_arguments, attach_canary
 from .keepalive import patch_connection_check
+from .lean_http import LeanHttpSession, LeanHttpUser
 from .snapshots import Snapshots, add_snapshot_arguments, attach_snapshots
 
 PAYLOAD_KEY = "headroom"
@@ -283,19 +284,20 @@ def _add_arguments(parser: Any) -> None:
 
 
 def apply_request_timeout(user_classes: list[type[Any]], timeout_s: float) -> None:
-    """Locust's FastHttpUser reads its timeouts from class attributes when a user starts."""
+    """Locust's FastHttpUser (and headroom's LeanHttpUser) read their timeouts from class attributes when a user starts."""
     for user_class in user_classes:
-        if issubclass(user_class, FastHttpUser):
+        if issubclass(user_class, (FastHttpUser, LeanHttpUser)):
             user_class.network_timeout = timeout_s
             user_class.connection_timeout = timeout_s
 
 
 def track_in_flight(on_cut_off: Callable[[str, float], None], timeout_s: float) -> None:
-    """Wrap the request method of Locust's HTTP clients: a request cut off by the end of the run is recorded.
+    """Wrap the request method of the HTTP clients: a request cut off by the end of the run is recorded.
 
-    ``HttpSession`` (requests) takes its timeout per request, so it gets the default here too.
+    Locust's two, and headroom's own for declared scenarios (``lean_http``). ``HttpSession``
+    (requests) takes its timeout per request, so it gets the default here too.
     """
-    for session_class in (FastHttpSession, HttpSession):
+    for session_class in (FastHttpSession, HttpSession, LeanHttpSession):
         original = session_class.__dict__["request"]
         original = getattr(original, "__wrapped__", original)  # imported twice (tests): wrap once
         needs_timeout = session_class is HttpSession

@@ -21,16 +21,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from locust import FastHttpUser, User, between, constant_pacing
+from locust import User, between, constant_pacing
 
 from infra.scenario_syntax import PATH_VARIABLE
 
 from ..scenario.secrets import resolve
 from ..scenario.spec import ENV_VAR
 from . import recorder
+from .lean_http import Answer, LeanHttpUser
 from .locustfiles import ScenarioError, import_locustfile, runnable_classes
 
 Draw = Callable[[], Any]
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 def from_environment(env: Mapping[str, str] | None = None) -> dict[str, type[User]]:
@@ -161,11 +163,17 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
     has none yet sends the capturing request instead (create before read, as a real client).
     """
     headers = {name: resolve(value, env) for name, value in request["headers"].items()}
+    send_headers = headers if any(name.lower() == "content-type" for name in headers) else {**headers, **JSON_BODY}
     names = list(request["variables"])  # those of the path and of the body's string values, as the schema checked
     method, path, label = request["method"], request["path"], request["name"]
     status, checks, has_body = request["status"], request["checks"], request["has_body"]
     capture = dict(request.get("capture") or {})
     checks = [*checks, *({"field": field, "present": True} for field in capture.values())]
+
+    def judge(answer: Answer) -> str | None:
+        if answer.error is not None:
+            return recorder.failure_reason(answer.error)
+        return check_failure(answer.status, status, checks, answer.json)
 
     def task(user: Any) -> None:
         captured: dict[str, Any] = user.__dict__.setdefault("_headroom_captured", {})
@@ -175,27 +183,20 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
             return
         values = {name: draws[name]() if name in draws else captured[name] for name in names}
         url = PATH_VARIABLE.sub(lambda m: quote(str(values[m.group(1)]), safe=""), path)
-        kwargs: dict[str, Any] = {"name": label, "headers": headers, "catch_response": True}
-        if has_body:
-            kwargs["json"] = _fill(request["body"], values)
-        with user.client.request(method, url, **kwargs) as response:
-            if not response.status_code:
-                response.failure(recorder.failure_reason(getattr(response, "error", None)))
-                return
-            failure = check_failure(response.status_code, status, checks, response.json)
-            if failure:
-                response.failure(failure)
-                return
-            response.success()
+        body = json.dumps(_fill(request["body"], values)).encode() if has_body else None
+        answer = user.client.request(method, url, name=label, headers=send_headers if has_body else headers, body=body,
+                                     judge=judge)
+        if capture and answer.error is None and answer.failure is None:
+            document = answer.json()
             for name, field in capture.items():
-                captured[name] = field_at(response.json(), field)
+                captured[name] = field_at(document, field)
 
     task.__name__ = label
     return task
 
 
 def declared_user(spec: Mapping[str, Any], env: Mapping[str, str]) -> type[User]:
-    """One FastHttpUser whose tasks are the declared requests, weighted."""
+    """One user whose tasks are the declared requests, weighted, on headroom's lean client (``lean_http``)."""
     draws = {name: _draw(variable) for name, variable in spec["variables"].items()}
     producers: dict[str, Callable[[Any], None]] = {}
     tasks: dict[Callable[[Any], None], int] = {}
@@ -206,7 +207,7 @@ def declared_user(spec: Mapping[str, Any], env: Mapping[str, str]) -> type[User]
             producers.setdefault(name, task)
     wait = spec["wait"]
     wait_time = constant_pacing(wait["pacing"]) if "pacing" in wait else between(wait["min"], wait["max"])
-    return type(spec["class"], (FastHttpUser,), {
+    return type(spec["class"], (LeanHttpUser,), {
         "tasks": tasks,
         "wait_time": wait_time,
         "__module__": __name__,
