@@ -10,7 +10,8 @@
    between them (before/after on a shared machine: the same conditions for both).
 2. The HTTP client's cost: one request at a time (GET and POST with JSON, 3:1) against the
    static nginx of bench/static_nginx.py, through Locust's FastHttpSession (geventhttpclient,
-   FastHttpUser's client) and HttpSession (python-requests, HttpUser's client), no headroom code.
+   FastHttpUser's client) and HttpSession (python-requests, HttpUser's client), no headroom code,
+   and through headroom's LeanHttpSession (loadtest/load/lean_http.py, a declared scenario's).
 3. The hand-over alone, in gevent without Locust: a greenlet spawned per arrival into a Group,
    taking one of the users' slots (a semaphore), as the open model did, against a queue to
    long-lived workers, as it does now; the task is one switch through the event loop.
@@ -82,12 +83,13 @@ def own_cost(source: Path, rate: float, seconds: float) -> float:
 
 
 CLIENT_CHILD = """
-import sys, time
+import json, sys, time
 from gevent import monkey
 monkey.patch_all()
 from locust.clients import HttpSession
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
+from loadtest.load.lean_http import LeanHttpSession
 url, count = sys.argv[1], int(sys.argv[2])
 env = Environment()
 for name, session in (("FastHttpSession", FastHttpSession(base_url=url, request_event=env.events.request, user=None)),
@@ -101,6 +103,18 @@ for name, session in (("FastHttpSession", FastHttpSession(base_url=url, request_
         else:
             session.get("/read")
     print(name, 1e6 * (time.process_time() - started) / count, flush=True)
+lean = LeanHttpSession(url, env.events.request, 30.0, 30.0)
+judge = lambda answer: None if 200 <= answer.status < 300 else f"HTTP {answer.status}"
+body, json_type = json.dumps({"x": 1}).encode(), {"Content-Type": "application/json"}
+for _ in range(100):
+    lean.request("GET", "/read", name="/read", judge=judge)
+started = time.process_time()
+for index in range(count):
+    if index % 4 == 3:
+        lean.request("POST", "/write", name="/write", headers=json_type, body=body, judge=judge)
+    else:
+        lean.request("GET", "/read", name="/read", judge=judge)
+print("LeanHttpSession", 1e6 * (time.process_time() - started) / count, flush=True)
 """
 
 
@@ -164,7 +178,7 @@ def client_costs(count: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         nginx = Nginx(Path(tmp))
         try:
-            out = subprocess.run([sys.executable, "-c", CLIENT_CHILD, nginx.url, str(count)], capture_output=True,
+            out = subprocess.run([sys.executable, "-c", CLIENT_CHILD, nginx.url, str(count)], capture_output=True, cwd=ROOT,
                                  text=True, check=True, timeout=600).stdout
         finally:
             nginx.stop()
