@@ -86,6 +86,7 @@ class LeanHttpSession:
         url = URL(base_url)
         self.base_url = base_url.rstrip("/")
         self.origin = (url.scheme, url.host, url.port)
+        self._origin_url = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
         self.prefix = url.path.rstrip("/")
         self.client = HTTPClient.from_url(url, concurrency=1, insecure=True, connection_timeout=connection_timeout,
                                           network_timeout=network_timeout)
@@ -159,7 +160,7 @@ class LeanHttpSession:
         """The path (and query) to follow ``location`` to, or None when it leads elsewhere or nowhere."""
         if not location:
             return None
-        resolved = urlsplit(urljoin(f"{self.base_url}{target}", location))
+        resolved = urlsplit(urljoin(self._origin_url + target, location))  # target: the path sent, prefix included
         default_port = 443 if resolved.scheme == "https" else 80
         if (resolved.scheme, resolved.hostname, resolved.port or default_port) != self.origin:
             return None

@@ -44,7 +44,7 @@ def app(environ, start_response):
     elif path == "/api/whoami":
         body, status = environ.get("HTTP_COOKIE", "-"), "200 OK"
     elif path == "/api/hop":
-        headers.append(("Location", "/api/method?from=hop"))
+        headers.append(("Location", "method?from=hop"))  # relative to /api/hop
         body, status = "", "303 See Other"
     elif path == "/api/away":
         headers.append(("Location", f"http://127.0.0.1:{closed_port}/elsewhere"))
