@@ -13,6 +13,9 @@ closes its pipe, and the parent reports it (``SearchWorkerError``, exit 4) inste
 for a result that will never come, as ``multiprocessing.Pool`` would. Workers ignore SIGINT,
 so Ctrl-C reaches headroom's main process alone, and every worker still running is
 terminated and joined when the parent leaves, on success, failure and interrupt alike.
+SIGINT and SIGTERM are held back while a worker starts, until it has its own handlers:
+a worker terminated during its fork hooks then ends at once, instead of meeting the
+handler it inherited from the CLI (which prints a traceback there and ignores a second SIGTERM).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def map_parts(work: Callable[[int], T], parts: int) -> list[T]:
                                       daemon=True)
             workers.append((process, receive))  # before it starts: an interrupt right after start still ends it
             try:
-                with _sigint_blocked():  # until the child ignores it: a Ctrl-C during its fork hooks would print there
+                with _interrupts_blocked():  # until the child has its own handlers: see _run_part
                     process.start()
             finally:
                 send.close()  # the child holds its own copy: the parent's read sees EOF once the child is gone
@@ -64,8 +67,8 @@ def map_parts(work: Callable[[int], T], parts: int) -> list[T]:
 
 
 def _end(worker: BaseProcess) -> None:
-    """Terminate a worker still running, and kill it if it has not gone within a few seconds (a SIGTERM that
-    arrives before the worker restores its default action meets the handler it inherited, which may ignore it)."""
+    """Terminate a worker still running, and kill it if it has not gone within a few seconds (a backstop: the
+    worker holds SIGTERM back until it has restored the default action, so it should end at once)."""
     if worker.pid is None:
         return  # never started
     if worker.is_alive():
@@ -76,22 +79,27 @@ def _end(worker: BaseProcess) -> None:
     worker.join()
 
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
 @contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT held back (not lost: it is delivered when unblocked) in this thread, and in a child forked meanwhile."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+def _interrupts_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (not lost: each is delivered when unblocked) in this thread, and in a child
+    forked meanwhile, which inherits the mask and runs its fork hooks with them held back."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
 
 
 def _run_part(work: Callable[[int], Any], index: int, send: Connection) -> None:
     # Ctrl-C is the parent's to handle; SIGTERM (the parent's terminate) ends a worker at once, without the
-    # handler the CLI installed before the fork (which would print a traceback from each worker).
+    # handler the CLI installed before the fork (which would print a traceback from each worker). Only then
+    # are they unblocked: a SIGTERM that came during the fork hooks is delivered now, to the default action.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     try:
         outcome: tuple[str, Any] = ("done", work(index))
     except Exception as error:  # noqa: BLE001 - sent back whole, so the parent raises what the work raised

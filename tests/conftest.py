@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -10,32 +11,52 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 # The leftover-process guard (autouse) and its session-end check; SESSION_MARK marks this session's children.
 from process_guard import SESSION_MARK, alive_before_this_test, no_leftover_processes, pytest_sessionfinish  # noqa: F401
 
-from infra.config import REPO_ROOT, StackConfig, load_stack
+if TYPE_CHECKING:
+    from infra.config import StackConfig
+
+# headroom's modules (the stack schema: pydantic) and kubernetes-validate are imported where they are used, not
+# here: pytest-xdist's controller process imports this file before it starts the workers, and runs no test.
 
 SHIPPED_STACKS = ("dev", "prod", "local")
 
 
+@pytest.fixture(scope="session", autouse=True)
 def _read_each_kubernetes_schema_once() -> None:
     """kubernetes-validate reads its JSON schemas from disk (and parses the 2 MB ``_definitions.json``) on every call.
 
     The files do not change during a session, and jsonschema never edits a schema, so each is
     read once per test process: about 3 s of the unit tier's CPU. The validation itself is unchanged.
+    A session fixture, so it runs in each process that runs tests (before the first one), and not
+    in the xdist controller, which runs none.
     """
     import functools
 
     import kubernetes_validate.utils
 
-    kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(kubernetes_validate.utils.schema_contents)
+    if not hasattr(kubernetes_validate.utils.schema_contents, "cache_info"):
+        kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(kubernetes_validate.utils.schema_contents)
 
 
-_read_each_kubernetes_schema_once()
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The test process is about to exit: leave what is still alive out of the interpreter's final collections.
+
+    A test process that ran the Pulumi program holds some 250,000 objects (the providers' modules);
+    the interpreter's teardown traces them all in several full collections, about 1 s in which an
+    xdist worker has finished but the run waits for it to exit. What is garbage now is still
+    collected (and finalized) first.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 INTEGRATION = Path(__file__).parent / "integration"
 
 
@@ -55,6 +76,8 @@ def free_port() -> int:
 
 @pytest.fixture(params=SHIPPED_STACKS)
 def shipped_stack(request: pytest.FixtureRequest) -> tuple[str, StackConfig]:
+    from infra.config import REPO_ROOT, load_stack
+
     _, config = load_stack(request.param, REPO_ROOT)
     return request.param, config
 

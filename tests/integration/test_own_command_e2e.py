@@ -48,7 +48,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, headroom, lost_only_to_reload_races
+from conftest import headroom, lost_only_to_reload_races
+
+from infra.config import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.nginx]
 

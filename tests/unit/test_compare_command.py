@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-import jsonschema
+import json_schemas
 import pytest
 from synthetic import synthetic_report
 
@@ -44,7 +44,7 @@ def test_a_slower_run_is_regressed_in_every_format(runs: tuple[Path, Path], tmp_
     flags = [part for name, path in files.items() for part in (f"--{name}", str(path))]
     assert main(["compare", str(base), str(slower), *flags]) == 1
     comparison = json.loads(files["json"].read_text())
-    jsonschema.validate(comparison, comparison_schema())
+    json_schemas.validate(comparison, comparison_schema())
     shift = comparison["rows"][0]
     assert (shift["scope"], shift["statistic"], shift["outcome"]) == ("all requests", "shift", "REGRESSED")
     assert 0 < shift["lower_ms"] < shift["difference_ms"] < shift["upper_ms"]

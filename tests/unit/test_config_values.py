@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from previews import preview
 
 from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_keys
 from infra.config.loader import stack_file_path
@@ -227,13 +228,11 @@ def longest_accepted_name() -> str:
 
 def test_the_longest_accepted_name_fits_every_resource_the_program_creates() -> None:
     """Run the real Pulumi program under mocks and check each name Kubernetes would see."""
-    from infra.preview import run_preview
-
     name = longest_accepted_name()
     keys = read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml")
     keys["headroom:service"] = {**keys["headroom:service"], "name": name, "namespace": "n" * 63}
     keys["headroom:asg"] = {**keys["headroom:asg"], "loadBalancer": {"enabled": False}}  # AWS names: test_aws_names
-    result = run_preview("prod", keys)
+    result = preview("prod", keys)
     kube = [r for r in result.resources if r.type.startswith("kubernetes:")]
     assert kube
     listed = {(n.value, n.rule.max_length) for n in derived_names(config_from_keys(keys, "x"))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import json_schemas
 import jsonschema
 import pytest
 from test_rightsizing import USERS, local, over_provisioned
@@ -103,11 +104,11 @@ def test_the_scale_in_states_its_saving_and_the_report_validates() -> None:
         "proposal": whole.proposal.model_copy(update={"cost": monthly_cost(priced, rightsize.changes)})})
     document = json.loads(json.dumps(whole.to_json_dict()))
     assert document["recommendations"][-1]["cost"]["monthly_change"] < 0 and document["proposal"]["cost"]["currency"] == "USD"
-    jsonschema.validate(document, SCHEMA)
+    json_schemas.validate(document, SCHEMA)
     broken = json.loads(json.dumps(document))
     broken["proposal"]["cost"]["currency"] = "usd"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(broken, SCHEMA)
+        json_schemas.validate(broken, SCHEMA)
     assert priced.slo.users == USERS
 
 

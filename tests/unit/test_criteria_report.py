@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import jsonschema
+import json_schemas
 from rich.console import Console
 from synthetic import synthetic_report
 
@@ -40,7 +40,7 @@ def test_the_report_carries_each_criterion_with_its_value_bound_interval_and_out
     assert batch_p95.requests == next(e.requests for e in r.results.judged.endpoints if e.name == BATCH)
     assert r.slo.p99_ms == 400 and r.slo.endpoints[BATCH].p95_ms == 50 and r.slo.endpoints[BATCH].p90_ms is None
     document = json.loads(json.dumps(r.to_json_dict()))
-    jsonschema.validate(document, SCHEMA)
+    json_schemas.validate(document, SCHEMA)
     assert document["criteria"][4]["outcome"] == "FAIL" and document["criteria"][4]["endpoint"] == BATCH
     path = tmp_path / "report.json"
     path.write_text(json.dumps(document))

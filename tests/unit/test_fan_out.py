@@ -60,6 +60,40 @@ def test_a_worker_that_dies_is_reported_and_the_others_are_ended(tmp_path: Path)
         assert not psutil.pid_exists(int(survivor.read_text()))  # ended and reaped, not left sleeping
 
 
+
+def test_a_worker_terminated_during_its_fork_hooks_ends_at_once_without_a_traceback() -> None:
+    """`headroom plan` searches with the CLI's SIGTERM handler installed; a worker still in its fork hooks when the
+    parent ends it must not meet that handler (a traceback, then SIGTERM ignored until the grace period's kill).
+
+    A fork hook in the second worker makes the race certain: it waits there until the parent's SIGTERM has come
+    (pending, when it is held back; otherwise the handler runs and raises in the hook), while its sibling dies at
+    once. In a fresh interpreter, so the hook and the handler stay there."""
+    script = (
+        "import os, signal, time\n"
+        "from loadtest import fan_out\n"
+        "from loadtest.cli import _terminate\n"
+        "signal.signal(signal.SIGTERM, _terminate)\n"
+        "forks = []\n"
+        "def hold_the_second_worker():\n"
+        "    deadline = time.monotonic() + 10\n"
+        "    while len(forks) == 2 and signal.SIGTERM not in signal.sigpending() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.001)\n"
+        "os.register_at_fork(before=lambda: forks.append(1), after_in_child=hold_the_second_worker)\n"
+        "def work(part):\n"
+        "    if part == 0:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    time.sleep(30)\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    fan_out.map_parts(work, 2)\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, time.monotonic() - started)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    name, seconds = result.stdout.split()
+    assert name == "SearchWorkerError" and "Traceback" not in result.stderr, result.stderr
+    assert float(seconds) < fan_out.TERMINATE_GRACE_S  # ended by its SIGTERM, not killed after the grace period
+
 def test_an_error_in_a_part_is_raised_in_the_parent() -> None:
     def work(part: int) -> int:
         if part == 1:

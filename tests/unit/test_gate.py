@@ -7,11 +7,12 @@ import shlex
 from typing import Any
 
 import pytest
+from previews import preview
 
 from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
 from infra.errors import ConfigError, ConfigValidationError
 from infra.gate import gate_script, parse_gate_line
-from infra.preview import PreviewResource, PreviewResult, run_preview
+from infra.preview import PreviewResource, PreviewResult
 
 COMMAND = "command:local:Command"
 GATE = {"enabled": True, "users": 20, "runTime": "30s", "rampSeconds": 5}
@@ -38,7 +39,7 @@ def validate_line(command: PreviewResource) -> list[str]:
 
 @pytest.fixture(scope="module")
 def dev_with_gate() -> PreviewResult:
-    return run_preview("dev", keys_with_gate("dev"))
+    return preview("dev", keys_with_gate("dev"))
 
 
 def test_the_command_validates_the_deployed_url_with_the_gates_load_and_report_paths(dev_with_gate: PreviewResult) -> None:
@@ -78,7 +79,7 @@ def test_triggers_change_with_what_is_deployed_and_not_with_unrelated_keys() -> 
         keys = keys_with_gate("dev")
         for section, values in edits.items():
             keys[f"headroom:{section}"] = {**keys.get(f"headroom:{section}", {}), **values}
-        return list(the(run_preview("dev", keys), COMMAND).inputs["triggers"])
+        return list(the(preview("dev", keys), COMMAND).inputs["triggers"])
 
     base = triggers()
     assert triggers(hpa={"maxReplicas": 17}) != base
@@ -89,7 +90,7 @@ def test_triggers_change_with_what_is_deployed_and_not_with_unrelated_keys() -> 
 
 def test_a_stack_without_the_gate_has_no_command() -> None:
     for stack in ("dev", "prod"):
-        result = run_preview(stack, read_stack_keys(REPO_ROOT / f"Pulumi.{stack}.yaml"))
+        result = preview(stack, read_stack_keys(REPO_ROOT / f"Pulumi.{stack}.yaml"))
         assert not [r for r in result.resources if r.type == COMMAND]
         assert "gateVerdict" not in result.outputs
 
@@ -97,7 +98,7 @@ def test_a_stack_without_the_gate_has_no_command() -> None:
 def test_the_url_override_wins_and_an_aws_only_stack_needs_one() -> None:
     keys = keys_with_gate("dev", url="https://api.example.com")
     keys["headroom:deploy"] = {"aws": True, "kubernetes": False}
-    result = run_preview("dev", keys)
+    result = preview("dev", keys)
     argv = validate_line(the(result, COMMAND))
     assert argv[argv.index("--host") + 1] == "https://api.example.com"
     assert {r.name for r in result.resources if r.type == COMMAND} == {"vcpml-api-gate-validate"}

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import json_schemas
 import pytest
 from rich.console import Console, RenderableType
 
@@ -77,7 +77,7 @@ def test_golden_output(name: str) -> None:
 
 def test_golden_fixture_matches_the_report_schema() -> None:
     schema = json.loads((HERE.parent / "docs" / "report.schema.json").read_text(encoding="utf-8"))
-    jsonschema.validate(json.loads((HERE / "data" / "report.json").read_text(encoding="utf-8")), schema)
+    json_schemas.validate(json.loads((HERE / "data" / "report.json").read_text(encoding="utf-8")), schema)
 
 
 def test_golden_mismatch_fails_with_a_unified_diff() -> None:

@@ -22,6 +22,7 @@ sibling package of the same layer. The pure layers (0-4 except ``processes``, ``
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,11 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports_of(name: str, path: Path) -> set[str]:
-    """Every module ``path`` imports, relative imports resolved against its package."""
+@functools.cache
+def imports_of(name: str, path: Path) -> frozenset[str]:
+    """Every module ``path`` imports, relative imports resolved against its package.
+
+    Parsed once per test process: the two checks below read the pure modules' imports each."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -71,7 +75,7 @@ def imports_of(name: str, path: Path) -> set[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
+    return frozenset(found)
 
 
 def layer_of(module: str) -> tuple[str, int] | None:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import kubernetes_validate
+import previews
 import pytest
 from ruamel.yaml import YAML
 
@@ -14,7 +15,7 @@ from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_ke
 from infra.config.names import derived_names
 from infra.errors import ConfigValidationError
 from infra.load_generator import LOCUST_MASTER_PORT, STACK_FILE, master_args, worker_args
-from infra.preview import PreviewResource, PreviewResult, run_preview
+from infra.preview import PreviewResource, PreviewResult
 from infra.render import enabled_artifacts, render_artifact
 from loadtest.load import runner
 
@@ -49,7 +50,7 @@ def config() -> StackConfig:
 @pytest.fixture(scope="module")
 def preview(config: StackConfig) -> PreviewResult:
     keys = keys_with_generator(namespace="load", resources={"cpuRequest": "1500m", "cpuLimit": "2", "memoryRequest": "256Mi", "memoryLimit": "512Mi"})
-    return run_preview("prod", keys)
+    return previews.preview("prod", keys)
 
 
 @pytest.mark.parametrize("artifact", LOADGEN)
@@ -61,7 +62,7 @@ def test_manifests_pass_strict_schema(config: StackConfig, artifact: str) -> Non
 def test_disabled_means_not_rendered_and_not_deployed() -> None:
     config = config_from_keys(read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml"), "x")
     assert not [a for a in enabled_artifacts(config) if a.startswith("loadgen-")]
-    result = run_preview("prod", read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml"))
+    result = previews.preview("prod", read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml"))
     assert not [r for r in result.resources if "LoadGenerator" in r.type or "loadgen" in r.name]
 
 
@@ -178,7 +179,7 @@ def test_the_longest_accepted_names_fit_every_generator_object() -> None:
             continue
         break
     listed = {n.value for n in derived_names(config)}
-    result = run_preview("prod", keys)
+    result = previews.preview("prod", keys)
     generator = [r for r in result.resources if "loadgen" in r.name and r.type.startswith("kubernetes:")]
     assert len(generator) == 6
     for resource in generator:

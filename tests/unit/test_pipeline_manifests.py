@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import json_schemas
 import jsonschema
 import kubernetes_validate
 import pytest
@@ -135,7 +136,7 @@ def test_with_compare_with_primary_each_validation_also_loads_the_primary() -> N
     assert job["spec"]["template"]["spec"]["containers"][0]["args"][-4:] == [
         "--compare-host", "{{args.stable-url}}", "--tolerance", "5%,3ms"]
     for name, manifest in rendered.items():
-        jsonschema.validate(manifest, schema(name))
+        json_schemas.validate(manifest, schema(name))
     # Without it, nothing about a primary is rendered.
     plain = manifests(stack())
     assert "baseline" not in plain["flagger-canary.yaml"]["spec"]["analysis"]["webhooks"][0]["metadata"]

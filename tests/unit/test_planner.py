@@ -9,6 +9,8 @@ construction; the concurrency-bound case is in test_signals.py). The traffic is 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
 from pathlib import Path
 
@@ -108,25 +110,37 @@ def test_optimize_finds_the_known_cheapest_minimum() -> None:
     assert paths == {"headroom:hpa.minReplicas": 3, "headroom:hpa.targetCpuUtilization": 70}
 
 
-@pytest.mark.parametrize("parts", [1, 2], ids=["one-process", "two-processes"])
-@pytest.mark.parametrize("budget", [None, {"breachSeconds": 30}], ids=["zero-breach", "30-s-budget"])
-def test_the_searchs_cutoffs_skip_only_settings_that_cannot_win(
-    budget: dict | None, parts: int, monkeypatch: pytest.MonkeyPatch  # type: ignore[type-arg]
-) -> None:
-    """The optimizer stops a run early (its breach past the budget, or its spend plus its minimum for the rest of
-    the profile past the cheapest zero-breach run so far), in one process or split over forked ones: it must
-    choose what simulating every setting in full, in order, does."""
-    slo = {"errorBudget": budget} if budget else {}
-    config = stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50}, slo=slo)
-    traffic = Traffic("steps", "steps", rates=tuple(120.0 if t < 100 else 330.0 if t < 300 else 200.0 for t in range(420)))
-    pruned = optimize_hpa(config, traffic, SERVICE, workers=SearchWorkers(fan_out.map_parts, parts, from_steps=0))  # type: ignore[arg-type]
+STEPS = Traffic("steps", "steps", rates=tuple(120.0 if t < 100 else 330.0 if t < 300 else 200.0 for t in range(420)))
+
+
+def cutoff_stack(budget: dict | None) -> object:  # type: ignore[type-arg]
+    return stack(hpa={"minReplicas": 1, "maxReplicas": 6, "targetCpuUtilization": 50}, slo={"errorBudget": budget} if budget else {})
+
+
+@functools.cache
+def exhaustive_search(budget_json: str) -> optimize.Optimization:
+    """What simulating every setting in full, in order, chooses for ``cutoff_stack(budget)`` on STEPS.
+
+    Once per budget in a test process: the search with cutoffs in one process and in two is checked against the
+    same answer, and this one is the expensive half of each check (no run is stopped early)."""
     full_run = optimize.simulate_stack
 
     def without_cutoff(*args: object, cutoff: object = None, **kwargs: object) -> object:
         return full_run(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(optimize, "simulate_stack", without_cutoff)
-    exhaustive = optimize_hpa(config, traffic, SERVICE)  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimize, "simulate_stack", without_cutoff)
+        return optimize_hpa(cutoff_stack(json.loads(budget_json)), STEPS, SERVICE)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("parts", [1, 2], ids=["one-process", "two-processes"])
+@pytest.mark.parametrize("budget", [None, {"breachSeconds": 30}], ids=["zero-breach", "30-s-budget"])
+def test_the_searchs_cutoffs_skip_only_settings_that_cannot_win(budget: dict | None, parts: int) -> None:  # type: ignore[type-arg]
+    """The optimizer stops a run early (its breach past the budget, or its spend plus its minimum for the rest of
+    the profile past the cheapest zero-breach run so far), in one process or split over forked ones: it must
+    choose what simulating every setting in full, in order, does."""
+    pruned = optimize_hpa(cutoff_stack(budget), STEPS, SERVICE, workers=SearchWorkers(fan_out.map_parts, parts, from_steps=0))  # type: ignore[arg-type]
+    exhaustive = exhaustive_search(json.dumps(budget))
     assert pruned.best is not None and pruned.zero_breach is not None
     assert pruned.best == exhaustive.best and pruned.zero_breach == exhaustive.zero_breach
     assert pruned.changes == exhaustive.changes

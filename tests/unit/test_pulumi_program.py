@@ -7,18 +7,19 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import previews
 import pytest
 from ruamel.yaml import YAML
 
 from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_keys
-from infra.preview import PreviewResource, PreviewResult, run_preview
+from infra.preview import PreviewResource, PreviewResult
 from infra.render import enabled_artifacts, render_artifact, render_nginx_conf
 
 CHECKSUM = "headroom.dev/nginx-conf-sha256"
 
 
 def preview(stack: str, keys: dict | None = None) -> PreviewResult:
-    return run_preview(stack, keys if keys is not None else read_stack_keys(REPO_ROOT / f"Pulumi.{stack}.yaml"))
+    return previews.preview(stack, keys if keys is not None else read_stack_keys(REPO_ROOT / f"Pulumi.{stack}.yaml"))
 
 
 def one(result: PreviewResult, type_: str, name_suffix: str = "") -> PreviewResource:

@@ -11,15 +11,16 @@ ELBv2 model (AWS's own API description).
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import re
 from typing import Any
 
-import botocore.session
 import pytest
+from previews import preview
 
 from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
-from infra.preview import PreviewResource, PreviewResult, run_preview
+from infra.preview import PreviewResource, PreviewResult
 from infra.render import DEPLOY_TIME_LABEL, render_artifact
 
 ALB_ONLY = {
@@ -49,7 +50,7 @@ def prod_keys() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def alb_only() -> PreviewResult:
-    return run_preview("alb", copy.deepcopy(ALB_ONLY))
+    return preview("alb", copy.deepcopy(ALB_ONLY))
 
 
 # --- AWS: listener -> target group -> group -----------------------------------------
@@ -123,7 +124,7 @@ def test_an_existing_target_group_is_labelled_from_the_arns_the_user_gave() -> N
     keys = {"headroom:deploy": {"aws": True, "kubernetes": False}, "headroom:asg": {
         "scalingMetric": "requestCountPerTarget", "targetRequestCountPerTarget": 800,
         "targetGroupArns": [EXISTING_TG], "existingLoadBalancerArn": EXISTING_ALB}}
-    result = run_preview("existing", keys)
+    result = preview("existing", keys)
     assert not all_of(result, "aws:lb/loadBalancer:LoadBalancer")
     group = one(result, "aws:autoscaling/group:Group").inputs
     assert group["targetGroupArns"] == [EXISTING_TG] and group["healthCheckType"] == "ELB"
@@ -143,7 +144,7 @@ def test_an_https_first_listener_makes_an_https_url_and_uses_tls_1_2_or_later() 
     keys = copy.deepcopy(ALB_ONLY)
     keys["headroom:asg"]["loadBalancer"]["listeners"] = [
         {"port": 8443, "protocol": "HTTPS", "certificateArn": CERTIFICATE}, {"port": 80}]
-    result = run_preview("https", keys)
+    result = preview("https", keys)
     listeners = {r.inputs["port"]: r.inputs for r in all_of(result, "aws:lb/listener:Listener")}
     assert listeners[8443]["protocol"] == "HTTPS" and listeners[8443]["certificateArn"] == CERTIFICATE
     assert listeners[8443]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -155,7 +156,7 @@ def test_a_network_load_balancer_forwards_tcp_and_has_no_algorithm() -> None:
     keys = {"headroom:deploy": {"aws": True, "kubernetes": False},
             "headroom:asg": {"loadBalancer": {"enabled": True, "type": "network",
                                               "subnets": {"us-east-1a": "subnet-0a1b2c3d4e5f60718"}}}}
-    result = run_preview("nlb", keys)
+    result = preview("nlb", keys)
     balancer = one(result, "aws:lb/loadBalancer:LoadBalancer")
     target_group = one(result, "aws:lb/targetGroup:TargetGroup").inputs
     assert balancer.name == "vcpml-api-nlb" and balancer.inputs["loadBalancerType"] == "network"
@@ -167,19 +168,19 @@ def test_a_network_load_balancer_forwards_tcp_and_has_no_algorithm() -> None:
 
 
 def test_subnets_given_by_zone_place_the_load_balancer_in_their_vpc() -> None:
-    result = run_preview("prod", prod_keys())
+    result = preview("prod", prod_keys())
     balancer = one(result, "aws:lb/loadBalancer:LoadBalancer").inputs
     assert balancer["subnets"] == ["subnet-0d1e2f3a4b5c60718", "subnet-0e1f2a3b4c5d60718", "subnet-0f1a2b3c4d5e60718"]
     # The VPC comes from the first subnet (the getSubnet invoke), not the default VPC.
     target_group = one(result, "aws:lb/targetGroup:TargetGroup").inputs
-    default_vpc = one(run_preview("alb", copy.deepcopy(ALB_ONLY)), "aws:lb/targetGroup:TargetGroup").inputs["vpcId"]
+    default_vpc = one(preview("alb", copy.deepcopy(ALB_ONLY)), "aws:lb/targetGroup:TargetGroup").inputs["vpcId"]
     assert target_group["vpcId"].startswith("vpc-") and target_group["vpcId"] != default_vpc
 
 
 def test_without_a_target_group_the_preview_says_the_instances_get_no_traffic() -> None:
     keys = prod_keys()
     keys["headroom:asg"] = {**keys["headroom:asg"], "loadBalancer": {"enabled": False}}
-    result = run_preview("prod", keys)
+    result = preview("prod", keys)
     assert any("is in no target group" in line for line in result.traffic), result.traffic
     assert one(result, "aws:autoscaling/group:Group").inputs["healthCheckType"] == "EC2"
 
@@ -188,7 +189,7 @@ def test_without_a_target_group_the_preview_says_the_instances_get_no_traffic() 
 
 
 def test_the_headless_service_selects_the_deployments_ready_pods_on_their_port() -> None:
-    result = run_preview("prod", prod_keys())
+    result = preview("prod", prod_keys())
     headless = one(result, "kubernetes:core/v1:Service", "api-headless-service").inputs
     deployment = one(result, "kubernetes:apps/v1:Deployment", "api-deployment").inputs
     spec = headless["spec"]
@@ -212,13 +213,13 @@ def test_static_discovery_renders_no_headless_service() -> None:
     keys = prod_keys()
     keys["headroom:loadBalancer"] = {**keys["headroom:loadBalancer"], "discovery": "static",
                                      "upstreams": [{"host": "10.20.1.10", "port": 8000}]}
-    result = run_preview("prod", keys)
+    result = preview("prod", keys)
     assert not [r for r in all_of(result, "kubernetes:core/v1:Service") if r.name.endswith("headless-service")]
     assert any("fixed upstreams 10.20.1.10:8000" in line for line in result.traffic), result.traffic
 
 
 def test_preview_prints_both_paths_from_the_graph() -> None:
-    result = run_preview("prod", prod_keys())
+    result = preview("prod", prod_keys())
     aws, kubernetes = result.traffic
     assert aws.startswith("aws: client -> vcpml-api-alb (application, internet-facing) listener HTTP:80 -> target group")
     assert "least_outstanding_requests" in aws and "Auto Scaling group vcpml-api-asg launches and registers" in aws
@@ -230,7 +231,7 @@ def test_preview_prints_both_paths_from_the_graph() -> None:
 
 
 def gate_dependencies(keys: dict[str, Any]) -> set[str]:
-    result = run_preview("gated", keys)
+    result = preview("gated", keys)
     gate = one(result, "command:local:Command")
     return {urn.rsplit("::", 1)[-1] for urn in gate.dependencies}
 
@@ -294,7 +295,7 @@ SCHEMA_STACKS = {
 @pytest.mark.parametrize("stack", [*SCHEMA_STACKS, "prod", "dev"])
 def test_every_aws_input_is_a_property_of_the_provider_schema(stack: str) -> None:
     keys = read_stack_keys(REPO_ROOT / f"Pulumi.{stack}.yaml") if stack in ("prod", "dev") else copy.deepcopy(SCHEMA_STACKS[stack])
-    result = run_preview(stack, keys)
+    result = preview(stack, keys)
     aws = [r for r in result.resources if r.type.startswith("aws:")]
     assert aws
     problems = [p for r in aws for p in schema_problems(r.type, r.inputs)]
@@ -307,19 +308,26 @@ def test_the_schema_check_can_fail() -> None:
     assert schema_problems("aws:lb/listener:Listener", {"defaultAction": []}) == ["aws:lb/listener:Listener.defaultAction"]
 
 
+@functools.cache
+def elbv2_model() -> Any:
+    """botocore's ELBv2 model, read once: a new session reads and parses its JSON description again (30 ms a shape)."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("elbv2")
+
+
 def elbv2_enum(shape: str) -> list[str]:
-    model = botocore.session.get_session().get_service_model("elbv2")
-    return list(model.shape_for(shape).enum)
+    return list(elbv2_model().shape_for(shape).enum)
 
 
 def elbv2_range(shape: str) -> tuple[int, int]:
-    metadata = botocore.session.get_session().get_service_model("elbv2").shape_for(shape).metadata
+    metadata = elbv2_model().shape_for(shape).metadata
     return int(metadata["min"]), int(metadata["max"])
 
 
 @pytest.mark.parametrize("stack", list(SCHEMA_STACKS))
 def test_load_balancer_values_are_ones_the_elbv2_api_takes(stack: str) -> None:
-    result = run_preview(stack, copy.deepcopy(SCHEMA_STACKS[stack]))
+    result = preview(stack, copy.deepcopy(SCHEMA_STACKS[stack]))
     for balancer in all_of(result, "aws:lb/loadBalancer:LoadBalancer"):
         assert balancer.inputs["loadBalancerType"] in elbv2_enum("LoadBalancerTypeEnum")
     for listener in all_of(result, "aws:lb/listener:Listener"):
