@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import kubernetes_validate
+import manifest_yaml
 import previews
 import pytest
 from ruamel.yaml import YAML
@@ -32,7 +33,7 @@ def keys_with_generator(**generator: Any) -> dict[str, Any]:
 
 
 def manifest(artifact: str, config: StackConfig) -> dict[str, Any]:
-    return YAML(typ="safe", pure=True).load(render_artifact(artifact, config))
+    return manifest_yaml.load(render_artifact(artifact, config))
 
 
 def the(result: PreviewResult, type_: str, suffix: str) -> PreviewResource:

@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import manifest_yaml
 import previews
 import pytest
-from ruamel.yaml import YAML
 
 from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_keys
 from infra.preview import PreviewResource, PreviewResult
@@ -204,7 +204,7 @@ KUBERNETES_RESOURCES = {
 
 
 def rendered(artifact: str, config: StackConfig) -> dict[str, Any]:
-    return YAML(typ="safe", pure=True).load(render_artifact(artifact, config))
+    return manifest_yaml.load(render_artifact(artifact, config))
 
 
 def test_kubernetes_resources_are_the_rendered_manifests(deployed: tuple[StackConfig, PreviewResult]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import kubernetes_validate
+import manifest_yaml
 import pytest
 from ruamel.yaml import YAML
 
@@ -14,7 +15,7 @@ KUBERNETES_VERSION = "1.37.0"
 
 
 def manifest(name: str, config: StackConfig) -> dict:
-    return YAML(typ="safe", pure=True).load(render_artifact(name, config))
+    return manifest_yaml.load(render_artifact(name, config))
 
 
 @pytest.mark.parametrize("artifact", KUBERNETES_MANIFESTS)
