@@ -136,10 +136,17 @@ def _comparison(settings: RunSettings, outcome: RunOutcome, report: Report, work
 
 
 def run_directory(request: ValidationRequest) -> Path:
-    """A new directory for one run's files, unique even for two runs started in the same second."""
+    """A new directory for one run's files, unique even for two runs started in the same second.
+
+    Its name sorts by start time (``history.past_runs`` reads the runs oldest first by name): the
+    microseconds come before mkdtemp's random suffix, so runs started within one second (rounds of
+    ``tune`` replayed from recordings take less) still sort in the order they started.
+    """
     runs = request.stack_path.resolve().parent / ".headroom" / "runs" / request.stack_name
     runs.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))
+    now = time.time()
+    prefix = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f".{int(now * 1_000_000) % 1_000_000:06d}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=runs))
 
 
 def load_spec(settings: RunSettings, host: str) -> LoadSpec:

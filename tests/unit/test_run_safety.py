@@ -31,6 +31,8 @@ def test_two_runs_started_in_the_same_second_get_their_own_directories(tmp_path:
     first, second = run_directory(request), run_directory(request)
     assert first != second and first.is_dir() and second.is_dir()
     assert first.name[:15] == second.name[:15], "both are named by the same second, then told apart"
+    made = [run_directory(request) for _ in range(30)]  # well within a second: only the sub-second part orders them
+    assert sorted(made) == made, "history reads runs oldest first by name"
 
 
 def _analysis(tmp_path: Path, status: Status) -> tuple[Path, object, object]:
