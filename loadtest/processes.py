@@ -224,8 +224,27 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now. Another process may take it before our child binds it:
+    callers that hand it to a child check ``port_taken`` when that child fails to start."""
     import socket
 
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether another socket holds ``port`` now, as a listener would.
+
+    With SO_REUSEADDR (as nginx and Python's servers bind), a port left in TIME_WAIT by a
+    closed connection still binds; only a live socket bound to it refuses.
+    """
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False

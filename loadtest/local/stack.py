@@ -35,8 +35,9 @@ from infra.config.types import cpu_millicores, memory_bytes
 from infra.files import write_atomically
 from infra.render import NginxRuntime, render_nginx_conf
 
+from ..console import err
 from ..errors import LocalStackError, StackRunningError
-from ..processes import free_port, log_tail, record_of, spawn, stop_all
+from ..processes import free_port, log_tail, port_taken, record_of, spawn, stop_all
 from ..reference import ServiceBehaviour
 from ..reference.exposition import PodIdentity
 from .command import CommandSpec, command_spec, stop_groups
@@ -46,6 +47,8 @@ from .prometheus import LocalPrometheus
 from .state import STATE_FILE, StackState, running_state
 
 READY_TIMEOUT_S = 20.0
+PORT_RACE_RETRIES = 3
+"""How many times a start may pick a new port because another process bound the one chosen first."""
 
 
 def runtime_dir_for(stack_path: Path, stack_name: str) -> Path:
@@ -122,6 +125,7 @@ class LocalStack:
         self.serving_ports: list[int] = []
         """The replicas nginx sends traffic to; an autoscaled replica joins once its start delay passed."""
         self._replicas_started = 0
+        self._port_race_retries = PORT_RACE_RETRIES
         self._started_at = 0.0
         self.reached_up = False  # the state file was written: Ctrl-C from now on is a normal stop
         self.nginx: subprocess.Popen[Any] | None = None
@@ -147,10 +151,9 @@ class LocalStack:
             if self.command is not None:
                 # Before nginx: a replica that refuses connections while it starts would count as a
                 # failure against its upstream (max_fails) and keep nginx answering 502 for fail_timeout.
-                self._wait_healthy(self._replica_health_urls(), deadline)
+                self._wait_healthy(deadline, through_nginx=False)
             self._start_nginx()
-            self._wait_healthy([f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}",
-                                *self._replica_health_urls()], deadline)
+            self._wait_healthy(deadline, through_nginx=True)
             if self.with_prometheus:
                 self._start_prometheus()
             state = self.state()
@@ -324,21 +327,23 @@ class LocalStack:
         """One replica of the team's own command on a free loopback port, in a process group of its own.
 
         It has no READY line to wait for: ``_wait_healthy`` probes its health path. The port is
-        free when chosen; another process taking it before the replica binds it makes that
-        replica fail its health check (or exit), which ``_wait_healthy`` reports.
+        free when chosen; another process may bind it before the replica does, and the replica
+        then exits, which ``_check_replicas_running`` tells from the replica's own failure.
         """
         index = self._replicas_started
         self._replicas_started += 1
         port = free_port()
-        process = spawn(
+        self.replicas.append((self._spawn_command(command, port, index), port))
+        return port
+
+    def _spawn_command(self, command: CommandSpec, port: int, index: int) -> subprocess.Popen[Any]:
+        return spawn(
             command.argv_for(port),
             log_path=self.runtime_dir / f"replica-{index}.log",
             env=command.env_for(self._child_env()),
             cwd=command.working_directory,
             new_session=True,
         )
-        self.replicas.append((process, port))
-        return port
 
     def _identity(self, index: int) -> PodIdentity:
         """The labels and requests the replica's /metrics reports, as a cluster's exporters would."""
@@ -411,15 +416,22 @@ class LocalStack:
         path = self.config.service.health_path if self.command is not None else "/api/v1/health"
         return [f"http://127.0.0.1:{port}{path}" for _, port in self.replicas]
 
-    def _wait_healthy(self, targets: list[str], deadline: float) -> None:
-        """Until every target answers 200; past ``deadline`` a LocalStackError names the first that does not, and its answer."""
+    def _health_targets(self, through_nginx: bool) -> list[str]:
+        """What must answer 200: the replicas, and with ``through_nginx`` nginx and the service behind it."""
+        through = [f"{self.url}/nginx-health", f"{self.url}{self.config.service.health_path}"] if through_nginx else []
+        return [*through, *self._replica_health_urls()]
+
+    def _wait_healthy(self, deadline: float, through_nginx: bool) -> None:
+        """Until every target answers 200; past ``deadline`` a LocalStackError names the first that does not, and its answer.
+
+        The targets are asked for afresh each round: a replica or nginx restarted on a new port
+        (``_check_replicas_running``, ``_check_nginx_running``) is probed where it now listens.
+        """
         timeout = self.config.local.start_timeout_seconds
         while True:
-            if self.nginx is not None and self.nginx.poll() is not None:
-                log = self.runtime_dir / "nginx-error.log"
-                raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{log_tail(log)}")
+            self._check_nginx_running()
             self._check_replicas_running()
-            answers = {url: _probe(url) for url in targets}
+            answers = {url: _probe(url) for url in self._health_targets(through_nginx)}
             failing = {url: answer for url, answer in answers.items() if answer != "200"}
             if not failing:
                 return
@@ -432,14 +444,48 @@ class LocalStack:
                                       f"{self.config.service.health_path!r})")
             time.sleep(0.1)
 
+    def _check_nginx_running(self) -> None:
+        """nginx exited: start it again on a new port if another process took the one chosen, else say why, with its log."""
+        if self.nginx is None or self.nginx.poll() is None:
+            return
+        chosen_here = not self.config.local.nginx_port
+        if chosen_here and self._port_taken_by_another(self.nginx_port, "nginx"):
+            self.nginx_port = 0
+            self._start_nginx()
+            return
+        log = self.runtime_dir / "nginx-error.log"
+        raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{log_tail(log)}")
+
+    def _port_taken_by_another(self, port: int, what: str) -> bool:
+        """Whether a child's start failed because another process bound its port first (then it may start once more)."""
+        if self._port_race_retries <= 0 or not port_taken(port):
+            return False
+        self._port_race_retries -= 1
+        err.print(f"note: another process took port {port} before {what} bound it; starting {what} again on a new port",
+                  markup=False, highlight=False)
+        return True
+
     def _check_replicas_running(self) -> None:
-        """A replica that exited while starting will never become healthy: say so now, with its log."""
+        """A replica that exited while starting will never become healthy: say so now, with its log.
+
+        A command replica whose port another process took first is started again on a new one.
+        """
         for index, (process, port) in enumerate(self.replicas):
             if process.poll() is not None:
+                if self.command is not None and self._port_taken_by_another(port, f"replica {index}"):
+                    self._restart_command_replica(index, process, port)
+                    continue
                 log = self.runtime_dir / f"replica-{index}.log"
                 what = f"the command {' '.join(self.command.argv_for(port))!r}" if self.command else "the reference service"
                 raise LocalStackError(f"replica {index} ({what}, port {port}) exited with code {process.returncode} "
                                       f"while starting; see {log}:\n{log_tail(log)}")
+
+    def _restart_command_replica(self, index: int, exited: subprocess.Popen[Any], port: int) -> None:
+        assert self.command is not None
+        stop_groups([exited], grace_seconds=1)  # whatever the leader started before it exited
+        new_port = free_port()
+        self.replicas[index] = (self._spawn_command(self.command, new_port, index), new_port)
+        self.serving_ports = [new_port if serving == port else serving for serving in self.serving_ports]
 
     def _claim(self) -> None:
         """Refuse when a stack already runs here; otherwise hold its supervisor lock until ``stop``."""

@@ -105,6 +105,31 @@ def test_a_health_check_that_never_passes_names_the_url_and_its_answer(local_sta
     assert "/not-here answered HTTP 404, not 200" in result.stderr and "healthPath is '/not-here'" in result.stderr
 
 
+def test_nginx_whose_port_another_process_took_starts_again_on_a_new_one(local_stack_file: Callable[..., Path],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import loadtest.local.stack as stack_module
+
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken, real_free_port = holder.getsockname()[1], stack_module.free_port
+    handed = iter([taken])  # the first port handed to nginx is one another process holds by then
+    monkeypatch.setattr(stack_module, "free_port", lambda: next(handed, None) or real_free_port())
+    stack = local_stack_file()
+    try:
+        with own_stack(stack) as running:
+            assert running.nginx_port != taken
+            with urllib.request.urlopen(f"{running.url}/nginx-health", timeout=5) as response:
+                assert response.status == 200
+        error_log = stack.parent / ".headroom" / "local" / "t" / "nginx-error.log"
+        assert "Address already in use" in error_log.read_text()  # the first nginx did lose the race
+    finally:
+        holder.close()
+
+
 # headroom:local.command: the team's own process as the replicas (here Python's own http.server) ------------------
 
 SERVER = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
@@ -158,6 +183,40 @@ def test_a_command_replica_that_never_turns_healthy_names_the_url_and_its_answer
     assert result.returncode == 4 and "Traceback" not in result.stderr
     assert "did not become healthy within 3 s" in result.stderr
     assert "/not-here answered HTTP 404, not 200" in result.stderr
+
+
+# On its first start the replica has another process (in a session of its own, as a stranger's
+# would be) bind its port, then fails to bind it itself, as a server does when it loses that race.
+PORT_THIEF = """\
+import os, subprocess, sys
+port, marker, holder_pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    holder = subprocess.Popen([sys.executable, "-c", "import socket, sys, time; s = socket.socket(); "
+                               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                               "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('bound', flush=True); "
+                               "time.sleep(60)", str(port)], stdout=subprocess.PIPE, start_new_session=True)
+    open(holder_pid, "w").write(str(holder.pid))
+    holder.stdout.readline()
+os.execv(sys.executable, [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"])
+"""
+
+
+def test_a_command_replica_whose_port_another_process_took_starts_again_on_a_new_one(tmp_path: Path) -> None:
+    script, marker, holder_pid = tmp_path / "thief.py", tmp_path / "first-start", tmp_path / "holder.pid"
+    script.write_text(PORT_THIEF)
+    stack = command_stack(tmp_path, [sys.executable, str(script), "{port}", str(marker), str(holder_pid)], replicas=1)
+    runtime = stack.parent / ".headroom" / "local" / "own"
+    try:
+        with own_stack(stack) as running:
+            port = running.state().replicas[0]["port"]
+            with urllib.request.urlopen(f"{running.url}/", timeout=5) as response:
+                assert response.status == 200  # nginx sends to the replica where it now listens
+            assert f"server 127.0.0.1:{port} " in (runtime / "nginx.conf").read_text()
+        assert "Address already in use" in (runtime / "replica-0.log").read_text()  # the first start did lose the race
+    finally:
+        if holder_pid.exists():
+            os.kill(int(holder_pid.read_text()), signal.SIGKILL)
 
 
 def test_a_command_stack_serves_and_stops_its_replicas_and_their_children(tmp_path: Path) -> None:
