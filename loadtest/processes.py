@@ -223,6 +223,10 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+PORT_RACE_RETRIES = 3
+"""How many times a child may be started again on a new port because another process bound the one chosen first."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now. Another process may take it before our child binds it:
     callers that hand it to a child check ``port_taken`` when that child fails to start."""

@@ -26,7 +26,7 @@ from infra.errors import ConfigError
 from infra.files import write_atomically
 
 from ..errors import LocalStackError
-from ..processes import free_port, log_tail, spawn, stop_all
+from ..processes import PORT_RACE_RETRIES, free_port, log_tail, port_taken, spawn, stop_all
 
 PROMETHEUS = "/usr/bin/prometheus"
 SCRAPE_INTERVAL_S = 1
@@ -86,6 +86,10 @@ class LocalPrometheus:
         shutil.rmtree(self.storage, ignore_errors=True)
         self.set_targets(ports)
         write_atomically(self.config_path, render_config(self.job, self.targets_path))
+        self._spawn(binary)
+        self._wait_scraped(len(ports), binary)
+
+    def _spawn(self, binary: str) -> None:
         self.port = free_port()
         self.process = spawn(
             [binary, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.storage}",
@@ -93,7 +97,6 @@ class LocalPrometheus:
             log_path=self.log_path,
             env=self.env,
         )
-        self._wait_scraped(len(ports))
 
     def set_targets(self, ports: list[int]) -> None:
         write_atomically(self.targets_path, render_targets(ports))
@@ -107,10 +110,15 @@ class LocalPrometheus:
         for path in (self.config_path, self.targets_path):
             path.unlink(missing_ok=True)
 
-    def _wait_scraped(self, expected: int) -> None:
+    def _wait_scraped(self, expected: int, binary: str) -> None:
+        """Until Prometheus has scraped every target; started again on a new port if another process took its own first."""
         assert self.process is not None
         deadline = time.monotonic() + READY_TIMEOUT_S
+        retries = PORT_RACE_RETRIES
         while True:
+            if self.process.poll() is not None and retries > 0 and port_taken(self.port):
+                retries -= 1
+                self._spawn(binary)
             if self.process.poll() is not None:
                 raise LocalStackError(
                     f"prometheus exited with code {self.process.returncode}; see {self.log_path}:\n{log_tail(self.log_path)}"

@@ -37,7 +37,7 @@ from infra.render import NginxRuntime, render_nginx_conf
 
 from ..console import err
 from ..errors import LocalStackError, StackRunningError
-from ..processes import free_port, log_tail, port_taken, record_of, spawn, stop_all
+from ..processes import PORT_RACE_RETRIES, free_port, log_tail, port_taken, record_of, spawn, stop_all
 from ..reference import ServiceBehaviour
 from ..reference.exposition import PodIdentity
 from .command import CommandSpec, command_spec, stop_groups
@@ -47,8 +47,6 @@ from .prometheus import LocalPrometheus
 from .state import STATE_FILE, StackState, running_state
 
 READY_TIMEOUT_S = 20.0
-PORT_RACE_RETRIES = 3
-"""How many times a start may pick a new port because another process bound the one chosen first."""
 
 
 def runtime_dir_for(stack_path: Path, stack_name: str) -> Path:

@@ -110,14 +110,15 @@ def test_nginx_whose_port_another_process_took_starts_again_on_a_new_one(local_s
     import socket
 
     import loadtest.local.stack as stack_module
+    from loadtest.processes import free_port
 
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     holder.bind(("127.0.0.1", 0))
     holder.listen()
-    taken, real_free_port = holder.getsockname()[1], stack_module.free_port
+    taken = holder.getsockname()[1]
     handed = iter([taken])  # the first port handed to nginx is one another process holds by then
-    monkeypatch.setattr(stack_module, "free_port", lambda: next(handed, None) or real_free_port())
+    monkeypatch.setattr(stack_module, "free_port", lambda: next(handed, None) or free_port())
     stack = local_stack_file()
     try:
         with own_stack(stack) as running:
@@ -127,6 +128,34 @@ def test_nginx_whose_port_another_process_took_starts_again_on_a_new_one(local_s
         error_log = stack.parent / ".headroom" / "local" / "t" / "nginx-error.log"
         assert "Address already in use" in error_log.read_text()  # the first nginx did lose the race
     finally:
+        holder.close()
+
+
+def test_prometheus_whose_port_another_process_took_starts_again_on_a_new_one(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import loadtest.local.prometheus as prometheus_module
+    from loadtest.processes import free_port, spawn, stop_all
+
+    (tmp_path / "metrics").write_text("up_probe 1\n")  # what Prometheus scrapes from http.server
+    target = free_port()
+    server = spawn([sys.executable, "-m", "http.server", str(target), "--bind", "127.0.0.1", "--directory", str(tmp_path)])
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    handed = iter([taken])  # the first port handed to Prometheus is one another process holds by then
+    monkeypatch.setattr(prometheus_module, "free_port", lambda: next(handed, None) or free_port())
+    prometheus = prometheus_module.LocalPrometheus(tmp_path, "probe")
+    try:
+        prometheus.start([target])
+        assert prometheus.port != taken and prometheus._targets_up() == 1
+        assert "address already in use" in prometheus.log_path.read_text()  # the first one did lose the race
+    finally:
+        prometheus.stop()
+        stop_all([server], grace_seconds=5)
         holder.close()
 
 
