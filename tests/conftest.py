@@ -60,11 +60,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 INTEGRATION = Path(__file__).parent / "integration"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pulumi: runs the Pulumi program under mocks (tests/previews.py); collected first")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tier is the folder: tests/unit is pure logic (scripts/test --fast), tests/integration uses real parts."""
+    """The tier is the folder: tests/unit is pure logic (scripts/test --fast), tests/integration uses real parts.
+
+    The tests marked ``pulumi`` run first, in their own order. pytest-xdist's load scheduling hands
+    each worker a first batch of consecutive tests (an eighth of them with two workers); the
+    hundred-odd tests that run the Pulumi program then fall in one worker's batch, and only that
+    worker imports the Pulumi SDK and both providers (2-3 s) and fills ``previews``' cache, where
+    each worker did both when they were spread over the run.
+    """
     for item in items:
         if INTEGRATION in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.get_closest_marker("pulumi") is None)  # stable: each group keeps its order
 
 
 def free_port() -> int:

@@ -8,6 +8,9 @@ about 50 runs at 0.1-0.2 s each. ``preview`` runs the program the first time a s
 keys are asked for in this process and hands out a deep copy of that result every time, so a
 test may change what it got without another test seeing it. A config the program refuses is
 run, and raises, on every call: only results are kept.
+
+The tests that preview carry ``PULUMI`` (the ``pulumi`` mark): conftest.py runs them first, so
+that with pytest-xdist one worker runs them all (see its ``pytest_collection_modifyitems``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from infra.preview import PreviewResult
+
+PULUMI = pytest.mark.pulumi
+"""The mark of a test that runs the Pulumi program (``preview``)."""
 
 _RESULTS: dict[tuple[str, str], PreviewResult] = {}
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from previews import preview
+from previews import PULUMI, preview
 
 from infra.config import REPO_ROOT, StackConfig, config_from_keys, read_stack_keys
 from infra.config.loader import stack_file_path
@@ -226,6 +226,7 @@ def longest_accepted_name() -> str:
     raise AssertionError("no service name is accepted")
 
 
+@PULUMI
 def test_the_longest_accepted_name_fits_every_resource_the_program_creates() -> None:
     """Run the real Pulumi program under mocks and check each name Kubernetes would see."""
     name = longest_accepted_name()

@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 import pytest
-from previews import preview
+from previews import PULUMI, preview
 
 from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
 from infra.errors import ConfigError, ConfigValidationError
@@ -16,6 +16,8 @@ from infra.preview import PreviewResource, PreviewResult
 
 COMMAND = "command:local:Command"
 GATE = {"enabled": True, "users": 20, "runTime": "30s", "rampSeconds": 5}
+
+pytestmark = PULUMI
 
 
 def keys_with_gate(stack: str, **gate: Any) -> dict[str, Any]:

@@ -24,6 +24,8 @@ KUBERNETES_VERSION = "1.37.0"
 LOADGEN = ("loadgen-configmap.yaml", "loadgen-master-service.yaml", "loadgen-master-job.yaml",
            "loadgen-worker-deployment.yaml", "loadgen-networkpolicy.yaml")
 
+pytestmark = previews.PULUMI
+
 
 def keys_with_generator(**generator: Any) -> dict[str, Any]:
     keys = copy.deepcopy(read_stack_keys(REPO_ROOT / "Pulumi.prod.yaml"))

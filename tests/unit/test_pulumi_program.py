@@ -17,6 +17,8 @@ from infra.render import enabled_artifacts, render_artifact, render_nginx_conf
 
 CHECKSUM = "headroom.dev/nginx-conf-sha256"
 
+pytestmark = previews.PULUMI
+
 
 def preview(stack: str, keys: dict | None = None) -> PreviewResult:
     return previews.preview(stack, keys if keys is not None else read_stack_keys(REPO_ROOT / f"Pulumi.{stack}.yaml"))

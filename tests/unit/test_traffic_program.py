@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 import pytest
-from previews import preview
+from previews import PULUMI, preview
 
 from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
 from infra.preview import PreviewResource, PreviewResult
@@ -32,6 +32,8 @@ ALB_ONLY = {
 EXISTING_TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-tg/0123456789abcdef"
 EXISTING_ALB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/api-alb/fedcba9876543210"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
+
+pytestmark = PULUMI
 
 
 def all_of(result: PreviewResult, type_: str) -> list[PreviewResource]:
