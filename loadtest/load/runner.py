@@ -25,7 +25,7 @@ import psutil
 
 from ..analysis.arrivals import OpenLoad
 from ..errors import LoadGeneratorError
-from ..processes import free_port, log_tail, spawn, stop_all
+from ..processes import PORT_RACE_RETRIES, free_port, log_tail, spawn, stop_all
 from ..report.model import CpuSample
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
@@ -36,6 +36,8 @@ START_TIMEOUT_S = 60.0
 LOCUST_MASTER_PORT = 5557
 """Locust's own default: what a remote worker started without --master-port connects to."""
 STOP_GRACE_S = 30.0
+MASTER_BIND_FAILURE = "Socket bind failure"
+"""What Locust's master logs when its port is taken (locust.rpc.zmqrpc): then it starts again on a new one."""
 IN_FLIGHT_GRACE_S = 5
 """How long requests still in flight when the run time ends are awaited (Locust's --stop-timeout),
 never longer than the request timeout; after it the recorder counts them as failures."""
@@ -210,13 +212,26 @@ def run_load(spec: LoadSpec, workdir: Path, on_progress: ProgressCallback | None
     """Run Locust to completion (or Ctrl-C) and return its recording and CPU samples."""
     workdir.mkdir(parents=True, exist_ok=True)
     results_path = workdir / "recording.json"
-    progress_path = workdir / "progress.jsonl"
     log_path = workdir / "locust.log"
+    # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
+    fixed_port = spec.master_port or (LOCUST_MASTER_PORT if spec.remote_workers else 0)
+    for _ in range(1 + PORT_RACE_RETRIES):
+        master_port = fixed_port or (free_port() if spec.workers else 0)
+        samples = _run_processes(spec, workdir, on_progress, master_port)
+        if fixed_port or results_path.exists() or not _lost_the_port(log_path):
+            break
+        # The master's port was free when chosen; another process bound it while Locust was importing.
+    if not results_path.exists():
+        raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{log_tail(log_path)}")
+    results = json.loads(results_path.read_text())
+    return RunOutcome(results=results, cpu_samples=samples, log_path=log_path)
+
+
+def _run_processes(spec: LoadSpec, workdir: Path, on_progress: ProgressCallback | None, master_port: int) -> list[CpuSample]:
+    """Start Locust (its master and local workers), watch it until it quits, and always stop every process."""
+    results_path, progress_path, log_path = workdir / "recording.json", workdir / "progress.jsonl", workdir / "locust.log"
     for stale in (results_path, progress_path, log_path, workdir / SNAPSHOT_FILE):
         stale.unlink(missing_ok=True)
-    # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
-    master_port = spec.master_port or (LOCUST_MASTER_PORT if spec.remote_workers else free_port() if spec.workers else 0)
-
     env = {**os.environ, **spec.env} if spec.env else None
     master = spawn(_master_command(spec, results_path, progress_path, master_port), log_path=log_path, env=env)
     processes = [master]
@@ -233,10 +248,15 @@ def run_load(spec: LoadSpec, workdir: Path, on_progress: ProgressCallback | None
         stop_all(processes, grace_seconds=STOP_GRACE_S)
     if interrupted is not None:
         raise interrupted  # every process is stopped; the caller cleans up the rest
-    if not results_path.exists():
-        raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{log_tail(log_path)}")
-    results = json.loads(results_path.read_text())
-    return RunOutcome(results=results, cpu_samples=samples, log_path=log_path)
+    return samples
+
+
+def _lost_the_port(log_path: Path) -> bool:
+    """Whether Locust's master quit because its port was taken (its RPC layer says so in its log)."""
+    try:
+        return MASTER_BIND_FAILURE in log_path.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _watch(
