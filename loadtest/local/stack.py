@@ -470,7 +470,9 @@ class LocalStack:
         """
         for index, (process, port) in enumerate(self.replicas):
             if process.poll() is not None:
-                if self.command is not None and self._port_taken_by_another(port, f"replica {index}"):
+                # Exit 0 is a command that daemonized (its child holds the port): never the lost race.
+                if (self.command is not None and process.returncode != 0
+                        and self._port_taken_by_another(port, f"replica {index}")):
                     self._restart_command_replica(index, process, port)
                     continue
                 log = self.runtime_dir / f"replica-{index}.log"

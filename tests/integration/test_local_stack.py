@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import headroom
+from conftest import headroom, leftover_processes
 
 from loadtest.local.stack import LocalStack
 
@@ -246,6 +246,31 @@ def test_a_command_replica_whose_port_another_process_took_starts_again_on_a_new
     finally:
         if holder_pid.exists():
             os.kill(int(holder_pid.read_text()), signal.SIGKILL)
+
+
+DAEMON = """\
+import os, socket, sys, time
+ready, told = os.pipe()
+if os.fork() == 0:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(sys.argv[1])))
+    listener.listen()
+    os.write(told, b"x")
+    time.sleep(60)
+else:
+    os.read(ready, 1)  # the child holds the port before the leader exits 0
+"""
+
+
+def test_a_command_that_daemonizes_is_an_error_at_once_not_a_lost_port_race(tmp_path: Path) -> None:
+    # Its leader exits 0 while its child holds the port: starting it again would only leave more daemons.
+    (tmp_path / "daemon.py").write_text(DAEMON)
+    stack = command_stack(tmp_path, [sys.executable, str(tmp_path / "daemon.py"), "{port}"], replicas=1)
+    result = headroom("local", "up", "--stack", str(stack), "--detach", timeout=60)
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+    assert "exited with code 0 while starting" in result.stderr and "note: another process took" not in result.stderr
+    assert leftover_processes(str(tmp_path)) == []
 
 
 def test_a_command_stack_serves_and_stops_its_replicas_and_their_children(tmp_path: Path) -> None:
