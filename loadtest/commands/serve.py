@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import os
 import re
+import threading
 
 from rich.text import Text
 
@@ -95,14 +96,21 @@ def run(args: argparse.Namespace) -> int:
     auth = "no authentication (--no-auth)" if token is None else f"bearer token from ${token_env}"
     out.print(Text(f"headroom serve: stack {stack.name} on http://{shown}:{bound_port} ({auth}); Ctrl-C stops"), highlight=False)
     out.file.flush()
+    accepting = threading.Thread(target=server.serve_forever, name="serve-accept", daemon=True)
+    accepting.start()
     try:
-        server.serve_forever()
+        # Ctrl-C and SIGTERM (cli.Terminated) are raised here, in a wait that holds nothing. Raised in the
+        # accept loop instead, one could land while a connection was being handed to its thread, and the
+        # loop would close that connection under the thread (a ValueError) and, once, not stop at all.
+        while accepting.is_alive():
+            accepting.join(0.5)
     except KeyboardInterrupt as interrupt:
+        server.shutdown()  # the accept loop ends at its next poll; requests being answered are abandoned
         stopped = runs.stop()
         server.server_close()
         said = "stopped the validation in progress and its processes" if stopped else "no validation was running"
         raise type(interrupt)(said) from None
-    return 0
+    raise RuntimeError("serve's accept loop stopped without being asked to")  # a bug: exit 4 with its traceback file
 
 
 def _token(name: str, bind: str, no_auth: bool) -> str | None:
