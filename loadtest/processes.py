@@ -229,7 +229,7 @@ PORT_RACE_RETRIES = 3
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now. Another process may take it before our child binds it:
-    callers that hand it to a child check ``port_taken`` when that child fails to start."""
+    callers that hand it to a child keep a ``PortRaces`` for when that child fails to start."""
     import socket
 
     with socket.socket() as sock:
@@ -252,3 +252,33 @@ def port_taken(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
         return False
+
+
+class PortRaces:
+    """The second chances of children that lost the port ``free_port`` chose for them.
+
+    The port is free when chosen; the child binds it a moment later (Locust's master after
+    1-2 s of imports). In between another process can bind it, or an outgoing connection take
+    it as its local port, and the child exits. That is not the child's fault, so it may start
+    again on a new port, a few times per budget: one budget for what one command starts, so
+    a child that fails for any other reason is still reported at once, and a machine where
+    every port is taken is too.
+    """
+
+    def __init__(self, retries: int = PORT_RACE_RETRIES, note: Callable[[str], None] | None = None) -> None:
+        self.retries_left = retries
+        self._note = note
+        """Told of each second chance, in words a user reads (the local stack prints it)."""
+
+    def lost(self, port: int, what: str, held: bool | None = None) -> bool:
+        """Whether ``what``, which exited while starting, lost ``port`` to another process and may start again.
+
+        ``held`` is the caller's own evidence (Locust's master says so in its log); by default,
+        whether a socket holds the port now. A True answer spends one retry.
+        """
+        if self.retries_left <= 0 or not (port_taken(port) if held is None else held):
+            return False
+        self.retries_left -= 1
+        if self._note is not None:
+            self._note(f"note: another process took port {port} before {what} bound it; starting {what} again on a new port")
+        return True

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -84,6 +85,29 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def port_taken_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[ModuleType], int]]:
+    """Make a module's ``free_port`` hand out first a port a listening socket already holds; returns that port.
+
+    The child headroom starts on it exits as it does when another process binds its port between
+    ``free_port`` and the child's own bind: the race headroom answers with a new port
+    (``loadtest.processes.PortRaces``). Later calls get truly free ports.
+    """
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx and Python's servers bind
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = int(holder.getsockname()[1])
+
+    def hand_out_first(module: ModuleType) -> int:
+        handed = iter([taken])
+        monkeypatch.setattr(module, "free_port", lambda: next(handed, None) or free_port())
+        return taken
+
+    yield hand_out_first
+    holder.close()
 
 
 @pytest.fixture(params=SHIPPED_STACKS)

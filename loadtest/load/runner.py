@@ -25,7 +25,7 @@ import psutil
 
 from ..analysis.arrivals import OpenLoad
 from ..errors import LoadGeneratorError
-from ..processes import PORT_RACE_RETRIES, free_port, log_tail, spawn, stop_all
+from ..processes import PortRaces, free_port, log_tail, spawn, stop_all
 from ..report.model import CpuSample
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
@@ -215,12 +215,13 @@ def run_load(spec: LoadSpec, workdir: Path, on_progress: ProgressCallback | None
     log_path = workdir / "locust.log"
     # Remote workers were told to connect to Locust's default port (docs/cli.md); local ones are told the port.
     fixed_port = spec.master_port or (LOCUST_MASTER_PORT if spec.remote_workers else 0)
-    for _ in range(1 + PORT_RACE_RETRIES):
+    port_races = PortRaces()  # a port chosen here, bound by another process while Locust was importing
+    while True:
         master_port = fixed_port or (free_port() if spec.workers else 0)
         samples = _run_processes(spec, workdir, on_progress, master_port)
-        if fixed_port or results_path.exists() or not _lost_the_port(log_path):
+        if (fixed_port or results_path.exists()
+                or not port_races.lost(master_port, "Locust's master", held=_lost_the_port(log_path))):
             break
-        # The master's port was free when chosen; another process bound it while Locust was importing.
     if not results_path.exists():
         raise LoadGeneratorError(f"Locust wrote no results; see {log_path}:\n{log_tail(log_path)}")
     results = json.loads(results_path.read_text())

@@ -26,7 +26,7 @@ from infra.errors import ConfigError
 from infra.files import write_atomically
 
 from ..errors import LocalStackError
-from ..processes import PORT_RACE_RETRIES, free_port, log_tail, port_taken, spawn, stop_all
+from ..processes import PortRaces, free_port, log_tail, spawn, stop_all
 
 PROMETHEUS = "/usr/bin/prometheus"
 SCRAPE_INTERVAL_S = 1
@@ -64,10 +64,14 @@ def render_targets(ports: list[int]) -> str:
 class LocalPrometheus:
     """One Prometheus process scraping the local stack's replicas; ``stop`` removes its storage."""
 
-    def __init__(self, runtime_dir: Path, job: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, runtime_dir: Path, job: str, env: Mapping[str, str] | None = None,
+                 port_races: PortRaces | None = None) -> None:
         self.runtime_dir = runtime_dir
         self.env = dict(env) if env is not None else None
         """Prometheus's environment (the local stack's secret, ``loadtest.local.ownership``); None: this one's."""
+        self._port_races = port_races or PortRaces()
+        """Its second chances when another process binds its port first: the local stack's own budget."""
+        self._binary = ""
         self.job = job
         self.port = 0
         self.process: subprocess.Popen[Any] | None = None
@@ -82,17 +86,17 @@ class LocalPrometheus:
 
     def start(self, ports: list[int]) -> None:
         """Start scraping ``ports`` and return once every target has been scraped up."""
-        binary = prometheus_binary()
+        self._binary = prometheus_binary()
         shutil.rmtree(self.storage, ignore_errors=True)
         self.set_targets(ports)
         write_atomically(self.config_path, render_config(self.job, self.targets_path))
-        self._spawn(binary)
-        self._wait_scraped(len(ports), binary)
+        self._spawn()
+        self._wait_scraped(len(ports))
 
-    def _spawn(self, binary: str) -> None:
+    def _spawn(self) -> None:
         self.port = free_port()
         self.process = spawn(
-            [binary, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.storage}",
+            [self._binary, f"--config.file={self.config_path}", f"--storage.tsdb.path={self.storage}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1d", "--log.level=warn"],
             log_path=self.log_path,
             env=self.env,
@@ -110,15 +114,13 @@ class LocalPrometheus:
         for path in (self.config_path, self.targets_path):
             path.unlink(missing_ok=True)
 
-    def _wait_scraped(self, expected: int, binary: str) -> None:
+    def _wait_scraped(self, expected: int) -> None:
         """Until Prometheus has scraped every target; started again on a new port if another process took its own first."""
         assert self.process is not None
         deadline = time.monotonic() + READY_TIMEOUT_S
-        retries = PORT_RACE_RETRIES
         while True:
-            if self.process.poll() is not None and retries > 0 and port_taken(self.port):
-                retries -= 1
-                self._spawn(binary)
+            if self.process.poll() is not None and self._port_races.lost(self.port, "prometheus"):
+                self._spawn()
             if self.process.poll() is not None:
                 raise LocalStackError(
                     f"prometheus exited with code {self.process.returncode}; see {self.log_path}:\n{log_tail(self.log_path)}"

@@ -37,7 +37,7 @@ from infra.render import NginxRuntime, render_nginx_conf
 
 from ..console import err
 from ..errors import LocalStackError, StackRunningError
-from ..processes import PORT_RACE_RETRIES, free_port, log_tail, port_taken, record_of, spawn, stop_all
+from ..processes import PortRaces, free_port, log_tail, record_of, spawn, stop_all
 from ..reference import ServiceBehaviour
 from ..reference.exposition import PodIdentity
 from .command import CommandSpec, command_spec, stop_groups
@@ -123,7 +123,8 @@ class LocalStack:
         self.serving_ports: list[int] = []
         """The replicas nginx sends traffic to; an autoscaled replica joins once its start delay passed."""
         self._replicas_started = 0
-        self._port_race_retries = PORT_RACE_RETRIES
+        self._port_races = PortRaces(note=_print_note)
+        """One budget of second chances for the replicas, nginx and Prometheus this stack starts."""
         self._started_at = 0.0
         self.reached_up = False  # the state file was written: Ctrl-C from now on is a normal stop
         self.nginx: subprocess.Popen[Any] | None = None
@@ -224,7 +225,8 @@ class LocalStack:
             self._exporter = PodExporter(self._identity(0), self.running_replicas,
                                          self.runtime_dir / UPSTREAM_LOG, self.config.local.concurrency_limit)
             self._exporter.start()
-        self._prometheus = LocalPrometheus(self.runtime_dir, self.config.service.name, env=self._child_env())
+        self._prometheus = LocalPrometheus(self.runtime_dir, self.config.service.name, env=self._child_env(),
+                                           port_races=self._port_races)
         self._prometheus.start(self._scrape_ports())
 
     def _scrape_ports(self) -> list[int]:
@@ -447,21 +449,12 @@ class LocalStack:
         if self.nginx is None or self.nginx.poll() is None:
             return
         chosen_here = not self.config.local.nginx_port
-        if chosen_here and self._port_taken_by_another(self.nginx_port, "nginx"):
+        if chosen_here and self._port_races.lost(self.nginx_port, "nginx"):
             self.nginx_port = 0
             self._start_nginx()
             return
         log = self.runtime_dir / "nginx-error.log"
         raise LocalStackError(f"nginx exited with code {self.nginx.returncode}; see {log}:\n{log_tail(log)}")
-
-    def _port_taken_by_another(self, port: int, what: str) -> bool:
-        """Whether a child's start failed because another process bound its port first (then it may start once more)."""
-        if self._port_race_retries <= 0 or not port_taken(port):
-            return False
-        self._port_race_retries -= 1
-        err.print(f"note: another process took port {port} before {what} bound it; starting {what} again on a new port",
-                  markup=False, highlight=False)
-        return True
 
     def _check_replicas_running(self) -> None:
         """A replica that exited while starting will never become healthy: say so now, with its log.
@@ -472,7 +465,7 @@ class LocalStack:
             if process.poll() is not None:
                 # Exit 0 is a command that daemonized (its child holds the port): never the lost race.
                 if (self.command is not None and process.returncode != 0
-                        and self._port_taken_by_another(port, f"replica {index}")):
+                        and self._port_races.lost(port, f"replica {index}")):
                     self._restart_command_replica(index, process, port)
                     continue
                 log = self.runtime_dir / f"replica-{index}.log"
@@ -530,3 +523,7 @@ def _probe(url: str) -> str:
     except OSError as error:
         return f"no answer ({error.strerror or type(error).__name__})"
 
+
+
+def _print_note(text: str) -> None:
+    err.print(text, markup=False, highlight=False)

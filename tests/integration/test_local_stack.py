@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from conftest import headroom, leftover_processes
@@ -106,48 +107,28 @@ def test_a_health_check_that_never_passes_names_the_url_and_its_answer(local_sta
 
 
 def test_nginx_whose_port_another_process_took_starts_again_on_a_new_one(local_stack_file: Callable[..., Path],
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-
+                                                                        port_taken_first: Callable[[ModuleType], int]) -> None:
     import loadtest.local.stack as stack_module
-    from loadtest.processes import free_port
 
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    taken = holder.getsockname()[1]
-    handed = iter([taken])  # the first port handed to nginx is one another process holds by then
-    monkeypatch.setattr(stack_module, "free_port", lambda: next(handed, None) or free_port())
+    taken = port_taken_first(stack_module)  # the first port handed to nginx is one another process holds by then
     stack = local_stack_file()
-    try:
-        with own_stack(stack) as running:
-            assert running.nginx_port != taken
-            with urllib.request.urlopen(f"{running.url}/nginx-health", timeout=5) as response:
-                assert response.status == 200
-        error_log = stack.parent / ".headroom" / "local" / "t" / "nginx-error.log"
-        assert "Address already in use" in error_log.read_text()  # the first nginx did lose the race
-    finally:
-        holder.close()
+    with own_stack(stack) as running:
+        assert running.nginx_port != taken
+        with urllib.request.urlopen(f"{running.url}/nginx-health", timeout=5) as response:
+            assert response.status == 200
+    error_log = stack.parent / ".headroom" / "local" / "t" / "nginx-error.log"
+    assert "Address already in use" in error_log.read_text()  # the first nginx did lose the race
 
 
-def test_prometheus_whose_port_another_process_took_starts_again_on_a_new_one(tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-
+def test_prometheus_whose_port_another_process_took_starts_again_on_a_new_one(
+        tmp_path: Path, port_taken_first: Callable[[ModuleType], int]) -> None:
     import loadtest.local.prometheus as prometheus_module
     from loadtest.processes import free_port, spawn, stop_all
 
     (tmp_path / "metrics").write_text("up_probe 1\n")  # what Prometheus scrapes from http.server
     target = free_port()
     server = spawn([sys.executable, "-m", "http.server", str(target), "--bind", "127.0.0.1", "--directory", str(tmp_path)])
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    taken = holder.getsockname()[1]
-    handed = iter([taken])  # the first port handed to Prometheus is one another process holds by then
-    monkeypatch.setattr(prometheus_module, "free_port", lambda: next(handed, None) or free_port())
+    taken = port_taken_first(prometheus_module)  # the first port handed to Prometheus is one another process holds
     prometheus = prometheus_module.LocalPrometheus(tmp_path, "probe")
     try:
         prometheus.start([target])
@@ -156,7 +137,6 @@ def test_prometheus_whose_port_another_process_took_starts_again_on_a_new_one(tm
     finally:
         prometheus.stop()
         stop_all([server], grace_seconds=5)
-        holder.close()
 
 
 # headroom:local.command: the team's own process as the replicas (here Python's own http.server) ------------------

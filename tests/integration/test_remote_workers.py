@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from conftest import free_port, headroom
@@ -60,19 +62,10 @@ def test_a_worker_goes_on_as_soon_as_its_master_listens() -> None:
     assert 0.9 < time.monotonic() - started < 5
 
 
-def test_a_master_whose_port_another_process_took_starts_again_on_a_new_one(monkeypatch: pytest.MonkeyPatch,
-                                                                           tmp_path: Path) -> None:
-    import socket
-
-    from loadtest.processes import free_port as os_free_port
-
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        taken = holder.getsockname()[1]
-        handed = iter([taken])  # the first port handed to the master is one another process holds by then
-        monkeypatch.setattr(runner, "free_port", lambda: next(handed, None) or os_free_port())
-        spec = LoadSpec(host="http://127.0.0.1:9", user_class="VCPMLUser", users=2, spawn_rate=2, run_time_s=2, workers=1)
-        outcome = run_load(spec, tmp_path)
+def test_a_master_whose_port_another_process_took_starts_again_on_a_new_one(
+        port_taken_first: Callable[[ModuleType], int], tmp_path: Path) -> None:
+    port_taken_first(runner)  # the first port handed to the master is one another process holds by then
+    spec = LoadSpec(host="http://127.0.0.1:9", user_class="VCPMLUser", users=2, spawn_rate=2, run_time_s=2, workers=1)
+    outcome = run_load(spec, tmp_path)
     assert outcome.results["workers"] == 1 and outcome.results["recording"]["cells"]  # the second master ran the load
     assert runner.MASTER_BIND_FAILURE not in (tmp_path / "locust.log").read_text()  # the log is the run that counted
