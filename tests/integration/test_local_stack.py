@@ -225,7 +225,25 @@ def test_a_command_replica_whose_port_another_process_took_starts_again_on_a_new
         assert "Address already in use" in (runtime / "replica-0.log").read_text()  # the first start did lose the race
     finally:
         if holder_pid.exists():
-            os.kill(int(holder_pid.read_text()), signal.SIGKILL)
+            _kill_and_wait(int(holder_pid.read_text()))
+
+
+def _kill_and_wait(pid: int) -> None:
+    """SIGKILL, then wait until the process is dead (a zombie counts).
+
+    kill() returns before the process has died: on a busy machine the leftover-process guard,
+    right after the test, saw the holder still running (a full run of the suite, 2026-12-03).
+    """
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        process.kill()
+        deadline = time.monotonic() + 10
+        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.02)
+    except psutil.NoSuchProcess:
+        pass
 
 
 DAEMON = """\
