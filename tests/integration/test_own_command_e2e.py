@@ -184,7 +184,9 @@ def test_a_third_party_app_from_pypi_fails_is_told_cost_from_queueing_and_is_tun
     infra = one["infrastructure"]
     assert infra["source"] == "local" and infra["available"] and infra["replicas"] == 1
     (replica,) = infra["per_replica"]
-    assert replica["cpu_percent"] > 10 and replica["memory_percent"] > 0  # the process tree, measured by psutil
+    # The process tree, measured by psutil: a working replica's share, not an idle one's. How large depends on the
+    # machine's speed: a faster one measured 8.1 % where this asked for more than 10 (clean-clone CI, 2026-12-03).
+    assert replica["cpu_percent"] > 2 and replica["memory_percent"] > 0
     assert replica["concurrency"] > 0.5  # in flight on average, from nginx's upstream log
     assert replica["utilization_percent"] == pytest.approx(min(100.0, 100 * replica["concurrency"] / 2), abs=0.01)  # of 2
     assert one["capacity"]["available"] and one["capacity"]["capacity_source"] == "pool utilization"
