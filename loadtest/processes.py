@@ -260,9 +260,10 @@ class PortRaces:
     The port is free when chosen; the child binds it a moment later (Locust's master after
     1-2 s of imports). In between another process can bind it, or an outgoing connection take
     it as its local port, and the child exits. That is not the child's fault, so it may start
-    again on a new port, a few times per budget: one budget for what one command starts, so
-    a child that fails for any other reason is still reported at once, and a machine where
-    every port is taken is too.
+    again on a new port, a few times per budget. Each owner keeps one budget (a local stack for
+    its replicas, nginx and Prometheus; each Locust run for its master), so a child that fails
+    for any other reason is still reported at once, and a machine where every port is taken
+    is too.
     """
 
     def __init__(self, retries: int = PORT_RACE_RETRIES, note: Callable[[str], None] | None = None) -> None:

@@ -524,6 +524,5 @@ def _probe(url: str) -> str:
         return f"no answer ({error.strerror or type(error).__name__})"
 
 
-
 def _print_note(text: str) -> None:
     err.print(text, markup=False, highlight=False)

@@ -62,7 +62,10 @@ class StackEdit:
         """The file's text with every change made; nothing is written."""
         text = self.original
         for change in changes:
-            text = _apply_one(text, change, self.newline)
+            try:
+                text = _apply_one(text, change, self.newline)
+            except ConfigError as error:
+                raise ConfigError(f"{self.path}: {error}") from None
         self._verify(text, changes)
         return text
 
@@ -139,11 +142,14 @@ def _apply_one(text: str, change: ConfigChange, newline: str) -> str:
         raise ConfigError("the stack file has no 'config:' mapping to change")
     lines = text.splitlines(keepends=True)
     section_key = f"{NAMESPACE}:{change.section}"
-    section = config.get(section_key)
-    if section is None:
+    if section_key not in config:
         return _append_section(lines, config, section_key, change, newline)
+    section = config[section_key]
     if not isinstance(section, CommentedMap):
-        raise ConfigError(f"{section_key} is not a mapping")
+        raise ConfigError(f"{section_key} = {section!r} is not a mapping; set {change.key}: {format_scalar(change.new)} by hand")
+    if change.key not in section and (section.fa.flow_style() or not section):
+        # ``{...}``, or ``{}``: a section with no keys can only be written as a flow mapping.
+        return _insert_flow_key(text, _offset(lines, section.lc.line, section.lc.col), change)
     if change.key in section and (isinstance(change.new, (dict, list)) or isinstance(section[change.key], (dict, list))):
         return _replace_block(lines, section, change, newline)
     if change.key in section:
@@ -157,20 +163,8 @@ def _replace_token(line: str, column: int, value: Any, flow: bool) -> str:
     """Replace the scalar starting at ``column``, keeping its quoting style and what follows it."""
     rest = line[column:]
     if rest[:1] in ("'", '"'):
-        quote = rest[0]
-        end = 1
-        while end < len(rest):
-            if rest[end] == quote and quote == "'" and rest[end + 1 : end + 2] == "'":
-                end += 2
-                continue
-            if rest[end] == "\\" and quote == '"':
-                end += 2
-                continue
-            if rest[end] == quote:
-                break
-            end += 1
-        new = json.dumps(str(value)) if quote == '"' else "'" + str(value).replace("'", "''") + "'"
-        return line[:column] + new + rest[end + 1 :]
+        new = json.dumps(str(value)) if rest[0] == '"' else "'" + str(value).replace("'", "''") + "'"
+        return line[:column] + new + rest[_quoted_end(rest, 0) :]
     stop = re.search(r"[,}\]]|\s#|\s*$" if flow else r"\s+#|\s*$", rest)
     end = stop.start() if stop else len(rest.rstrip("\r\n"))
     return line[:column] + format_scalar(value) + rest[end:]
@@ -200,9 +194,68 @@ def _block_end(lines: list[str], start: int, indent: int) -> int:
     return last + 1
 
 
+def _offset(lines: list[str], line: int, column: int) -> int:
+    return sum(len(text) for text in lines[:line]) + column
+
+
+def _insert_flow_key(text: str, start: int, change: ConfigChange) -> str:
+    """Add ``key: value`` as the last entry of the flow mapping whose ``{`` is at ``start``.
+
+    It goes straight after the mapping's last entry, so a ``}`` on a line of its own, a
+    trailing comma and any comment inside the braces stay where the user put them.
+    """
+    last = _flow_mapping_last(text, start)
+    separator = "" if text[last - 1] == "{" else " " if text[last - 1] == "," else ", "
+    return text[:last] + f"{separator}{change.key}: {format_scalar(change.new)}" + text[last:]
+
+
+def _flow_mapping_last(text: str, start: int) -> int:
+    """The index just after the last character of the flow mapping opened at ``start`` that is
+    neither blank, nor in a comment, nor its closing ``}``.
+
+    Plain scalars in flow context cannot hold ``{}[],`` (YAML 1.2, 7.3.3), so only quoted
+    scalars and comments need skipping; the parser has already accepted the text, and
+    ``StackEdit._verify`` parses the result again.
+    """
+    depth, index, last = 0, start, start
+    while index < len(text):
+        char = text[index]
+        if char in "'\"" and text[last - 1] in "{[,:":  # a quote inside a plain scalar is just a character
+            index = _quoted_end(text, index)
+            last = index
+            continue
+        if char == "#" and text[index - 1] in " \t\r\n":
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline
+            continue
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return last
+        if not char.isspace():
+            last = index + 1
+        index += 1
+    raise ConfigError("headroom could not find where a flow mapping {...} ends")
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """The index just after the quoted scalar that starts at ``start``."""
+    quote, index = text[start], start + 1
+    while index < len(text):
+        escaped = quote == '"' and text[index] == "\\"  # \" inside "..."
+        doubled = quote == "'" and text[index : index + 2] == "''"  # '' inside '...'
+        if escaped or doubled:
+            index += 2
+        elif text[index] == quote:
+            return index + 1
+        else:
+            index += 1
+    return index
+
+
 def _insert_key(lines: list[str], section: CommentedMap, change: ConfigChange, newline: str) -> str:
-    if section.fa.flow_style():
-        raise ConfigError(f"{NAMESPACE}:{change.section} is written in flow style {{...}}; set {change.key} by hand")
     first = next(iter(section))
     key_line, key_column = section.lc.key(first)
     header = key_line - 1 if section.lc.line == key_line else section.lc.line

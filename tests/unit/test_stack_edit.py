@@ -81,6 +81,33 @@ def test_a_missing_key_is_inserted_at_the_sections_indentation(stack: Path) -> N
     assert "    cpuRequest: \"500m\"\n    memoryRequest: 768Mi\n  headroom:slo:" in after
 
 
+
+@pytest.mark.parametrize(("section", "proposed"), [
+    # One line: the new entry goes last, before the brace and the user's comment after it.
+    ('{healthPath: /-/versions.json, cpuRequest: "1"}   # one CPU',
+     '{healthPath: /-/versions.json, cpuRequest: "1", memoryRequest: 768Mi}   # one CPU'),
+    ("{}", "{memoryRequest: 768Mi}"),  # no keys yet: a section that can only be written in flow style
+    ("{cpuRequest: '1', }", "{cpuRequest: '1', memoryRequest: 768Mi }"),  # a trailing comma is the separator
+    # Over lines: after the last entry, not in a comment holding a brace, and the closing brace stays on its line.
+    ('{cpuRequest: "1",   # a whole CPU }\n    healthPath: "/h"\n  }',
+     '{cpuRequest: "1",   # a whole CPU }\n    healthPath: "/h", memoryRequest: 768Mi\n  }'),
+])
+def test_a_missing_key_joins_a_flow_style_section(tmp_path: Path, section: str, proposed: str) -> None:
+    # A clean-clone CI run's validate exited 2 after its load on `headroom:service: {...}`: the proposal's new
+    # memoryRequest had nowhere to go, and the run's report was lost with it.
+    path = tmp_path / "Pulumi.flow.yaml"
+    path.write_text(f"config:\n  headroom:service: {section}\n  headroom:local:\n    replicas: 1\n")
+    after = StackEdit(path).apply([ConfigChange("service", "memoryRequest", None, "768Mi")])
+    assert after == f"config:\n  headroom:service: {proposed}\n  headroom:local:\n    replicas: 1\n"
+
+
+def test_an_edit_headroom_cannot_place_names_the_file_the_key_and_the_value(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.odd.yaml"
+    path.write_text("config:\n  headroom:service: [cpuRequest]\n")
+    with pytest.raises(ConfigError, match=r"Pulumi\.odd\.yaml: headroom:service = \['cpuRequest'\] is not a mapping; "
+                                          r"set memoryRequest: 768Mi by hand"):
+        StackEdit(path).apply([ConfigChange("service", "memoryRequest", None, "768Mi")])
+
 def test_a_missing_section_is_appended(stack: Path) -> None:
     after = StackEdit(stack).apply([ConfigChange("asg", "maxSize", None, 20)])
     assert after == STACK + "  headroom:asg:\n    maxSize: 20\n"
