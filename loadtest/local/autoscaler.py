@@ -14,7 +14,9 @@ same ``HorizontalPodAutoscaler`` the planner simulates, and carries out the deci
 - scale up: start replica processes at once, and add each to nginx only when
   ``capacity.podStartSeconds`` have passed since its creation (a starting pod
   serves nothing) and it answers its health check (a pod joins its Service's endpoints
-  once its readiness probe passes), with a graceful nginx reload;
+  once its readiness probe passes), with a graceful nginx reload. Until then the stack
+  checks it is still starting (``check_starting``): one that lost its port to another
+  process starts again on a new one;
 - scale down: take the newest replicas out of nginx (graceful reload: nginx's old
   workers finish the requests they hold), wait for those workers to exit, then stop
   the processes, so no in-flight request is lost.
@@ -74,6 +76,10 @@ class ReplicaPool(Protocol):
     def serving_ports(self) -> list[int]: ...
 
     def add_replica(self) -> int: ...
+
+    def check_starting(self, port: int) -> int:
+        """Where a replica not yet serving listens now (a new port once it lost its own to another process)."""
+        ...
 
     def is_ready(self, port: int) -> bool:
         """Whether the replica answers its health check now: its readiness probe."""
@@ -143,8 +149,9 @@ class LocalAutoscaler:
 
     def _promote(self, now: float) -> None:
         """Replicas whose start delay has passed join nginx."""
-        for replica in self.replicas:
-            if replica.ready_at is None and now >= replica.created_at + self.start_delay_s and self.stack.is_ready(replica.port):
+        for replica in (r for r in self.replicas if r.ready_at is None):
+            replica.port = self.stack.check_starting(replica.port)
+            if now >= replica.created_at + self.start_delay_s and self.stack.is_ready(replica.port):
                 self._read_stats(replica)
                 self.stack.serve(replica.port)
                 replica.ready_at = now

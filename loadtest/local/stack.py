@@ -250,6 +250,22 @@ class LocalStack:
         self.state().save(self.state_path)
         return port
 
+    def check_starting(self, port: int) -> int:
+        """Where the replica added on ``port`` listens now, while it starts.
+
+        A replica that lost its port to another process is started again on a new one, as at
+        ``start`` (the stack's port-race budget); one that exited for any other reason is a
+        LocalStackError with its log. A pod that never turns ready would otherwise sit in the
+        autoscaler's count for ever, where a kubelet restarts it and says why.
+        """
+        index = next(index for index, (_, listening) in enumerate(self.replicas) if listening == port)
+        self._check_replica(index)
+        now = self.replicas[index][1]
+        if now != port:
+            self._sync_prometheus_targets()
+            self.state().save(self.state_path)
+        return now
+
     def is_ready(self, port: int) -> bool:
         """A command's replica is ready once its health path answers 200; the reference service, once it said READY."""
         if self.command is None:
@@ -461,17 +477,21 @@ class LocalStack:
 
         A command replica whose port another process took first is started again on a new one.
         """
-        for index, (process, port) in enumerate(self.replicas):
-            if process.poll() is not None:
-                # Exit 0 is a command that daemonized (its child holds the port): never the lost race.
-                if (self.command is not None and process.returncode != 0
-                        and self._port_races.lost(port, f"replica {index}")):
-                    self._restart_command_replica(index, process, port)
-                    continue
-                log = self.runtime_dir / f"replica-{index}.log"
-                what = f"the command {' '.join(self.command.argv_for(port))!r}" if self.command else "the reference service"
-                raise LocalStackError(f"replica {index} ({what}, port {port}) exited with code {process.returncode} "
-                                      f"while starting; see {log}:\n{log_tail(log)}")
+        for index in range(len(self.replicas)):
+            self._check_replica(index)
+
+    def _check_replica(self, index: int) -> None:
+        process, port = self.replicas[index]
+        if process.poll() is None:
+            return
+        # Exit 0 is a command that daemonized (its child holds the port): never the lost race.
+        if self.command is not None and process.returncode != 0 and self._port_races.lost(port, f"replica {index}"):
+            self._restart_command_replica(index, process, port)
+            return
+        log = self.runtime_dir / f"replica-{index}.log"
+        what = f"the command {' '.join(self.command.argv_for(port))!r}" if self.command else "the reference service"
+        raise LocalStackError(f"replica {index} ({what}, port {port}) exited with code {process.returncode} "
+                              f"while starting; see {log}:\n{log_tail(log)}")
 
     def _restart_command_replica(self, index: int, exited: subprocess.Popen[Any], port: int) -> None:
         assert self.command is not None

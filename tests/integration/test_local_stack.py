@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 from conftest import headroom, leftover_processes
 
-from loadtest.local.stack import LocalStack
+from loadtest.local.stack import LocalStack, LocalStackError
 
 pytestmark = pytest.mark.slow
 
@@ -351,3 +351,57 @@ def test_a_replica_the_autoscaler_adds_joins_nginx_only_once_its_health_path_ans
             assert f"127.0.0.1:{stack.serving_ports[1]}" in stack.render_nginx_conf()
         finally:
             assert autoscaler.stop() is None
+
+
+def test_a_replica_the_autoscaler_adds_on_a_port_another_process_took_starts_again_and_serves(
+        tmp_path: Path, port_taken_first: Callable[[ModuleType], int], capfd: pytest.CaptureFixture[str]) -> None:
+    """Scaling out meets the same race as start-up: the added replica's port is taken before it binds. It is started
+    again on a new port and joins nginx there, where before it stayed a pending pod for the rest of the run."""
+    import loadtest.local.stack as stack_module
+    from loadtest.local.autoscaler import LocalAutoscaler
+    from loadtest.local.meters import CommandMeter
+    from loadtest.local.stack import UPSTREAM_LOG
+    from loadtest.planning.hpa import Decision
+
+    stack = own_stack(command_stack(tmp_path, SERVER, replicas=1))
+    with stack:
+        taken = port_taken_first(stack_module)  # the next replica's port: one another process holds by then
+        meter = CommandMeter(stack.pid_of, stack.runtime_dir / UPSTREAM_LOG, None)
+        autoscaler = LocalAutoscaler(stack, stack.config, tmp_path / "autoscale.jsonl", sync_s=0.2, meter=meter)
+        autoscaler.start_delay_s = 0.0
+        autoscaler.hpa.reconcile = lambda *a, **k: Decision(2, "forced by the test", None)  # type: ignore[method-assign]
+        autoscaler.start()
+        try:
+            deadline = time.monotonic() + 20
+            while len(stack.serving_ports) < 2 and autoscaler.error is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            assert autoscaler.stop() is None
+        assert len(stack.serving_ports) == 2 and taken not in stack.serving_ports
+        added = stack.serving_ports[1]
+        assert f"127.0.0.1:{added}" in stack.render_nginx_conf()
+        assert [replica["port"] for replica in stack.state().replicas][1] == added  # `local status` sees where it is
+    assert "Address already in use" in (stack.runtime_dir / "replica-1.log").read_text()  # it did lose the race
+    assert f"note: another process took port {taken}" in " ".join(capfd.readouterr().err.split())
+
+
+OWN_FAILURE = """\
+import os, sys
+if os.path.exists(sys.argv[2]):
+    print("cannot open the database", flush=True)
+    sys.exit(3)
+open(sys.argv[2], "w").close()
+os.execv(sys.executable, [sys.executable, "-m", "http.server", sys.argv[1], "--bind", "127.0.0.1"])
+"""
+
+
+def test_a_replica_added_later_that_exits_for_its_own_reason_is_named_with_its_log(tmp_path: Path) -> None:
+    (tmp_path / "fails_later.py").write_text(OWN_FAILURE)
+    stack = own_stack(command_stack(tmp_path, [sys.executable, str(tmp_path / "fails_later.py"), "{port}",
+                                               str(tmp_path / "started-once")], replicas=1))
+    with stack:
+        port = stack.add_replica()
+        stack.replicas[-1][0].wait(timeout=15)  # its own failure, on a port nobody else holds
+        with pytest.raises(LocalStackError, match=r"replica 1 .* exited with code 3 while starting; see .*replica-1\.log"
+                                                   r":\n.*cannot open the database"):
+            stack.check_starting(port)

@@ -225,6 +225,9 @@ def test_the_autoscaler_s_error_is_reported_when_it_stops(tmp_path: Path) -> Non
         def add_replica(self) -> int:
             raise OSError("fork refused")
 
+        def check_starting(self, port: int) -> int:
+            return port
+
         def is_ready(self, port: int) -> bool:
             return True
 
