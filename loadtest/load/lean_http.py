@@ -102,7 +102,7 @@ class LeanHttpSession:
         """
         started = time.time()
         clock = time.perf_counter()
-        answer = self._exchange(method, self.prefix + path, dict(headers or {}), body)
+        answer = self._exchange(method, self.prefix + path, headers or {}, body)
         elapsed_ms = (time.perf_counter() - clock) * 1000
         failure: BaseException | None = answer.error
         if judge is not None:
@@ -115,7 +115,8 @@ class LeanHttpSession:
     def close(self) -> None:
         self.client.close()
 
-    def _exchange(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> Answer:
+    def _exchange(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> Answer:
+        """The answer to ``method target``, following same-origin redirects; ``headers`` is never changed."""
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 status, data, location = self._send_once(method, target, headers, body)
@@ -130,7 +131,7 @@ class LeanHttpSession:
                 headers = {key: value for key, value in headers.items() if key.lower() != "content-type"}
         return Answer(status, data)  # the sixth redirect in a row: its own 3xx is the answer
 
-    def _send_once(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes, str | None]:
+    def _send_once(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> tuple[int, bytes, str | None]:
         if self.cookies:
             headers = {**headers, "Cookie": "; ".join(f"{key}={value}" for key, value in self.cookies.items())}
         response = self.client.request(method, target, body=body, headers=headers)

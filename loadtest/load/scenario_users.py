@@ -169,6 +169,8 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
     status, checks, has_body = request["status"], request["checks"], request["has_body"]
     capture = dict(request.get("capture") or {})
     checks = [*checks, *({"field": field, "present": True} for field in capture.values())]
+    sent_headers = send_headers if has_body else headers
+    fixed_body = json.dumps(request["body"]).encode() if has_body and not names else None
 
     def judge(answer: Answer) -> str | None:
         if answer.error is not None:
@@ -177,15 +179,17 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
 
     def task(user: Any) -> None:
         captured: dict[str, Any] = user.__dict__.setdefault("_headroom_captured", {})
-        missing = [name for name in names if name not in draws and name not in captured]
-        if missing:
-            producers[missing[0]](user)
-            return
-        values = {name: draws[name]() if name in draws else captured[name] for name in names}
-        url = PATH_VARIABLE.sub(lambda m: quote(str(values[m.group(1)]), safe=""), path)
-        body = json.dumps(_fill(request["body"], values)).encode() if has_body else None
-        answer = user.client.request(method, url, name=label, headers=send_headers if has_body else headers, body=body,
-                                     judge=judge)
+        if names:
+            missing = [name for name in names if name not in draws and name not in captured]
+            if missing:
+                producers[missing[0]](user)
+                return
+            values = {name: draws[name]() if name in draws else captured[name] for name in names}
+            url = PATH_VARIABLE.sub(lambda m: quote(str(values[m.group(1)]), safe=""), path)
+            body = json.dumps(_fill(request["body"], values)).encode() if has_body else None
+        else:  # nothing to fill: the body is encoded once, not per request (json.dumps was 3 % of a worker's CPU)
+            url, body = path, fixed_body
+        answer = user.client.request(method, url, name=label, headers=sent_headers, body=body, judge=judge)
         if capture and answer.error is None and answer.failure is None:
             document = answer.json()
             for name, field in capture.items():
