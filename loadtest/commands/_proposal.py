@@ -56,7 +56,9 @@ def present(report: Report, analysis: Analysis, args: argparse.Namespace, human:
     human.print(proposal(report))
     if args.diff_out is not None:
         where = write_output(args.diff_out, analysis.diff)
-        err.print(Text(f"wrote {where}" + ("" if analysis.diff else " (empty: no change proposed)")))
+        empty = (f" (empty: the changes could not be written as a diff: {analysis.diff_error})" if analysis.diff_error
+                 else " (empty: no change proposed)")
+        err.print(Text(f"wrote {where}" + ("" if analysis.diff else empty)))
 
 
 def apply_proposal(report: Report, analysis: Analysis, args: argparse.Namespace) -> None:

@@ -85,6 +85,9 @@ def _proposal(report: Report) -> list[str]:
     diff = report.proposal.diff if report.proposal else ""
     if diff:
         lines += ["", "Proposed change:", "", "```diff", diff.rstrip("\n"), "```"]
+    elif report.proposal is not None and report.proposal.diff_error is not None:
+        lines += ["", f"No diff of the stack file: {text(report.proposal.diff_error)}. The proposed changes:", "",
+                  *(f"- {code(command)}" for command in report.proposal.pulumi_commands)]
     else:
         lines += ["", "No change proposed."]
     return lines

@@ -152,6 +152,10 @@ def proposal(report: Report) -> Group:
         parts.append(Syntax(plan.diff, "diff", theme="ansi_dark", background_color="default"))
         parts.append(Text("or with the Pulumi CLI:", style="bold"))
         parts += [Text(f"  {command}") for command in plan.pulumi_commands]
+    elif plan is not None and plan.diff_error is not None:
+        parts.append(Text(f"No diff: {plan.diff_error}", style="yellow"))  # the error names the file
+        parts.append(Text("The proposed changes, with the Pulumi CLI:", style="bold"))
+        parts += [Text(f"  {command}") for command in plan.pulumi_commands]
     elif plan is not None:
         parts.append(Text("No change proposed: the diff is empty.", style="bold"))
     return Group(*parts)

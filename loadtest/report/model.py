@@ -475,6 +475,9 @@ class Proposal(Model):
     pulumi_commands: list[str]
     cost: CostInfo | None = None
     """What the whole proposal saves or adds a month; set when headroom:cost states a price."""
+    diff_error: str | None = None
+    """Why the changes could not be written as a diff of the stack file (``diff`` is then empty, and the
+    ``pulumi_commands`` are the way to apply them); None when the diff was made or nothing is proposed."""
 
 
 class MeasuredAction(Model):

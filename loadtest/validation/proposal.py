@@ -35,6 +35,8 @@ class Analysis:
     pulumi_commands: list[str] = field(default_factory=list)
     cost: CostInfo | None = None
     """What the whole proposal saves or adds a month (``loadtest.analysis.cost``); None without prices."""
+    diff_error: str | None = None
+    """Why the changes could not be written into the stack file's text (``diff`` is then empty)."""
 
     @property
     def stack_file(self) -> Path | None:
@@ -45,13 +47,16 @@ class Analysis:
         it was read."""
         if self.edit is None:
             raise ConfigError("this run has no stack file to apply its proposal to")
+        if self.diff_error is not None:
+            raise ConfigError(f"the proposal could not be written: {self.diff_error}")
         self.edit.write(self.new_text)
         return self.edit.path
 
     def added_to(self, report: Report, infra: InfraMetrics | None) -> Report:
         """The report with this analysis's sections (docs/report.md); ``infra`` None keeps the report's own."""
         proposal = Proposal(stack_file=str(self.edit.path) if self.edit is not None else "", changes=[change.info() for change in self.changes],
-                            diff=self.diff, pulumi_commands=self.pulumi_commands, cost=self.cost)
+                            diff=self.diff, pulumi_commands=self.pulumi_commands, cost=self.cost,
+                            diff_error=self.diff_error)
         update: dict[str, object] = {
             "capacity": self.capacity,
             "recommendations": [r.info() for r in self.recommendations],
@@ -78,7 +83,7 @@ def analyze(report: Report, infra: InfraMetrics | None, stack: Stack | None, pla
                                     report, capacity, config)
     changes = all_changes(recommendations)
     edit = StackEdit(stack.path, stack.text) if stack is not None else None
-    new_text = "" if edit is None else edit.apply(changes) if changes else edit.original
+    new_text, diff_error = _proposed_text(edit, changes)
     return Analysis(
         capacity=capacity,
         recommendations=recommendations,
@@ -88,4 +93,22 @@ def analyze(report: Report, infra: InfraMetrics | None, stack: Stack | None, pla
         diff="" if edit is None else edit.diff(new_text),
         pulumi_commands=[command for change in changes for command in change.pulumi_commands(name)],
         cost=monthly_cost(config, changes),
+        diff_error=diff_error,
     )
+
+
+def _proposed_text(edit: StackEdit | None, changes: list[ConfigChange]) -> tuple[str, str | None]:
+    """The stack file's text with the changes made; or its text as it was, and why they could not be made.
+
+    The file was loaded and checked before the run, so only headroom's own editor can refuse
+    here. That must not cost the run its verdict and reports, written after this: the changes
+    are still reported, with the Pulumi commands that make them.
+    """
+    if edit is None:
+        return "", None
+    if not changes:
+        return edit.original, None
+    try:
+        return edit.apply(changes), None
+    except ConfigError as error:
+        return edit.original, str(error)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pytest
 from synthetic import synthetic_report
 
 from infra.config import load_stack
-from loadtest.commands._proposal import apply_proposal
+from loadtest.commands._proposal import apply_after_run, apply_proposal
 from loadtest.formats.markdown import code, render_markdown, text
 from loadtest.report.model import InfraMetrics, Status
 from loadtest.validation.proposal import analyze
@@ -67,3 +68,36 @@ def test_markdown_quotes_user_text_literally() -> None:
     hostile = report.model_copy(update={"stack": "x`|y", "host": "http://h/`evil`"})
     markdown = render_markdown(hostile)
     assert "Stack `` x`\\|y ``" in markdown and "`` http://h/`evil` ``" in markdown
+
+
+def test_a_proposal_the_editor_refuses_keeps_the_run_its_report_and_says_how_to_apply_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A forged stack text: loaded and checked config, but a section the editor cannot write into. Only a bug of
+    # headroom's editor gets here in use, and that must not cost a run its verdict and reports (before, `analyze`
+    # raised, after the load and before any report was written).
+    from rich.console import Console
+
+    from infra.config import Stack
+    from loadtest.formats.terminal import proposal
+
+    path = tmp_path / "Pulumi.t.yaml"
+    path.write_text(STACK)
+    loaded = load_stack(str(path))
+    forged = Stack(path, loaded.config, STACK.replace("headroom:local: {replicas: 1}", "headroom:local: [replicas]"))
+    report = synthetic_report(120.0)
+    infra = InfraMetrics(source="local", available=True, replicas=1, utilization_percent=90.0)
+    analysis = analyze(report, infra, forged)
+    assert analysis.changes and analysis.diff == "" and analysis.new_text == forged.text
+    assert analysis.diff_error is not None and "headroom:local = ['replicas'] is not a mapping" in analysis.diff_error
+    with_proposal = analysis.added_to(report, infra)
+    assert with_proposal.proposal is not None and with_proposal.proposal.diff_error == analysis.diff_error
+    console = Console(width=200, record=True)
+    console.print(proposal(with_proposal))
+    shown = console.export_text()
+    assert f"No diff: {path}: headroom:local" in shown and "pulumi config set --path 'headroom:local.replicas'" in shown
+    assert "No change proposed" not in shown and "No change proposed" not in render_markdown(with_proposal)
+    capsys.readouterr()
+    apply_after_run(with_proposal, analysis, argparse.Namespace(write=True))  # type: ignore[arg-type]
+    said = " ".join(capsys.readouterr().err.split())
+    assert "error: --write: the proposal was not applied: the proposal could not be written:" in said
+    assert "the verdict above stands" in said and path.read_text() == STACK
