@@ -258,13 +258,13 @@ class LocalStack:
         LocalStackError with its log. A pod that never turns ready would otherwise sit in the
         autoscaler's count for ever, where a kubelet restarts it and says why.
         """
-        index = next(index for index, (_, listening) in enumerate(self.replicas) if listening == port)
+        index = next(index for index, (_, bound) in enumerate(self.replicas) if bound == port)
         self._check_replica(index)
-        now = self.replicas[index][1]
-        if now != port:
+        listening = self.replicas[index][1]
+        if listening != port:
             self._sync_prometheus_targets()
             self.state().save(self.state_path)
-        return now
+        return listening
 
     def is_ready(self, port: int) -> bool:
         """A command's replica is ready once its health path answers 200; the reference service, once it said READY."""
