@@ -122,8 +122,11 @@ def test_the_same_server_twice_under_one_schedule_is_same(primary_and_canary: tu
     assert code == 0
 
 
-@pytest.mark.serial  # "near" is the first run's own p95: other tests' load between the two runs moves it away
-def test_until_decided_stops_early_far_from_the_threshold_and_runs_on_near_it(
+HEALTH_P95 = "p95 response time of /api/v1/health"
+
+
+@pytest.mark.serial  # how early "far" decides hangs on its latencies: other tests' load would move them
+def test_until_decided_stops_early_far_from_the_threshold_and_runs_on_while_a_criterion_is_undecided(
         local_stack_file: Callable[..., Path], tmp_path: Path) -> None:
     far = service(local_stack_file, "far")
     code, report = run(far, tmp_path / "far.json", "--run-time", "60s", "--until-decided", "--min-run-time", "12s",
@@ -132,11 +135,19 @@ def test_until_decided_stops_early_far_from_the_threshold_and_runs_on_near_it(
     assert code == 0 and sequential["stopped_at_look"] is not None, sequential
     assert sequential["saved_s"] >= 20 and sequential["stopped_at_s"] < 40, sequential
     assert sequential["looks"][-1]["undecided"] == []
-    # Near its threshold: the same service judged against the p95 the first run measured, never decided.
-    near = service(local_stack_file, "near", p95_ms=round(report["results"]["judged"]["latency"]["p95_ms"], 1))
-    _, report = run(near, tmp_path / "near.json", "--run-time", "24s", "--until-decided", "--min-run-time", "10s",
+    # Undecided: the health check judged on its own p95, which needs 200 of its requests in the judged window. 16 users
+    # send at most 80 requests a second (each waits 0.1-0.5 s, and a 200 ms lognormal with sigma 0.2 is under 100 ms
+    # once in a thousand), one in eleven a health check: under 170 in the run's 24 s (52 measured), so no look can
+    # decide it, however fast the machine.
+    # (This used to judge the whole run's p95 against the p95 the far run measured: near, but two runs' p95s differ by
+    # more than a look's interval often enough that a clean-clone CI run decided it at 18 s. That "near" stays
+    # undecided is shown on replayed snapshots, tests/unit/test_until_decided.py.)
+    undecided = service(local_stack_file, "undecided", users=16)
+    undecided.write_text(undecided.read_text().replace("    errorRatePercent: 5\n", "    errorRatePercent: 5\n"
+                                                       "    endpoints: {/api/v1/health: {p95Ms: 1000}}\n"))
+    _, report = run(undecided, tmp_path / "undecided.json", "--run-time", "24s", "--until-decided", "--min-run-time", "10s",
                     "--look-every", "4s")
     sequential = report["sequential"]
     assert sequential["stopped_at_look"] is None and sequential["saved_s"] == 0, sequential
-    assert sequential["looks"] and all(look["undecided"] for look in sequential["looks"])
+    assert sequential["looks"] and all(HEALTH_P95 in look["undecided"] for look in sequential["looks"]), sequential
     assert report["load"]["run_time_s"] == 24
