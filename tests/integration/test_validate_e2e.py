@@ -110,8 +110,10 @@ def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: C
     # own histograms: those start when aiohttp's handler runs, so on a busy machine they miss the
     # event loop's delays (with two CPU-bound loops running: client p95 145.3 ms, nginx 145.0 ms,
     # replicas 140.5 ms). Each request's time as the client sees it contains nginx's, so the client's
-    # p95 cannot be lower (1 % and 1 ms for nginx's cached clock): a recording that loses or shortens
-    # slow requests fails here on any machine. Above, the client's p95 is within 3 % of nginx's on an
+    # p95 cannot be lower but for nginx's clock (1 % and 3 ms): $request_time is whole milliseconds of a time nginx
+    # reads once per return from epoll_wait (nginx docs, timer_resolution), so a request read late in a busy turn
+    # is timed from the turn's start (a clean-clone CI run, 535 requests: client 134.5 ms, nginx 137 ms). A
+    # recording that loses or shortens slow requests fails here on any machine. Above, the client's p95 is within 3 % of nginx's on an
     # idle machine (docs/benchmarks.md), but a busy one delays Locust's greenlets after the response
     # has arrived, which no test can tell from a recording error (170.6 ms against nginx's 161.0 ms
     # while another checkout ran its load tests): hence the generous 15 %.
@@ -124,7 +126,7 @@ def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: C
     nginx_p95 = nginx[math.ceil(0.95 * len(nginx)) - 1]
     same_requests = nginx[: len(nginx) - extra]
     lowest_p95 = same_requests[math.ceil(0.95 * len(same_requests)) - 1]
-    assert lowest_p95 * 0.99 - 1.0 <= client["latency"]["p95_ms"] <= nginx_p95 * 1.15, (client["latency"], lowest_p95, nginx_p95)
+    assert lowest_p95 * 0.99 - 3.0 <= client["latency"]["p95_ms"] <= nginx_p95 * 1.15, (client["latency"], lowest_p95, nginx_p95)
 
 
 def test_unreachable_host_fails_with_connection_errors(tmp_path: Path, local_stack_file: Callable[..., Path]) -> None:
