@@ -169,7 +169,7 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
     status, checks, has_body = request["status"], request["checks"], request["has_body"]
     capture = dict(request.get("capture") or {})
     checks = [*checks, *({"field": field, "present": True} for field in capture.values())]
-    sent_headers = send_headers if has_body else headers
+    request_headers = send_headers if has_body else headers
     fixed_body = json.dumps(request["body"]).encode() if has_body and not names else None
 
     def judge(answer: Answer) -> str | None:
@@ -189,7 +189,7 @@ def _task(request: Mapping[str, Any], draws: Mapping[str, Draw], env: Mapping[st
             body = json.dumps(_fill(request["body"], values)).encode() if has_body else None
         else:  # nothing to fill: the body is encoded once, not per request (json.dumps was 3 % of a worker's CPU)
             url, body = path, fixed_body
-        answer = user.client.request(method, url, name=label, headers=sent_headers, body=body, judge=judge)
+        answer = user.client.request(method, url, name=label, headers=request_headers, body=body, judge=judge)
         if capture and answer.error is None and answer.failure is None:
             document = answer.json()
             for name, field in capture.items():

@@ -16,7 +16,10 @@ from types import ModuleType
 import pytest
 from conftest import headroom, leftover_processes
 
-from loadtest.local.stack import LocalStack, LocalStackError
+from loadtest.local.autoscaler import LocalAutoscaler
+from loadtest.local.meters import CommandMeter
+from loadtest.local.stack import UPSTREAM_LOG, LocalStack, LocalStackError
+from loadtest.planning.hpa import Decision
 
 pytestmark = pytest.mark.slow
 
@@ -320,22 +323,25 @@ def test_a_command_replica_that_crashes_mid_run_is_reported_lost_and_its_group_s
     assert metrics.cpu_ms_per_request is not None and metrics.cpu_ms_per_request > 0
 
 
+def autoscaler_forced_to_two(stack: LocalStack, tmp_path: Path) -> LocalAutoscaler:
+    """The stack's autoscaler, measuring the command from outside, with the HPA's decision forced to 2 replicas and no
+    start delay (the controller's arithmetic is tested elsewhere): what it does with an added replica is the test."""
+    meter = CommandMeter(stack.pid_of, stack.runtime_dir / UPSTREAM_LOG, None)
+    autoscaler = LocalAutoscaler(stack, stack.config, tmp_path / "autoscale.jsonl", sync_s=0.2, meter=meter)
+    autoscaler.start_delay_s = 0.0
+    autoscaler.hpa.reconcile = lambda *a, **k: Decision(2, "forced by the test", None)  # type: ignore[method-assign]
+    return autoscaler
+
+
 def test_a_replica_the_autoscaler_adds_joins_nginx_only_once_its_health_path_answers(tmp_path: Path) -> None:
     """A pod joins its Service's endpoints when its readiness probe passes: the HPA's decision is forced to 2 here
     (the controller's arithmetic is tested elsewhere); the second replica starts at once and is served only once healthy."""
-    from loadtest.local.autoscaler import LocalAutoscaler
-    from loadtest.local.meters import CommandMeter
-    from loadtest.local.stack import UPSTREAM_LOG
-    from loadtest.planning.hpa import Decision
 
     ready = tmp_path / "ready.txt"
     ready.write_text("ok")
     stack = own_stack(command_stack(tmp_path, SERVER, replicas=1, health="/ready.txt"))
     with stack:
-        meter = CommandMeter(stack.pid_of, stack.runtime_dir / UPSTREAM_LOG, None)
-        autoscaler = LocalAutoscaler(stack, stack.config, tmp_path / "autoscale.jsonl", sync_s=0.2, meter=meter)
-        autoscaler.start_delay_s = 0.0
-        autoscaler.hpa.reconcile = lambda *a, **k: Decision(2, "forced by the test", None)  # type: ignore[method-assign]
+        autoscaler = autoscaler_forced_to_two(stack, tmp_path)
         ready.unlink()  # from now on every health probe answers 404
         autoscaler.start()
         try:
@@ -358,18 +364,11 @@ def test_a_replica_the_autoscaler_adds_on_a_port_another_process_took_starts_aga
     """Scaling out meets the same race as start-up: the added replica's port is taken before it binds. It is started
     again on a new port and joins nginx there, where before it stayed a pending pod for the rest of the run."""
     import loadtest.local.stack as stack_module
-    from loadtest.local.autoscaler import LocalAutoscaler
-    from loadtest.local.meters import CommandMeter
-    from loadtest.local.stack import UPSTREAM_LOG
-    from loadtest.planning.hpa import Decision
 
     stack = own_stack(command_stack(tmp_path, SERVER, replicas=1))
     with stack:
         taken = port_taken_first(stack_module)  # the next replica's port: one another process holds by then
-        meter = CommandMeter(stack.pid_of, stack.runtime_dir / UPSTREAM_LOG, None)
-        autoscaler = LocalAutoscaler(stack, stack.config, tmp_path / "autoscale.jsonl", sync_s=0.2, meter=meter)
-        autoscaler.start_delay_s = 0.0
-        autoscaler.hpa.reconcile = lambda *a, **k: Decision(2, "forced by the test", None)  # type: ignore[method-assign]
+        autoscaler = autoscaler_forced_to_two(stack, tmp_path)
         autoscaler.start()
         try:
             deadline = time.monotonic() + 20
