@@ -11,7 +11,9 @@
 2. The HTTP client's cost: one request at a time (GET and POST with JSON, 3:1) against the
    static nginx of bench/static_nginx.py, through Locust's FastHttpSession (geventhttpclient,
    FastHttpUser's client) and HttpSession (python-requests, HttpUser's client), no headroom code,
-   and through headroom's LeanHttpSession (loadtest/load/lean_http.py, a declared scenario's).
+   and through headroom's LeanHttpSession (loadtest/load/lean_http.py, a declared scenario's); then
+   geventhttpclient's HTTPClient under it, as the library ships it and with the lean client's kept
+   request heads (HeadCachingClient), alternated three times, the median of each.
 3. The hand-over alone, in gevent without Locust: a greenlet spawned per arrival into a Group,
    taking one of the users' slots (a semaphore), as the open model did, against a queue to
    long-lived workers, as it does now; the task is one switch through the event loop.
@@ -115,6 +117,28 @@ for index in range(count):
     else:
         lean.request("GET", "/read", name="/read", judge=judge)
 print("LeanHttpSession", 1e6 * (time.process_time() - started) / count, flush=True)
+from geventhttpclient import HTTPClient
+from geventhttpclient.url import URL
+from loadtest.load.request_heads import HeadCachingClient
+def send(client, n):
+    for index in range(n):
+        if index % 4 == 3:
+            response = client.request("POST", "/write", body=body, headers=json_type)
+        else:
+            response = client.request("GET", "/read", body=None, headers={})
+        response.read()
+        response.release()
+heads = {"HTTPClient, its head built per request": HTTPClient, "HeadCachingClient, each head built once": HeadCachingClient}
+clients = {name: kind.from_url(URL(url), concurrency=1, connection_timeout=30, network_timeout=30) for name, kind in heads.items()}
+runs = {name: [] for name in clients}
+for _ in range(3):  # alternated: the two differ by less than one run's noise
+    for name, client in clients.items():
+        send(client, 100)
+        started = time.process_time()
+        send(client, count)
+        runs[name].append(1e6 * (time.process_time() - started) / count)
+for name, values in runs.items():
+    print(name.replace(" ", "_"), sorted(values)[1], flush=True)
 """
 
 
@@ -182,7 +206,7 @@ def client_costs(count: int) -> dict[str, float]:
                                  text=True, check=True, timeout=600).stdout
         finally:
             nginx.stop()
-    return {name: float(value) for name, value in (line.split() for line in out.splitlines() if line.strip())}
+    return {name.replace("_", " "): float(value) for name, value in (line.split() for line in out.splitlines() if line.strip())}
 
 
 def main() -> None:

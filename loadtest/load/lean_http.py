@@ -8,7 +8,8 @@ time against a static nginx, ``FastHttpSession`` cost about 245 µs of CPU and t
 underneath it about 140 µs (bench/open_model_overhead.py, docs/benchmarks.md). A declared
 scenario (``headroom:scenario.requests``) needs none of that wrapping: its requests, headers,
 bodies and checks are known, so its users send through ``HTTPClient`` directly and fire
-Locust's request event themselves, as Locust's guide to custom clients describes. A team's own
+Locust's request event themselves, as Locust's guide to custom clients describes; each distinct
+request head is built once (``HeadCachingClient``). A team's own
 locustfile keeps the clients it chose.
 
 What a ``LeanHttpSession`` keeps of FastHttpUser's behaviour, so a scenario means the same:
@@ -38,11 +39,12 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from geventhttpclient import HTTPClient
 from geventhttpclient.url import URL
 from locust import User
 from locust.env import Environment
 from locust.event import EventHook
+
+from .request_heads import HeadCachingClient
 
 MAX_REDIRECTS = 5
 """As Locust's FastHttpSession (geventhttpclient's UserAgent default)."""
@@ -78,7 +80,6 @@ class Answer:
 Judge = Callable[[Answer], "str | None"]
 """Why an answer is bad (the failure's label), or None for a good one; it sees transport errors too."""
 
-
 class LeanHttpSession:
     """One user's connection to one origin; each ``request`` fires Locust's request event once."""
 
@@ -88,7 +89,7 @@ class LeanHttpSession:
         self.origin = (url.scheme, url.host, url.port)
         self._origin_url = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
         self.prefix = url.path.rstrip("/")
-        self.client = HTTPClient.from_url(url, concurrency=1, insecure=True, connection_timeout=connection_timeout,
+        self.client = HeadCachingClient.from_url(url, concurrency=1, insecure=True, connection_timeout=connection_timeout,
                                           network_timeout=network_timeout)
         self.cookies: dict[str, str] = {}
         self._fire: Callable[..., Any] = request_event.fire  # Locust's fire is untyped
