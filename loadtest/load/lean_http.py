@@ -80,6 +80,10 @@ class Answer:
 Judge = Callable[[Answer], "str | None"]
 """Why an answer is bad (the failure's label), or None for a good one; it sees transport errors too."""
 
+_HEADS_BY_BASE_URL: dict[str, dict[tuple[Any, ...], str]] = {}
+"""The request heads of every user's client to one base URL: built alike, so one cache serves them all."""
+
+
 class LeanHttpSession:
     """One user's connection to one origin; each ``request`` fires Locust's request event once."""
 
@@ -90,7 +94,8 @@ class LeanHttpSession:
         self._origin_url = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
         self.prefix = url.path.rstrip("/")
         self.client = HeadCachingClient.from_url(url, concurrency=1, insecure=True, connection_timeout=connection_timeout,
-                                          network_timeout=network_timeout)
+                                                 network_timeout=network_timeout,
+                                                 heads=_HEADS_BY_BASE_URL.setdefault(self.base_url, {}))
         self.cookies: dict[str, str] = {}
         self._fire: Callable[..., Any] = request_event.fire  # Locust's fire is untyped
 

@@ -102,6 +102,8 @@ read = next(task for task in Shop.tasks if task.__name__ == "read")
 read(user)  # no order captured yet: it creates one first
 read(user)
 out["declared"] = [(e["name"], e["exception"]) for e in events if e["name"] in ("create", "read")]
+first, second = Shop(env).client, Shop(env).client  # each user its own connection, one cache of request heads
+out["heads"] = [first.client is second.client, first.client._heads is second.client._heads is session.client._heads]
 
 # validate --compare-host: every second user of a declared scenario targets the baseline (loadtest.load.canary).
 from loadtest.load.canary import alternate_targets
@@ -137,6 +139,7 @@ def test_the_lean_client_keeps_what_a_declared_scenario_relied_on() -> None:
     assert found["refused"].startswith("connection error: ")
     assert found["connections_before_slow"] == 1  # one keep-alive connection for every request above
     assert found["declared"] == [["create", None], ["read", None]]
+    assert found["heads"] == [False, True]
     assert found["canary"] == [f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{closed_port}"]
     assert found["cut_off"] == ["hung"]
     assert found["urls"] == [f"http://127.0.0.1:{port}/api/whoami"]  # the canary's split reads the full URL

@@ -78,3 +78,13 @@ def test_the_cache_stays_bounded_when_every_path_is_new() -> None:
     assert 0 < len(client._heads) <= HeadCachingClient.MAX_HEADS
     assert client._build_request("GET", "/api/v1/orders/1", body=b"", headers=None) == library_head(
         "GET", "/api/v1/orders/1", None, b"")
+
+
+def test_clients_built_alike_share_one_cache() -> None:
+    """A process holds a client per user: one cache for all of them, not 256 heads each."""
+    shared: dict[tuple[object, ...], str] = {}
+    first, second = HeadCachingClient(HOST, port=PORT, heads=shared), HeadCachingClient(HOST, port=PORT, heads=shared)
+    head = first._build_request("GET", "/api/v1/items", body=b"", headers=None)
+    assert second._build_request("GET", "/api/v1/items", body=b"", headers=None) is head
+    assert len(shared) == 1
+    assert HeadCachingClient(HOST, port=PORT)._heads is not shared
