@@ -106,6 +106,10 @@ class BoundedServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128
+    """The listen backlog. socketserver's default, 5, overflows whenever connections arrive faster than
+    a thread per connection starts: each one past it waited for the client's SYN to be sent again,
+    a second later (a burst of 150 took 25 s to connect; tests/integration/test_serve.py)."""
 
     def __init__(self, address: tuple[str, int], handler: Any, max_connections: int = MAX_CONNECTIONS) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
