@@ -127,7 +127,7 @@ def test_openmetrics_on_a_full_filesystem_keeps_the_verdict(tmp_path: Path, slow
     if not _namespaces_work(tmp_path):
         pytest.skip("cannot mount a tmpfs here (needs unshare and user namespaces)")
     stack = _stack(tmp_path, "config:\n  headroom:deploy: {aws: false, kubernetes: false}\n"
-                             "  headroom:slo: {users: 30, rampSeconds: 1, runTime: 20s, p95Ms: 200}\n")
+                             "  headroom:slo: {users: 30, rampSeconds: 1, runTime: 10s, p95Ms: 200}\n")
     full = tmp_path / "full"
     full.mkdir()
     script = (f"mount -t tmpfs -o size=8k tmpfs {full} && (head -c 1048576 /dev/zero > {full}/filler 2>/dev/null; true) && "
