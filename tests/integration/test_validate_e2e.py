@@ -130,7 +130,7 @@ def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: C
 
 
 def test_unreachable_host_fails_with_connection_errors(tmp_path: Path, local_stack_file: Callable[..., Path]) -> None:
-    result, report = validate(local_stack_file(), tmp_path, "--host", f"http://127.0.0.1:{free_port()}", "--users", "5")
+    result, report = validate(local_stack_file(), tmp_path, "--host", f"http://127.0.0.1:{free_port()}", "--users", "5", "--run-time", "3s")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     judged = report["results"]["judged"]
     assert judged["requests"] > 0 and judged["failures"] == judged["requests"]
