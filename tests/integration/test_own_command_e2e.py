@@ -257,10 +257,17 @@ def test_the_command_is_autoscaled_on_its_process_tree_s_cpu_and_every_added_rep
     assert out.get("sync") and out["metric"] > 70 * 1.1, out
     # Not simulated: there is no service model for the team's command (no headroom:capacity figures), and it says so.
     assert scaling["predicted_replicas"] == [] and "not simulated" in " ".join(done.stdout.split())
-    # Every replica it added joined nginx once healthy and got requests: nginx's log names each one it sent to.
-    served = {line.split()[1] for line in (runtime / "nginx-upstream.log").read_text().splitlines() if line.strip()}
-    assert len(served) == max(scaling["measured_replicas"]) >= 2, served
-    assert max(scaling["measured_serving"]) == max(scaling["measured_replicas"])
+    # Every replica it added joined nginx once healthy and got requests: nginx's log names each one it sent to. One that
+    # turned ready in the load's last second may get none before Locust stops (a clean-clone CI run scaled to 3 at 13.8 s
+    # of 15, ready 3 ms before nginx's last request): it is counted from the autoscaler's rows a second before the end.
+    sent = [line.split() for line in (runtime / "nginx-upstream.log").read_text().splitlines() if line.strip()]
+    served = {upstream for _, upstream, *_ in sent}
+    load_ended = max(float(at) for at, *_ in sent)
+    ready_in_time = max(row["serving"] for row in rows if row["t"] <= load_ended - 1.0)
+    assert len(served) >= ready_in_time >= 2, (served, ready_in_time, scaling["measured_replicas"])
+    # And every replica decided 5 s before the end turned ready (each took about 1 s here), however late the decision.
+    decided_in_time = max(row["replicas"] for row in rows if row["t"] <= load_ended - 5.0)
+    assert max(row["serving"] for row in rows) >= decided_in_time, rows
     # No request lost to a replica that was not ready, but for nginx's keep-alive race on each reload (one per replica
     # that joined: a 1 -> 3 decision is two reloads).
     serving = scaling["measured_serving"]
