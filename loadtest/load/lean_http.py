@@ -9,8 +9,8 @@ underneath it about 140 µs (bench/open_model_overhead.py, docs/benchmarks.md). 
 scenario (``headroom:scenario.requests``) needs none of that wrapping: its requests, headers,
 bodies and checks are known, so its users send through ``HTTPClient`` directly and fire
 Locust's request event themselves, as Locust's guide to custom clients describes; each distinct
-request head is built once (``HeadCachingClient``). A team's own
-locustfile keeps the clients it chose.
+request head is built once (``HeadCachingClient``). A team's own locustfile keeps the clients it
+chose.
 
 What a ``LeanHttpSession`` keeps of FastHttpUser's behaviour, so a scenario means the same:
 - one keep-alive connection per user, reused, retried once when the server closed it idle
