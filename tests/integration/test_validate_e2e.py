@@ -110,13 +110,13 @@ def test_measured_p95_is_within_3_percent_of_the_servers_own(local_stack_file: C
     # own histograms: those start when aiohttp's handler runs, so on a busy machine they miss the
     # event loop's delays (with two CPU-bound loops running: client p95 145.3 ms, nginx 145.0 ms,
     # replicas 140.5 ms). Each request's time as the client sees it contains nginx's, so the client's
-    # p95 cannot be lower but for nginx's clock (1 % and 3 ms): $request_time is whole milliseconds of a time nginx
-    # reads once per return from epoll_wait (nginx docs, timer_resolution), so a request read late in a busy turn
-    # is timed from the turn's start (a clean-clone CI run, 535 requests: client 134.5 ms, nginx 137 ms). A
-    # recording that loses or shortens slow requests fails here on any machine. Above, the client's p95 is
-    # within 3 % of nginx's on an idle machine (docs/benchmarks.md), but a busy one delays Locust's greenlets after the response
-    # has arrived, which no test can tell from a recording error (170.6 ms against nginx's 161.0 ms
-    # while another checkout ran its load tests): hence the generous 15 %.
+    # p95 cannot be lower but for nginx's clock (1 % and 3 ms): $request_time is whole milliseconds of a time
+    # nginx reads once per return from epoll_wait (nginx docs, timer_resolution), so a request read late in a
+    # busy turn is timed from the turn's start (a clean-clone CI run, 535 requests: client 134.5 ms, nginx
+    # 137 ms). A recording that loses or shortens slow requests fails here on any machine. Above, the client's
+    # p95 is within 3 % of nginx's on an idle machine (docs/benchmarks.md), but a busy one delays Locust's
+    # greenlets after the response has arrived, which no test can tell from a recording error (170.6 ms
+    # against nginx's 161.0 ms while another checkout ran its load tests): hence the generous 15 %.
     # nginx also logs the few requests still in flight when Locust stopped (the client ended them as
     # failures or never saw their answer), and those are the slow ones: so the lower bound is nginx's
     # p95 with that many of its slowest requests left out, the lowest p95 the client's own set can have.
