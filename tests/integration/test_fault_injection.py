@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]  # error rates and timeouts under a kill or a freeze
+# Not serial: what is judged is what the kill or the freeze does (a request or two cut off, timeouts that exist),
+# which another test's load on the machine does not change; the bounds below do not rest on latencies.
+pytestmark = pytest.mark.slow
 
 RUN = ("--profile", "stress", "--users", "6", "--ramp", "1", "--run-time", "20s", "--window", "2")
 
