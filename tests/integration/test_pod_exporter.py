@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +25,12 @@ IDENTITY = PodIdentity(namespace="shop", pod="", container="api", deployment="ap
 
 @pytest.fixture
 def children() -> Iterator[list[subprocess.Popen[bytes]]]:
-    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(60)"
-    started = [subprocess.Popen([sys.executable, "-c", burn]), subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])]
+    burn = ("import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+            "print('burnt', flush=True)\ntime.sleep(60)")
+    started = [subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE),
+               subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])]
+    # Its 0.3 s of CPU, whatever else the machine runs: a fixed wait fell short on a busy one (0.24 s measured).
+    assert started[0].stdout is not None and started[0].stdout.readline() == b"burnt\n"
     yield started
     for child in started:
         child.kill()
@@ -53,7 +56,6 @@ def test_the_exporter_says_what_cadvisor_kube_state_metrics_and_the_ingress_woul
     exporter = PodExporter(IDENTITY, lambda: list(running.items()), log, pool_size=2)
     exporter.start()
     try:
-        time.sleep(0.5)  # the burner's CPU
         log.write_text("100.0 127.0.0.1:9001 0.120\n100.1 127.0.0.1:9001, 127.0.0.1:9002 0.010, 0.030\n"
                        "100.2 127.0.0.1:9003 0.5\n100.3 127.0.0.1:9002 0.0")  # 9003 runs nothing; the last line unfinished
         text = scrape(exporter)
