@@ -189,17 +189,24 @@ class Measurement:
 
     def low_load(self, judged_rps: float, fraction: float = LOW_LOAD_FRACTION) -> Phase | None:
         """The run's start while it sent under ``fraction`` of the judged throughput: whole windows, from the first
-        until the first at or above it; None when the first window already was (no ramp) or nothing was judged."""
+        until the first at or above it; None when the first window already was (no ramp) or nothing was judged.
+
+        A window the run covers for less than half its length (the grid's first, when the run began just
+        before a boundary) is no rate: four requests in its 65 ms read as 61 req/s. It stays in the phase
+        but does not end it.
+        """
         if judged_rps <= 0:
             return None
-        end = None
-        for point in self.timeline():
-            if point.throughput_rps >= fraction * judged_rps:
-                end = point.offset_s
-                break
-        if not end:
-            return None
-        return Phase("low load (start of the run)", 0.0, end)
+        ramped = False
+        for window, cells in self._windows():
+            span = self._span_s(window)
+            if span < self.window_seconds / 2:
+                continue
+            if sum(cell.requests for cell in cells) / span >= fraction * judged_rps:
+                end = round(max(self.window_start_offset(window), 0.0), 3)
+                return Phase("low load (start of the run)", 0.0, end) if ramped else None
+            ramped = True
+        return None
 
     def low_load_figures(self, phase: Phase) -> LowLoad:
         """The criteria's percentiles over ``phase``, of all requests and of each endpoint."""
@@ -307,20 +314,28 @@ class Measurement:
         )
 
     def timeline(self) -> list[TimelinePoint]:
+        return [self._timeline_point(window, cells) for window, cells in self._windows()]
+
+    def _windows(self) -> list[tuple[int, list[Cell]]]:
+        """Each window of the run, in order, with its cells (none for a window that only counted users)."""
         by_window: dict[int, list[Cell]] = {}
         for (window, _name), cell in self.recording.cells.items():
             by_window.setdefault(window, []).append(cell)
         for window in self.users_by_window:
             by_window.setdefault(window, [])
-        return [self._timeline_point(window, by_window[window]) for window in sorted(by_window)]
+        return sorted(by_window.items())
+
+    def _span_s(self, window: int) -> float:
+        """How long the run covers ``window``: windows sit on a wall-clock grid, so the first and last only in part."""
+        start = self.window_start_offset(window)
+        return min(start + self.window_seconds, self.duration_s) - max(start, 0.0)
 
     def _timeline_point(self, window: int, cells: list[Cell]) -> TimelinePoint:
         merged = Distribution.merge(Distribution.of_cell(cell) for cell in cells)
         p50, p95, p99 = merged.values_at_percentiles((50, 95, 99)) if merged.count else (0, 0, 0)
         requests = sum(cell.requests for cell in cells)
-        # Windows sit on a wall-clock grid; the first and last overlap the run only in part.
         start = self.window_start_offset(window)
-        span = min(start + self.window_seconds, self.duration_s) - max(start, 0.0)
+        span = self._span_s(window)
         return TimelinePoint(
             offset_s=round(max(start, 0.0), 3),
             users=self.users_by_window.get(window, 0),
