@@ -145,15 +145,21 @@ def test_the_low_load_phase_is_the_start_of_the_ramp_with_each_endpoints_percent
     assert flat.low_load(flat.summarize(flat.whole_run()).throughput_rps) is None
 
 
+def _with_a_sliver_of_8_requests_since(started: float) -> Recording:
+    """A recording whose first 8 requests fall between ``started`` and the next 5 s boundary (START)."""
+    recording = Recording(window_seconds=5.0)
+    for index in range(8):
+        recording.record("/", 20.0, started + 0.01 * (index + 1), None)
+    return recording
+
+
 def test_a_sliver_of_a_window_at_the_start_is_no_rate_and_does_not_hide_the_ramp() -> None:
     """Windows sit on the wall-clock grid, so a run that starts 125 ms before a boundary has a first window that
     covers 125 ms of it: 8 requests there read as 64 req/s, over half the judged 80, though the ramp had barely
     begun. Taken as a rate, such a sliver made a run look as if it had no ramp, and `tune` lost its low-load figures
     (a serial-phase run, 2026-12-04: 4 requests in 65 ms, every failed latency criterion's cause "undetermined")."""
     started = START - 0.125
-    recording = Recording(window_seconds=5.0)
-    for index in range(8):
-        recording.record("/", 20.0, started + 0.01 * (index + 1), None)
+    recording = _with_a_sliver_of_8_requests_since(started)
     for second, rate in enumerate([4] * 5 + [12] * 5 + [80] * 20):  # the ramp's first whole windows, then full load
         for index in range(rate):
             recording.record("/", 20.0 if rate < 80 else 90.0, START + second + index / rate, None)
@@ -164,9 +170,7 @@ def test_a_sliver_of_a_window_at_the_start_is_no_rate_and_does_not_hide_the_ramp
     assert phase is not None and (phase.start_s, phase.end_s) == (0.0, 10.125)
     assert m.low_load_figures(phase).all.requests == 8 + 20 + 60  # the sliver and the two ramp windows, no more
     # A run whose first whole window is already at full load still has no low-load phase, sliver or not.
-    flat = Recording(window_seconds=5.0)
-    for index in range(8):
-        flat.record("/", 20.0, started + 0.01 * (index + 1), None)
+    flat = _with_a_sliver_of_8_requests_since(started)
     for index in range(80 * 30):
         flat.record("/", 90.0, START + index / 80, None)
     no_ramp = Measurement(flat, started, START + 30.0, START, {})
