@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from infra.config import StackConfig
 from infra.config.local import PORT_PLACEHOLDER
 from infra.errors import ConfigError
@@ -80,7 +82,7 @@ def _resolve_program(program: str, directory: Path, path_var: str) -> str | None
 
 
 def stop_groups(processes: Iterable[subprocess.Popen[Any]], grace_seconds: float = 10.0) -> None:
-    """SIGTERM each replica's process group, wait up to the grace period, then SIGKILL the groups.
+    """SIGTERM each replica's process group, wait up to the grace period, SIGKILL the groups, and wait for them to go.
 
     Each replica leads its own group (started with ``start_new_session``), so its PID is
     the group's ID; the KILL also reaches children that outlived their leader.
@@ -96,8 +98,33 @@ def stop_groups(processes: Iterable[subprocess.Popen[Any]], grace_seconds: float
         _signal_group(process.pid, signal.SIGKILL)
         if process.poll() is None:
             process.wait()
+        _wait_until_group_is_gone(process.pid)
 
 
 def _signal_group(group: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, sig)
+
+
+KILLED_GROUP_TIMEOUT_S = 5.0
+"""How long a SIGKILLed group may take to go. A KILL is not instant: a member ends when the
+scheduler next runs it, which on a busy machine can be after ``killpg`` has returned."""
+
+
+def _wait_until_group_is_gone(group: int) -> None:
+    """Return once the group has no member left but zombies (their new parent reaps them), or after the timeout."""
+    deadline = time.monotonic() + KILLED_GROUP_TIMEOUT_S
+    while _group_has_live_members(group) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _group_has_live_members(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False  # no process left in the group (or none of ours)
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
