@@ -11,13 +11,16 @@ recording must hold both workers' requests: the server counts the same predictio
 from __future__ import annotations
 
 import copy
+import fcntl
 import glob
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from infra.config import REPO_ROOT, config_from_keys, read_stack_keys
 from infra.load_generator import CONFIG_DIR, LOCUST_MASTER_PORT, WORK_DIR
 from infra.render import render_artifact
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]  # exact counts; Locust's fixed master port 5557
+pytestmark = [pytest.mark.slow]  # exact counts, not latencies: it runs beside other tests, one at a time on the port
 WORKERS = 2
 
 
@@ -66,6 +69,18 @@ def local_command(command: list[str], mounts: dict[str, Path], master_host: str)
     return mapped
 
 
+@pytest.fixture
+def master_port() -> Iterator[int]:
+    """Locust's fixed master port (the manifests' own), held by one test at a time across the test processes.
+
+    An exclusive lock on a file named for the port: pytest-xdist may give both cases to different
+    processes, and the second waits for the first instead of finding the port taken.
+    """
+    with open(Path(tempfile.gettempdir()) / f"headroom-tests-port-{LOCUST_MASTER_PORT}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield LOCUST_MASTER_PORT
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
@@ -75,8 +90,9 @@ DECLARED = {"requests": [{"name": "health", "path": "/api/v1/health"}], "thinkTi
 
 
 @pytest.mark.parametrize("scenario", [None, DECLARED], ids=["reference", "declared"])
-def test_master_and_two_workers_merge_an_exact_recording(tmp_path: Path, scenario: dict[str, Any] | None) -> None:
-    assert port_is_free(LOCUST_MASTER_PORT), f"port {LOCUST_MASTER_PORT} (Locust's master port) is taken on this machine"
+def test_master_and_two_workers_merge_an_exact_recording(tmp_path: Path, scenario: dict[str, Any] | None,
+                                                         master_port: int) -> None:
+    assert port_is_free(master_port), f"port {master_port} (Locust's master port) is taken on this machine"
     reference, port = start_reference(tmp_path)
     processes: list[subprocess.Popen[str]] = [reference]
     try:

@@ -55,6 +55,10 @@ config:
         expect: {{json: [{{field: id, present: true}}]}}
 """
 
+WIRING_P95_MS = 2000
+"""The SLO's p95 for the tests whose PASS shows the wiring (the run went through and was judged), not a latency:
+other tests' load on the machine can slow a request tenfold, never this far. A PASS still needs 200 judged requests."""
+
 LOCUSTFILE_STACK = """\
 config:
   headroom:deploy: {aws: false, kubernetes: false}
@@ -126,10 +130,10 @@ def _declared(tmp_path: Path, p95: int = 500, endpoints: str = "", users: int = 
     return stack
 
 
-@pytest.mark.serial  # a verdict on real load
+# wiring, not latency: a p95 of 2 s that other tests' load cannot break, so it runs beside them
 def test_declared_scenario_passes_with_the_token_which_no_output_holds(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders("--token", TOKEN)
-    stack = _declared(tmp_path)
+    stack = _declared(tmp_path, p95=WIRING_P95_MS)
     shown = headroom("scenario", "show", "--stack", str(stack), env=_env(TOKEN))
     assert shown.returncode == 0, shown.stderr
     assert "Bearer ${env:ORDERS_TOKEN} (set)" in shown.stdout and "POST /orders" in shown.stdout
@@ -170,7 +174,7 @@ def test_without_the_token_the_401s_fail_the_run_and_an_unset_variable_is_refuse
     assert not (tmp_path / "unset" / "r.json").exists()
 
 
-@pytest.mark.serial  # a verdict on real load
+# wiring, not latency: a p95 of 2 s that other tests' load cannot break, so it runs beside them
 def test_a_plain_locustfile_runs_unchanged_with_exact_recording(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders("--token", TOKEN)
     locustfile = tmp_path / "orders_locustfile.py"
@@ -181,7 +185,7 @@ def test_a_plain_locustfile_runs_unchanged_with_exact_recording(orders: Callable
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert imported == {"os", "random", "locust"}, "a locustfile of the kind a Locust user already has: no headroom import"
     stack = tmp_path / "Pulumi.lf.yaml"
-    stack.write_text(LOCUSTFILE_STACK)
+    stack.write_text(LOCUSTFILE_STACK.replace("p95Ms: 500", f"p95Ms: {WIRING_P95_MS}"))
     result = _validate(stack, url, tmp_path / "out", TOKEN)
     assert result.returncode == 0, _why(result, tmp_path / "out")
     report = _report(tmp_path / "out")
@@ -191,10 +195,10 @@ def test_a_plain_locustfile_runs_unchanged_with_exact_recording(orders: Callable
     assert report["plan"]["think_time_s"] == pytest.approx(0.03, abs=0.002)  # type: ignore[index]  # sampled from wait_time
 
 
-@pytest.mark.serial  # a verdict on real load
+# wiring, not latency: a p95 of 2 s that other tests' load cannot break, so it runs beside them
 def test_validate_locustfile_flag_distributed_over_two_workers(orders: Callable[..., str], tmp_path: Path) -> None:
     url = orders()
-    stack = _declared(tmp_path)  # its declared scenario (and its token) are replaced by the flag's locustfile
+    stack = _declared(tmp_path, p95=WIRING_P95_MS)  # its declared scenario (and its token) are replaced by the flag's locustfile
     (tmp_path / "load").mkdir()
     (tmp_path / "load" / "orders_locustfile.py").write_text((SERVICES / "orders_locustfile.py").read_text())
     result = _validate(stack, url, tmp_path / "out", None, "--workers", "2",
