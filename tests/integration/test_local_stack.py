@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -293,6 +294,33 @@ def test_a_command_stack_serves_and_stops_its_replicas_and_their_children(tmp_pa
         assert "least_conn;" in conf and "headroom_upstream" in conf
     assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
     assert not state_path(stack).exists()
+
+
+def test_stopping_a_group_returns_once_its_members_are_gone_whatever_they_ignore() -> None:
+    import psutil
+
+    from loadtest.local.command import _group_has_live_members, stop_groups
+
+    # A leader that ignores SIGTERM, a child that ignores it too, and a child that exited and that the leader never
+    # reaps (a zombie): `exec sleep` keeps the ignored TERM and the children, and sleep waits for none of them.
+    script = "trap '' TERM; true & sleep 300 & exec sleep 300"
+    leader = subprocess.Popen(["/bin/sh", "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sorted(m.status() == psutil.STATUS_ZOMBIE
+                                                     for m in psutil.Process(leader.pid).children()) != [False, True]:
+            time.sleep(0.05)
+        members = psutil.Process(leader.pid).children()
+        assert sorted(m.status() == psutil.STATUS_ZOMBIE for m in members) == [False, True]
+        assert _group_has_live_members(leader.pid)
+        stop_groups([leader], grace_seconds=0.5)  # TERM is ignored: the KILL after the grace period ends them
+        # On return, not later: nothing of the group is left but zombies.
+        assert not _group_has_live_members(leader.pid)
+        assert not any(m.is_running() and m.status() != psutil.STATUS_ZOMBIE for m in members)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait()
 
 
 def test_a_command_replica_that_crashes_mid_run_is_reported_lost_and_its_group_stopped(tmp_path: Path) -> None:

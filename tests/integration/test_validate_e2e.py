@@ -138,7 +138,7 @@ def test_unreachable_host_fails_with_connection_errors(tmp_path: Path, local_sta
     assert all(reason.startswith("connection error:") for reason in reasons), reasons
 
 
-@pytest.mark.serial  # a PASS with enough requests
+@pytest.mark.serial  # a PASS on the small stack's 200 ms p95 with 300 judged requests: both move with others' load
 def test_distributed_workers_are_merged(small_local_stack: Path, tmp_path: Path) -> None:
     result, report = validate(small_local_stack, tmp_path, "--workers", "2")
     assert result.returncode == 0, report["verdict"]
