@@ -35,14 +35,11 @@ def split(cpus: list[int], siblings: dict[int, frozenset[int]], quota: bool) -> 
     """
     if quota:
         return "a cgroup CPU quota (cpu.max) throttles both phases together, whatever CPUs they are pinned to"
+    allowed = set(cpus)
     cores: list[list[int]] = []
-    seen: set[int] = set()
-    for cpu in sorted(cpus):
-        if cpu in seen:
-            continue
-        core = sorted(set(siblings.get(cpu, frozenset({cpu}))) & set(cpus) | {cpu})
-        seen.update(core)
-        cores.append(core)
+    for cpu in sorted(allowed):
+        if not any(cpu in core for core in cores):
+            cores.append(sorted((siblings.get(cpu, frozenset()) & allowed) | {cpu}))
     if len(cores) < 2:
         return f"one physical core ({','.join(map(str, sorted(cpus)))}): nothing to split"
     serial_cores = len(cores) // 2

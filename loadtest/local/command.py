@@ -31,6 +31,8 @@ from infra.config import StackConfig
 from infra.config.local import PORT_PLACEHOLDER
 from infra.errors import ConfigError
 
+from ..processes import alive
+
 
 @dataclass(frozen=True)
 class CommandSpec:
@@ -123,8 +125,11 @@ def _group_has_live_members(group: int) -> bool:
         os.killpg(group, 0)
     except (ProcessLookupError, PermissionError):
         return False  # no process left in the group (or none of ours)
-    for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, OSError):
-            if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
-                return True
-    return False
+    return any(_in_group(pid, group) and alive(pid) for pid in psutil.pids())
+
+
+def _in_group(pid: int, group: int) -> bool:
+    try:
+        return os.getpgid(pid) == group
+    except OSError:  # gone since psutil listed it
+        return False

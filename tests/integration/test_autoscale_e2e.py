@@ -72,9 +72,9 @@ def test_spike_scales_out_and_back_without_losing_a_request(tmp_path: Path) -> N
         spike = headroom("validate", "--stack", str(stack), "--profile", "spike", "--json", str(tmp_path / "spike.json"))
         # The verdict is not the point here (a busy machine may leave the p95 undecided: 3); a FAIL or an error is.
         assert spike.returncode in (0, 3), spike.stdout + spike.stderr
-        # The scale-in comes 17 s into the light run (three runs measured): the recommendation drops to 1 once the
-        # spike's rate has left enough of the scaled 12 s window, about 5 s in, then the scaled 12 s stabilization
-        # holds it. 24 s leaves two of the 3 s syncs to spare.
+        # The scale-in came 17 s into the light run in each of three runs: the recommendation drops to 1 once enough
+        # of the spike has left the scaled 12 s rate window, then the scaled 12 s stabilization holds it. 24 s leaves
+        # two of the 3 s syncs to spare.
         light = headroom("validate", "--stack", str(stack), "--profile", "stress", "--users", "20", "--ramp", "1", "--run-time", "24s",
                          "--json", str(tmp_path / "light.json"))
         rows = timeline(stack)

@@ -97,9 +97,8 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0
 def test_replicas_added_and_removed_during_a_run_all_serve_and_no_request_fails(
     local_stack_file: Callable[..., Path], tmp_path: Path
 ) -> None:
-    # The churn below ends about 16 s after `validate` starts (16.3 s measured; its 22 s of load end at about 25 s). The
-    # rest is room for a slower machine, and the test fails, rather than pass on traffic that had stopped, if the load
-    # ends first.
+    # The churn below ended 16.3 s after `validate` started (measured), well inside its 22 s run. The rest is room for a
+    # slower machine, and the test fails, rather than pass on traffic that had stopped, if the load ends first.
     stack_file = local_stack_file("churn", users=40, run_time="22s", replicas=2, workers=8)
     config: StackConfig = load_stack(str(stack_file)).config
     counts: dict[str, int] = {}
